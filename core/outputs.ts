@@ -1,0 +1,169 @@
+import { stringify } from 'yaml';
+import { sumCounters, type BehaviorSet, type Counters } from './behavior.js';
+import { dynamicResult, objectName, profileName, type ArmorProfileModel, type ModelStatus } from './armorprofilemodel.js';
+import { advise, countVerdicts, type Context, type Verdict, type VerdictCounts } from './advisor.js';
+import { appArmorProfile, type ProfileRule, type Skipped } from './apparmor.js';
+import { convergence, type Convergence } from './convergence.js';
+import { generalise, type AppliedRule } from './generalise.js';
+import { renderReportMarkdown } from './report-md.js';
+import { seccompProfile } from './seccomp.js';
+import { adviseSecurityContext, type SecurityContextAdvice } from './security-context.js';
+import { spoAppArmorProfile, spoSeccompProfile } from './spo.js';
+import type { Arch } from './syscalls.js';
+
+/** Everything the outputs of one modeling run are made from; no I/O. */
+export interface OutputInput {
+  /** Target namespace and name, as vArmor names profiles. */
+  namespace: string;
+  name: string;
+  target: string;
+  behaviors: BehaviorSet;
+  counters: Counters;
+  arches: Arch[];
+  window: { start: number; end: number };
+  nodes: NodeOutcome[];
+  batches: number;
+  timings: Record<string, number>;
+  /** What behavior cannot show (privileged, dind, needsSaToken, ...); undefined flags are undeclared. */
+  context?: Context;
+  /** Paths the pod makes writable (volumes, emptyDir): writes there keep readOnlyRootFilesystem. */
+  writablePaths?: string[];
+  /** Profile mode; default enforce. */
+  mode?: 'enforce' | 'complain';
+  /** Convergence intervals; default the window in 20, converged after 3 quiet ones. */
+  convergence?: { interval?: number; quietIntervals?: number };
+}
+
+export interface NodeOutcome {
+  node: string;
+  state: 'completed' | 'failed';
+  reason?: string;
+  message?: string;
+  at: number;
+}
+
+export interface OutputFile {
+  name: string;
+  content: string;
+}
+
+export interface Outputs {
+  files: OutputFile[];
+  model: ArmorProfileModel;
+  report: Report;
+}
+
+export interface Report {
+  target: string;
+  profile: string;
+  window: { start: string; end: string; seconds: number };
+  nodes: NodeOutcome[];
+  batches: number;
+  counts: Record<string, number>;
+  /** Collector counters summed over nodes: lost records, truncated paths, ... */
+  counters: Record<string, number>;
+  timings: Record<string, number>;
+  /** Context the user declared for the advice. */
+  context: Context;
+  /** Generalisation rules applied, with examples. */
+  generalisation: AppliedRule[];
+  /** The AppArmor profile, every rule with the behaviors behind it. */
+  appArmor: { mode: 'enforce' | 'complain'; rules: ExplainedRule[]; skipped: Skipped[] };
+  seccomp: { syscalls: number };
+  advice: { counts: VerdictCounts; verdicts: Verdict[] };
+  securityContext: SecurityContextAdvice;
+  convergence: Convergence;
+  /** Behaviors the Security Profiles Operator AppArmorProfile cannot express. */
+  spo: { omitted: string[] };
+}
+
+export type ExplainedRule = Omit<ProfileRule, 'text'> & { rule: string };
+
+function status(nodes: NodeOutcome[]): ModelStatus {
+  const failed = nodes.filter((n) => n.state === 'failed');
+  const s: ModelStatus = {
+    desiredNumber: nodes.length,
+    completedNumber: nodes.length - failed.length,
+    ready: nodes.length > failed.length,
+  };
+  if (failed.length > 0) {
+    s.conditions = failed.map((n) => ({
+      type: 'Ready',
+      status: 'False',
+      lastTransitionTime: new Date(n.at).toISOString(),
+      reason: n.reason ?? 'Failed',
+      message: n.message ?? '',
+      nodeName: n.node,
+    }));
+  }
+  return s;
+}
+
+export function buildOutputs(input: OutputInput): Outputs {
+  const profile = profileName(input.namespace, input.name);
+  const mode = input.mode ?? 'enforce';
+  const context = input.context ?? {};
+  const generalised = generalise(input.behaviors);
+  const result = dynamicResult(generalised.set);
+  const appArmor = appArmorProfile(generalised.set, { name: profile, mode });
+  const seccomp = seccompProfile(result.seccomp?.syscalls ?? [], input.arches);
+  const seccompJson = JSON.stringify(seccomp, null, 2) + '\n';
+  const metadata = {
+    name: objectName(profile),
+    namespace: input.namespace,
+    labels: { 'app.kubernetes.io/managed-by': 'varmor-modeler' },
+  };
+  const model: ArmorProfileModel = {
+    apiVersion: 'crd.varmor.org/v1beta1',
+    kind: 'ArmorProfileModel',
+    metadata,
+    storageType: 'CRDInternal',
+    data: {
+      dynamicResult: result,
+      staticResult: {},
+      profile: { name: profile, enforcer: 'AppArmorSeccomp', mode, appArmor: appArmor.text, bpf: '', seccomp: JSON.stringify(seccomp) },
+    },
+    status: status(input.nodes),
+  };
+  const counts: Record<string, number> = {};
+  for (const [category, items] of Object.entries(input.behaviors)) counts[category] = Object.keys(items ?? {}).length;
+  // The advice reads raw paths: generalisation only widens what the profile allows.
+  const verdicts = advise(input.behaviors, context);
+  const spoAppArmor = spoAppArmorProfile(generalised.set, metadata);
+  const report: Report = {
+    target: input.target,
+    profile,
+    window: {
+      start: new Date(input.window.start).toISOString(),
+      end: new Date(input.window.end).toISOString(),
+      seconds: Math.round((input.window.end - input.window.start) / 1000),
+    },
+    nodes: input.nodes,
+    batches: input.batches,
+    counts,
+    counters: sumCounters(input.counters),
+    timings: input.timings,
+    context,
+    generalisation: generalised.applied,
+    appArmor: { mode, rules: appArmor.rules.map(({ text, ...rest }) => ({ rule: text, ...rest })), skipped: appArmor.skipped },
+    seccomp: { syscalls: seccomp.syscalls[0]?.names.length ?? 0 },
+    advice: { counts: countVerdicts(verdicts), verdicts },
+    securityContext: adviseSecurityContext(input.behaviors, { writablePaths: input.writablePaths, arches: input.arches, localhostProfile: `${profile}.json` }),
+    convergence: convergence(input.behaviors, { start: input.window.start, end: input.window.end, ...input.convergence }),
+    spo: { omitted: spoAppArmor.omitted },
+  };
+  const yaml = (o: unknown) => stringify(o, { lineWidth: 0 });
+  return {
+    model,
+    report,
+    files: [
+      { name: 'armorprofilemodel.yaml', content: yaml(model) },
+      { name: 'apparmor.profile', content: appArmor.text },
+      { name: 'seccomp.json', content: seccompJson },
+      { name: 'spo-seccompprofile.yaml', content: yaml(spoSeccompProfile(seccomp, metadata)) },
+      { name: 'spo-apparmorprofile.yaml', content: yaml(spoAppArmor.resource) },
+      { name: 'report.json', content: JSON.stringify(report, null, 2) + '\n' },
+      { name: 'report.md', content: renderReportMarkdown(report) },
+    ],
+  };
+}

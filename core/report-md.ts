@@ -1,0 +1,115 @@
+/**
+ * report.md: the report for a person. Tables only; long lists are cut with a pointer to report.json.
+ * Model content (paths, names) is escaped for Markdown so a file name cannot add rows or markup.
+ */
+import type { Evidence } from './evidence.js';
+import type { Report } from './outputs.js';
+
+const MAX_ROWS = 200;
+
+/** One table cell: control characters spelled out, Markdown specials escaped. */
+export function cell(text: string): string {
+  return JSON.stringify(text)
+    .slice(1, -1)
+    .replace(/[|*_`[\]<>#~!()]/g, '\\$&');
+}
+
+function table(head: string[], rows: string[][], what = 'rows'): string[] {
+  const out = [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`];
+  for (const r of rows.slice(0, MAX_ROWS)) out.push(`| ${r.join(' | ')} |`);
+  if (rows.length > MAX_ROWS) out.push('', `${rows.length - MAX_ROWS} more ${what} in report.json.`);
+  return out;
+}
+
+const BARS = '▁▂▃▄▅▆▇█';
+
+function sparkline(curve: number[]): string {
+  const max = Math.max(1, ...curve);
+  return curve.map((n) => (n === 0 ? '·' : BARS[Math.min(7, Math.floor((n / max) * 7.999))]!)).join('');
+}
+
+function ev(e: Evidence | undefined): string {
+  if (!e) return '';
+  const parts = [cell(e.key)];
+  if (e.raw) parts.push(`seen as ${cell(e.raw)}`);
+  if (e.first) parts.push(`first ${e.first}`);
+  parts.push(`${e.count}×`);
+  if (e.processes) parts.push(`by ${cell(e.processes.join(', '))}`);
+  return parts.join(', ');
+}
+
+function duration(ms: number): string {
+  const s = Math.round(ms / 1000);
+  return s < 120 ? `${s}s` : s < 7200 ? `${Math.round(s / 60)}m` : `${Math.round(s / 3600)}h`;
+}
+
+export function renderReportMarkdown(r: Report): string {
+  const c = r.convergence;
+  const out: string[] = [
+    `# Behavior model of ${cell(r.target)}`,
+    '',
+    ...table(
+      ['', ''],
+      [
+        ['Profile', cell(r.profile)],
+        ['Window', `${r.window.start} to ${r.window.end} (${duration(r.window.seconds * 1000)})`],
+        ['Nodes', `${r.nodes.filter((n) => n.state === 'completed').length} of ${r.nodes.length} completed`],
+        ['Batches', String(r.batches)],
+        ['Convergence', `${c.status}: ${c.quietIntervals} quiet interval(s) of ${duration(c.interval)}, last new behavior ${c.lastNew ?? 'never'}`],
+        ['AppArmor', `${r.appArmor.rules.length} rules, mode ${r.appArmor.mode}, ${r.appArmor.skipped.length} behaviors not allowed`],
+        ['Seccomp', `${r.seccomp.syscalls} syscalls allowed`],
+        ['Built-in rules', `${r.advice.counts.safe} safe, ${r.advice.counts.unsafe} unsafe, ${r.advice.counts['not-applicable']} not applicable`],
+      ],
+    ),
+    '',
+    '## Convergence',
+    '',
+    'New behaviors per interval (oldest left); converged once the last intervals bring nothing new.',
+    '',
+    ...table(
+      ['Category', 'Behaviors', 'Curve', 'Last new', 'Quiet for', 'Status'],
+      Object.entries(c.categories).map(([cat, k]) => [cat, String(k.total), sparkline(k.curve), k.lastNew ?? '', duration(k.quietFor), k.status]),
+    ),
+    '',
+    '## securityContext',
+    '',
+    ...table(
+      ['Field', 'Advice', 'Why', 'Evidence'],
+      r.securityContext.lines.map((l) => [cell(l.field), cell(JSON.stringify(l.value)), cell(l.why), l.evidence.slice(0, 3).map(ev).join('; ')]),
+    ),
+    '',
+    '## Built-in rules',
+    '',
+    ...table(
+      ['Rule', 'Verdict', 'Reason', 'First conflict'],
+      r.advice.verdicts
+        .filter((v) => v.verdict !== 'safe' || v.recommended)
+        .map((v) => [cell(v.id), v.verdict + (v.needs ? ` (needs ${v.needs.join(', ')})` : ''), cell(v.reason), ev(v.conflicts[0])]),
+      'rules',
+    ),
+    '',
+    `Safe rules already covered by a stronger capability rule: ${r.advice.verdicts.filter((v) => v.coveredBy).length} (see report.json).`,
+    '',
+    '## Generalisation',
+    '',
+    ...table(
+      ['Rule', 'What it does', 'Rewrites', 'Example'],
+      r.generalisation.map((g) => [g.id, cell(g.description), String(g.count), g.examples[0] ? `${cell(g.examples[0].from)} → ${cell(g.examples[0].to)}` : '']),
+    ),
+    '',
+    '## AppArmor rules and their evidence',
+    '',
+    ...table(
+      ['Rule', 'Evidence'],
+      r.appArmor.rules.map((rule) => [cell(rule.rule), rule.evidence.length ? rule.evidence.slice(0, 3).map(ev).join('; ') : cell(rule.why ?? '')]),
+      'rules',
+    ),
+    '',
+  ];
+  if (r.appArmor.skipped.length) {
+    out.push('## Behaviors the profile does not allow', '', ...table(['Category', 'Behavior', 'Why'], r.appArmor.skipped.map((s) => [s.category, cell(s.key), cell(s.reason)])), '');
+  }
+  const counters = Object.entries(r.counters);
+  if (counters.length) out.push('## Collector counters', '', ...table(['Counter', 'Value'], counters.map(([k, v]) => [cell(k), String(v)])), '');
+  return out.join('\n');
+}

@@ -1,0 +1,159 @@
+/**
+ * securityContext advice: the tightest Kubernetes settings the observed behavior allows, each line
+ * with the reason and the behaviors it rests on. Absence of evidence is only as good as the
+ * modeling window; every "why" says what was looked for.
+ */
+import type { BehaviorSet, Item } from './behavior.js';
+import { capability, granted } from './capabilities.js';
+import { evidence, type Evidence } from './evidence.js';
+import { endpoint } from './net.js';
+import { isWrite } from './perms.js';
+import { runtimeDefaultFit, type RuntimeDefaultFit } from './seccomp.js';
+import type { Arch } from './syscalls.js';
+
+export interface SecurityContextOptions {
+  /** Paths the pod makes writable (volumes, emptyDir, tmpfs): writes under them keep the root file system read-only. */
+  writablePaths?: readonly string[];
+  arches?: readonly Arch[];
+  /** File name of the generated seccomp profile under the kubelet's seccomp directory, for Localhost. */
+  localhostProfile?: string;
+}
+
+export interface AdviceLine {
+  /** Dotted path in the pod spec, e.g. `securityContext.capabilities.drop`, `spec.hostPID`. */
+  field: string;
+  value: unknown;
+  why: string;
+  evidence: Evidence[];
+}
+
+export interface SecurityContextAdvice {
+  /** The container's securityContext to paste. */
+  securityContext: Record<string, unknown>;
+  /** Pod-level fields. */
+  pod: Record<string, unknown>;
+  lines: AdviceLine[];
+  runtimeDefault: RuntimeDefaultFit;
+}
+
+/** Binaries installed setuid-root by common distributions: running them needs privilege escalation. */
+const SETUID_BINARIES = new Set(['su', 'sudo', 'passwd', 'ping', 'ping6', 'mount', 'umount', 'newgrp', 'chsh', 'chfn', 'gpasswd', 'pkexec', 'fusermount', 'fusermount3', 'unix_chkpwd', 'doas', 'crontab', 'at']);
+
+/** Written by the runtime or kubelet, not the image: writes there do not need a writable root. */
+const RUNTIME_WRITABLE = ['/dev/', '/proc/', '/sys/fs/cgroup/', '/etc/hosts', '/etc/hostname', '/etc/resolv.conf', '/run/secrets/', '/var/run/secrets/'];
+
+const MAX = 10;
+
+function entries(set: BehaviorSet, category: 'files' | 'executions' | 'capabilities' | 'binds' | 'mounts' | 'ptraces' | 'signals'): [string, Item][] {
+  return Object.entries(set[category] ?? {}).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+}
+
+function under(path: string, prefixes: readonly string[]): boolean {
+  return prefixes.some((p) => path === p || path.startsWith(p.endsWith('/') ? p : p + '/'));
+}
+
+export function adviseSecurityContext(set: BehaviorSet, options: SecurityContextOptions = {}): SecurityContextAdvice {
+  const lines: AdviceLine[] = [];
+  const line = (field: string, value: unknown, why: string, ev: Evidence[] = []) => lines.push({ field, value, why, evidence: ev.slice(0, MAX) });
+
+  const caps = entries(set, 'capabilities').filter(([, item]) => granted(item.sets?.verdict));
+  const capNames = caps.map(([k]) => capability(k)).filter((c): c is NonNullable<typeof c> => c !== undefined);
+  const capEvidence = caps.map(([k, item]) => evidence('capabilities', k, item));
+  line('securityContext.capabilities.drop', ['ALL'], 'Start from no capabilities; the runtime default set grants more than most workloads use.');
+  if (capNames.length) line('securityContext.capabilities.add', capNames.map((c) => c.toUpperCase()), `The workload used ${capNames.length} capabilit${capNames.length === 1 ? 'y' : 'ies'} successfully.`, capEvidence);
+
+  const setuidExecs = entries(set, 'executions').filter(([k, item]) => [k, item.raw ?? k].some((p) => SETUID_BINARIES.has(p.slice(p.lastIndexOf('/') + 1))));
+  const idCaps = caps.filter(([k]) => ['setuid', 'setgid'].includes(capability(k) ?? ''));
+  if (setuidExecs.length) {
+    line(
+      'securityContext.allowPrivilegeEscalation',
+      true,
+      'The workload ran binaries that are setuid-root on common distributions; under no_new_privs their setuid bit is ignored and they fail. (The model records no file modes: this is judged by name.)',
+      setuidExecs.map(([k, item]) => evidence('executions', k, item)),
+    );
+  } else {
+    line(
+      'securityContext.allowPrivilegeEscalation',
+      false,
+      `No known setuid binary (su, sudo, ping, mount, ...) was executed${idCaps.length ? '; the setuid/setgid capabilities seen change ids directly, which no_new_privs allows' : ''}.`,
+      idCaps.map(([k, item]) => evidence('capabilities', k, item)),
+    );
+  }
+
+  const writable = [...RUNTIME_WRITABLE, ...(options.writablePaths ?? [])];
+  const rootWrites = entries(set, 'files').filter(([k, item]) => (item.sets?.perms ?? []).some(isWrite) && ![k, item.raw ?? k].every((p) => under(p, writable)));
+  if (rootWrites.length === 0) {
+    line('securityContext.readOnlyRootFilesystem', true, `No writes outside ${options.writablePaths?.length ? 'the declared writable paths and ' : ''}the runtime's own mounts (/dev, /proc, /etc/hosts, ...).`);
+  } else {
+    line(
+      'securityContext.readOnlyRootFilesystem',
+      false,
+      `${rootWrites.length} written path${rootWrites.length === 1 ? '' : 's'} on the root file system; mount an emptyDir or volume there (and declare it with --writable) to make the root read-only.`,
+      rootWrites.map(([k, item]) => evidence('files', k, item)),
+    );
+  }
+
+  const lowBinds = entries(set, 'binds').filter(([k]) => {
+    const port = endpoint(k).port;
+    return port > 0 && port < 1024;
+  });
+  const rootEvidence = [...capEvidence, ...lowBinds.map(([k, item]) => evidence('binds', k, item))];
+  if (rootEvidence.length === 0) {
+    line('securityContext.runAsNonRoot', true, 'No capability was used and no port below 1024 was bound: nothing needed uid 0. The image needs a numeric non-root USER (or set runAsUser).');
+  } else {
+    line(
+      'securityContext.runAsNonRoot',
+      false,
+      'Capabilities were used or a port below 1024 was bound: a non-root process gets no capabilities in Kubernetes. Bind a high port (or lower net.ipv4.ip_unprivileged_port_start) and drop the need for the capabilities first.',
+      rootEvidence,
+    );
+  }
+
+  const syscalls = Object.keys(set.syscalls ?? {});
+  const fit = runtimeDefaultFit(syscalls, options.arches ?? [], capNames);
+  const seccomp = fit.compatible
+    ? { type: 'RuntimeDefault' }
+    : { type: 'Localhost', ...(options.localhostProfile ? { localhostProfile: options.localhostProfile } : {}) };
+  line(
+    'securityContext.seccompProfile',
+    seccomp,
+    fit.compatible
+      ? `Every observed syscall is allowed by the runtime's RuntimeDefault profile${fit.conditional.length ? ` (${fit.conditional.map((c) => c.syscall).join(', ')} only for some arguments)` : ''}; the generated Localhost profile is tighter still.`
+      : `RuntimeDefault refuses ${fit.refused.map((r) => r.syscall + (r.allowedWith ? ` (unless ${r.allowedWith})` : '')).join(', ')}; use the generated Localhost profile.`,
+    fit.refused.map((r) => evidence('syscalls', r.syscall, set.syscalls![r.syscall]!)),
+  );
+
+  const devices = entries(set, 'files').filter(([k, item]) => [k, item.raw ?? k].some((p) => /^\/dev\/(sd|vd|xvd|hd|nvme|dm-|loop|md|mem$|kmem$|port$)/.test(p)));
+  const sysWrites = entries(set, 'files').filter(([k, item]) => (item.sets?.perms ?? []).some(isWrite) && /^\/(sys\/(?!fs\/cgroup\/)|proc\/sys\/)/.test(item.raw ?? k));
+  const mounts = entries(set, 'mounts');
+  const privEvidence = [
+    ...devices.map(([k, item]) => evidence('files', k, item)),
+    ...sysWrites.map(([k, item]) => evidence('files', k, item)),
+    ...mounts.map(([k, item]) => evidence('mounts', k, item)),
+  ];
+  if (privEvidence.length === 0) line('securityContext.privileged', false, 'No host device, no write to /sys or /proc/sys, no mount: nothing needed a privileged container.');
+  else line('securityContext.privileged', 'review', 'Host devices, kernel tunables or mounts were used: a privileged container may be needed, or the exact capability and device.', privEvidence);
+
+  const external = [...entries(set, 'ptraces'), ...entries(set, 'signals')].filter(([peer]) => peer === 'external');
+  if (external.length === 0) line('spec.hostPID', false, 'No signal or ptrace crossed the container: nothing needed the host PID namespace.');
+  else
+    line(
+      'spec.hostPID',
+      'review',
+      'The workload signalled or traced processes outside its container: it needs the host PID namespace or shareProcessNamespace.',
+      external.map(([peer]) => evidence(set.ptraces?.[peer] ? 'ptraces' : 'signals', peer, (set.ptraces?.[peer] ?? set.signals?.[peer])!)),
+    );
+  line('spec.hostNetwork', false, 'Behavior never requires the host network namespace (binds and connections work in the pod namespace); keep it unless the pod must serve on the node address by design.');
+  line('spec.hostIPC', false, 'SysV IPC and /dev/shm work inside the pod IPC namespace.');
+
+  const securityContext: Record<string, unknown> = {};
+  const pod: Record<string, unknown> = {};
+  for (const l of lines) {
+    if (l.value === 'review') continue;
+    const [scope, ...path] = l.field.split('.');
+    let target = scope === 'spec' ? pod : securityContext;
+    for (const p of path.slice(0, -1)) target = (target[p] ??= {}) as Record<string, unknown>;
+    target[path.at(-1)!] = l.value;
+  }
+  return { securityContext, pod, lines, runtimeDefault: fit };
+}

@@ -1,0 +1,151 @@
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir, open, readFile, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { Connection } from '@temporalio/client';
+import type { Logger } from 'pino';
+import { PACKAGE_ROOT } from '../lib/home.js';
+
+export interface TemporalEndpoint {
+  address: string;
+  namespace: string;
+  /** True when this process started the server (and so stops it). */
+  started: boolean;
+  stop(): Promise<void>;
+}
+
+export class TemporalUnavailable extends Error {}
+
+/** Search attributes the workflows set, registered on the embedded server. */
+export const SEARCH_ATTRIBUTES: Record<string, string> = {
+  VarmorTargetNamespace: 'Keyword',
+  VarmorWorkload: 'Keyword',
+  VarmorPhase: 'Keyword',
+};
+
+/** The Temporal CLI: VARMOR_MODELER_TEMPORAL_BIN, the one set-up installed into .tools, or PATH. */
+export function temporalBinary(): string {
+  if (process.env.VARMOR_MODELER_TEMPORAL_BIN) return process.env.VARMOR_MODELER_TEMPORAL_BIN;
+  const local = join(PACKAGE_ROOT, '.tools', 'venv', 'bin', 'temporal');
+  return existsSync(local) ? local : 'temporal';
+}
+
+/**
+ * TEMPORAL_ADDRESS set: use that cluster. Otherwise the embedded default: a dev server on
+ * 127.0.0.1 whose SQLite file lives in the state home, so workflows survive restarts. A server
+ * another command of ours already started from the same home is reused, not restarted.
+ */
+export async function connectOrStart(home: string, log: Logger): Promise<TemporalEndpoint> {
+  const namespace = process.env.TEMPORAL_NAMESPACE ?? 'default';
+  if (process.env.TEMPORAL_ADDRESS) {
+    const address = process.env.TEMPORAL_ADDRESS;
+    await checkReachable(address, 10_000);
+    return { address, namespace, started: false, stop: async () => {} };
+  }
+  await mkdir(home, { recursive: true });
+  const stateFile = join(home, 'temporal-server.json');
+  const running = await readState(stateFile);
+  if (running && isAlive(running.pid)) {
+    const address = `127.0.0.1:${running.port}`;
+    try {
+      await checkReachable(address, 5_000);
+      log.debug({ address }, 'reusing the embedded Temporal server');
+      return { address, namespace, started: false, stop: async () => {} };
+    } catch {
+      log.warn({ pid: running.pid }, 'embedded Temporal server does not answer; starting another');
+    }
+  }
+  return startServer(home, stateFile, namespace, log);
+}
+
+async function startServer(home: string, stateFile: string, namespace: string, log: Logger): Promise<TemporalEndpoint> {
+  const port = await freePort();
+  const address = `127.0.0.1:${port}`;
+  const binary = temporalBinary();
+  const args = ['server', 'start-dev', '--headless', '--ip', '127.0.0.1', '--port', String(port), '--db-filename', join(home, 'temporal.db'), '--log-level', 'error'];
+  for (const [k, v] of Object.entries(SEARCH_ATTRIBUTES)) args.push('--search-attribute', `${k}=${v}`);
+  if (namespace !== 'default') args.push('--namespace', namespace);
+  const logFile = await open(join(home, 'temporal-server.log'), 'a');
+  const child = spawn(binary, args, { stdio: ['ignore', logFile.fd, logFile.fd], detached: true });
+  const spawned = await new Promise<Error | undefined>((resolve) => {
+    child.once('spawn', () => resolve(undefined));
+    child.once('error', resolve);
+  });
+  await logFile.close();
+  if (spawned) throw new TemporalUnavailable(`cannot start the embedded Temporal server (${binary}): ${spawned.message}; run "make setup" or set TEMPORAL_ADDRESS`);
+  child.unref();
+  let exited = false;
+  child.once('exit', () => (exited = true));
+  await writeFile(stateFile, JSON.stringify({ pid: child.pid, port }) + '\n');
+  log.info({ address, pid: child.pid }, 'started the embedded Temporal server');
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    try {
+      await checkReachable(address, 2_000);
+      break;
+    } catch (err) {
+      if (exited || Date.now() > deadline) {
+        await rm(stateFile, { force: true });
+        throw new TemporalUnavailable(`the embedded Temporal server did not start (see ${join(home, 'temporal-server.log')}): ${(err as Error).message}`);
+      }
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+  return {
+    address,
+    namespace,
+    started: true,
+    async stop() {
+      if (!exited) {
+        const gone = new Promise((r) => child.once('exit', r));
+        child.kill('SIGTERM');
+        const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+        await gone;
+        clearTimeout(timer);
+      }
+      await rm(stateFile, { force: true });
+    },
+  };
+}
+
+/** Connects and asks for the server's system info; throws TemporalUnavailable with the reason. */
+export async function checkReachable(address: string, timeoutMs: number): Promise<void> {
+  let connection: Connection | undefined;
+  try {
+    connection = await Connection.connect({ address, connectTimeout: timeoutMs });
+    await connection.workflowService.getSystemInfo({});
+  } catch (err) {
+    throw new TemporalUnavailable(`Temporal at ${address} is unreachable: ${(err as Error).message.split('\n')[0]}`);
+  } finally {
+    await connection?.close();
+  }
+}
+
+async function readState(file: string): Promise<{ pid: number; port: number } | undefined> {
+  try {
+    return JSON.parse(await readFile(file, 'utf8')) as { pid: number; port: number };
+  } catch {
+    return undefined;
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}

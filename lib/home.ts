@@ -1,0 +1,26 @@
+import { homedir, hostname } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+/** The package root (where package.json, bpf/build and .tools live), from this compiled file's place in dist/. */
+export const PACKAGE_ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
+
+/** State directory: --home, VARMOR_MODELER_HOME, or ~/.varmor-modeler. */
+export function stateHome(flag?: string): string {
+  return resolve(flag ?? process.env.VARMOR_MODELER_HOME ?? join(homedir(), '.varmor-modeler'));
+}
+
+/** The embedded object store: a directory under the state home. */
+export function defaultStoreUrl(home: string): string {
+  return process.env.VARMOR_MODELER_STORE ?? pathToFileURL(join(home, 'store')).href;
+}
+
+/** Node name: NODE_NAME (set by the DaemonSet through the downward API), else the hostname. */
+export function nodeName(): string {
+  return process.env.NODE_NAME ?? hostname();
+}
+
+/** The tracer loader binary built from bpf/. */
+export function tracerPath(): string {
+  return process.env.VARMOR_MODELER_TRACER ?? join(PACKAGE_ROOT, 'bpf', 'build', 'varmor-tracer');
+}

@@ -1,0 +1,81 @@
+import { DefaultLogger, NativeConnection, Runtime, Worker, type LogLevel } from '@temporalio/worker';
+import { fileURLToPath } from 'node:url';
+import type { Logger } from 'pino';
+import { controllerActivities, nodeActivities, type CollectorConfig } from '../activities/index.js';
+import { CONTROLLER_QUEUE, nodeQueue } from '../workflows/queues.js';
+
+/** The workflow code bundled at build time (see bundle.ts). */
+export const WORKFLOW_BUNDLE = fileURLToPath(new URL('../workflow-bundle.js', import.meta.url));
+
+export type Role = 'controller' | 'node' | 'all';
+
+export interface WorkerOptions {
+  address: string;
+  namespace: string;
+  role: Role;
+  node: string;
+  store: string;
+  collector: CollectorConfig;
+  logger: Logger;
+}
+
+export interface RunningWorkers {
+  /** Resolves when the workers stop; rejects when one fails. */
+  done: Promise<void>;
+  shutdown(): Promise<void>;
+}
+
+let runtimeInstalled = false;
+
+/** Sends the SDK's own logs through pino. */
+function installRuntime(logger: Logger): void {
+  if (runtimeInstalled) return;
+  runtimeInstalled = true;
+  const level = (process.env.VARMOR_MODELER_SDK_LOG ?? 'ERROR') as LogLevel;
+  Runtime.install({
+    logger: new DefaultLogger(level, ({ level: l, message, meta }) => {
+      const method = ({ TRACE: 'trace', DEBUG: 'debug', INFO: 'info', WARN: 'warn', ERROR: 'error' } as const)[l];
+      logger[method]({ sdk: true, ...meta }, message);
+    }),
+  });
+}
+
+/** Starts the controller and/or node workers of this process. */
+export async function startWorkers(opts: WorkerOptions): Promise<RunningWorkers> {
+  installRuntime(opts.logger);
+  const connection = await NativeConnection.connect({ address: opts.address });
+  const workers: Worker[] = [];
+  if (opts.role === 'controller' || opts.role === 'all') {
+    workers.push(
+      await Worker.create({
+        connection,
+        namespace: opts.namespace,
+        taskQueue: CONTROLLER_QUEUE,
+        workflowBundle: { codePath: WORKFLOW_BUNDLE },
+        activities: controllerActivities({ store: opts.store }),
+      }),
+    );
+  }
+  if (opts.role === 'node' || opts.role === 'all') {
+    workers.push(
+      await Worker.create({
+        connection,
+        namespace: opts.namespace,
+        taskQueue: nodeQueue(opts.node),
+        activities: nodeActivities(opts.collector),
+        // Collectors run for the whole window; each holds one slot.
+        maxConcurrentActivityTaskExecutions: 64,
+      }),
+    );
+  }
+  const done = Promise.all(workers.map((w) => w.run())).then(async () => {
+    await connection.close();
+  });
+  return {
+    done,
+    async shutdown() {
+      for (const w of workers) if (w.getState() === 'RUNNING') w.shutdown();
+      await done;
+    },
+  };
+}
