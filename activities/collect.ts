@@ -27,6 +27,16 @@ export interface CollectResult {
   exitCode?: number;
 }
 
+/** Heartbeat details: progress for `model status`; never trusted for resumption (the store is). */
+export interface Progress {
+  node: string;
+  /** Batches written so far (the next sequence number). */
+  seq: number;
+  events: number;
+  /** Set while checkpoints fail: the store's error. */
+  storeError?: string;
+}
+
 export interface CollectorConfig {
   tracerPath: string;
   arch: Arch;
@@ -111,7 +121,6 @@ export function collectActivity(config: CollectorConfig) {
           targetGone.then(() => 'gone' as const),
           tracerDied,
         ]);
-        ctx.heartbeat({ seq, events: recorder.events });
         if (event === 'gone') {
           reason = 'target-exited';
           break;
@@ -120,6 +129,7 @@ export function collectActivity(config: CollectorConfig) {
           await checkpoint();
           nextCheckpoint = Date.now() + input.checkpointMs;
         }
+        ctx.heartbeat({ node: input.node, seq, events: recorder.events } satisfies Progress);
       }
     } catch (err) {
       if (err instanceof CancelledFailure) reason = 'cancelled';
@@ -171,7 +181,7 @@ async function putWithRetry(store: ObjectStore, batch: Batch, ctx: Context): Pro
       return;
     } catch (err) {
       ctx.log.warn('checkpoint failed, retrying', { seq: batch.seq, error: (err as Error).message });
-      ctx.heartbeat({ seq: batch.seq, storeError: (err as Error).message });
+      ctx.heartbeat({ node: batch.node, seq: batch.seq, events: -1, storeError: (err as Error).message } satisfies Progress);
       await new Promise((r) => setTimeout(r, Math.min(30_000, 500 * 2 ** attempt)));
     }
   }

@@ -14,6 +14,6 @@ export function nodeActivities(config: CollectorConfig) {
 
 export type ControllerActivities = ReturnType<typeof controllerActivities>;
 export type NodeActivities = ReturnType<typeof nodeActivities>;
-export type { CollectInput, CollectResult, CollectorConfig } from './collect.js';
+export type { CollectInput, CollectResult, CollectorConfig, Progress } from './collect.js';
 export type { MergeInput, MergeResult } from './merge.js';
 export type { Resolution } from './resolve.js';

@@ -52,6 +52,11 @@ const OP_PERMS: Record<string, number> = {
 /** /etc/protocols names, as libapparmor reports them (and vArmor stores them). */
 const PROTOCOLS: Record<number, string> = { 0: 'ip', 1: 'icmp', 2: 'igmp', 6: 'tcp', 17: 'udp', 33: 'dccp', 41: 'ipv6', 58: 'ipv6-icmp', 132: 'sctp', 136: 'udplite', 255: 'raw', 262: 'mptcp' };
 
+/** A socket protocol number as the model names it: libapparmor's /etc/protocols name, else the number. */
+export function protocolName(protocol: number): string {
+  return PROTOCOLS[protocol] ?? String(protocol);
+}
+
 const MOUNT_OPS = new Set(['mount', 'umount', 'remount', 'pivotroot']);
 const EGRESS_OPS = new Set(['connect', 'sendmsg']);
 const BIND_OPS = new Set(['bind', 'listen']);
@@ -257,7 +262,7 @@ export class Attributor {
   }
 
   private network(b: TargetBehaviors, r: AppArmorRecord, op: string, at: number): void {
-    const proto = r.protocol === undefined ? '' : (PROTOCOLS[r.protocol] ?? String(r.protocol));
+    const proto = r.protocol === undefined ? '' : protocolName(r.protocol);
     b.hit('sockets', `${r.family}/${r.sockType ?? ''}/${proto}`, at);
     if (r.family === 'unix') {
       const peer = r.peerAddr !== undefined && r.peerAddr !== 'none' ? r.peerAddr : undefined;

@@ -41,7 +41,7 @@ export class AppArmorRecord {
   sockType: string | undefined = undefined;
   protocol: number | undefined = undefined;
   signal: string | undefined = undefined;
-  /** `peer=`, or `peer_label=` in dbus records. */
+  /** `peer=`, or `peer_label=` / `peer_profile=` in dbus records. */
   peer: string | undefined = undefined;
   fstype: string | undefined = undefined;
   srcname: string | undefined = undefined;
@@ -96,6 +96,9 @@ export interface Rejected {
 
 /** The kernel caps one audit record at MAX_AUDIT_MESSAGE_LENGTH (8970); framing adds little. */
 export const MAX_LINE = 16384;
+
+// Anything but printable ASCII.
+const NON_PRINTABLE = /[^\x20-\x7e]/;
 
 const AVC = 1400;
 const USER_AVC = 1107;
@@ -198,12 +201,11 @@ function parseAuditd(s: string, end: number): AuditRecord | Rejected {
     if (sp < 0 || !s.startsWith('type=', sp + 1)) return reject('not_audit');
     p = sp + 1;
   }
+  const sp = s.indexOf(' ', p + 5);
+  // Kernel framing without its prefixes (`type=1400 audit(...)`), as older kernels printed it.
+  if (sp >= 0 && s.startsWith(' audit(', sp)) return parseKernel(s, p, end);
   p += 5;
-  const sp = s.indexOf(' ', p);
   if (sp < 0 || !s.startsWith(' msg=audit(', sp)) return reject('not_audit');
-  // auditd's ENRICHED log format appends interpreted copies of fields after a 0x1d.
-  const gs = s.indexOf('\x1d', sp);
-  if (gs >= 0) end = gs;
   return parseBody(s, sp + 11, end, typeNumber(s.slice(p, sp)));
 }
 
@@ -262,6 +264,13 @@ const BAD_KEY = -2;
 
 /** The key=value list of one record. */
 function parseFields(s: string, p: number, end: number, type: number, time: number, serial: number): AuditRecord | Rejected {
+  // One pass finds both hostile bytes (the kernel logs printable ASCII only, hex-encoding anything
+  // else) and the 0x1d after which auditd's ENRICHED format appends interpreted copies of fields.
+  const bad = s.search(NON_PRINTABLE);
+  if (bad >= 0 && bad < end) {
+    if (s.charCodeAt(bad) !== 0x1d || bad < p) return reject('binary');
+    end = bad;
+  }
   const rec: AuditRecord = type === SECCOMP ? new SeccompRecord() : new AppArmorRecord();
   rec.time = time;
   rec.serial = serial;
@@ -339,7 +348,7 @@ const KEY_NAMES: Record<string, number> = {
   name2: K.name2, target: K.name2, requested_mask: K.requested, mask: K.requested, denied_mask: K.denied,
   fsuid: K.fsuid, ouid: K.ouid, pid: K.pid, comm: K.comm, capability: K.capability, capname: K.capname,
   family: K.family, sock_type: K.sockType, protocol: K.protocol, signal: K.signal, peer: K.peer,
-  peer_label: K.peer, fstype: K.fstype, srcname: K.srcname, flags: K.flags, addr: K.addr,
+  peer_label: K.peer, peer_profile: K.peer, fstype: K.fstype, srcname: K.srcname, flags: K.flags, addr: K.addr,
   peer_addr: K.peerAddr, subj: K.subj, arch: K.arch, syscall: K.syscall, exe: K.exe, msg: K.msg,
   code: K.code, info: K.info, laddr: K.laddr, lport: K.lport, faddr: K.faddr, fport: K.fport, bus: K.bus,
   path: K.path, interface: K.interface, member: K.member,

@@ -26,19 +26,19 @@ struct {
 	__type(value, struct task_info);
 } tasks SEC(".maps");
 
-/* Syscalls already reported, one 512-bit set per target id (64 * 64 bytes). */
+/* Syscalls already reported, one 512-bit set per slot (128 * 64 bytes). */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, MAX_TARGETS);
+	__uint(max_entries, MAX_SLOTS);
 	__type(key, __u32);
 	__type(value, struct syscall_bits);
 } seen SEC(".maps");
 
-/* Call counts [target * MAX_SYSCALLS + nr]; per-CPU so the hot path never
- * contends (64 * 512 * 8 bytes = 256 KiB per CPU). */
+/* Call counts [slot * MAX_SYSCALLS + nr]; per-CPU so the hot path never
+ * contends (128 * 512 * 8 bytes = 512 KiB per CPU). */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, MAX_TARGETS * MAX_SYSCALLS);
+	__uint(max_entries, MAX_SLOTS * MAX_SYSCALLS);
 	__type(key, __u32);
 	__type(value, __u64);
 } counts SEC(".maps");
@@ -51,11 +51,15 @@ struct {
 	__type(value, __u64);
 } stats SEC(".maps");
 
-/* Per-CPU scratch for exec records: a path is built backwards in `path`,
- * then copied into `rec` (too big for the 512-byte BPF stack). */
+/* Per-CPU scratch for records with paths: a path is built backwards in
+ * path[0, PATH_BUF), a name passed by the process may follow at
+ * path[PATH_BUF + 1, 2 * PATH_BUF); then it is copied into a record (too big
+ * for the 512-byte BPF stack). Only process-context programs (sys_exit, exec)
+ * use it, and those never nest on one CPU. */
 struct scratch {
-	char path[2 * PATH_BUF]; /* 2x so that masked offset + masked length stays in bounds */
+	char path[4 * PATH_BUF]; /* 4x so that masked offset + masked length stays in bounds */
 	struct exec_rec rec;
+	struct obj_rec orec;
 };
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -63,6 +67,29 @@ struct {
 	__type(key, __u32);
 	__type(value, struct scratch);
 } scratch SEC(".maps");
+
+/*
+ * Kernel de-dup of objects (files, capabilities, sockets, ...): one entry per
+ * (slot, kind, hash of the object) with the perm/flag bits already reported
+ * and an event count. LRU: under a flood of distinct objects old entries are
+ * evicted (an evicted object seen again is simply reported again), so memory
+ * stays at 131072 * ~100 bytes. 
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 131072);
+	__type(key, struct obj_key);
+	__type(value, struct obj_val);
+} objs SEC(".maps");
+
+/* Mount namespaces of container targets (ns inum -> target): an untracked
+ * process that execs inside one is tracked as an exec session. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u32);
+	__type(value, __u32);
+} mntns SEC(".maps");
 
 /* Records to userspace. Size is set by the loader (--ringbuf-kb); the default
  * here only matters if the loader does not override it. */
@@ -78,14 +105,28 @@ static __always_inline void stat_inc(__u32 idx)
 		*v += 1;
 }
 
-static __always_inline void record_syscall(__u32 target, __u32 nr)
+static __always_inline __u32 slot_of(const struct task_info *ti)
 {
-	__u32 key = target * MAX_SYSCALLS + nr;
+	return (ti->target & (MAX_TARGETS - 1)) | ((ti->flags & TASK_SESSION) ? SLOT_SESSION : 0);
+}
+
+static __always_inline void set_hdr(struct rec_hdr *h, __u32 type, __u32 slot)
+{
+	h->type = type;
+	h->flags = (slot & SLOT_SESSION) ? RECF_SESSION : 0;
+	h->target = slot & (MAX_TARGETS - 1);
+	h->ts = bpf_ktime_get_boot_ns();
+}
+
+static __always_inline void record_syscall(__u32 slot, __u32 nr)
+{
+	slot &= MAX_SLOTS - 1;
+	__u32 key = slot * MAX_SYSCALLS + nr;
 	__u64 *cnt = bpf_map_lookup_elem(&counts, &key);
 	if (cnt)
 		*cnt += 1;
 
-	struct syscall_bits *bits = bpf_map_lookup_elem(&seen, &target);
+	struct syscall_bits *bits = bpf_map_lookup_elem(&seen, &slot);
 	if (!bits)
 		return;
 	__u64 bit = 1ULL << (nr & 63);
@@ -103,9 +144,7 @@ static __always_inline void record_syscall(__u32 target, __u32 nr)
 		stat_inc(STAT_RINGBUF_DROPPED);
 		return;
 	}
-	r->h.type = REC_SYSCALL;
-	r->h.target = target;
-	r->h.ts = bpf_ktime_get_boot_ns();
+	set_hdr(&r->h, REC_SYSCALL, slot);
 	r->nr = nr;
 	r->pad = 0;
 	bpf_ringbuf_submit(r, 0);
@@ -128,10 +167,7 @@ int BPF_PROG(on_sys_enter, struct pt_regs *regs, long id)
 		ti->pending_nr = id;
 		return 0;
 	}
-	__u32 target = ti->target;
-	if (target >= MAX_TARGETS)
-		return 0;
-	record_syscall(target, id);
+	record_syscall(slot_of(ti), id);
 	return 0;
 }
 
@@ -156,9 +192,7 @@ int BPF_PROG(on_fork, struct task_struct *parent, struct task_struct *child)
 		stat_inc(STAT_RINGBUF_DROPPED);
 		return 0;
 	}
-	r->h.type = REC_FORK;
-	r->h.target = ci.target;
-	r->h.ts = bpf_ktime_get_boot_ns();
+	set_hdr(&r->h, REC_FORK, slot_of(&ci));
 	r->pid = ctgid;
 	r->ppid = ptgid;
 	bpf_ringbuf_submit(r, 0);
@@ -179,7 +213,7 @@ int BPF_PROG(on_exit, struct task_struct *p)
 	if (BPF_CORE_READ(p, signal, live.counter) != 0)
 		return 0;
 
-	__u32 target = ti->target;
+	__u32 slot = slot_of(ti);
 	int status;
 	if (BPF_CORE_READ(p, signal, flags) & SIGNAL_GROUP_EXIT)
 		status = BPF_CORE_READ(p, signal, group_exit_code);
@@ -192,9 +226,7 @@ int BPF_PROG(on_exit, struct task_struct *p)
 		stat_inc(STAT_RINGBUF_DROPPED);
 		return 0;
 	}
-	r->h.type = REC_EXIT;
-	r->h.target = target;
-	r->h.ts = bpf_ktime_get_boot_ns();
+	set_hdr(&r->h, REC_EXIT, slot);
 	r->pid = tgid;
 	r->status = status;
 	bpf_ringbuf_submit(r, 0);
@@ -211,7 +243,7 @@ struct walk_ctx {
 	struct dentry *root_dentry;
 	int pos;       /* path occupies scratch.path[pos, PATH_BUF) */
 	int truncated; /* out */
-	int done;      /* out */
+	int done;      /* out: 1 reached the root, 2 reached the top without it */
 };
 
 static long walk_step(__u32 i, struct walk_ctx *c)
@@ -234,7 +266,7 @@ static long walk_step(__u32 i, struct walk_ctx *c)
 	if (d == mnt_root || d == parent) {
 		struct mount *mp = BPF_CORE_READ(m, mnt_parent);
 		if (d != mnt_root || mp == m || !mp) {
-			c->done = 1; /* global root, or a detached tree */
+			c->done = 2; /* global root, or a detached tree */
 			return 1;
 		}
 		/* cross to the mountpoint in the parent mount */
@@ -262,12 +294,14 @@ static long walk_step(__u32 i, struct walk_ctx *c)
 /*
  * Resolve {mnt, dentry} to an absolute path as seen from the root
  * {root_mnt, root_dentry} (a task's fs->root). The result is
- * scratch.path[ret, PATH_BUF) with ret >= 1; *truncated is set if the
- * path was cut (then the kept part is the tail of the path).
+ * scratch.path[ret, PATH_BUF) with ret >= 1; *flags gets OBJ_PATH_TRUNCATED
+ * if the path was cut (then the kept part is the tail of the path) and
+ * OBJ_DISCONNECTED if the walk ended above the root or in a detached tree
+ * (pipes, sockets, memfd, files outside the chroot).
  */
 static __noinline int resolve_path(struct vfsmount *vmnt, struct dentry *dentry,
 				   struct vfsmount *root_mnt, struct dentry *root_dentry,
-				   int *truncated)
+				   int *flags)
 {
 	struct walk_ctx c = {
 		.mnt = (void *)vmnt - bpf_core_field_offset(struct mount, mnt),
@@ -287,63 +321,7 @@ static __noinline int resolve_path(struct vfsmount *vmnt, struct dentry *dentry,
 		s->path[PATH_BUF - 1] = '/';
 		c.pos = PATH_BUF - 1;
 	}
-	*truncated = c.truncated;
+	*flags = (c.truncated ? OBJ_PATH_TRUNCATED : 0) | (c.done == 2 ? OBJ_DISCONNECTED : 0);
 	return c.pos;
 }
 
-SEC("tp_btf/sched_process_exec")
-int BPF_PROG(on_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
-{
-	__u32 tgid = BPF_CORE_READ(p, tgid);
-	struct task_info *ti = bpf_map_lookup_elem(&tasks, &tgid);
-	if (!ti)
-		return 0;
-	__u32 target = ti->target;
-	if (target >= MAX_TARGETS)
-		return 0;
-	if (ti->flags & TASK_ARMED) {
-		/* first exec of a launched child: start recording, including
-		 * the exec syscall itself */
-		__u32 nr = ti->pending_nr;
-		ti->flags &= ~TASK_ARMED;
-		if (nr < MAX_SYSCALLS)
-			record_syscall(target, nr);
-	}
-
-	__u32 zero = 0;
-	struct scratch *s = bpf_map_lookup_elem(&scratch, &zero);
-	if (!s)
-		return 0;
-	struct exec_rec *r = &s->rec;
-
-	int truncated = 0;
-	struct file *f = BPF_CORE_READ(bprm, file);
-	int pos = resolve_path(BPF_CORE_READ(f, f_path.mnt), BPF_CORE_READ(f, f_path.dentry),
-			       BPF_CORE_READ(p, fs, root.mnt), BPF_CORE_READ(p, fs, root.dentry),
-			       &truncated);
-	__u32 plen = (PATH_BUF - pos) & PATH_MASK;
-	bpf_probe_read_kernel(r->data, plen, &s->path[pos & PATH_MASK]);
-	if (truncated)
-		stat_inc(STAT_PATH_TRUNCATED);
-
-	long n = bpf_probe_read_kernel_str(&r->data[plen], PATH_BUF, BPF_CORE_READ(bprm, filename));
-	__u32 flen = n > 0 ? (n - 1) & PATH_MASK : 0;
-
-	r->h.type = REC_EXEC;
-	r->h.target = target;
-	r->h.ts = bpf_ktime_get_boot_ns();
-	r->pid = tgid;
-	r->flags = truncated ? EXEC_PATH_TRUNCATED : 0;
-	r->path_len = plen;
-	r->filename_len = flen;
-	r->pad = 0;
-	bpf_get_current_comm(r->comm, sizeof(r->comm));
-
-	__u64 size = offsetof(struct exec_rec, data) + plen + flen;
-	if (bpf_ringbuf_output(&events, r, size, 0)) {
-		stat_inc(STAT_RINGBUF_DROPPED);
-		return 0;
-	}
-	stat_inc(STAT_RECORDS);
-	return 0;
-}

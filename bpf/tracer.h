@@ -9,6 +9,11 @@
 
 /* Target ids are 1..63; arrays are indexed by target id directly. */
 #define MAX_TARGETS 64
+/* Per-target kernel state (syscall sets, counts, de-dup keys) is kept per
+ * *slot*: slot = target for the workload, target + SLOT_SESSION for its exec
+ * sessions (`runc exec` / `kubectl exec`), so sessions never mix in. */
+#define SLOT_SESSION 64
+#define MAX_SLOTS 128
 /* Syscall numbers below this are modelled (x86_64 tops out around 470). */
 #define MAX_SYSCALLS 512
 #define SYSCALL_WORDS (MAX_SYSCALLS / 64)
@@ -22,7 +27,8 @@
 #define COMM_LEN 16
 
 /* tasks map value flags */
-#define TASK_ARMED 0x1 /* launched, not yet exec'd: syscalls not recorded */
+#define TASK_ARMED 0x1   /* launched, not yet exec'd: syscalls not recorded */
+#define TASK_SESSION 0x2 /* entered a target's mount namespace from outside (exec session) */
 
 struct task_info {
 	__u32 target;
@@ -40,7 +46,20 @@ enum rec_type {
 	REC_EXEC = 2,
 	REC_EXIT = 3,
 	REC_FORK = 4,
+	REC_JOIN = 5,    /* fork_rec: a process entered a tracked mount namespace and exec'd */
+	REC_FILE = 6,    /* obj_rec kinds below */
+	REC_CAP = 7,
+	REC_SOCKET = 8,
+	REC_CONNECT = 9,
+	REC_BIND = 10,
+	REC_SIGNAL = 11,
+	REC_PTRACE = 12,
+	REC_MOUNT = 13,
+	REC_NS = 14,
 };
+
+/* rec_hdr.flags */
+#define RECF_SESSION 0x1 /* produced by an exec-session process */
 
 /* per-CPU stats array indices */
 enum stat_idx {
@@ -48,12 +67,16 @@ enum stat_idx {
 	STAT_TASKS_FULL = 1,      /* tasks map update failed (map full) */
 	STAT_PATH_TRUNCATED = 2,  /* exec path longer than PATH_BUF-1 or too many steps */
 	STAT_RECORDS = 3,         /* records successfully submitted */
-	STAT_MAX = 4,
+	STAT_PATH_FAILED = 4,     /* file event whose path could not be read (fd gone, fault) */
+	STAT_DEDUP_FULL = 5,      /* de-dup map insert failed: record sent, repeats not counted */
+	STAT_EVENTS = 6,          /* object events seen (files, caps, net, ...), incl. repeats */
+	STAT_MAX = 7,
 };
 
 struct rec_hdr {
-	__u32 type;
-	__u32 target;
+	__u16 type;
+	__u16 flags;  /* RECF_* */
+	__u32 target; /* 1..63 */
 	__u64 ts; /* bpf_ktime_get_boot_ns() */
 };
 
@@ -86,6 +109,78 @@ struct exec_rec {
 	__u32 pad;
 	char comm[COMM_LEN];
 	char data[2 * PATH_BUF]; /* path, then filename; no NULs; only the used part is sent */
+};
+
+/* de-dup map (objs) key/value: one entry per (slot, kind, object hash) */
+struct obj_key {
+	__u64 hash;
+	__u32 slot;
+	__u32 kind; /* REC_* */
+};
+struct obj_val {
+	__u32 bits; /* perms / flags already reported */
+	__u32 pad;
+	__u64 count; /* events, including repeats */
+};
+
+/* file permission bits (REC_FILE obj_rec.bits); names in the loader */
+enum perm_bit {
+	P_READ = 1 << 0,
+	P_WRITE = 1 << 1,
+	P_APPEND = 1 << 2,
+	P_CREATE = 1 << 3,
+	P_EXEC = 1 << 4,
+	P_RENAME = 1 << 5,
+	P_LINK = 1 << 6,
+	P_LOCK = 1 << 7,
+	P_MMAP = 1 << 8,
+	P_CHMOD = 1 << 9,
+	P_CHOWN = 1 << 10,
+	P_DELETE = 1 << 11,
+};
+
+/* obj_rec.flags */
+#define OBJ_PATH_TRUNCATED 0x1 /* path was cut (tail kept) */
+#define OBJ_PATH_JOINED 0x2    /* path = resolved directory + "/" + name as passed (not normalised) */
+#define OBJ_ABSTRACT 0x4       /* unix socket name in the abstract namespace */
+#define OBJ_UNNAMED 0x8        /* unix socket without a name */
+#define OBJ_DISCONNECTED 0x10  /* path walk ended above the root or in a detached tree */
+
+/* obj_rec.a for REC_BIND / REC_MOUNT / REC_NS */
+#define OP_BIND 1
+#define OP_LISTEN 2
+#define OP_MOUNT 1
+#define OP_UMOUNT 2
+#define OP_UNSHARE 1
+#define OP_SETNS 2
+
+#define OBJ_DATA (2 * PATH_BUF + 256)
+
+/*
+ * One record for every object kind (files, capabilities, sockets, ...).
+ * The meaning of a/b/c/d per kind:
+ *   FILE:    bits = new perm bits; data = path (len1)
+ *   CAP:     a = capability number, b = 1 granted / 0 denied
+ *   SOCKET:  a = domain, b = type (without SOCK_NONBLOCK/CLOEXEC), c = protocol
+ *   CONNECT: a = family, b = port; data = address (4/16 bytes) or unix path
+ *   BIND:    a = op (OP_BIND/OP_LISTEN), b = port, c = family; data = address or unix path
+ *   SIGNAL:  a = signal, b = 1 external / 0 self, c = receiving tgid
+ *   PTRACE:  a = request, b = 1 external / 0 self, c = peer tgid; bits 1 read, 2 trace
+ *   MOUNT:   a = op, d = flags; data = path (len1) then fstype (len2); ret
+ *   NS:      a = op, d = CLONE_NEW* flags (unshare, clone) or nstype (setns); ret
+ */
+struct obj_rec {
+	struct rec_hdr h;
+	__u32 pid;
+	__u32 bits;
+	__u64 id; /* de-dup hash: identifies the object in `tallies` */
+	__s32 ret;
+	__u32 a, b, c;
+	__u64 d;
+	__u16 len1, len2;
+	__u16 flags; /* OBJ_* */
+	__u16 pad;
+	char data[OBJ_DATA];
 };
 
 #endif

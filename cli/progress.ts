@@ -11,8 +11,9 @@ export function progressLine(s: ModelingStatus, now: number): string {
   const batches = nodes.reduce((n, x) => n + x.batches, 0);
   const events = nodes.reduce((n, x) => n + x.events, 0);
   const failed = nodes.filter((n) => n.state === 'failed').length;
+  const storeErrors = nodes.filter((n) => n.storeError).length;
   const bar = s.phase === 'modeling' ? ` [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${formatDuration(elapsed)}/${formatDuration(total)}` : '';
-  return `${s.phase}${bar} · ${nodes.length} node(s)${failed ? ` (${failed} failed)` : ''} · ${batches} batches · ${events.toLocaleString('en')} events`;
+  return `${s.phase}${bar} · ${nodes.length} node(s)${failed ? ` (${failed} failed)` : ''} · ${batches} batches · ${events.toLocaleString('en')} events${storeErrors ? ` · checkpoints failing on ${storeErrors} node(s), retrying` : ''}`;
 }
 
 /** Rewrites one status line on a terminal; prints a line every few seconds elsewhere. */

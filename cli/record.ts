@@ -5,11 +5,12 @@ import { parse } from 'yaml';
 import type { ArmorProfileModel } from '../core/armorprofilemodel.js';
 import type { Logger } from 'pino';
 import { planFromInput, workflowIdFor, type ModelingInput } from '../workflows/input.js';
-import { statusQuery, stopSignal, type ModelingResult } from '../workflows/index.js';
+import { stopSignal, type ModelingResult } from '../workflows/index.js';
 import { CONTROLLER_QUEUE } from '../workflows/queues.js';
 import { fetchOutputs } from './outputs.js';
 import { progressLine, ProgressPrinter } from './progress.js';
 import { openSession } from './session.js';
+import { liveStatus } from './status.js';
 
 export interface RecordOptions {
   duration: string;
@@ -53,7 +54,7 @@ export async function record(argv: string[], opts: RecordOptions, log: Logger): 
     process.on('SIGINT', onSigint);
     const progress = new ProgressPrinter(process.stderr);
     const poll = setInterval(() => {
-      handle.query(statusQuery).then((s) => progress.update(progressLine(s, Date.now())), () => {});
+      liveStatus(handle).then((s) => progress.update(progressLine(s, Date.now())), () => {});
     }, 1000);
     let result: ModelingResult;
     try {

@@ -88,10 +88,25 @@ function run(text: string, used: Set<GeneralisationRule>): string {
   return escapeGlob(marked).split(MARK).join('*');
 }
 
+/** Components repeat across paths (var, lib, pids): one generalise() call rewrites each once. */
+type Cache = Map<string, { pattern: string; rules: GeneralisationRule[] }>;
+
 /** Component-level generalisation of a whole path (no subtree rules). */
-function components(path: string, used: Set<GeneralisationRule>): string {
+function components(path: string, used: Set<GeneralisationRule>, cache: Cache): string {
   const parts = path.split('/');
-  return parts.map((p, i) => component(p, isProcPidSlot(parts, i), used)).join('/');
+  return parts
+    .map((p, i) => {
+      const underProc = isProcPidSlot(parts, i);
+      const key = (underProc ? '1' : '0') + p;
+      let hit = cache.get(key);
+      if (!hit) {
+        const rules = new Set<GeneralisationRule>();
+        cache.set(key, (hit = { pattern: component(p, underProc, rules), rules: [...rules] }));
+      }
+      for (const r of hit.rules) used.add(r);
+      return hit.pattern;
+    })
+    .join('/');
 }
 
 /** /proc/<pid> and /proc/<pid>/task/<tid>. */
@@ -104,8 +119,8 @@ function under(path: string, dirs: readonly string[]): string | undefined {
   return dirs.find((d) => path.startsWith(d + '/') && path.length > d.length + 1);
 }
 
-function parentPattern(path: string, used: Set<GeneralisationRule>): string {
-  return components(path.slice(0, path.lastIndexOf('/')), used) + '/*';
+function parentPattern(path: string, used: Set<GeneralisationRule>, cache: Cache): string {
+  return components(path.slice(0, path.lastIndexOf('/')), used, cache) + '/*';
 }
 
 interface Piece {
@@ -118,20 +133,20 @@ function withPerms(item: Item, perms: string[]): Item {
   return { ...item, sets: { ...item.sets, perms } };
 }
 
-function componentsOnly(path: string, item: Item): Piece {
+function componentsOnly(path: string, item: Item, cache: Cache): Piece {
   const used = new Set<GeneralisationRule>();
-  return { key: components(path, used), item, used };
+  return { key: components(path, used, cache), item, used };
 }
 
 /** The pattern(s) one raw file access becomes: one, or two when a subtree rule splits reads from writes. */
-function generaliseFile(path: string, item: Item): Piece[] {
+function generaliseFile(path: string, item: Item, cache: Cache): Piece[] {
   const perms = item.sets?.perms ?? [];
   const writes = perms.filter(isWrite);
   const reads = perms.filter((p) => !isWrite(p));
   const tmp = path.startsWith('/tmp/') && path.length > 5 ? '/tmp' : undefined;
   const sa = under(path, SA_DIRS);
   const subtree = tmp ?? sa ?? (writes.length === 0 ? under(path, MULTIARCH_DIRS) : undefined);
-  if (!subtree) return [componentsOnly(path, item)];
+  if (!subtree) return [componentsOnly(path, item, cache)];
   const rule = tmp ? RULES.tmp : sa ? RULES.saToken : RULES.multiarchLib;
   const pieces: Piece[] = [];
   if (writes.length === 0 || reads.length > 0) {
@@ -139,7 +154,7 @@ function generaliseFile(path: string, item: Item): Piece[] {
   }
   if (writes.length > 0) {
     const used = new Set<GeneralisationRule>([rule]);
-    pieces.push({ key: parentPattern(path, used), item: withPerms(item, writes), used });
+    pieces.push({ key: parentPattern(path, used, cache), item: withPerms(item, writes), used });
   }
   return pieces;
 }
@@ -149,6 +164,7 @@ const PATH_CATEGORIES: readonly Category[] = ['files', 'executions'];
 export function generalise(set: BehaviorSet): Generalised {
   const out: BehaviorSet = {};
   const applied = new Map<string, AppliedRule>();
+  const cache: Cache = new Map();
   for (const category of CATEGORIES) {
     const items = set[category];
     if (!items) continue;
@@ -159,7 +175,7 @@ export function generalise(set: BehaviorSet): Generalised {
     const dst: Record<string, Item> = {};
     for (const [path, item] of Object.entries(items)) {
       // Executions take component rules only: `/tmp/**` with exec would let anything dropped in /tmp run.
-      const pieces = category === 'files' ? generaliseFile(path, item) : [componentsOnly(path, item)];
+      const pieces = category === 'files' ? generaliseFile(path, item, cache) : [componentsOnly(path, item, cache)];
       for (const piece of pieces) {
         const raw = item.raw ?? path;
         const next = withRaw(piece.item, raw === piece.key ? undefined : raw);

@@ -3,7 +3,7 @@
  * with the reason and the behaviors it rests on. Absence of evidence is only as good as the
  * modeling window; every "why" says what was looked for.
  */
-import type { BehaviorSet, Item } from './behavior.js';
+import type { BehaviorSet, Category, Item } from './behavior.js';
 import { capability, granted } from './capabilities.js';
 import { evidence, type Evidence } from './evidence.js';
 import { endpoint } from './net.js';
@@ -45,7 +45,15 @@ const RUNTIME_WRITABLE = ['/dev/', '/proc/', '/sys/fs/cgroup/', '/etc/hosts', '/
 const MAX = 10;
 
 function entries(set: BehaviorSet, category: 'files' | 'executions' | 'capabilities' | 'binds' | 'mounts' | 'ptraces' | 'signals'): [string, Item][] {
-  return Object.entries(set[category] ?? {}).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return Object.entries(set[category] ?? {});
+}
+
+/** Evidence earliest first, so the lines show what appeared first. */
+function evidenceOf(category: Category, found: [string, Item][]): Evidence[] {
+  return found
+    .sort(([, a], [, b]) => a.first - b.first)
+    .slice(0, MAX)
+    .map(([k, item]) => evidence(category, k, item));
 }
 
 function under(path: string, prefixes: readonly string[]): boolean {
@@ -58,7 +66,7 @@ export function adviseSecurityContext(set: BehaviorSet, options: SecurityContext
 
   const caps = entries(set, 'capabilities').filter(([, item]) => granted(item.sets?.verdict));
   const capNames = caps.map(([k]) => capability(k)).filter((c): c is NonNullable<typeof c> => c !== undefined);
-  const capEvidence = caps.map(([k, item]) => evidence('capabilities', k, item));
+  const capEvidence = evidenceOf('capabilities', caps);
   line('securityContext.capabilities.drop', ['ALL'], 'Start from no capabilities; the runtime default set grants more than most workloads use.');
   if (capNames.length) line('securityContext.capabilities.add', capNames.map((c) => c.toUpperCase()), `The workload used ${capNames.length} capabilit${capNames.length === 1 ? 'y' : 'ies'} successfully.`, capEvidence);
 
@@ -69,14 +77,14 @@ export function adviseSecurityContext(set: BehaviorSet, options: SecurityContext
       'securityContext.allowPrivilegeEscalation',
       true,
       'The workload ran binaries that are setuid-root on common distributions; under no_new_privs their setuid bit is ignored and they fail. (The model records no file modes: this is judged by name.)',
-      setuidExecs.map(([k, item]) => evidence('executions', k, item)),
+      evidenceOf('executions', setuidExecs),
     );
   } else {
     line(
       'securityContext.allowPrivilegeEscalation',
       false,
       `No known setuid binary (su, sudo, ping, mount, ...) was executed${idCaps.length ? '; the setuid/setgid capabilities seen change ids directly, which no_new_privs allows' : ''}.`,
-      idCaps.map(([k, item]) => evidence('capabilities', k, item)),
+      evidenceOf('capabilities', idCaps),
     );
   }
 
@@ -88,8 +96,8 @@ export function adviseSecurityContext(set: BehaviorSet, options: SecurityContext
     line(
       'securityContext.readOnlyRootFilesystem',
       false,
-      `${rootWrites.length} written path${rootWrites.length === 1 ? '' : 's'} on the root file system; mount an emptyDir or volume there (and declare it with --writable) to make the root read-only.`,
-      rootWrites.map(([k, item]) => evidence('files', k, item)),
+      `${rootWrites.length} written path${rootWrites.length === 1 ? '' : 's'} on the root file system; mount an emptyDir or volume there (and declare it writable) to make the root read-only.`,
+      evidenceOf('files', rootWrites),
     );
   }
 
@@ -97,7 +105,7 @@ export function adviseSecurityContext(set: BehaviorSet, options: SecurityContext
     const port = endpoint(k).port;
     return port > 0 && port < 1024;
   });
-  const rootEvidence = [...capEvidence, ...lowBinds.map(([k, item]) => evidence('binds', k, item))];
+  const rootEvidence = [...capEvidence, ...evidenceOf('binds', lowBinds)];
   if (rootEvidence.length === 0) {
     line('securityContext.runAsNonRoot', true, 'No capability was used and no port below 1024 was bound: nothing needed uid 0. The image needs a numeric non-root USER (or set runAsUser).');
   } else {
@@ -126,11 +134,7 @@ export function adviseSecurityContext(set: BehaviorSet, options: SecurityContext
   const devices = entries(set, 'files').filter(([k, item]) => [k, item.raw ?? k].some((p) => /^\/dev\/(sd|vd|xvd|hd|nvme|dm-|loop|md|mem$|kmem$|port$)/.test(p)));
   const sysWrites = entries(set, 'files').filter(([k, item]) => (item.sets?.perms ?? []).some(isWrite) && /^\/(sys\/(?!fs\/cgroup\/)|proc\/sys\/)/.test(item.raw ?? k));
   const mounts = entries(set, 'mounts');
-  const privEvidence = [
-    ...devices.map(([k, item]) => evidence('files', k, item)),
-    ...sysWrites.map(([k, item]) => evidence('files', k, item)),
-    ...mounts.map(([k, item]) => evidence('mounts', k, item)),
-  ];
+  const privEvidence = [...evidenceOf('files', [...devices, ...sysWrites]), ...evidenceOf('mounts', mounts)];
   if (privEvidence.length === 0) line('securityContext.privileged', false, 'No host device, no write to /sys or /proc/sys, no mount: nothing needed a privileged container.');
   else line('securityContext.privileged', 'review', 'Host devices, kernel tunables or mounts were used: a privileged container may be needed, or the exact capability and device.', privEvidence);
 

@@ -35,12 +35,11 @@ const SAFE = /^\/[A-Za-z0-9_./*+@-]*$/;
 
 /** The pattern as SPO text (bare `*` / `**` globs), or undefined when it holds anything else. */
 function spoPath(pattern: string): string | undefined {
-  const text = patternTokens(pattern)
-    .map((t) => (typeof t === 'number' ? String.fromCharCode(t) : t))
-    .join('');
-  // A literal `*` became a glob character here: refuse it, like any character outside SAFE.
-  const literalStars = patternTokens(pattern).some((t) => t === 0x2a);
-  return SAFE.test(text) && !literalStars ? text : undefined;
+  const tokens = patternTokens(pattern);
+  // A literal `*` would turn into a glob here: refuse it, like any character outside SAFE.
+  if (tokens.includes(0x2a)) return undefined;
+  const text = tokens.map((t) => (typeof t === 'number' ? String.fromCharCode(t) : t)).join('');
+  return SAFE.test(text) ? text : undefined;
 }
 
 /**

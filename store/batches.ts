@@ -9,20 +9,21 @@ import type { ObjectStore } from './store.js';
 export const keys = {
   run: (run: string) => `runs/${safe(run)}`,
   batches: (run: string) => `runs/${safe(run)}/batches`,
-  nodeBatches: (run: string, node: string, collector: string) => `runs/${safe(run)}/batches/${safe(node)}/${safe(collector)}`,
+  nodeBatches: (run: string, node: string, collector: string) => `runs/${safe(run)}/batches/${component(node)}/${component(collector)}`,
   batch: (run: string, node: string, collector: string, seq: number) =>
-    `runs/${safe(run)}/batches/${safe(node)}/${safe(collector)}/${String(seq).padStart(8, '0')}.json.gz`,
+    `runs/${safe(run)}/batches/${component(node)}/${component(collector)}/${String(seq).padStart(8, '0')}.json.gz`,
   outputs: (run: string) => `runs/${safe(run)}/outputs`,
-  output: (run: string, name: string) => `runs/${safe(run)}/outputs/${safe(name)}`,
+  output: (run: string, name: string) => `runs/${safe(run)}/outputs/${component(name)}`,
 };
 
-/** Each slash-separated part becomes a key component: anything outside [A-Za-z0-9._-] is encoded as `=XX`. */
-function safe(name: string): string {
-  return name.split('/').map(component).join('/');
+/** A run id is namespace/name/run: each part becomes one key component. */
+function safe(run: string): string {
+  return run.split('/').map(component).join('/');
 }
 
-function component(component: string): string {
-  return component.replace(/[^A-Za-z0-9._-]/g, (c) => [...Buffer.from(c)].map((b) => '=' + b.toString(16).padStart(2, '0')).join(''))
+/** One key component: anything outside [A-Za-z0-9._-] is encoded as `=XX`, leading dots too. */
+function component(name: string): string {
+  return name.replace(/[^A-Za-z0-9._-]/g, (c) => [...Buffer.from(c)].map((b) => '=' + b.toString(16).padStart(2, '0')).join(''))
     .replace(/^\.+/, (dots) => '=2e'.repeat(dots.length));
 }
 

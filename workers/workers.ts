@@ -65,6 +65,9 @@ export async function startWorkers(opts: WorkerOptions): Promise<RunningWorkers>
         activities: nodeActivities(opts.collector),
         // Collectors run for the whole window; each holds one slot.
         maxConcurrentActivityTaskExecutions: 64,
+        // Heartbeats carry live progress for `model status`; a few seconds is fresh enough and cheap.
+        maxHeartbeatThrottleInterval: '5 seconds',
+        defaultHeartbeatThrottleInterval: '5 seconds',
       }),
     );
   }

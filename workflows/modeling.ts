@@ -24,6 +24,8 @@ export interface NodeStatus {
   batches: number;
   events: number;
   reason?: string;
+  /** Set while the node's checkpoints fail (object store unavailable); they are retried. */
+  storeError?: string;
 }
 
 export interface ModelingStatus {

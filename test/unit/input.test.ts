@@ -1,0 +1,29 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { planFromInput, workflowIdFor } from '../../workflows/input.js';
+
+const command = { kind: 'command', node: 'n1', argv: ['/usr/bin/redis-server', '--port', '0'] };
+
+test('a valid input becomes a plan with defaults', () => {
+  const plan = planFromInput({ target: command, duration: '10m' });
+  assert.deepEqual(plan, { target: command, name: 'redis-server', namespace: 'default', durationMs: 600_000, checkpointMs: 10_000 });
+  assert.equal(workflowIdFor(plan), 'varmor-modeler/default/redis-server');
+});
+
+test('invalid input names the wrong field', () => {
+  const cases: [unknown, RegExp][] = [
+    [null, /input must be a JSON object/],
+    [{ duration: '1m' }, /^target:/],
+    [{ target: { kind: 'vm' }, duration: '1m' }, /^target\.kind:/],
+    [{ target: { ...command, argv: [] }, duration: '1m' }, /^target\.argv:/],
+    [{ target: { kind: 'pid', node: 'n1', pid: -4 }, duration: '1m' }, /^target\.pid:/],
+    [{ target: { kind: 'container', node: 'n1', id: 'a/../b' }, duration: '1m' }, /^target\.id:/],
+    [{ target: { ...command, node: '' }, duration: '1m' }, /^target\.node:/],
+    [{ target: command }, /^duration:/],
+    [{ target: command, duration: 'forever' }, /^duration: invalid duration/],
+    [{ target: command, duration: '1m', checkpointInterval: '100ms' }, /^checkpointInterval:/],
+    [{ target: command, duration: '1m', name: 'Bad Name' }, /^name:/],
+    [{ target: command, duration: '1m', store: 'ftp://x' }, /^store:/],
+  ];
+  for (const [input, message] of cases) assert.throws(() => planFromInput(input), (e: Error) => message.test(e.message), JSON.stringify(input));
+});
