@@ -7,6 +7,7 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 #include <bpf/bpf_core_read.h>
+#include <bpf/bpf_endian.h>
 #include "tracer.h"
 
 char LICENSE[] SEC("license") = "GPL";
@@ -58,7 +59,6 @@ struct {
  * use it, and those never nest on one CPU. */
 struct scratch {
 	char path[4 * PATH_BUF]; /* 4x so that masked offset + masked length stays in bounds */
-	struct exec_rec rec;
 	struct obj_rec orec;
 };
 struct {
@@ -67,6 +67,14 @@ struct {
 	__type(key, __u32);
 	__type(value, struct scratch);
 } scratch SEC(".maps");
+
+/* exec records are built here (per-CPU values are limited to 32 KiB) */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct exec_rec);
+} execbuf SEC(".maps");
 
 /*
  * Kernel de-dup of objects (files, capabilities, sockets, ...): one entry per
@@ -325,3 +333,878 @@ static __noinline int resolve_path(struct vfsmount *vmnt, struct dentry *dentry,
 	return c.pos;
 }
 
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(on_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
+{
+	__u32 tgid = BPF_CORE_READ(p, tgid);
+	struct task_info *ti = bpf_map_lookup_elem(&tasks, &tgid);
+	if (!ti) {
+		/* an untracked process exec'ing inside a container target's
+		 * mount namespace entered it from outside (runc exec, kubectl
+		 * exec, nsenter): track it as an exec session of that target */
+		__u32 inum = BPF_CORE_READ(p, nsproxy, mnt_ns, ns.inum);
+		__u32 *t = bpf_map_lookup_elem(&mntns, &inum);
+		if (!t)
+			return 0;
+		struct task_info ni = {.target = *t & (MAX_TARGETS - 1), .flags = TASK_SESSION};
+		if (bpf_map_update_elem(&tasks, &tgid, &ni, BPF_NOEXIST)) {
+			stat_inc(STAT_TASKS_FULL);
+			return 0;
+		}
+		struct fork_rec *j = bpf_ringbuf_reserve(&events, sizeof(*j), 0);
+		if (j) {
+			set_hdr(&j->h, REC_JOIN, slot_of(&ni));
+			j->pid = tgid;
+			j->ppid = BPF_CORE_READ(p, real_parent, tgid);
+			bpf_ringbuf_submit(j, 0);
+			stat_inc(STAT_RECORDS);
+		} else {
+			stat_inc(STAT_RINGBUF_DROPPED);
+		}
+		ti = bpf_map_lookup_elem(&tasks, &tgid);
+		if (!ti)
+			return 0;
+	}
+	__u32 slot = slot_of(ti);
+	if (ti->flags & TASK_ARMED) {
+		/* first exec of a launched child: start recording, including
+		 * the exec syscall itself */
+		__u32 nr = ti->pending_nr;
+		ti->flags &= ~TASK_ARMED;
+		if (nr < MAX_SYSCALLS)
+			record_syscall(slot, nr);
+	}
+
+	__u32 zero = 0;
+	struct scratch *s = bpf_map_lookup_elem(&scratch, &zero);
+	struct exec_rec *r = bpf_map_lookup_elem(&execbuf, &zero);
+	if (!s || !r)
+		return 0;
+
+	int pflags = 0;
+	struct file *f = BPF_CORE_READ(bprm, file);
+	int pos = resolve_path(BPF_CORE_READ(f, f_path.mnt), BPF_CORE_READ(f, f_path.dentry),
+			       BPF_CORE_READ(p, fs, root.mnt), BPF_CORE_READ(p, fs, root.dentry),
+			       &pflags);
+	__u32 plen = (PATH_BUF - pos) & PATH_MASK;
+	bpf_probe_read_kernel(r->data, plen, &s->path[pos & PATH_MASK]);
+	if (pflags & OBJ_PATH_TRUNCATED)
+		stat_inc(STAT_PATH_TRUNCATED);
+
+	long n = bpf_probe_read_kernel_str(&r->data[plen], PATH_BUF, BPF_CORE_READ(bprm, filename));
+	__u32 flen = n > 0 ? (n - 1) & PATH_MASK : 0;
+
+	set_hdr(&r->h, REC_EXEC, slot);
+	r->pid = tgid;
+	r->flags = (pflags & OBJ_PATH_TRUNCATED) ? EXEC_PATH_TRUNCATED : 0;
+	r->path_len = plen;
+	r->filename_len = flen;
+	r->pad = 0;
+	bpf_get_current_comm(r->comm, sizeof(r->comm));
+
+	__u64 size = offsetof(struct exec_rec, data) + plen + flen;
+	if (bpf_ringbuf_output(&events, r, size, 0)) {
+		stat_inc(STAT_RINGBUF_DROPPED);
+		return 0;
+	}
+	stat_inc(STAT_RECORDS);
+	return 0;
+}
+
+/* ---- objects: de-dup, hashing, records ----------------------------------- */
+
+/* Returns the bits not reported yet for this object (0: a repeat, counted). */
+static __always_inline __u32 dedup(__u32 slot, __u32 kind, __u64 hash, __u32 bits)
+{
+	struct obj_key k = {.hash = hash, .slot = slot, .kind = kind};
+	stat_inc(STAT_EVENTS);
+	struct obj_val *v = bpf_map_lookup_elem(&objs, &k);
+	if (!v) {
+		struct obj_val nv = {.bits = bits, .count = 1};
+		if (bpf_map_update_elem(&objs, &k, &nv, BPF_NOEXIST) == 0)
+			return bits;
+		v = bpf_map_lookup_elem(&objs, &k); /* lost a race, or no room */
+		if (!v) {
+			stat_inc(STAT_DEDUP_FULL);
+			return bits;
+		}
+	}
+	__sync_fetch_and_add(&v->count, 1);
+	if ((v->bits & bits) == bits)
+		return 0;
+	return bits & ~__sync_fetch_and_or(&v->bits, bits);
+}
+
+/* The record carrying `bits` was lost: forget them so a repeat reports them. */
+static __always_inline void undedup(__u32 slot, __u32 kind, __u64 hash, __u32 bits)
+{
+	struct obj_key k = {.hash = hash, .slot = slot, .kind = kind};
+	struct obj_val *v = bpf_map_lookup_elem(&objs, &k);
+	if (v)
+		__sync_fetch_and_and(&v->bits, ~bits);
+	stat_inc(STAT_RINGBUF_DROPPED);
+}
+
+static __always_inline __u64 mix(__u64 h, __u64 w)
+{
+	h ^= w;
+	h *= 0x9E3779B97F4A7C15ULL;
+	return h ^ (h >> 29);
+}
+
+struct hash_ctx {
+	__u64 h;
+};
+
+static long hash_step(__u32 i, struct hash_ctx *c)
+{
+	__u32 zero = 0;
+	struct scratch *s = bpf_map_lookup_elem(&scratch, &zero);
+	if (!s || i >= OBJ_DATA / 8)
+		return 1;
+	c->h = mix(c->h, ((__u64 *)s->orec.data)[i]);
+	return 0;
+}
+
+/* hash of scratch.orec.data[0, len) (zero-padded here to 8 bytes) */
+static __noinline __u64 hash_data(__u32 len)
+{
+	__u32 zero = 0;
+	struct scratch *s = bpf_map_lookup_elem(&scratch, &zero);
+	if (!s)
+		return 0;
+	len &= 2 * PATH_BUF - 1;
+	for (int i = 0; i < 8; i++)
+		s->orec.data[(len + i) & (OBJ_DATA - 1 - 64)] = 0; /* OBJ_DATA-65 > 8191+8 */
+	struct hash_ctx c = {.h = 0xcbf29ce484222325ULL ^ len};
+	bpf_loop((len + 7) / 8, hash_step, &c, 0);
+	return mix(c.h, len);
+}
+
+static __always_inline struct obj_rec *orec_init(struct scratch *s, __u32 type, __u32 slot)
+{
+	struct obj_rec *r = &s->orec;
+	set_hdr(&r->h, type, slot);
+	r->pid = bpf_get_current_pid_tgid() >> 32;
+	r->bits = 0;
+	r->id = 0;
+	r->ret = 0;
+	r->a = r->b = r->c = 0;
+	r->d = 0;
+	r->len1 = r->len2 = 0;
+	r->flags = 0;
+	r->pad = 0;
+	return r;
+}
+
+/* de-dups scratch.orec (data of dlen bytes, plus `salt`) and sends what is new */
+static __noinline int orec_send(__u32 slot, __u32 kind, __u32 dlen, __u64 salt, __u32 bits)
+{
+	__u32 zero = 0;
+	struct scratch *s = bpf_map_lookup_elem(&scratch, &zero);
+	if (!s)
+		return 0;
+	dlen &= 2 * PATH_BUF - 1;
+	__u64 h = mix(hash_data(dlen), salt);
+	__u32 nb = dedup(slot, kind, h, bits);
+	if (!nb)
+		return 0;
+	s->orec.bits = nb;
+	s->orec.id = h;
+	if (bpf_ringbuf_output(&events, &s->orec, offsetof(struct obj_rec, data) + dlen, 0)) {
+		undedup(slot, kind, h, nb);
+		return 0;
+	}
+	stat_inc(STAT_RECORDS);
+	return 1;
+}
+
+static __always_inline struct file *fd_file(struct task_struct *t, long fd)
+{
+	struct fdtable *fdt = BPF_CORE_READ(t, files, fdt);
+	if (fd < 0 || fd >= BPF_CORE_READ(fdt, max_fds))
+		return NULL;
+	struct file **arr = BPF_CORE_READ(fdt, fd);
+	struct file *f = NULL;
+	bpf_probe_read_kernel(&f, sizeof(f), &arr[fd]);
+	return f;
+}
+
+/* resolved path of {mnt, dentry} into scratch.orec.data; returns its length */
+static __always_inline int path_into_rec(struct scratch *s, struct task_struct *t, struct vfsmount *mnt,
+					 struct dentry *d)
+{
+	int pflags = 0;
+	int pos = resolve_path(mnt, d, BPF_CORE_READ(t, fs, root.mnt), BPF_CORE_READ(t, fs, root.dentry), &pflags);
+	__u32 len = (PATH_BUF - pos) & PATH_MASK;
+	bpf_probe_read_kernel(s->orec.data, len, &s->path[pos & PATH_MASK]);
+	s->orec.flags |= pflags;
+	if (pflags & OBJ_PATH_TRUNCATED)
+		stat_inc(STAT_PATH_TRUNCATED);
+	return len;
+}
+
+/*
+ * Path of `name` (a user pointer, as passed to the syscall) relative to
+ * dirfd (AT_FDCWD: the cwd), as the process sees it, into scratch.orec.data;
+ * returns its length or -1. An absolute name is taken as is; a relative one
+ * is appended to the resolved directory (OBJ_PATH_JOINED; the loader
+ * normalises "." and ".." lexically). An empty name (AT_EMPTY_PATH) is the
+ * dirfd's own path.
+ */
+static __always_inline int name_into_rec(struct scratch *s, struct task_struct *t, long dirfd, const char *name)
+{
+	long n = bpf_probe_read_user_str(&s->path[PATH_BUF + 1], PATH_BUF - 1, name);
+	if (n <= 0)
+		return -1;
+	if (n >= PATH_BUF - 1) {
+		s->orec.flags |= OBJ_PATH_TRUNCATED;
+		stat_inc(STAT_PATH_TRUNCATED);
+	}
+	__u32 pos, len;
+	if (s->path[PATH_BUF + 1] == '/') {
+		pos = PATH_BUF + 1;
+		len = n - 1;
+	} else {
+		struct vfsmount *mnt;
+		struct dentry *d;
+		if (dirfd == -100 /* AT_FDCWD */) {
+			mnt = BPF_CORE_READ(t, fs, pwd.mnt);
+			d = BPF_CORE_READ(t, fs, pwd.dentry);
+		} else {
+			struct file *f = fd_file(t, dirfd);
+			if (!f)
+				return -1;
+			mnt = BPF_CORE_READ(f, f_path.mnt);
+			d = BPF_CORE_READ(f, f_path.dentry);
+		}
+		int pflags = 0;
+		int p = resolve_path(mnt, d, BPF_CORE_READ(t, fs, root.mnt), BPF_CORE_READ(t, fs, root.dentry), &pflags);
+		s->orec.flags |= pflags;
+		if (n == 1) { /* empty name: the directory itself */
+			pos = p;
+			len = PATH_BUF - p;
+		} else {
+			s->orec.flags |= OBJ_PATH_JOINED;
+			s->path[PATH_BUF] = '/';
+			if (p == PATH_BUF - 1) /* directory is "/" */
+				p = PATH_BUF;
+			pos = p;
+			len = PATH_BUF - p + n; /* dir + "/" + name (n counts the NUL) */
+		}
+	}
+	len &= 2 * PATH_BUF - 1;
+	bpf_probe_read_kernel(s->orec.data, len, &s->path[pos & (2 * PATH_BUF - 1)]);
+	return len;
+}
+
+/* ---- syscall-exit handlers (global functions: verified once each) -------- */
+
+static __always_inline struct scratch *get_scratch(void)
+{
+	__u32 zero = 0;
+	return bpf_map_lookup_elem(&scratch, &zero);
+}
+
+/* a file event on a name (dirfd-relative) */
+__noinline int h_name(__u32 slot, long dirfd, __u64 name, __u32 perms)
+{
+	struct scratch *s = get_scratch();
+	if (!s)
+		return 0;
+	orec_init(s, REC_FILE, slot);
+	int len = name_into_rec(s, bpf_get_current_task_btf(), dirfd, (const char *)name);
+	if (len < 0) {
+		stat_inc(STAT_PATH_FAILED);
+		return 0;
+	}
+	return orec_send(slot, REC_FILE, len, 0, perms);
+}
+
+/* a file event on an open file descriptor */
+__noinline int h_fd(__u32 slot, long fd, __u32 perms)
+{
+	struct scratch *s = get_scratch();
+	if (!s)
+		return 0;
+	struct task_struct *t = bpf_get_current_task_btf();
+	struct file *f = fd_file(t, fd);
+	if (!f) {
+		stat_inc(STAT_PATH_FAILED);
+		return 0;
+	}
+	orec_init(s, REC_FILE, slot);
+	int len = path_into_rec(s, t, BPF_CORE_READ(f, f_path.mnt), BPF_CORE_READ(f, f_path.dentry));
+	return orec_send(slot, REC_FILE, len, 0, perms);
+}
+
+__noinline int h_socket(__u32 slot, __u32 domain, __u32 type, __u32 proto)
+{
+	struct scratch *s = get_scratch();
+	if (!s)
+		return 0;
+	struct obj_rec *r = orec_init(s, REC_SOCKET, slot);
+	r->a = domain;
+	r->b = type & 0xff;
+	r->c = proto;
+	return orec_send(slot, REC_SOCKET, 0, ((__u64)domain << 40) | ((__u64)(type & 0xff) << 32) | proto, 1);
+}
+
+#define AF_UNIX 1
+#define AF_INET 2
+#define AF_INET6 10
+
+static __always_inline struct sock *fd_sock(struct task_struct *t, long fd)
+{
+	struct file *f = fd_file(t, fd);
+	if (!f)
+		return NULL;
+	struct socket *so = BPF_CORE_READ(f, private_data);
+	return BPF_CORE_READ(so, sk);
+}
+
+/* a unix socket's name: bound path (resolved), abstract name or none */
+static __always_inline int unix_name_into_rec(struct scratch *s, struct task_struct *t, struct sock *sk)
+{
+	struct unix_sock *u = (void *)sk;
+	struct dentry *d = BPF_CORE_READ(u, path.dentry);
+	if (d)
+		return path_into_rec(s, t, BPF_CORE_READ(u, path.mnt), d);
+	struct unix_address *ua = BPF_CORE_READ(u, addr);
+	if (!ua) {
+		s->orec.flags |= OBJ_UNNAMED;
+		return 0;
+	}
+	int alen = BPF_CORE_READ(ua, len) - 2; /* minus sun_family */
+	if (alen <= 1 || alen > 108) {
+		s->orec.flags |= OBJ_UNNAMED;
+		return 0;
+	}
+	s->orec.flags |= OBJ_ABSTRACT; /* no dentry: abstract; name after the leading NUL */
+	bpf_probe_read_kernel(s->orec.data, (alen - 1) & 127, (char *)ua->name + 3);
+	return (alen - 1) & 127;
+}
+
+/* egress: connect/sendto/sendmsg with a destination address (user sockaddr) */
+__noinline int h_egress(__u32 slot, long fd, __u64 uaddr, __u32 alen)
+{
+	struct scratch *s = get_scratch();
+	if (!s || !uaddr)
+		return 0;
+	struct obj_rec *r = orec_init(s, REC_CONNECT, slot);
+	__u16 fam = 0;
+	if (bpf_probe_read_user(&fam, 2, (void *)uaddr))
+		return 0;
+	r->a = fam;
+	int len = 0;
+	if (fam == AF_INET) {
+		struct sockaddr_in sin;
+		if (bpf_probe_read_user(&sin, sizeof(sin), (void *)uaddr))
+			return 0;
+		r->b = bpf_ntohs(sin.sin_port);
+		__builtin_memcpy(r->data, &sin.sin_addr, 4);
+		len = 4;
+	} else if (fam == AF_INET6) {
+		struct sockaddr_in6 sin6;
+		if (bpf_probe_read_user(&sin6, sizeof(sin6), (void *)uaddr))
+			return 0;
+		r->b = bpf_ntohs(sin6.sin6_port);
+		__builtin_memcpy(r->data, &sin6.sin6_addr, 16);
+		len = 16;
+	} else if (fam == AF_UNIX) {
+		struct task_struct *t = bpf_get_current_task_btf();
+		/* connected: the peer's bound path, resolved; else the name passed */
+		struct sock *sk = fd_sock(t, fd);
+		struct sock *peer = sk ? BPF_CORE_READ((struct unix_sock *)sk, peer) : NULL;
+		if (peer) {
+			len = unix_name_into_rec(s, t, peer);
+		} else {
+			char c0 = 1;
+			bpf_probe_read_user(&c0, 1, (char *)uaddr + 2);
+			if (c0 == 0) {
+				int n = (int)alen - 3;
+				if (n <= 0 || n > 107)
+					return 0;
+				s->orec.flags |= OBJ_ABSTRACT;
+				bpf_probe_read_user(r->data, n & 127, (char *)uaddr + 3);
+				len = n & 127;
+			} else {
+				len = name_into_rec(s, t, -100, (char *)uaddr + 2);
+				if (len < 0)
+					return 0;
+			}
+		}
+	} else {
+		return 0;
+	}
+	return orec_send(slot, REC_CONNECT, len, ((__u64)fam << 32) | r->b, 1);
+}
+
+/* bind/listen: the socket's local address, read from the socket itself */
+__noinline int h_local(__u32 slot, long fd, __u32 op)
+{
+	struct scratch *s = get_scratch();
+	if (!s)
+		return 0;
+	struct task_struct *t = bpf_get_current_task_btf();
+	struct sock *sk = fd_sock(t, fd);
+	if (!sk)
+		return 0;
+	struct obj_rec *r = orec_init(s, REC_BIND, slot);
+	__u16 fam = BPF_CORE_READ(sk, __sk_common.skc_family);
+	r->a = op;
+	r->c = fam;
+	int len = 0;
+	if (fam == AF_INET) {
+		r->b = BPF_CORE_READ(sk, __sk_common.skc_num);
+		__u32 a = BPF_CORE_READ(sk, __sk_common.skc_rcv_saddr);
+		__builtin_memcpy(r->data, &a, 4);
+		len = 4;
+	} else if (fam == AF_INET6) {
+		r->b = BPF_CORE_READ(sk, __sk_common.skc_num);
+		BPF_CORE_READ_INTO(r->data, sk, __sk_common.skc_v6_rcv_saddr);
+		len = 16;
+	} else if (fam == AF_UNIX) {
+		len = unix_name_into_rec(s, t, sk);
+	} else {
+		return 0;
+	}
+	return orec_send(slot, REC_BIND, len, ((__u64)fam << 40) | ((__u64)op << 32) | r->b, 1);
+}
+
+/* mount(2) / umount2(2), successful or not (the attempt is what a profile needs) */
+__noinline int h_mount(__u32 slot, __u64 target, __u64 fstype, __u64 flags, long ret_op)
+{
+	struct scratch *s = get_scratch();
+	if (!s)
+		return 0;
+	struct obj_rec *r = orec_init(s, REC_MOUNT, slot);
+	r->a = ret_op & 3;
+	r->ret = ret_op >> 2;
+	r->d = flags;
+	int len = name_into_rec(s, bpf_get_current_task_btf(), -100, (const char *)target);
+	if (len < 0) {
+		stat_inc(STAT_PATH_FAILED);
+		return 0;
+	}
+	len &= 2 * PATH_BUF - 1;
+	r->len1 = len;
+	int n2 = 0;
+	if (fstype) {
+		long n = bpf_probe_read_user_str(&r->data[len], 64, (const char *)fstype);
+		n2 = n > 0 ? (n - 1) & 63 : 0;
+	}
+	r->len2 = n2;
+	return orec_send(slot, REC_MOUNT, len + n2, mix(flags, ((__u64)n2 << 8) | ((r->ret == 0) << 2) | r->a), 1);
+}
+
+#define CLONE_NEW_MASK 0x7E020080ULL /* NEWNS NEWCGROUP NEWUTS NEWIPC NEWUSER NEWPID NEWNET, NEWTIME */
+
+__noinline int h_ns(__u32 slot, __u32 op, __u64 flags, long ret)
+{
+	struct scratch *s = get_scratch();
+	if (!s)
+		return 0;
+	struct obj_rec *r = orec_init(s, REC_NS, slot);
+	r->a = op;
+	r->d = flags;
+	r->ret = ret;
+	return orec_send(slot, REC_NS, 0, mix(flags, ((ret == 0) << 2) | op), 1);
+}
+
+/* kernels before ns_common.ns_type (6.18) kept the type in the ops */
+struct proc_ns_operations___old {
+	int type;
+};
+struct ns_common___old {
+	const struct proc_ns_operations___old *ops;
+};
+
+/* setns(fd, 0): the namespace type comes from the nsfs file */
+__noinline int h_setns(__u32 slot, long fd, __u32 nstype, long ret)
+{
+	if (nstype == 0 && ret == 0) {
+		struct file *f = fd_file(bpf_get_current_task_btf(), fd);
+		struct ns_common *ns = f ? BPF_CORE_READ(f, f_path.dentry, d_fsdata) : NULL;
+		if (ns) {
+			if (bpf_core_field_exists(ns->ns_type))
+				nstype = BPF_CORE_READ(ns, ns_type);
+			else
+				nstype = BPF_CORE_READ((struct ns_common___old *)ns, ops, type);
+		}
+	}
+	return h_ns(slot, OP_SETNS, nstype, ret);
+}
+
+/* ptrace attach/seize (peer: the new tracee) and traceme (peer: the parent) */
+__noinline int h_ptrace(__u32 slot, long request)
+{
+	struct task_struct *t = bpf_get_current_task_btf();
+	struct task_struct *peer;
+	if (request == 0) { /* PTRACE_TRACEME */
+		peer = BPF_CORE_READ(t, real_parent);
+	} else {
+		struct list_head *first = BPF_CORE_READ(t, ptraced.next);
+		if (!first || first == (void *)t + bpf_core_field_offset(struct task_struct, ptraced))
+			return 0;
+		peer = (void *)first - bpf_core_field_offset(struct task_struct, ptrace_entry);
+	}
+	__u32 ptgid = BPF_CORE_READ(peer, tgid);
+	struct task_info *pi = bpf_map_lookup_elem(&tasks, &ptgid);
+	__u32 external = !pi || pi->target != (slot & (MAX_TARGETS - 1));
+	struct scratch *s = get_scratch();
+	if (!s)
+		return 0;
+	struct obj_rec *r = orec_init(s, REC_PTRACE, slot);
+	r->a = request;
+	r->b = external;
+	r->c = ptgid;
+	return orec_send(slot, REC_PTRACE, 0, external, 2 /* trace */);
+}
+
+/* ---- syscall numbers ------------------------------------------------------ */
+/* Syscalls that only exist on some architectures get distinct negative values. */
+#if defined(__TARGET_ARCH_x86)
+#define SYSCALL_NR(regs) BPF_CORE_READ(regs, orig_ax)
+#define ARG6 BPF_CORE_READ(regs, r9)
+enum {
+	NR_open = 2, NR_mmap = 9, NR_socket = 41, NR_connect = 42, NR_sendto = 44, NR_sendmsg = 46,
+	NR_bind = 49, NR_listen = 50, NR_socketpair = 53, NR_clone = 56, NR_fcntl = 72, NR_flock = 73,
+	NR_truncate = 76, NR_ftruncate = 77, NR_rename = 82, NR_mkdir = 83, NR_rmdir = 84, NR_creat = 85,
+	NR_link = 86, NR_unlink = 87, NR_symlink = 88, NR_chmod = 90, NR_fchmod = 91, NR_chown = 92,
+	NR_fchown = 93, NR_lchown = 94, NR_ptrace = 101, NR_mknod = 133, NR_mount = 165, NR_umount2 = 166,
+	NR_unshare = 272, NR_openat = 257, NR_mkdirat = 258, NR_mknodat = 259, NR_fchownat = 260,
+	NR_unlinkat = 263, NR_renameat = 264, NR_linkat = 265, NR_symlinkat = 266, NR_fchmodat = 268,
+	NR_setns = 308, NR_renameat2 = 316, NR_clone3 = 435, NR_openat2 = 437, NR_fchmodat2 = 452,
+};
+#elif defined(__TARGET_ARCH_arm64)
+#define SYSCALL_NR(regs) BPF_CORE_READ(regs, syscallno)
+#define ARG6 BPF_CORE_READ(regs, regs[5])
+enum {
+	NR_open = -1, NR_mmap = 222, NR_socket = 198, NR_connect = 203, NR_sendto = 206, NR_sendmsg = 211,
+	NR_bind = 200, NR_listen = 201, NR_socketpair = 199, NR_clone = 220, NR_fcntl = 25, NR_flock = 32,
+	NR_truncate = 45, NR_ftruncate = 46, NR_rename = -2, NR_mkdir = -3, NR_rmdir = -4, NR_creat = -5,
+	NR_link = -6, NR_unlink = -7, NR_symlink = -8, NR_chmod = -9, NR_fchmod = 52, NR_chown = -10,
+	NR_fchown = 55, NR_lchown = -11, NR_ptrace = 117, NR_mknod = -12, NR_mount = 40, NR_umount2 = 39,
+	NR_unshare = 97, NR_openat = 56, NR_mkdirat = 34, NR_mknodat = 33, NR_fchownat = 54,
+	NR_unlinkat = 35, NR_renameat = 38, NR_linkat = 37, NR_symlinkat = 36, NR_fchmodat = 53,
+	NR_setns = 268, NR_renameat2 = 276, NR_clone3 = 435, NR_openat2 = 437, NR_fchmodat2 = 452,
+};
+#else
+#error "syscall numbers for this architecture are missing"
+#endif
+
+#define O_ACCMODE 3
+#define O_WRONLY 1
+#define O_RDWR 2
+#define O_CREAT 0100
+#define O_TRUNC 01000
+#define O_APPEND 02000
+#define O_PATH 010000000
+#define AT_FDCWD -100
+
+static __always_inline __u32 open_perms(__u64 fl)
+{
+	if (fl & O_PATH)
+		return 0; /* no access to the contents */
+	__u32 acc = fl & O_ACCMODE, p = 0;
+	if (acc != O_WRONLY)
+		p |= P_READ;
+	if (acc == O_WRONLY || acc == O_RDWR)
+		p |= ((fl & O_APPEND) && !(fl & O_TRUNC)) ? P_APPEND : P_WRITE;
+	if (fl & O_TRUNC)
+		p |= P_WRITE;
+	if (fl & O_CREAT)
+		p |= P_CREATE;
+	return p;
+}
+
+#define ARG1 PT_REGS_PARM1_CORE_SYSCALL(regs)
+#define ARG2 PT_REGS_PARM2_CORE_SYSCALL(regs)
+#define ARG3 PT_REGS_PARM3_CORE_SYSCALL(regs)
+#define ARG4 PT_REGS_PARM4_CORE_SYSCALL(regs)
+#define ARG5 PT_REGS_PARM5_CORE_SYSCALL(regs)
+
+/*
+ * Syscall exit: the arguments are still in the task's user pt_regs (x86_64:
+ * di si dx r10 r8; arm64: orig_x0 x1..), the result is `ret`. Files opened
+ * are resolved from the returned fd; names (unlink, rename, ...) relative to
+ * their dirfd/cwd. Bystanders: one hash lookup.
+ */
+SEC("tp_btf/sys_exit")
+int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	struct task_info *ti = bpf_map_lookup_elem(&tasks, &tgid);
+	if (!ti)
+		return 0;
+	if (ti->flags & TASK_ARMED)
+		return 0;
+	__u32 slot = slot_of(ti);
+	long nr = SYSCALL_NR(regs);
+
+	switch (nr) {
+	/* ---- files, by the returned fd ---- */
+	case NR_open:
+		if (ret >= 0)
+			h_fd(slot, ret, open_perms(ARG2));
+		break;
+	case NR_openat:
+		if (ret >= 0)
+			h_fd(slot, ret, open_perms(ARG3));
+		break;
+	case NR_creat:
+		if (ret >= 0)
+			h_fd(slot, ret, P_CREATE | P_WRITE);
+		break;
+	case NR_openat2:
+		if (ret >= 0) {
+			__u64 fl = 0;
+			bpf_probe_read_user(&fl, sizeof(fl), (void *)ARG3); /* open_how.flags */
+			h_fd(slot, ret, open_perms(fl));
+		}
+		break;
+	/* ---- files, by fd argument ---- */
+	case NR_mmap: /* file mapped executable */
+		if ((unsigned long)ret < (unsigned long)-4095L && (ARG3 & 4 /* PROT_EXEC */) &&
+		    !(ARG4 & 0x20 /* MAP_ANONYMOUS */))
+			h_fd(slot, ARG5, P_MMAP);
+		break;
+	case NR_flock:
+		if (ret == 0 && !(ARG2 & 8 /* LOCK_UN */))
+			h_fd(slot, ARG1, P_LOCK);
+		break;
+	case NR_fcntl: {
+		long cmd = ARG2;
+		if (ret == 0 && (cmd == 6 || cmd == 7 || cmd == 37 || cmd == 38)) /* F_SETLK(W), F_OFD_SETLK(W) */
+			h_fd(slot, ARG1, P_LOCK);
+		break;
+	}
+	case NR_ftruncate:
+		if (ret == 0)
+			h_fd(slot, ARG1, P_WRITE);
+		break;
+	case NR_fchmod:
+		if (ret == 0)
+			h_fd(slot, ARG1, P_CHMOD);
+		break;
+	case NR_fchown:
+		if (ret == 0)
+			h_fd(slot, ARG1, P_CHOWN);
+		break;
+	/* ---- files, by name ---- */
+	case NR_truncate:
+		if (ret == 0)
+			h_name(slot, AT_FDCWD, ARG1, P_WRITE);
+		break;
+	case NR_unlink:
+	case NR_rmdir:
+		if (ret == 0)
+			h_name(slot, AT_FDCWD, ARG1, P_DELETE);
+		break;
+	case NR_unlinkat:
+		if (ret == 0)
+			h_name(slot, ARG1, ARG2, P_DELETE);
+		break;
+	case NR_mkdir:
+	case NR_mknod:
+		if (ret == 0)
+			h_name(slot, AT_FDCWD, ARG1, P_CREATE);
+		break;
+	case NR_mkdirat:
+	case NR_mknodat:
+		if (ret == 0)
+			h_name(slot, ARG1, ARG2, P_CREATE);
+		break;
+	case NR_chmod:
+		if (ret == 0)
+			h_name(slot, AT_FDCWD, ARG1, P_CHMOD);
+		break;
+	case NR_fchmodat:
+	case NR_fchmodat2:
+		if (ret == 0)
+			h_name(slot, ARG1, ARG2, P_CHMOD);
+		break;
+	case NR_chown:
+	case NR_lchown:
+		if (ret == 0)
+			h_name(slot, AT_FDCWD, ARG1, P_CHOWN);
+		break;
+	case NR_fchownat:
+		if (ret == 0)
+			h_name(slot, ARG1, ARG2, P_CHOWN);
+		break;
+	case NR_rename:
+		if (ret == 0) {
+			h_name(slot, AT_FDCWD, ARG1, P_RENAME | P_READ | P_WRITE | P_DELETE);
+			h_name(slot, AT_FDCWD, ARG2, P_CREATE | P_WRITE);
+		}
+		break;
+	case NR_renameat:
+	case NR_renameat2:
+		if (ret == 0) {
+			h_name(slot, ARG1, ARG2, P_RENAME | P_READ | P_WRITE | P_DELETE);
+			h_name(slot, ARG3, ARG4, P_CREATE | P_WRITE);
+		}
+		break;
+	case NR_link:
+		if (ret == 0)
+			h_name(slot, AT_FDCWD, ARG2, P_LINK);
+		break;
+	case NR_linkat:
+		if (ret == 0)
+			h_name(slot, ARG3, ARG4, P_LINK);
+		break;
+	case NR_symlink:
+		if (ret == 0)
+			h_name(slot, AT_FDCWD, ARG2, P_CREATE);
+		break;
+	case NR_symlinkat:
+		if (ret == 0)
+			h_name(slot, ARG2, ARG3, P_CREATE);
+		break;
+	/* ---- network ---- */
+	case NR_socket:
+		if (ret >= 0)
+			h_socket(slot, ARG1, ARG2, ARG3);
+		break;
+	case NR_socketpair:
+		if (ret == 0)
+			h_socket(slot, ARG1, ARG2, ARG3);
+		break;
+	case NR_connect:
+		if (ret == 0 || ret == -115 /* EINPROGRESS */)
+			h_egress(slot, ARG1, ARG2, ARG3);
+		break;
+	case NR_sendto:
+		if (ret >= 0 && ARG5)
+			h_egress(slot, ARG1, ARG5, ARG6);
+		break;
+	case NR_sendmsg:
+		if (ret >= 0) {
+			struct {
+				__u64 name;
+				__u32 namelen;
+			} mh = {};
+			bpf_probe_read_user(&mh, 12, (void *)ARG2);
+			if (mh.name)
+				h_egress(slot, ARG1, mh.name, mh.namelen);
+		}
+		break;
+	case NR_bind:
+		if (ret == 0)
+			h_local(slot, ARG1, OP_BIND);
+		break;
+	case NR_listen:
+		if (ret == 0)
+			h_local(slot, ARG1, OP_LISTEN);
+		break;
+	/* ---- processes, mounts, namespaces ---- */
+	case NR_ptrace: {
+		long req = ARG1;
+		if (ret == 0 && (req == 0 || req == 16 /* ATTACH */ || req == 0x4206 /* SEIZE */))
+			h_ptrace(slot, req);
+		break;
+	}
+	case NR_mount:
+		h_mount(slot, ARG2, ARG3, ARG4, ret * 4 + OP_MOUNT);
+		break;
+	case NR_umount2:
+		h_mount(slot, ARG1, 0, ARG2, ret * 4 + OP_UMOUNT);
+		break;
+	case NR_unshare:
+		h_ns(slot, OP_UNSHARE, ARG1 & CLONE_NEW_MASK, ret);
+		break;
+	case NR_setns:
+		h_setns(slot, ARG1, ARG2, ret);
+		break;
+	case NR_clone:
+		if (ret > 0 && (ARG1 & CLONE_NEW_MASK))
+			h_ns(slot, OP_UNSHARE, ARG1 & CLONE_NEW_MASK, 0);
+		break;
+	case NR_clone3:
+		if (ret > 0) {
+			__u64 fl = 0;
+			bpf_probe_read_user(&fl, sizeof(fl), (void *)ARG1);
+			if (fl & CLONE_NEW_MASK)
+				h_ns(slot, OP_UNSHARE, fl & CLONE_NEW_MASK, 0);
+		}
+		break;
+	}
+	return 0;
+}
+
+/* Capability checks (granted: ret == 0). Bystanders: one hash lookup. */
+SEC("tp_btf/cap_capable")
+int BPF_PROG(on_cap, const struct cred *cred, struct user_namespace *target_ns,
+	     const struct user_namespace *capable_ns, int cap, int ret)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	struct task_info *ti = bpf_map_lookup_elem(&tasks, &tgid);
+	if (!ti || (ti->flags & TASK_ARMED))
+		return 0;
+	__u32 slot = slot_of(ti);
+	__u32 granted = ret == 0;
+	__u64 h = ((__u64)granted << 8) | (cap & 0xff);
+	if (!dedup(slot, REC_CAP, h, 1))
+		return 0;
+	/* may run in any context: a small record straight into the ring */
+	struct obj_rec *r = bpf_ringbuf_reserve(&events, offsetof(struct obj_rec, data), 0);
+	if (!r) {
+		undedup(slot, REC_CAP, h, 1);
+		return 0;
+	}
+	set_hdr(&r->h, REC_CAP, slot);
+	r->pid = tgid;
+	r->bits = 1;
+	r->id = h;
+	r->ret = ret;
+	r->a = cap;
+	r->b = granted;
+	r->c = 0;
+	r->d = 0;
+	r->len1 = r->len2 = r->flags = r->pad = 0;
+	bpf_ringbuf_submit(r, 0);
+	stat_inc(STAT_RECORDS);
+	return 0;
+}
+
+/* Signals sent by a tracked process (user-sent only: kill, tkill, tgkill,
+ * rt_sigqueueinfo, pidfd_send_signal; not the kernel's SIGCHLD, SIGPIPE, ...). */
+SEC("tp_btf/signal_generate")
+int BPF_PROG(on_signal, int sig, struct kernel_siginfo *info, struct task_struct *task, int group, int result)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	struct task_info *ti = bpf_map_lookup_elem(&tasks, &tgid);
+	if (!ti || (ti->flags & TASK_ARMED))
+		return 0;
+	if ((unsigned long)info <= 1) /* SEND_SIG_NOINFO / SEND_SIG_PRIV: from the kernel */
+		return 0;
+	if (BPF_CORE_READ(info, si_code) > 0) /* SI_USER 0, SI_QUEUE -1, SI_TKILL -6, ... */
+		return 0;
+	__u32 slot = slot_of(ti);
+	__u32 rtgid = BPF_CORE_READ(task, tgid);
+	struct task_info *ri = bpf_map_lookup_elem(&tasks, &rtgid);
+	__u32 external = !ri || ri->target != ti->target;
+	__u64 h = ((__u64)external << 8) | (sig & 0xff);
+	if (!dedup(slot, REC_SIGNAL, h, 1))
+		return 0;
+	struct obj_rec *r = bpf_ringbuf_reserve(&events, offsetof(struct obj_rec, data), 0);
+	if (!r) {
+		undedup(slot, REC_SIGNAL, h, 1);
+		return 0;
+	}
+	set_hdr(&r->h, REC_SIGNAL, slot);
+	r->pid = tgid;
+	r->bits = 1;
+	r->id = h;
+	r->ret = result;
+	r->a = sig;
+	r->b = external;
+	r->c = rtgid;
+	r->d = 0;
+	r->len1 = r->len2 = r->flags = r->pad = 0;
+	bpf_ringbuf_submit(r, 0);
+	stat_inc(STAT_RECORDS);
+	return 0;
+}
