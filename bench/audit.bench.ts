@@ -80,6 +80,35 @@ function best(runs: number, f: () => number): number {
   return top;
 }
 
+/** Child mode: tail one file through parse and attribution, sampling RSS every 64 MiB read. */
+function tailRss(file: string): void {
+  const a = attributor();
+  const tailer = new FileTailer({ sources: [file], start: 'beginning' });
+  const rss: number[] = [];
+  let read = 0;
+  let next = 0;
+  const t0 = performance.now();
+  for (let got = tailer.poll((l) => a.line(l)); got > 0; got = tailer.poll((l) => a.line(l))) {
+    read += got;
+    if (read >= next) {
+      rss.push(process.memoryUsage().rss);
+      next += 64 << 20;
+    }
+    if (read % (256 << 20) < got) a.drain(); // as the collector does at each checkpoint
+  }
+  a.drain();
+  const seconds = (performance.now() - t0) / 1000;
+  tailer.close();
+  const mib = (b: number) => Math.round(b / 2 ** 20);
+  console.log(JSON.stringify({ bytes: read, seconds: Number(seconds.toFixed(1)), mibPerSecond: Math.round(mib(read) / seconds), rssMiB: { first: mib(rss[0]!), min: mib(Math.min(...rss)), max: mib(Math.max(...rss)), last: mib(rss[rss.length - 1]!), samples: rss.length } }));
+}
+
+const tailArg = process.argv.indexOf('--tail-rss');
+if (tailArg >= 0) {
+  tailRss(process.argv[tailArg + 1]!);
+  process.exit(0);
+}
+
 const dir = mkdtempSync(join(tmpdir(), 'audit-bench-'));
 try {
   const n = arg('lines', 1_000_000);
@@ -115,27 +144,12 @@ try {
   const py = spawnSync('/usr/bin/python3', [pyBench, mix], { encoding: 'utf8' });
   const libapparmor = py.status === 0 ? (JSON.parse(py.stdout) as { linesPerSecond: number; parsed: number }) : undefined;
 
-  // RSS while tailing a large file: the mix repeated up to the size asked for.
+  // RSS while tailing a large file, in a fresh process so the arrays above do not count.
   const gib = arg('gib', 1);
   const big = join(dir, 'big.log');
-  const bigBytes = writeMix(big, n, Math.max(1, Math.ceil((gib * 2 ** 30) / bytes)));
-  const a = attributor();
-  const tailer = new FileTailer({ sources: [big], start: 'beginning' });
-  const rss: number[] = [];
-  let read = 0;
-  let next = 0;
-  const t0 = performance.now();
-  for (let got = tailer.poll((l) => a.line(l)); got > 0; got = tailer.poll((l) => a.line(l))) {
-    read += got;
-    if (read >= next) {
-      rss.push(process.memoryUsage().rss);
-      next += 64 << 20;
-    }
-  }
-  a.drain();
-  const bigSeconds = (performance.now() - t0) / 1000;
-  tailer.close();
-  const mib = (b: number) => Math.round(b / 2 ** 20);
+  writeMix(big, n, Math.max(1, Math.ceil((gib * 2 ** 30) / bytes)));
+  const child = spawnSync(process.execPath, [fileURLToPath(import.meta.url), '--tail-rss', big], { encoding: 'utf8', maxBuffer: 1 << 20 });
+  const tail = child.status === 0 ? JSON.parse(child.stdout) : `failed: ${child.stderr}`;
 
   console.log(
     JSON.stringify(
@@ -147,12 +161,7 @@ try {
         libapparmorPythonLinesPerSecond: libapparmor ? Math.round(libapparmor.linesPerSecond) : `failed: ${py.stderr}`,
         libapparmorParsed: libapparmor?.parsed,
         counters,
-        tail: {
-          bytes: bigBytes,
-          seconds: Number(bigSeconds.toFixed(1)),
-          mibPerSecond: Math.round(mib(bigBytes) / bigSeconds),
-          rssMiB: { first: mib(rss[0]!), min: mib(Math.min(...rss)), max: mib(Math.max(...rss)), last: mib(rss[rss.length - 1]!), samples: rss.length },
-        },
+        tail,
       },
       null,
       2,

@@ -475,7 +475,7 @@ static __noinline __u64 hash_data(__u32 len)
 		return 0;
 	len &= 2 * PATH_BUF - 1;
 	for (int i = 0; i < 8; i++)
-		s->orec.data[(len + i) & (OBJ_DATA - 1 - 64)] = 0; /* OBJ_DATA-65 > 8191+8 */
+		s->orec.data[len + i] = 0; /* len + 7 < OBJ_DATA */
 	struct hash_ctx c = {.h = 0xcbf29ce484222325ULL ^ len};
 	bpf_loop((len + 7) / 8, hash_step, &c, 0);
 	return mix(c.h, len);
@@ -947,11 +947,11 @@ int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 	/* ---- files, by the returned fd ---- */
 	case NR_open:
 		if (ret >= 0)
-			h_fd(slot, ret, open_perms(ARG2));
+			h_fd(slot, ret, open_perms((unsigned int)ARG2));
 		break;
 	case NR_openat:
 		if (ret >= 0)
-			h_fd(slot, ret, open_perms(ARG3));
+			h_fd(slot, ret, open_perms((unsigned int)ARG3));
 		break;
 	case NR_creat:
 		if (ret >= 0)
@@ -968,29 +968,29 @@ int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 	case NR_mmap: /* file mapped executable */
 		if ((unsigned long)ret < (unsigned long)-4095L && (ARG3 & 4 /* PROT_EXEC */) &&
 		    !(ARG4 & 0x20 /* MAP_ANONYMOUS */))
-			h_fd(slot, ARG5, P_MMAP);
+			h_fd(slot, (int)ARG5, P_MMAP);
 		break;
 	case NR_flock:
 		if (ret == 0 && !(ARG2 & 8 /* LOCK_UN */))
-			h_fd(slot, ARG1, P_LOCK);
+			h_fd(slot, (int)ARG1, P_LOCK);
 		break;
 	case NR_fcntl: {
-		long cmd = ARG2;
+		int cmd = ARG2;
 		if (ret == 0 && (cmd == 6 || cmd == 7 || cmd == 37 || cmd == 38)) /* F_SETLK(W), F_OFD_SETLK(W) */
-			h_fd(slot, ARG1, P_LOCK);
+			h_fd(slot, (int)ARG1, P_LOCK);
 		break;
 	}
 	case NR_ftruncate:
 		if (ret == 0)
-			h_fd(slot, ARG1, P_WRITE);
+			h_fd(slot, (int)ARG1, P_WRITE);
 		break;
 	case NR_fchmod:
 		if (ret == 0)
-			h_fd(slot, ARG1, P_CHMOD);
+			h_fd(slot, (int)ARG1, P_CHMOD);
 		break;
 	case NR_fchown:
 		if (ret == 0)
-			h_fd(slot, ARG1, P_CHOWN);
+			h_fd(slot, (int)ARG1, P_CHOWN);
 		break;
 	/* ---- files, by name ---- */
 	case NR_truncate:
@@ -1004,7 +1004,7 @@ int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 		break;
 	case NR_unlinkat:
 		if (ret == 0)
-			h_name(slot, ARG1, ARG2, P_DELETE);
+			h_name(slot, (int)ARG1, ARG2, P_DELETE);
 		break;
 	case NR_mkdir:
 	case NR_mknod:
@@ -1014,7 +1014,7 @@ int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 	case NR_mkdirat:
 	case NR_mknodat:
 		if (ret == 0)
-			h_name(slot, ARG1, ARG2, P_CREATE);
+			h_name(slot, (int)ARG1, ARG2, P_CREATE);
 		break;
 	case NR_chmod:
 		if (ret == 0)
@@ -1023,7 +1023,7 @@ int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 	case NR_fchmodat:
 	case NR_fchmodat2:
 		if (ret == 0)
-			h_name(slot, ARG1, ARG2, P_CHMOD);
+			h_name(slot, (int)ARG1, ARG2, P_CHMOD);
 		break;
 	case NR_chown:
 	case NR_lchown:
@@ -1032,7 +1032,7 @@ int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 		break;
 	case NR_fchownat:
 		if (ret == 0)
-			h_name(slot, ARG1, ARG2, P_CHOWN);
+			h_name(slot, (int)ARG1, ARG2, P_CHOWN);
 		break;
 	case NR_rename:
 		if (ret == 0) {
@@ -1043,8 +1043,8 @@ int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 	case NR_renameat:
 	case NR_renameat2:
 		if (ret == 0) {
-			h_name(slot, ARG1, ARG2, P_RENAME | P_READ | P_WRITE | P_DELETE);
-			h_name(slot, ARG3, ARG4, P_CREATE | P_WRITE);
+			h_name(slot, (int)ARG1, ARG2, P_RENAME | P_READ | P_WRITE | P_DELETE);
+			h_name(slot, (int)ARG3, ARG4, P_CREATE | P_WRITE);
 		}
 		break;
 	case NR_link:
@@ -1053,7 +1053,7 @@ int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 		break;
 	case NR_linkat:
 		if (ret == 0)
-			h_name(slot, ARG3, ARG4, P_LINK);
+			h_name(slot, (int)ARG3, ARG4, P_LINK);
 		break;
 	case NR_symlink:
 		if (ret == 0)
@@ -1061,24 +1061,24 @@ int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 		break;
 	case NR_symlinkat:
 		if (ret == 0)
-			h_name(slot, ARG2, ARG3, P_CREATE);
+			h_name(slot, (int)ARG2, ARG3, P_CREATE);
 		break;
 	/* ---- network ---- */
 	case NR_socket:
 		if (ret >= 0)
-			h_socket(slot, ARG1, ARG2, ARG3);
+			h_socket(slot, (int)ARG1, (int)ARG2, (int)ARG3);
 		break;
 	case NR_socketpair:
 		if (ret == 0)
-			h_socket(slot, ARG1, ARG2, ARG3);
+			h_socket(slot, (int)ARG1, (int)ARG2, (int)ARG3);
 		break;
 	case NR_connect:
 		if (ret == 0 || ret == -115 /* EINPROGRESS */)
-			h_egress(slot, ARG1, ARG2, ARG3);
+			h_egress(slot, (int)ARG1, ARG2, (int)ARG3);
 		break;
 	case NR_sendto:
 		if (ret >= 0 && ARG5)
-			h_egress(slot, ARG1, ARG5, ARG6);
+			h_egress(slot, (int)ARG1, ARG5, (int)ARG6);
 		break;
 	case NR_sendmsg:
 		if (ret >= 0) {
@@ -1088,20 +1088,20 @@ int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 			} mh = {};
 			bpf_probe_read_user(&mh, 12, (void *)ARG2);
 			if (mh.name)
-				h_egress(slot, ARG1, mh.name, mh.namelen);
+				h_egress(slot, (int)ARG1, mh.name, mh.namelen);
 		}
 		break;
 	case NR_bind:
 		if (ret == 0)
-			h_local(slot, ARG1, OP_BIND);
+			h_local(slot, (int)ARG1, OP_BIND);
 		break;
 	case NR_listen:
 		if (ret == 0)
-			h_local(slot, ARG1, OP_LISTEN);
+			h_local(slot, (int)ARG1, OP_LISTEN);
 		break;
 	/* ---- processes, mounts, namespaces ---- */
 	case NR_ptrace: {
-		long req = ARG1;
+		long req = ARG1; /* long on every architecture */
 		if (ret == 0 && (req == 0 || req == 16 /* ATTACH */ || req == 0x4206 /* SEIZE */))
 			h_ptrace(slot, req);
 		break;
@@ -1113,10 +1113,10 @@ int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 		h_mount(slot, ARG1, 0, ARG2, ret * 4 + OP_UMOUNT);
 		break;
 	case NR_unshare:
-		h_ns(slot, OP_UNSHARE, ARG1 & CLONE_NEW_MASK, ret);
+		h_ns(slot, OP_UNSHARE, (unsigned int)ARG1 & CLONE_NEW_MASK, ret);
 		break;
 	case NR_setns:
-		h_setns(slot, ARG1, ARG2, ret);
+		h_setns(slot, (int)ARG1, (int)ARG2, ret);
 		break;
 	case NR_clone:
 		if (ret > 0 && (ARG1 & CLONE_NEW_MASK))

@@ -16,7 +16,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/signalfd.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -172,6 +174,196 @@ static bool remove_pid(int target, pid_t pid)
 
 static void finish_kill(int target);
 
+static const char *const PERM_NAMES[] = {"read",  "write", "append", "create", "exec",  "rename",
+					  "link",  "lock",  "mmap",   "chmod",  "chown", "delete"};
+
+/* AppArmor's signal names (apparmor.d(5)), by number (x86/arm generic numbering) */
+static const char *const SIG_NAMES[] = {
+	NULL,    "hup",  "int",  "quit", "ill",  "trap",   "abrt", "bus",   "fpe",    "kill", "usr1",
+	"segv",  "usr2", "pipe", "alrm", "term", "stkflt", "chld", "cont",  "stop",   "stp",  "ttin",
+	"ttou",  "urg",  "xcpu", "xfsz", "vtalrm", "prof", "winch", "io",   "pwr",    "sys"};
+
+static const char *const CAP_NAMES[] = {
+	"chown", "dac_override", "dac_read_search", "fowner", "fsetid", "kill", "setgid", "setuid", "setpcap",
+	"linux_immutable", "net_bind_service", "net_broadcast", "net_admin", "net_raw", "ipc_lock",
+	"ipc_owner", "sys_module", "sys_rawio", "sys_chroot", "sys_ptrace", "sys_pacct", "sys_admin",
+	"sys_boot", "sys_nice", "sys_resource", "sys_time", "sys_tty_config", "mknod", "lease",
+	"audit_write", "audit_control", "setfcap", "mac_override", "mac_admin", "syslog", "wake_alarm",
+	"block_suspend", "audit_read", "perfmon", "bpf", "checkpoint_restore"};
+
+struct flag_name {
+	unsigned long long bit;
+	const char *name;
+};
+/* mount(2) flags as AppArmor's mount rules spell them */
+static const struct flag_name MOUNT_FLAGS[] = {
+	{1, "ro"},          {2, "nosuid"},      {4, "nodev"},       {8, "noexec"},
+	{16, "sync"},       {32, "remount"},    {64, "mand"},       {128, "dirsync"},
+	{1024, "noatime"},  {2048, "nodiratime"}, {4096, "bind"},   {8192, "move"},
+	{16384, "rec"},     {32768, "silent"},  {1 << 17, "unbindable"}, {1 << 18, "private"},
+	{1 << 19, "slave"}, {1 << 20, "shared"}, {1 << 21, "relatime"}, {1 << 24, "strictatime"},
+	{1 << 25, "lazytime"}, {0, NULL}};
+static const struct flag_name UMOUNT_FLAGS[] = {
+	{1, "force"}, {2, "detach"}, {4, "expire"}, {8, "nofollow"}, {0, NULL}};
+static const struct flag_name NS_FLAGS[] = {
+	{0x00020000, "mnt"},  {0x02000000, "cgroup"}, {0x04000000, "uts"}, {0x08000000, "ipc"},
+	{0x10000000, "user"}, {0x20000000, "pid"},    {0x40000000, "net"}, {0x00000080, "time"},
+	{0, NULL}};
+
+static void put_flags(const char *key, unsigned long long v, const struct flag_name *names)
+{
+	printf(",\"%s\":[", key);
+	bool first = true;
+	for (const struct flag_name *f = names; f->name; f++) {
+		if (!(v & f->bit))
+			continue;
+		printf("%s\"%s\"", first ? "" : ",", f->name);
+		first = false;
+		v &= ~f->bit;
+	}
+	if (v) /* bits without a name, as a number */
+		printf("%s\"0x%llx\"", first ? "" : ",", v);
+	printf("]");
+}
+
+/* Lexically normalises an absolute path in place ("//", ".", ".."); returns the new length. */
+static size_t normalise(char *p, size_t len)
+{
+	size_t out = 0, i = 0;
+	while (i < len) {
+		while (i < len && p[i] == '/')
+			i++;
+		size_t start = i;
+		while (i < len && p[i] != '/')
+			i++;
+		size_t n = i - start;
+		if (n == 0 || (n == 1 && p[start] == '.'))
+			continue;
+		if (n == 2 && p[start] == '.' && p[start + 1] == '.') {
+			while (out > 0 && p[out - 1] != '/')
+				out--;
+			if (out > 0)
+				out--; /* drop the "/" too; never above the root */
+			continue;
+		}
+		p[out++] = '/';
+		memmove(p + out, p + start, n);
+		out += n;
+	}
+	if (out == 0)
+		p[out++] = '/';
+	return out;
+}
+
+static const char *family_name(unsigned fam)
+{
+	return fam == 1 ? "unix" : fam == 2 ? "inet" : fam == 10 ? "inet6" : "other";
+}
+
+/* address part of connect/bind records */
+static void put_addr(const struct obj_rec *r, unsigned fam, unsigned port, size_t dlen, char *data)
+{
+	printf(",\"family\":\"%s\"", family_name(fam));
+	if (fam == 2 || fam == 10) {
+		char buf[INET6_ADDRSTRLEN] = "";
+		if (dlen >= (fam == 2 ? 4u : 16u))
+			inet_ntop(fam == 2 ? AF_INET : AF_INET6, data, buf, sizeof(buf));
+		printf(",\"address\":\"%s\",\"port\":%u", buf, port);
+	} else {
+		if (r->flags & OBJ_PATH_JOINED)
+			dlen = normalise(data, dlen);
+		put_hex("path_hex", data, dlen);
+		if (r->flags & OBJ_ABSTRACT)
+			printf(",\"abstract\":true");
+		if (r->flags & OBJ_UNNAMED)
+			printf(",\"unnamed\":true");
+	}
+}
+
+static void print_obj(int target, const struct obj_rec *r, size_t size)
+{
+	static const char *const kinds[] = {[REC_FILE] = "file",       [REC_CAP] = "capability",
+					    [REC_SOCKET] = "socket",   [REC_CONNECT] = "connect",
+					    [REC_BIND] = "bind",       [REC_SIGNAL] = "signal",
+					    [REC_PTRACE] = "ptrace",   [REC_MOUNT] = "mount",
+					    [REC_NS] = "namespace"};
+	size_t dlen = size - offsetof(struct obj_rec, data);
+	static char data[OBJ_DATA]; /* the ring buffer is mapped read-only: normalise a copy */
+	memcpy(data, r->data, dlen);
+	printf("{\"t\":\"%s\",\"target\":%d,\"pid\":%u,\"ts\":%lld,\"id\":\"%u:%016llx\"", kinds[r->h.type],
+	       target, r->pid, (long long)to_wall_ms(r->h.ts), r->h.type, (unsigned long long)r->id);
+	if (r->h.flags & RECF_SESSION)
+		printf(",\"session\":\"exec\"");
+	switch (r->h.type) {
+	case REC_FILE: {
+		if (r->flags & OBJ_PATH_JOINED)
+			dlen = normalise(data, dlen);
+		put_hex("path_hex", data, dlen);
+		printf(",\"perms\":[");
+		bool first = true;
+		for (unsigned i = 0; i < sizeof(PERM_NAMES) / sizeof(*PERM_NAMES); i++)
+			if (r->bits & (1u << i)) {
+				printf("%s\"%s\"", first ? "" : ",", PERM_NAMES[i]);
+				first = false;
+			}
+		printf("]");
+		break;
+	}
+	case REC_CAP:
+		printf(",\"cap\":%u", r->a);
+		if (r->a < sizeof(CAP_NAMES) / sizeof(*CAP_NAMES))
+			printf(",\"name\":\"%s\"", CAP_NAMES[r->a]);
+		printf(",\"granted\":%s", r->b ? "true" : "false");
+		break;
+	case REC_SOCKET:
+		printf(",\"domain\":%u,\"type\":%u,\"protocol\":%u", r->a, r->b, r->c);
+		break;
+	case REC_CONNECT:
+		put_addr(r, r->a, r->b, dlen, data);
+		break;
+	case REC_BIND:
+		printf(",\"op\":\"%s\"", r->a == OP_LISTEN ? "listen" : "bind");
+		put_addr(r, r->c, r->b, dlen, data);
+		break;
+	case REC_SIGNAL:
+		printf(",\"sig\":%u", r->a);
+		if (r->a < sizeof(SIG_NAMES) / sizeof(*SIG_NAMES) && SIG_NAMES[r->a])
+			printf(",\"name\":\"%s\"", SIG_NAMES[r->a]);
+		else if (r->a >= 32 && r->a <= 64)
+			printf(",\"name\":\"rtmin+%u\"", r->a - 32);
+		printf(",\"peer\":\"%s\",\"to\":%u", r->b ? "external" : "self", r->c);
+		break;
+	case REC_PTRACE:
+		printf(",\"request\":%u,\"mode\":\"%s\",\"peer\":\"%s\",\"to\":%u", r->a,
+		       r->bits & 2 ? "trace" : "read", r->b ? "external" : "self", r->c);
+		break;
+	case REC_MOUNT: {
+		size_t l1 = r->len1 <= dlen ? r->len1 : dlen;
+		size_t l2 = r->len2 <= dlen - l1 ? r->len2 : dlen - l1;
+		char fstype[64];
+		memcpy(fstype, data + l1, l2);
+		if (r->flags & OBJ_PATH_JOINED)
+			l1 = normalise(data, l1);
+		printf(",\"op\":\"%s\"", r->a == OP_UMOUNT ? "umount" : "mount");
+		put_hex("path_hex", data, l1);
+		put_hex("fstype_hex", fstype, l2);
+		put_flags("flags", r->d, r->a == OP_UMOUNT ? UMOUNT_FLAGS : MOUNT_FLAGS);
+		printf(",\"ret\":%d", r->ret);
+		break;
+	}
+	case REC_NS:
+		printf(",\"op\":\"%s\"", r->a == OP_SETNS ? "setns" : "unshare");
+		put_flags("types", r->d, NS_FLAGS);
+		printf(",\"ret\":%d", r->ret);
+		break;
+	}
+	if (r->flags & OBJ_PATH_TRUNCATED)
+		printf(",\"path_truncated\":true");
+	if (r->flags & OBJ_DISCONNECTED)
+		printf(",\"disconnected\":true");
+	printf("}\n");
+}
+
 static int on_record(void *ctx, void *data, size_t size)
 {
 	const struct rec_hdr *h = data;
@@ -179,11 +371,34 @@ static int on_record(void *ctx, void *data, size_t size)
 		return 0;
 	int target = h->target;
 
+	const char *sess = (h->flags & RECF_SESSION) ? ",\"session\":\"exec\"" : "";
+
 	switch (h->type) {
 	case REC_SYSCALL: {
 		const struct syscall_rec *r = data;
-		printf("{\"t\":\"syscall\",\"target\":%d,\"nr\":%u,\"ts\":%lld}\n", target, r->nr,
-		       (long long)to_wall_ms(h->ts));
+		printf("{\"t\":\"syscall\",\"target\":%d,\"nr\":%u,\"ts\":%lld%s}\n", target, r->nr,
+		       (long long)to_wall_ms(h->ts), sess);
+		break;
+	}
+	case REC_FILE:
+	case REC_CAP:
+	case REC_SOCKET:
+	case REC_CONNECT:
+	case REC_BIND:
+	case REC_SIGNAL:
+	case REC_PTRACE:
+	case REC_MOUNT:
+	case REC_NS:
+		if (size < offsetof(struct obj_rec, data) || size > sizeof(struct obj_rec))
+			return 0;
+		print_obj(target, data, size);
+		break;
+	case REC_JOIN: {
+		const struct fork_rec *r = data;
+		if (targets[target].known)
+			add_pid(target, r->pid);
+		printf("{\"t\":\"joined\",\"target\":%d,\"pid\":%u,\"ppid\":%u,\"ts\":%lld%s}\n", target, r->pid,
+		       r->ppid, (long long)to_wall_ms(h->ts), sess);
 		break;
 	}
 	case REC_EXEC: {
@@ -191,8 +406,8 @@ static int on_record(void *ctx, void *data, size_t size)
 		size_t plen = r->path_len, flen = r->filename_len;
 		if (offsetof(struct exec_rec, data) + plen + flen > size)
 			return 0;
-		printf("{\"t\":\"exec\",\"target\":%d,\"pid\":%u,\"ts\":%lld", target, r->pid,
-		       (long long)to_wall_ms(h->ts));
+		printf("{\"t\":\"exec\",\"target\":%d,\"pid\":%u,\"ts\":%lld%s", target, r->pid,
+		       (long long)to_wall_ms(h->ts), sess);
 		put_hex("path_hex", r->data, plen);
 		put_hex("filename_hex", r->data + plen, flen);
 		put_hex("comm_hex", r->comm, strnlen(r->comm, COMM_LEN));
@@ -210,8 +425,8 @@ static int on_record(void *ctx, void *data, size_t size)
 	case REC_EXIT: {
 		const struct exit_rec *r = data;
 		int st = r->status;
-		printf("{\"t\":\"exit\",\"target\":%d,\"pid\":%u,\"ts\":%lld", target, r->pid,
-		       (long long)to_wall_ms(h->ts));
+		printf("{\"t\":\"exit\",\"target\":%d,\"pid\":%u,\"ts\":%lld%s", target, r->pid,
+		       (long long)to_wall_ms(h->ts), sess);
 		if (WIFSIGNALED(st))
 			printf(",\"code\":%d,\"signal\":%d}\n", 128 + WTERMSIG(st), WTERMSIG(st));
 		else
@@ -283,7 +498,7 @@ static void read_stats(__u64 out[STAT_MAX])
 	}
 }
 
-/* sums per-CPU counts of one target into out[MAX_SYSCALLS] */
+/* sums per-CPU counts of one slot into out[MAX_SYSCALLS] */
 static void read_counts(int target, __u64 *out)
 {
 	int fd = bpf_map__fd(skel->maps.counts);
@@ -316,17 +531,151 @@ static void read_counts(int target, __u64 *out)
 	free(keys);
 }
 
+/* ---- object tallies (counts of de-duplicated objects) ---------------------- */
+
+/* last count printed per objs key; open addressing, grows by doubling */
+struct tally {
+	struct obj_key k;
+	__u64 n;
+	bool used;
+};
+static struct tally *tally_tab;
+static size_t tally_cap, tally_len;
+
+static size_t tally_slot(const struct obj_key *k, size_t cap)
+{
+	__u64 h = k->hash ^ ((__u64)k->slot << 32 | k->kind);
+	h *= 0x9E3779B97F4A7C15ULL;
+	return (h >> 17) & (cap - 1);
+}
+
+static struct tally *tally_get(const struct obj_key *k)
+{
+	if (tally_len * 2 >= tally_cap) {
+		size_t cap = tally_cap ? tally_cap * 2 : 4096;
+		struct tally *nt = calloc(cap, sizeof(*nt));
+		if (!nt)
+			exit(1);
+		for (size_t i = 0; i < tally_cap; i++) {
+			if (!tally_tab[i].used)
+				continue;
+			size_t j = tally_slot(&tally_tab[i].k, cap);
+			while (nt[j].used)
+				j = (j + 1) & (cap - 1);
+			nt[j] = tally_tab[i];
+		}
+		free(tally_tab);
+		tally_tab = nt;
+		tally_cap = cap;
+	}
+	size_t j = tally_slot(k, tally_cap);
+	while (tally_tab[j].used && memcmp(&tally_tab[j].k, k, sizeof(*k)))
+		j = (j + 1) & (tally_cap - 1);
+	if (!tally_tab[j].used) {
+		tally_tab[j].used = true;
+		tally_tab[j].k = *k;
+		tally_tab[j].n = 0;
+		tally_len++;
+	}
+	return &tally_tab[j];
+}
+
+/* forgets the tallies of the slots of `target` (rebuilds the table) */
+static void tally_forget(int target)
+{
+	struct tally *old = tally_tab;
+	size_t cap = tally_cap;
+	tally_tab = NULL;
+	tally_cap = tally_len = 0;
+	for (size_t i = 0; i < cap; i++)
+		if (old[i].used && (int)(old[i].k.slot & (MAX_TARGETS - 1)) != target)
+			tally_get(&old[i].k)->n = old[i].n;
+	free(old);
+}
+
+/*
+ * Prints, per slot, the objects whose kernel count grew since the last flush:
+ * {"t":"tallies","target":T,"counts":{"KIND:HASH":N,...}}. N is cumulative.
+ * An object evicted from the LRU map restarts at 1 in the kernel; its tally
+ * then stays at the highest value printed until it passes it again.
+ */
+static void print_tallies(void)
+{
+	int fd = bpf_map__fd(skel->maps.objs);
+	struct obj_key key, next, *prev = NULL;
+	bool open_slot[MAX_SLOTS] = {0};
+	/* one line per slot: collect per slot by scanning once per slot that has entries */
+	char *bufs[MAX_SLOTS] = {0};
+	size_t lens[MAX_SLOTS] = {0}, caps[MAX_SLOTS] = {0};
+	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+		key = next;
+		prev = &key;
+		struct obj_val v;
+		if (bpf_map_lookup_elem(fd, &key, &v) || key.slot >= MAX_SLOTS)
+			continue;
+		struct tally *t = tally_get(&key);
+		if (v.count <= t->n)
+			continue;
+		t->n = v.count;
+		char item[64];
+		int n = snprintf(item, sizeof(item), "%s\"%u:%016llx\":%llu", open_slot[key.slot] ? "," : "", key.kind,
+				 (unsigned long long)key.hash, (unsigned long long)v.count);
+		open_slot[key.slot] = true;
+		if (lens[key.slot] + n + 1 > caps[key.slot]) {
+			caps[key.slot] = (caps[key.slot] + n + 1) * 2;
+			bufs[key.slot] = realloc(bufs[key.slot], caps[key.slot]);
+			if (!bufs[key.slot])
+				exit(1);
+		}
+		memcpy(bufs[key.slot] + lens[key.slot], item, n + 1);
+		lens[key.slot] += n;
+	}
+	for (int sl = 0; sl < MAX_SLOTS; sl++) {
+		if (!bufs[sl])
+			continue;
+		printf("{\"t\":\"tallies\",\"target\":%d%s,\"counts\":{%s}}\n", sl & (MAX_TARGETS - 1),
+		       sl & SLOT_SESSION ? ",\"session\":\"exec\"" : "", bufs[sl]);
+		free(bufs[sl]);
+	}
+}
+
 static void clear_target_maps(int target)
 {
 	struct syscall_bits zero_bits = {0};
-	__u32 t = target;
-	bpf_map_update_elem(bpf_map__fd(skel->maps.seen), &t, &zero_bits, BPF_ANY);
 	__u64 *zeros = calloc(ncpus, sizeof(__u64));
-	for (__u32 nr = 0; nr < MAX_SYSCALLS; nr++) {
-		__u32 k = target * MAX_SYSCALLS + nr;
-		bpf_map_update_elem(bpf_map__fd(skel->maps.counts), &k, zeros, BPF_ANY);
+	for (int sess = 0; sess < 2; sess++) {
+		__u32 t = target + (sess ? SLOT_SESSION : 0);
+		bpf_map_update_elem(bpf_map__fd(skel->maps.seen), &t, &zero_bits, BPF_ANY);
+		for (__u32 nr = 0; nr < MAX_SYSCALLS; nr++) {
+			__u32 k = t * MAX_SYSCALLS + nr;
+			bpf_map_update_elem(bpf_map__fd(skel->maps.counts), &k, zeros, BPF_ANY);
+		}
 	}
 	free(zeros);
+	/* de-dup entries of both slots, and mount namespaces of the target */
+	int fd = bpf_map__fd(skel->maps.objs);
+	struct obj_key key, next, *prev = NULL;
+	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+		key = next;
+		if ((int)(key.slot & (MAX_TARGETS - 1)) == target) {
+			bpf_map_delete_elem(fd, &key);
+			prev = NULL; /* restart: the deleted key cannot be a cursor */
+		} else {
+			prev = &key;
+		}
+	}
+	tally_forget(target);
+	fd = bpf_map__fd(skel->maps.mntns);
+	__u32 nk, ck, *np = NULL, t;
+	while (bpf_map_get_next_key(fd, np, &nk) == 0) {
+		ck = nk;
+		if (bpf_map_lookup_elem(fd, &ck, &t) == 0 && (int)t == target) {
+			bpf_map_delete_elem(fd, &ck);
+			np = NULL;
+		} else {
+			np = &ck;
+		}
+	}
 }
 
 /* ---- commands ------------------------------------------------------------- */
@@ -543,6 +892,292 @@ static void cmd_track(int target, pid_t root)
 	printf("{\"t\":\"tracked\",\"target\":%d,\"pids\":%d}\n", target, tracked);
 }
 
+/* ---- container targets ------------------------------------------------------ */
+
+static bool is_hex(int c)
+{
+	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+}
+
+static char *read_small(const char *path, size_t max)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return NULL;
+	char *buf = malloc(max + 1);
+	size_t len = 0;
+	ssize_t n;
+	while (buf && len < max && (n = read(fd, buf + len, max - len)) > 0)
+		len += n;
+	close(fd);
+	if (buf)
+		buf[len] = 0;
+	return buf;
+}
+
+/*
+ * Finds container ids in a /proc/PID/cgroup text: maximal runs of lowercase
+ * hex equal to `id`, or of 64 characters starting with `id` (a prefix of at
+ * least 12). Calls found(run, len, line) for each; works for containerd, CRI-O
+ * (crio-ID.scope), docker (docker-ID.scope, /docker/ID) and runc (/ID).
+ */
+static void match_ids(const char *text, const char *id, void (*found)(const char *, size_t, const char *, void *),
+		      void *arg)
+{
+	size_t idlen = strlen(id);
+	const char *line = text;
+	for (const char *p = text; *p; p++) {
+		if (p > text && p[-1] == '\n')
+			line = p;
+		if (!is_hex(*p) || (p > text && is_hex(p[-1])))
+			continue;
+		size_t n = 0;
+		while (is_hex(p[n]))
+			n++;
+		if ((n == idlen || (n == 64 && idlen >= 12 && idlen < 64)) && !strncmp(p, id, idlen))
+			found(p, n, line, arg);
+		p += n - 1;
+	}
+}
+
+struct cmatch {
+	char full[65];
+	int distinct;
+	char cgpath[512];
+};
+
+static void on_match(const char *run, size_t n, const char *line, void *arg)
+{
+	struct cmatch *m = arg;
+	if (n > 64)
+		return;
+	char tmp[65];
+	memcpy(tmp, run, n);
+	tmp[n] = 0;
+	if (!m->distinct) {
+		strcpy(m->full, tmp);
+		m->distinct = 1;
+	} else if (strcmp(m->full, tmp)) {
+		m->distinct = 2;
+	}
+	/* cgroup v2 line "0::/path": remember the path for the cgroup id */
+	if (!strncmp(line, "0::", 3) && !m->cgpath[0]) {
+		const char *e = strchr(line, '\n');
+		size_t l = e ? (size_t)(e - line - 3) : strlen(line + 3);
+		if (l < sizeof(m->cgpath)) {
+			memcpy(m->cgpath, line + 3, l);
+			m->cgpath[l] = 0;
+		}
+	}
+}
+
+struct cproc {
+	pid_t pid, ppid;
+	unsigned long long start;
+	int tracked; /* 0 no, 1 workload, 2 session */
+};
+
+static unsigned long long proc_start(pid_t pid)
+{
+	char path[64], buf[1024];
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	ssize_t len = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (len <= 0)
+		return 0;
+	buf[len] = 0;
+	char *rp = strrchr(buf, ')');
+	unsigned long long st = 0;
+	if (rp)
+		sscanf(rp + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d %*d %llu", &st);
+	return st;
+}
+
+/* true if the process is pid 1 of its innermost pid namespace (a container's init) */
+static bool is_ns_init(pid_t pid)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/status", pid);
+	char *st = read_small(path, 8192);
+	bool r = false;
+	char *l = st ? strstr(st, "\nNSpid:") : NULL;
+	if (l) {
+		char *e = strchr(l + 1, '\n');
+		if (e)
+			*e = 0;
+		char *last = strrchr(l, '\t');
+		r = last && atoi(last + 1) == 1 && strchr(l + 7, '\t') != last; /* nested: more than one pid */
+	}
+	free(st);
+	return r;
+}
+
+/* members of the container `full`: pids whose cgroup names it */
+static int container_members(const char *full, struct cproc **out)
+{
+	pid_t *pids, *ppids;
+	int n = proc_table(&pids, &ppids), m = 0;
+	struct cproc *v = calloc(n ? n : 1, sizeof(*v));
+	for (int i = 0; i < n; i++) {
+		char path[64];
+		snprintf(path, sizeof(path), "/proc/%d/cgroup", pids[i]);
+		char *cg = read_small(path, 16384);
+		if (!cg)
+			continue;
+		struct cmatch cm = {0};
+		match_ids(cg, full, on_match, &cm);
+		free(cg);
+		if (cm.distinct && !strcmp(cm.full, full))
+			v[m++] = (struct cproc){.pid = pids[i], .ppid = ppids[i]};
+	}
+	free(pids);
+	free(ppids);
+	*out = v;
+	return m;
+}
+
+static void cmd_track_container(int target, const char *id)
+{
+	size_t idlen = strlen(id);
+	bool ok = idlen >= 12 && idlen <= 64;
+	for (size_t i = 0; ok && i < idlen; i++)
+		ok = is_hex(id[i]);
+	if (!ok) {
+		printf("{\"t\":\"tracked\",\"target\":%d,\"pids\":0,\"error\":\"container id must be 12..64 lowercase hex digits\"}\n",
+		       target);
+		return;
+	}
+	/* resolve the id (full, or a unique prefix) over every process's cgroup */
+	pid_t *pids, *ppids;
+	int n = proc_table(&pids, &ppids);
+	struct cmatch cm = {0};
+	char found[65] = "";
+	int distinct = 0;
+	for (int i = 0; i < n && distinct < 2; i++) {
+		char path[64];
+		snprintf(path, sizeof(path), "/proc/%d/cgroup", pids[i]);
+		char *cg = read_small(path, 16384);
+		if (!cg)
+			continue;
+		struct cmatch one = {0};
+		match_ids(cg, id, on_match, &one);
+		free(cg);
+		if (!one.distinct)
+			continue;
+		if (one.distinct > 1 || (distinct && strcmp(found, one.full))) {
+			distinct = 2;
+			break;
+		}
+		if (!distinct) {
+			strcpy(found, one.full);
+			cm = one;
+		}
+		distinct = 1;
+	}
+	free(pids);
+	free(ppids);
+	if (distinct != 1) {
+		printf("{\"t\":\"tracked\",\"target\":%d,\"pids\":0,\"error\":\"%s\"}\n", target,
+		       distinct ? "ambiguous container id" : "no such container");
+		return;
+	}
+	targets[target].known = true;
+	int tracked = 0, sessions = 0;
+	__u32 inum = 0;
+	unsigned long long cgid = 0;
+	struct stat sb;
+	if (cm.cgpath[0]) {
+		char p[600];
+		snprintf(p, sizeof(p), "/sys/fs/cgroup%s", cm.cgpath);
+		if (stat(p, &sb) == 0)
+			cgid = sb.st_ino;
+	}
+	/* two rounds: before and after the mount namespace is registered, so a
+	 * process that joins in between is still found */
+	pid_t init = 0;
+	for (int round = 0; round < 2; round++) {
+		struct cproc *v;
+		int m = container_members(found, &v);
+		if (!init) { /* the container's init: pid 1 of its pid namespace, else the oldest root */
+			unsigned long long best = ~0ULL;
+			for (int i = 0; i < m; i++) {
+				bool root = true;
+				for (int j = 0; j < m && root; j++)
+					root = v[j].pid != v[i].ppid;
+				if (!root)
+					continue;
+				if (is_ns_init(v[i].pid)) {
+					init = v[i].pid;
+					break;
+				}
+				unsigned long long st = proc_start(v[i].pid);
+				if (st < best) {
+					best = st;
+					init = v[i].pid;
+				}
+			}
+		}
+		/* already tracked ones keep their kind; propagate down the tree */
+		for (int i = 0; i < m; i++) {
+			int j = find_pid(&targets[target], v[i].pid);
+			if (j >= 0)
+				v[i].tracked = -1; /* known from an earlier round */
+		}
+		bool grew = true;
+		while (grew) {
+			grew = false;
+			for (int i = 0; i < m; i++) {
+				if (v[i].tracked)
+					continue;
+				int kind = 0;
+				if (v[i].pid == init)
+					kind = 1;
+				for (int j = 0; j < m && !kind; j++)
+					if (v[j].pid == v[i].ppid)
+						kind = v[j].tracked > 0 ? v[j].tracked : v[j].tracked < 0 ? -2 : 0;
+				if (kind == -2) { /* parent tracked in an earlier round: ask the map */
+					struct task_info ti;
+					__u32 k = v[i].ppid;
+					kind = bpf_map_lookup_elem(bpf_map__fd(skel->maps.tasks), &k, &ti) == 0 &&
+							       (ti.flags & TASK_SESSION)
+						       ? 2
+						       : 1;
+				}
+				bool is_root = true;
+				for (int j = 0; j < m && is_root; j++)
+					is_root = v[j].pid != v[i].ppid;
+				if (!kind && is_root)
+					kind = 2; /* entered from outside: an exec session */
+				if (!kind)
+					continue;
+				v[i].tracked = kind;
+				grew = true;
+				if (task_insert(v[i].pid, target, kind == 2 ? TASK_SESSION : 0) == 0) {
+					add_pid(target, v[i].pid);
+					tracked++;
+					sessions += kind == 2;
+				}
+			}
+		}
+		free(v);
+		if (round == 0 && init) {
+			char p[64];
+			snprintf(p, sizeof(p), "/proc/%d/ns/mnt", init);
+			if (stat(p, &sb) == 0) {
+				inum = sb.st_ino;
+				__u32 t = target;
+				bpf_map_update_elem(bpf_map__fd(skel->maps.mntns), &inum, &t, BPF_ANY);
+			}
+		}
+	}
+	printf("{\"t\":\"tracked\",\"target\":%d,\"pids\":%d,\"container\":\"%s\",\"init\":%d,\"sessions\":%d,"
+	       "\"mntns\":%u,\"cgroup_id\":%llu}\n",
+	       target, tracked, found, init, sessions, inum, cgid);
+}
+
 static void finish_kill(int target)
 {
 	struct target *t = &targets[target];
@@ -599,14 +1234,18 @@ static void cmd_flush(const char *token)
 {
 	drain();
 	__u64 *cnt = calloc(MAX_SYSCALLS, sizeof(__u64));
-	for (int target = 1; target < MAX_TARGETS; target++) {
-		read_counts(target, cnt);
+	for (int slot = 1; slot < MAX_SLOTS; slot++) {
+		int target = slot & (MAX_TARGETS - 1);
+		if (!target)
+			continue;
+		read_counts(slot, cnt);
 		bool any = false;
 		for (int nr = 0; nr < MAX_SYSCALLS && !any; nr++)
 			any = cnt[nr] != 0;
-		if (!any && !targets[target].known)
+		if (!any && (slot >= SLOT_SESSION || !targets[target].known))
 			continue;
-		printf("{\"t\":\"counts\",\"target\":%d,\"syscalls\":{", target);
+		printf("{\"t\":\"counts\",\"target\":%d%s,\"syscalls\":{", target,
+		       slot >= SLOT_SESSION ? ",\"session\":\"exec\"" : "");
 		bool first = true;
 		for (int nr = 0; nr < MAX_SYSCALLS; nr++) {
 			if (!cnt[nr])
@@ -617,12 +1256,16 @@ static void cmd_flush(const char *token)
 		printf("}}\n");
 	}
 	free(cnt);
+	print_tallies();
 	__u64 st[STAT_MAX];
 	read_stats(st);
 	printf("{\"t\":\"stats\",\"ringbuf_dropped\":%llu,\"tasks_full\":%llu,"
-	       "\"path_truncated\":%llu,\"records\":%llu}\n",
+	       "\"path_truncated\":%llu,\"records\":%llu,\"path_failed\":%llu,\"dedup_full\":%llu,"
+	       "\"events\":%llu}\n",
 	       (unsigned long long)st[STAT_RINGBUF_DROPPED], (unsigned long long)st[STAT_TASKS_FULL],
-	       (unsigned long long)st[STAT_PATH_TRUNCATED], (unsigned long long)st[STAT_RECORDS]);
+	       (unsigned long long)st[STAT_PATH_TRUNCATED], (unsigned long long)st[STAT_RECORDS],
+	       (unsigned long long)st[STAT_PATH_FAILED], (unsigned long long)st[STAT_DEDUP_FULL],
+	       (unsigned long long)st[STAT_EVENTS]);
 	printf("{\"t\":\"flushed\"");
 	put_jstr("token", token);
 	printf("}\n");
@@ -654,8 +1297,10 @@ static void handle_line(char *line)
 			cmd_launch(t, argv + 2);
 	} else if (!strcmp(cmd, "track")) {
 		int t = parse_target(argv[1]);
-		if (t < 0 || argc != 4 || strcmp(argv[2], "pid"))
-			command_error("usage: track TARGET(1..63) pid PID", orig);
+		if (t < 0 || argc != 4 || (strcmp(argv[2], "pid") && strcmp(argv[2], "container")))
+			command_error("usage: track TARGET(1..63) pid PID | track TARGET container ID", orig);
+		else if (!strcmp(argv[2], "container"))
+			cmd_track_container(t, argv[3]);
 		else
 			cmd_track(t, atoi(argv[3]));
 	} else if (!strcmp(cmd, "kill")) {

@@ -14,6 +14,9 @@ export const keys = {
     `runs/${safe(run)}/batches/${component(node)}/${component(collector)}/${String(seq).padStart(8, '0')}.json.gz`,
   outputs: (run: string) => `runs/${safe(run)}/outputs`,
   output: (run: string, name: string) => `runs/${safe(run)}/outputs/${component(name)}`,
+  modelVersions: (namespace: string, name: string) => `models/${component(namespace)}/${component(name)}`,
+  modelVersion: (namespace: string, name: string, version: string, file: string) =>
+    `models/${component(namespace)}/${component(name)}/${component(version)}/${component(file)}`,
 };
 
 /** A run id is namespace/name/run: each part becomes one key component. */

@@ -7,6 +7,11 @@ export async function openStore(url: string): Promise<ObjectStore> {
   switch (scheme) {
     case 'file':
       return new FileStore(url);
+    case 's3': {
+      // Loaded on first use: the AWS SDK is large, and most runs use the embedded file store.
+      const { S3Store } = await import('./s3-store.js');
+      return new S3Store(url);
+    }
     default:
       throw new Error(`unsupported object store URL "${url}" (use file:///path or s3://bucket/prefix)`);
   }

@@ -1,19 +1,39 @@
 import { observe, type BehaviorSet, type Category, type Replica } from '../core/behavior.js';
+import { socketKind } from '../core/net.js';
 import { pathFromHex } from '../core/paths.js';
 import { syscallName, type Arch } from '../core/syscalls.js';
 import type { TracerRecord } from './loader.js';
 
+/** Syscall first-seen times and cumulative counts of one set (the workload, or its exec sessions). */
+class SyscallSet {
+  readonly first = new Map<number, number>();
+  readonly counts = new Map<number, number>();
+}
+
+/** What one object id (a `KIND:HASH` from the kernel's de-dup map) stands for in the model. */
+interface ObjectRef {
+  category: Category;
+  key: string;
+  first: number;
+  session: boolean;
+}
+
 /**
  * Turns one target's tracer records into behavior-set deltas, one per checkpoint. The kernel
  * reports each syscall once per target; the cumulative call counts come with every flush and are
- * put into every delta (a G-counter value, so re-sending them is harmless).
+ * put into every delta (a G-counter value, so re-sending them is harmless). Objects (files,
+ * capabilities, sockets, ...) are reported once per new permission; their cumulative event counts
+ * arrive as `tallies` on every flush. Records tagged `"session":"exec"` (runc exec, kubectl exec)
+ * go into the separate sessions set.
  */
 export class Recorder {
   private delta: BehaviorSet = {};
   private sessions: BehaviorSet = {};
-  private readonly syscallFirst = new Map<number, number>();
-  private readonly syscallCounts = new Map<number, number>();
-  private readonly seen = new Map<string, number>();
+  private readonly workSyscalls = new SyscallSet();
+  private readonly sessionSyscalls = new SyscallSet();
+  /** Count per model item and object id: one item can come from several ids (e.g. `./a` and `a`). */
+  private readonly itemCounts = new Map<string, Map<string, number>>();
+  private readonly objects = new Map<string, ObjectRef>();
   private counters: Record<string, number> = {};
   events = 0;
 
@@ -31,26 +51,76 @@ export class Recorder {
     }
     if (r.target !== this.target) return false;
     const at = Number(r.ts ?? Date.now());
-    const into = r.session === 'exec' ? this.sessions : this.delta;
+    const session = r.session === 'exec';
+    const into = session ? this.sessions : this.delta;
+    const syscalls = session ? this.sessionSyscalls : this.workSyscalls;
+    const id = typeof r.id === 'string' ? r.id : undefined;
+    const put = (category: Category, key: string, sets?: Record<string, string[]>) => {
+      this.bump(into, category, key, at, id ?? `${category}\0${key}\0${at}`, session, sets);
+      this.events++;
+    };
     switch (r.t) {
       case 'syscall': {
         const nr = Number(r.nr);
-        if (!this.syscallFirst.has(nr)) this.syscallFirst.set(nr, at);
+        if (!syscalls.first.has(nr)) syscalls.first.set(nr, at);
         this.events++;
         break;
       }
       case 'counts':
-        for (const [nr, count] of Object.entries(r.syscalls as Record<string, number>)) this.syscallCounts.set(Number(nr), count);
+        for (const [nr, count] of Object.entries(r.syscalls as Record<string, number>)) syscalls.counts.set(Number(nr), count);
         break;
       case 'exec': {
         const path = pathFromHex(String(r.path_hex));
-        this.bump(into, 'executions', path, at);
+        put('executions', path);
+        put('files', path, { perms: ['exec'] });
         // A script: bprm->filename names the script while the resolved file is its interpreter.
         const filename = r.filename_hex ? pathFromHex(String(r.filename_hex)) : undefined;
-        if (filename && filename.startsWith('/') && filename !== path) this.bump(into, 'executions', filename, at);
-        this.events++;
+        if (filename && filename.startsWith('/') && filename !== path) put('executions', filename);
         break;
       }
+      case 'file':
+        put('files', pathFromHex(String(r.path_hex)), { perms: strings(r.perms) });
+        break;
+      case 'capability':
+        if (typeof r.name === 'string') put('capabilities', r.name, { verdict: [r.granted ? 'granted' : 'denied'] });
+        else put('unhandled', `capability ${String(r.cap)}`);
+        break;
+      case 'socket': {
+        const k = socketKind(`${String(r.domain)}/${String(r.type)}/${String(r.protocol)}`);
+        put('sockets', `${k.domain}/${k.type}/${k.protocol}`);
+        break;
+      }
+      case 'connect': {
+        const key = endpointKey(r);
+        if (key) put('egresses', key);
+        break;
+      }
+      case 'bind': {
+        const key = endpointKey(r);
+        if (key) put('binds', key, { ops: [String(r.op)] });
+        break;
+      }
+      case 'signal':
+        put('signals', String(r.peer), { signals: [typeof r.name === 'string' ? r.name : String(r.sig)] });
+        break;
+      case 'ptrace':
+        put('ptraces', String(r.peer), { perms: [String(r.mode)] });
+        break;
+      case 'mount': {
+        // Attempts count, failed or not: the profile must allow what the workload tries.
+        const path = pathFromHex(String(r.path_hex));
+        const fstype = r.fstype_hex ? Buffer.from(String(r.fstype_hex), 'hex').toString('latin1') : '';
+        put('mounts', `${path}|${fstype}`, { flags: strings(r.flags), ops: [String(r.op)] });
+        break;
+      }
+      case 'namespace':
+        put('namespaces', String(r.op), { types: strings(r.types) });
+        break;
+      case 'tallies':
+        for (const [oid, n] of Object.entries(r.counts as Record<string, number>)) this.tally(oid, n);
+        break;
+      case 'joined':
+        break;
       default:
         return false;
     }
@@ -58,25 +128,61 @@ export class Recorder {
   }
 
   /** Counts are cumulative per replica, so each observation carries the running total. */
-  private bump(into: BehaviorSet, category: Category, key: string, at: number): void {
-    const id = `${category}\0${key}`;
-    const n = (this.seen.get(id) ?? 0) + 1;
-    this.seen.set(id, n);
-    observe(into, category, key, at, this.replica, n);
+  private bump(into: BehaviorSet, category: Category, key: string, at: number, id: string, session: boolean, sets?: Record<string, string[]>): void {
+    const item = `${session ? 's' : 'w'}\0${category}\0${key}`;
+    const byId = this.itemCounts.get(item) ?? new Map<string, number>();
+    this.itemCounts.set(item, byId);
+    byId.set(id, (byId.get(id) ?? 0) + 1);
+    // exec records carry no id: their files entry shares the executions count
+    if (!this.objects.has(id) && !id.includes('\0')) this.objects.set(id, { category, key, first: at, session });
+    observe(into, category, key, at, this.replica, sum(byId), sets ? { sets } : undefined);
+  }
+
+  private tally(id: string, n: number): void {
+    const ref = this.objects.get(id);
+    if (!ref) return; // its record was lost or belongs to another target's slot
+    const item = `${ref.session ? 's' : 'w'}\0${ref.category}\0${ref.key}`;
+    const byId = this.itemCounts.get(item) ?? new Map<string, number>();
+    this.itemCounts.set(item, byId);
+    byId.set(id, Math.max(byId.get(id) ?? 0, n));
+    observe(ref.session ? this.sessions : this.delta, ref.category, ref.key, ref.first, this.replica, sum(byId));
+  }
+
+  private putSyscalls(into: BehaviorSet, set: SyscallSet, now: number): void {
+    for (const [nr, first] of set.first) {
+      const count = set.counts.get(nr) ?? 1;
+      observe(into, 'syscalls', syscallName(this.arch, nr), first, this.replica, Math.max(count, 1));
+      const item = into.syscalls![syscallName(this.arch, nr)]!;
+      item.last = Math.max(item.first, now);
+    }
   }
 
   /** The behaviors since the previous call, with current syscall counts; resets the delta. */
   take(now: number): { behaviors: BehaviorSet; sessions: BehaviorSet; counters: Record<string, number> } {
     const behaviors = this.delta;
-    for (const [nr, first] of this.syscallFirst) {
-      const count = this.syscallCounts.get(nr) ?? 1;
-      observe(behaviors, 'syscalls', syscallName(this.arch, nr), first, this.replica, Math.max(count, 1));
-      const item = behaviors.syscalls![syscallName(this.arch, nr)]!;
-      item.last = Math.max(item.first, now);
-    }
     const sessions = this.sessions;
+    this.putSyscalls(behaviors, this.workSyscalls, now);
+    this.putSyscalls(sessions, this.sessionSyscalls, now);
     this.delta = {};
     this.sessions = {};
     return { behaviors, sessions, counters: { ...this.counters } };
   }
+}
+
+function strings(v: unknown): string[] {
+  return Array.isArray(v) ? v.map(String) : [];
+}
+
+function sum(m: Map<string, number>): number {
+  let s = 0;
+  for (const v of m.values()) s += v;
+  return s;
+}
+
+/** `${family}|${address}|${port}`; unix sockets `unix|${path}|0` (abstract names as `@name`). */
+function endpointKey(r: TracerRecord): string | undefined {
+  if (r.family === 'inet' || r.family === 'inet6') return `${r.family}|${String(r.address)}|${Number(r.port)}`;
+  if (r.family !== 'unix' || r.unnamed) return undefined;
+  const name = pathFromHex(String(r.path_hex ?? ''));
+  return `unix|${r.abstract ? '@' + name : name}|0`;
 }

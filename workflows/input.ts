@@ -1,10 +1,29 @@
 import { parseDuration } from '../core/duration.js';
 
-/** What to model. `command` is launched by the node's collector; the others are already running. */
+/**
+ * What to model. `command` is launched by the node's collector; `pid` and `container` are running
+ * on a named node; `k8s` is a workload the controller resolves to nodes and containers.
+ */
 export type Target =
-  | { kind: 'command'; node: string; argv: string[]; cwd?: string }
+  | { kind: 'command'; node: string; argv: string[] }
   | { kind: 'pid'; node: string; pid: number }
-  | { kind: 'container'; node: string; id: string };
+  | { kind: 'container'; node: string; id: string }
+  | { kind: 'k8s'; spec: string };
+
+/** What one node's collector traces: the per-node share of a target. */
+export type NodeTarget =
+  | { kind: 'command'; argv: string[] }
+  | { kind: 'pid'; pid: number }
+  | { kind: 'containers'; ids: string[] };
+
+/** What behavior cannot show, declared by the user for the rule advice. */
+export interface OutputContext {
+  privileged?: boolean;
+  dind?: boolean;
+  hostPID?: boolean;
+  needsSaToken?: boolean;
+  needsApiServer?: boolean;
+}
 
 /** The workflow's input as users send it (CLI, Temporal CLI or Web UI): one JSON object. */
 export interface ModelingInput {
@@ -18,6 +37,17 @@ export interface ModelingInput {
   checkpointInterval?: string;
   /** Object store URL for batches and outputs; default: the worker's configured store. */
   store?: string;
+  /** How often the target is resolved again (Kubernetes targets move). Default 1m. */
+  resolveInterval?: string;
+  /** How long a node whose collector is gone is waited for before it is marked failed. Default 10m. */
+  nodeGiveUp?: string;
+  /** Context for the advice, and where the pod may write. */
+  context?: OutputContext;
+  writablePaths?: string[];
+  /** Set search attributes (VarmorTargetNamespace, VarmorWorkload, VarmorPhase). Default true. */
+  searchAttributes?: boolean;
+  /** Advanced: continue as new once the history has this many events. Default 10000. */
+  historyLimit?: number;
 }
 
 /** The validated input with durations in milliseconds. */
@@ -27,7 +57,13 @@ export interface ModelingPlan {
   namespace: string;
   durationMs: number;
   checkpointMs: number;
+  resolveMs: number;
+  giveUpMs: number;
   store?: string;
+  context: OutputContext;
+  writablePaths: string[];
+  searchAttributes: boolean;
+  historyLimit: number;
 }
 
 export class InputError extends Error {}
@@ -42,13 +78,55 @@ export function planFromInput(input: unknown): ModelingPlan {
   const checkpointMs = input.checkpointInterval === undefined ? 10_000 : duration(input.checkpointInterval, 'checkpointInterval');
   if (checkpointMs < MIN_CHECKPOINT_MS) throw new InputError(`checkpointInterval: must be at least 1s`);
   const name = optionalString(input.name, 'name') ?? defaultName(target);
-  const namespace = optionalString(input.namespace, 'namespace') ?? 'default';
+  const namespace = optionalString(input.namespace, 'namespace') ?? (target.kind === 'k8s' ? /^k8s:([^/?]+)/.exec(target.spec)?.[1] : undefined) ?? 'default';
   for (const [field, value] of [['name', name], ['namespace', namespace]] as const) {
     if (!/^[a-z0-9]([-a-z0-9.]{0,61}[a-z0-9])?$/.test(value)) throw new InputError(`${field}: "${value}" is not a DNS-1123 name (lower-case letters, digits, '-', '.')`);
   }
   const store = optionalString(input.store, 'store');
   if (store !== undefined && !/^(file|s3):\/\//.test(store)) throw new InputError(`store: "${store}" must be a file:// or s3:// URL`);
-  return { target, name, namespace, durationMs, checkpointMs, ...(store ? { store } : {}) };
+  const resolveMs = input.resolveInterval === undefined ? 60_000 : duration(input.resolveInterval, 'resolveInterval');
+  const giveUpMs = input.nodeGiveUp === undefined ? 600_000 : duration(input.nodeGiveUp, 'nodeGiveUp');
+  if (input.searchAttributes !== undefined && typeof input.searchAttributes !== 'boolean') throw new InputError('searchAttributes: must be true or false');
+  return {
+    target,
+    name,
+    namespace,
+    durationMs,
+    checkpointMs,
+    resolveMs,
+    giveUpMs,
+    ...(store ? { store } : {}),
+    context: checkContext(input.context),
+    writablePaths: checkPaths(input.writablePaths),
+    searchAttributes: input.searchAttributes !== false,
+    historyLimit: historyLimit(input.historyLimit),
+  };
+}
+
+function historyLimit(v: unknown): number {
+  if (v === undefined) return 10_000;
+  if (!Number.isInteger(v) || (v as number) < 100) throw new InputError('historyLimit: must be an integer of at least 100');
+  return v as number;
+}
+
+const CONTEXT_FLAGS = ['privileged', 'dind', 'hostPID', 'needsSaToken', 'needsApiServer'] as const;
+
+function checkContext(c: unknown): OutputContext {
+  if (c === undefined) return {};
+  if (!isObject(c)) throw new InputError('context: must be an object of flags');
+  const out: OutputContext = {};
+  for (const [k, v] of Object.entries(c)) {
+    if (!(CONTEXT_FLAGS as readonly string[]).includes(k)) throw new InputError(`context.${k}: unknown flag (known: ${CONTEXT_FLAGS.join(', ')})`);
+    if (typeof v !== 'boolean') throw new InputError(`context.${k}: must be true or false`);
+    out[k as (typeof CONTEXT_FLAGS)[number]] = v;
+  }
+  return out;
+}
+
+function checkPaths(p: unknown): string[] {
+  if (p === undefined) return [];
+  if (!Array.isArray(p) || !p.every((x) => typeof x === 'string' && x.startsWith('/'))) throw new InputError('writablePaths: must be an array of absolute paths');
+  return p as string[];
 }
 
 function checkTarget(t: unknown): Target {
@@ -62,8 +140,7 @@ function checkTarget(t: unknown): Target {
       if (!Array.isArray(t.argv) || t.argv.length === 0 || !t.argv.every((a) => typeof a === 'string')) {
         throw new InputError('target.argv: must be a non-empty array of strings');
       }
-      const cwd = optionalString(t.cwd, 'target.cwd');
-      return { kind: 'command', node: node(), argv: t.argv as string[], ...(cwd ? { cwd } : {}) };
+      return { kind: 'command', node: node(), argv: t.argv as string[] };
     }
     case 'pid':
       if (!Number.isInteger(t.pid) || (t.pid as number) <= 0) throw new InputError('target.pid: must be a positive integer');
@@ -71,8 +148,11 @@ function checkTarget(t: unknown): Target {
     case 'container':
       if (typeof t.id !== 'string' || !/^[0-9a-zA-Z_.-]{1,128}$/.test(t.id)) throw new InputError('target.id: must be a container ID');
       return { kind: 'container', node: node(), id: t.id };
+    case 'k8s':
+      if (typeof t.spec !== 'string' || !/^k8s:/.test(t.spec)) throw new InputError('target.spec: must be a k8s:NAMESPACE/KIND/NAME spec');
+      return { kind: 'k8s', spec: t.spec };
     default:
-      throw new InputError(`target.kind: must be one of command, pid, container (got ${JSON.stringify(t.kind)})`);
+      throw new InputError(`target.kind: must be one of command, pid, container, k8s (got ${JSON.stringify(t.kind)})`);
   }
 }
 
@@ -84,6 +164,8 @@ function defaultName(t: Target): string {
       return `pid-${t.pid}`;
     case 'container':
       return `container-${t.id.slice(0, 12).toLowerCase()}`;
+    case 'k8s':
+      return t.spec.replace(/^k8s:[^/]*\//, '').replace(/\?.*$/, '').split('/').pop()!.toLowerCase().replace(/[^a-z0-9-]+/g, '-') || 'workload';
   }
 }
 
@@ -123,5 +205,7 @@ export function describeTarget(t: Target): string {
       return `pid:${t.pid}`;
     case 'container':
       return `container:${t.id}`;
+    case 'k8s':
+      return t.spec;
   }
 }

@@ -3,24 +3,28 @@ import {
   ApplicationFailure,
   CancellationScope,
   condition,
+  continueAsNew,
   defineQuery,
   defineSignal,
   defineUpdate,
   isCancellation,
+  log,
   proxyActivities,
   setHandler,
+  upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
-import type { CollectResult, ControllerActivities, MergeResult, NodeActivities } from '../activities/index.js';
+import type { CollectResult, ControllerActivities, MergeResult, NodeActivities, Resolution } from '../activities/index.js';
 import { parseDuration } from '../core/duration.js';
 import type { NodeOutcome } from '../core/outputs.js';
-import { describeTarget, InputError, planFromInput, type ModelingInput } from './input.js';
+import { describeTarget, InputError, planFromInput, type ModelingInput, type ModelingPlan, type NodeTarget } from './input.js';
 import { nodeQueue } from './queues.js';
 
 export type Phase = 'resolving' | 'modeling' | 'merging' | 'completed' | 'failed';
 
 export interface NodeStatus {
-  state: 'running' | 'completed' | 'failed';
+  /** left: the target no longer runs there; its collector finished and checkpointed. */
+  state: 'running' | 'completed' | 'failed' | 'left';
   batches: number;
   events: number;
   reason?: string;
@@ -31,8 +35,11 @@ export interface NodeStatus {
 export interface ModelingStatus {
   phase: Phase;
   target: string;
+  run: string;
   window: { start: number; end: number };
   nodes: Record<string, NodeStatus>;
+  /** How many times the workflow continued as new to keep its history bounded. */
+  generation: number;
   error?: string;
 }
 
@@ -43,6 +50,19 @@ export interface ModelingResult {
   batches: number;
   counts: Record<string, number>;
   nodes: NodeOutcome[];
+  drift?: MergeResult['drift'];
+  exitCode?: number;
+}
+
+/** What a run hands to its continuation (continue-as-new) so the window goes on seamlessly. */
+export interface Carried {
+  run: string;
+  store: string;
+  window: { start: number; end: number };
+  nodes: Record<string, NodeStatus>;
+  outcomes: Record<string, NodeOutcome>;
+  stopRequested: boolean;
+  generation: number;
   exitCode?: number;
 }
 
@@ -50,110 +70,177 @@ export const statusQuery = defineQuery<ModelingStatus>('status');
 export const stopSignal = defineSignal('stop');
 export const extendUpdate = defineUpdate<number, [string]>('extend');
 
+/** Collectors run in leases so no activity outlives a bounded timeout; the next lease starts at once. */
+const LEASE_MS = 6 * 3600_000;
+
 const controller = proxyActivities<ControllerActivities>({
   startToCloseTimeout: '10 minutes',
   heartbeatTimeout: '2 minutes',
-  retry: { maximumInterval: '1 minute' },
+  retry: { maximumInterval: '1 minute', nonRetryableErrorTypes: ['KubernetesUnavailable', 'TargetNotFound', 'InvalidTarget'] },
 });
 
 /**
- * Models one target: find where it runs, collect on every node for the window, then merge the
- * checkpointed batches into the ArmorProfileModel and profiles.
+ * Models one target: find where it runs, keep a collector on every node for the window (following
+ * the target as it moves), then merge the checkpointed batches into the ArmorProfileModel and profiles.
  */
-export async function behaviorModeling(input: ModelingInput): Promise<ModelingResult> {
-  let plan;
-  try {
-    plan = planFromInput(input);
-  } catch (err) {
-    if (err instanceof InputError) throw ApplicationFailure.create({ message: `invalid input: ${err.message}`, type: 'InvalidInput', nonRetryable: true });
-    throw err;
-  }
+export async function behaviorModeling(input: ModelingInput, carried?: Carried): Promise<ModelingResult> {
+  const plan = validate(input);
   const info = workflowInfo();
-  const run = `${plan.namespace}/${plan.name}/${info.firstExecutionRunId}`;
-  const start = Date.now();
-  const status: ModelingStatus = { phase: 'resolving', target: describeTarget(plan.target), window: { start, end: start + plan.durationMs }, nodes: {} };
-  let stopRequested = false;
+  const start = carried?.window.start ?? Date.now();
+  const status: ModelingStatus = {
+    phase: carried ? 'modeling' : 'resolving',
+    target: describeTarget(plan.target),
+    run: carried?.run ?? `${plan.namespace}/${plan.name}/${info.firstExecutionRunId}`,
+    window: carried?.window ?? { start, end: start + plan.durationMs },
+    nodes: carried?.nodes ?? {},
+    generation: carried?.generation ?? 0,
+  };
+  const outcomes: Record<string, NodeOutcome> = carried?.outcomes ?? {};
+  let stopRequested = carried?.stopRequested ?? false;
+  let exitCode = carried?.exitCode;
+  let store = carried?.store ?? plan.store;
+  let wake = false; // set by handlers and collector endings to re-run the loop at once
+
   setHandler(statusQuery, () => status);
-  setHandler(stopSignal, () => void (stopRequested = true));
+  setHandler(stopSignal, () => void (stopRequested = wake = true));
   setHandler(
     extendUpdate,
     (by) => {
       status.window.end += parseDuration(by);
+      wake = true;
       return status.window.end;
     },
     { validator: (by) => void parseDuration(by) },
   );
+  const setPhase = (phase: Phase) => {
+    status.phase = phase;
+    if (plan.searchAttributes) upsertSearchAttributes({ VarmorTargetNamespace: [plan.namespace], VarmorWorkload: [plan.name], VarmorPhase: [phase] });
+  };
+  setPhase(status.phase);
 
-  const resolution = await controller.resolveTarget(plan.target);
-  const store = plan.store ?? resolution.store;
-
-  status.phase = 'modeling';
-  const outcomes: NodeOutcome[] = [];
-  let exitCode: number | undefined;
-  const collectors = new CancellationScope();
-  const running = resolution.nodes.map((node) => {
-    status.nodes[node] = { state: 'running', batches: 0, events: 0 };
+  // One collector per node; `ended` tells the loop why it stopped so it can start the next lease.
+  const collectors = new Map<string, { scope: CancellationScope; done: Promise<void>; trace: NodeTarget; ended?: CollectResult['reason'] | 'failed' }>();
+  const startCollector = (node: string, trace: NodeTarget) => {
+    const now = Date.now();
+    const until = Math.min(status.window.end, now + LEASE_MS);
     const { collect } = proxyActivities<NodeActivities>({
       taskQueue: nodeQueue(node),
-      // A node whose worker never picks the task up is given up, not waited for forever.
-      scheduleToStartTimeout: '5 minutes',
-      startToCloseTimeout: plan.durationMs + 10 * 60_000,
+      // A node whose collector is gone (worker down, node lost) is given up after this long.
+      scheduleToStartTimeout: plan.giveUpMs,
+      startToCloseTimeout: until - now + 10 * 60_000,
       heartbeatTimeout: '30 seconds',
       cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
-      retry: { maximumAttempts: 5, nonRetryableErrorTypes: ['BpfUnavailable', 'TargetStartFailed', 'UnsupportedTarget'] },
+      retry: { initialInterval: '1 second', maximumInterval: '30 seconds', nonRetryableErrorTypes: ['BpfUnavailable', 'TargetStartFailed'] },
     });
-    return collectors
-      .run(() => collect({ run, node, target: plan.target, store, checkpointMs: plan.checkpointMs, endAt: status.window.end }))
+    const previous = status.nodes[node];
+    status.nodes[node] = { state: 'running', batches: previous?.batches ?? 0, events: previous?.events ?? 0 };
+    const scope = new CancellationScope();
+    const entry: { scope: CancellationScope; done: Promise<void>; trace: NodeTarget; ended?: CollectResult['reason'] | 'failed' } = { scope, trace, done: Promise.resolve() };
+    entry.done = scope
+      .run(() => collect({ run: status.run, node, target: status.target, trace, store: store!, checkpointMs: plan.checkpointMs, until }))
       .then(
-        (r: CollectResult) => {
-          status.nodes[node] = { state: 'completed', batches: r.batches, events: r.events, reason: r.reason };
-          outcomes.push({ node, state: 'completed', reason: r.reason, at: Date.now() });
+        (r) => {
+          status.nodes[node] = { state: 'completed', batches: status.nodes[node]!.batches + r.batches, events: r.events, reason: r.reason };
+          outcomes[node] = { node, state: 'completed', reason: r.reason, at: Date.now() };
           if (r.exitCode !== undefined) exitCode = r.exitCode;
+          entry.ended = r.reason;
         },
         (err: unknown) => {
           if (isCancellation(err)) {
-            status.nodes[node] = { ...status.nodes[node]!, state: 'completed', reason: 'window-ended' };
-            outcomes.push({ node, state: 'completed', reason: 'window-ended', at: Date.now() });
+            entry.ended = 'cancelled';
+            status.nodes[node] = { ...status.nodes[node]!, state: status.nodes[node]!.state === 'left' ? 'left' : 'completed' };
+            outcomes[node] = { node, state: 'completed', reason: status.nodes[node]!.state === 'left' ? 'left' : 'window-ended', at: Date.now() };
           } else {
+            entry.ended = 'failed';
             const message = rootMessage(err);
             status.nodes[node] = { ...status.nodes[node]!, state: 'failed', reason: message };
-            outcomes.push({ node, state: 'failed', reason: 'CollectorFailed', message, at: Date.now() });
+            outcomes[node] = { node, state: 'failed', reason: 'CollectorFailed', message, at: Date.now() };
+            log.warn('collector failed', { node, message });
           }
         },
-      );
-  });
-  let settled = false;
-  const all = Promise.all(running).then(() => void (settled = true));
+      )
+      .finally(() => void (wake = true));
+    collectors.set(node, entry);
+  };
+  const stopCollectors = async (nodes: string[]) => {
+    for (const n of nodes) collectors.get(n)?.scope.cancel();
+    await Promise.all(nodes.map((n) => collectors.get(n)?.done));
+    for (const n of nodes) collectors.delete(n);
+  };
 
-  // The window: until it ends (extend moves the end), a stop signal, or every collector is done.
-  while (!settled && !stopRequested && Date.now() < status.window.end) {
-    const end = status.window.end;
-    await condition(() => settled || stopRequested || status.window.end !== end, end - Date.now());
+  const follows = plan.target.kind === 'k8s'; // local targets stay where they are
+  let lastResolve = Number.NEGATIVE_INFINITY;
+  let resolved: Resolution['nodes'] = {};
+  for (;;) {
+    const now = Date.now();
+    if (stopRequested || now >= status.window.end) break;
+    const fresh = lastResolve === Number.NEGATIVE_INFINITY || (follows && now - lastResolve >= plan.resolveMs);
+    if (fresh) {
+      const resolution = await controller.resolveTarget(plan.target);
+      lastResolve = Date.now();
+      resolved = resolution.nodes;
+      store ??= resolution.store;
+      if (status.phase === 'resolving') setPhase('modeling');
+      const gone = [...collectors.keys()].filter((n) => !(n in resolved));
+      for (const n of gone) status.nodes[n]!.state = 'left';
+      // A node whose containers changed gets a fresh collector for the new set.
+      const changed = [...collectors.entries()].filter(([n, c]) => n in resolved && c.ended === undefined && JSON.stringify(c.trace) !== JSON.stringify(resolved[n]));
+      await stopCollectors([...gone, ...changed.map(([n]) => n)]);
+    }
+    for (const [node, trace] of Object.entries(resolved)) {
+      const ended = collectors.get(node)?.ended;
+      // Start where none runs, renew ended leases, and retry a Kubernetes node each time it resolves again.
+      if (!collectors.has(node) || ended === 'lease-ended' || (fresh && follows && ended !== undefined)) startCollector(node, trace);
+    }
+    // Local targets: once every collector is done (the command exited), the window is over.
+    if (!follows && [...collectors.values()].every((c) => c.ended !== undefined && c.ended !== 'lease-ended')) break;
+    if (info.continueAsNewSuggested || workflowInfo().historyLength > plan.historyLimit) {
+      await stopCollectors([...collectors.keys()]);
+      // Nodes are running again in the continuation; only failures stay final.
+      for (const s of Object.values(status.nodes)) if (s.state === 'completed') s.state = 'running';
+      const next: Carried = { run: status.run, store: store!, window: status.window, nodes: status.nodes, outcomes, stopRequested, generation: status.generation + 1 };
+      if (exitCode !== undefined) next.exitCode = exitCode;
+      await continueAsNew<typeof behaviorModeling>(input, next);
+    }
+    wake = false;
+    const nextResolve = follows ? lastResolve + plan.resolveMs : Number.POSITIVE_INFINITY;
+    await condition(() => wake, Math.max(Math.min(status.window.end, nextResolve) - Date.now(), 1));
   }
-  collectors.cancel();
-  await all;
+  await stopCollectors([...collectors.keys()]);
 
-  const failed = outcomes.filter((o) => o.state === 'failed');
-  if (failed.length === outcomes.length) {
-    status.phase = 'failed';
-    status.error = failed[0]?.message ?? 'no collector ran';
+  const finals = Object.values(outcomes);
+  if (finals.length === 0 || finals.every((o) => o.state === 'failed')) {
+    setPhase('failed');
+    status.error = finals[0]?.message ?? 'no collector ran: the target was not found on any node';
     throw ApplicationFailure.create({ message: status.error, type: 'CollectorsFailed', nonRetryable: true });
   }
 
-  status.phase = 'merging';
-  const merged: MergeResult = await controller.mergeRun({
-    run,
-    store,
+  setPhase('merging');
+  const merged = await controller.mergeRun({
+    run: status.run,
+    store: store!,
     target: status.target,
     namespace: plan.namespace,
     name: plan.name,
     window: { start: status.window.start, end: Math.min(Date.now(), status.window.end) },
-    nodes: outcomes,
+    nodes: finals,
+    context: plan.context,
+    writablePaths: plan.writablePaths,
   });
-  status.phase = 'completed';
-  const result: ModelingResult = { run, store, outputs: merged.outputs, batches: merged.batches, counts: merged.counts, nodes: outcomes };
+  setPhase('completed');
+  const result: ModelingResult = { run: status.run, store: store!, outputs: merged.outputs, batches: merged.batches, counts: merged.counts, nodes: finals };
+  if (merged.drift) result.drift = merged.drift;
   if (exitCode !== undefined) result.exitCode = exitCode;
   return result;
+}
+
+function validate(input: ModelingInput): ModelingPlan {
+  try {
+    return planFromInput(input);
+  } catch (err) {
+    if (err instanceof InputError) throw ApplicationFailure.create({ message: `invalid input: ${err.message}`, type: 'InvalidInput', nonRetryable: true });
+    throw err;
+  }
 }
 
 /** The innermost cause's message: an ActivityFailure wraps the activity's own error. */

@@ -1,0 +1,92 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Recorder } from '../../tracer/recorder.js';
+import type { TracerRecord } from '../../tracer/loader.js';
+
+const hex = (s: string | Buffer) => Buffer.from(s).toString('hex');
+const T = 1;
+const R = 'node/bpf/a1';
+
+function feed(records: TracerRecord[]) {
+  const rec = new Recorder(T, R, 'x86_64');
+  for (const r of records) rec.accept(r);
+  return rec;
+}
+
+test('records map to the model categories and key conventions', () => {
+  const rec = feed([
+    { t: 'exec', target: T, pid: 5, ts: 1000, path_hex: hex('/usr/bin/dash'), filename_hex: hex('/app/run.sh'), comm_hex: hex('sh') },
+    { t: 'file', target: T, pid: 5, ts: 1001, id: '6:01', path_hex: hex('/etc/passwd'), perms: ['read'] },
+    { t: 'file', target: T, pid: 5, ts: 1002, id: '6:02', path_hex: hex('/work/rel.txt'), perms: ['create', 'write'] },
+    { t: 'file', target: T, pid: 5, ts: 1003, id: '6:02', path_hex: hex('/work/rel.txt'), perms: ['rename'] },
+    { t: 'file', target: T, pid: 5, ts: 1003, id: '6:03', path_hex: hex(Buffer.from([0x2f, 0x61, 0x0a, 0xff])), perms: ['read'] },
+    { t: 'capability', target: T, pid: 5, ts: 1004, id: '7:a', cap: 0, name: 'chown', granted: true },
+    { t: 'capability', target: T, pid: 5, ts: 1004, id: '7:b', cap: 21, name: 'sys_admin', granted: false },
+    { t: 'socket', target: T, pid: 5, ts: 1005, id: '8:1', domain: 2, type: 1, protocol: 0 },
+    { t: 'socket', target: T, pid: 5, ts: 1005, id: '8:2', domain: 1, type: 2, protocol: 0 },
+    { t: 'socket', target: T, pid: 5, ts: 1005, id: '8:3', domain: 10, type: 2, protocol: 17 },
+    { t: 'connect', target: T, pid: 5, ts: 1006, id: '9:1', family: 'inet', address: '127.0.0.1', port: 8080 },
+    { t: 'connect', target: T, pid: 5, ts: 1006, id: '9:2', family: 'unix', path_hex: hex('/run/x.sock') },
+    { t: 'connect', target: T, pid: 5, ts: 1006, id: '9:3', family: 'unix', path_hex: hex('abs'), abstract: true },
+    { t: 'bind', target: T, pid: 5, ts: 1007, id: '10:1', op: 'bind', family: 'inet6', address: '::', port: 80 },
+    { t: 'bind', target: T, pid: 5, ts: 1007, id: '10:2', op: 'listen', family: 'inet6', address: '::', port: 80 },
+    { t: 'signal', target: T, pid: 5, ts: 1008, id: '11:1', sig: 15, name: 'term', peer: 'self', to: 6 },
+    { t: 'signal', target: T, pid: 5, ts: 1008, id: '11:2', sig: 1, name: 'hup', peer: 'external', to: 1 },
+    { t: 'ptrace', target: T, pid: 5, ts: 1009, id: '12:1', request: 16, mode: 'trace', peer: 'self', to: 6 },
+    { t: 'mount', target: T, pid: 5, ts: 1010, id: '13:1', op: 'mount', path_hex: hex('/mnt'), fstype_hex: hex('tmpfs'), flags: ['nosuid'], ret: 0 },
+    { t: 'mount', target: T, pid: 5, ts: 1011, id: '13:2', op: 'umount', path_hex: hex('/mnt'), fstype_hex: '', flags: ['detach'], ret: 0 },
+    { t: 'namespace', target: T, pid: 5, ts: 1012, id: '14:1', op: 'unshare', types: ['mnt', 'uts'], ret: 0 },
+    { t: 'syscall', target: T, nr: 257, ts: 1000 },
+    { t: 'counts', target: T, syscalls: { '257': 42 } },
+    { t: 'tallies', target: T, counts: { '6:01': 17 } },
+    { t: 'file', target: 2, pid: 9, ts: 1, id: '6:09', path_hex: hex('/other'), perms: ['read'] },
+  ]);
+  const { behaviors: b, sessions } = rec.take(2000);
+  assert.deepEqual(Object.keys(b.executions!).sort(), ['/app/run.sh', '/usr/bin/dash']);
+  assert.deepEqual(b.files!['/usr/bin/dash']!.sets, { perms: ['exec'] });
+  assert.deepEqual(b.files!['/etc/passwd']!.sets, { perms: ['read'] });
+  assert.equal(b.files!['/etc/passwd']!.n[R], 17, 'tally count');
+  assert.deepEqual(b.files!['/work/rel.txt']!.sets, { perms: ['create', 'rename', 'write'] });
+  assert.ok(b.files!['/a\n\\xff'], 'non-UTF-8 bytes escaped, newline kept');
+  assert.equal(b.files!['/other'], undefined, 'other target');
+  assert.deepEqual(b.capabilities!.chown!.sets, { verdict: ['granted'] });
+  assert.deepEqual(b.capabilities!.sys_admin!.sets, { verdict: ['denied'] });
+  assert.deepEqual(Object.keys(b.sockets!).sort(), ['inet/stream/tcp', 'inet6/dgram/udp', 'unix/dgram/0']);
+  assert.deepEqual(Object.keys(b.egresses!).sort(), ['inet|127.0.0.1|8080', 'unix|/run/x.sock|0', 'unix|@abs|0']);
+  assert.deepEqual(b.binds!['inet6|::|80']!.sets, { ops: ['bind', 'listen'] });
+  assert.deepEqual(b.signals!.self!.sets, { signals: ['term'] });
+  assert.deepEqual(b.signals!.external!.sets, { signals: ['hup'] });
+  assert.deepEqual(b.ptraces!.self!.sets, { perms: ['trace'] });
+  assert.deepEqual(b.mounts!['/mnt|tmpfs']!.sets, { flags: ['nosuid'], ops: ['mount'] });
+  assert.deepEqual(b.mounts!['/mnt|']!.sets, { flags: ['detach'], ops: ['umount'] });
+  assert.deepEqual(b.namespaces!.unshare!.sets, { types: ['mnt', 'uts'] });
+  assert.equal(b.syscalls!.openat!.n[R], 42);
+  assert.deepEqual(sessions, {});
+});
+
+test('exec-session records go to the sessions set, syscalls included', () => {
+  const rec = feed([
+    { t: 'joined', target: T, pid: 7, ppid: 3, ts: 1, session: 'exec' },
+    { t: 'exec', target: T, pid: 7, ts: 1, path_hex: hex('/bin/busybox'), filename_hex: hex('/bin/busybox'), comm_hex: '', session: 'exec' },
+    { t: 'file', target: T, pid: 7, ts: 2, id: '6:01', path_hex: hex('/etc/passwd'), perms: ['read'], session: 'exec' },
+    { t: 'syscall', target: T, nr: 0, ts: 2, session: 'exec' },
+    { t: 'counts', target: T, session: 'exec', syscalls: { '0': 3 } },
+    { t: 'tallies', target: T, session: 'exec', counts: { '6:01': 4 } },
+    { t: 'syscall', target: T, nr: 1, ts: 2 },
+  ]);
+  const { behaviors, sessions } = rec.take(10);
+  assert.deepEqual(Object.keys(behaviors.syscalls!), ['write']);
+  assert.equal(behaviors.files, undefined);
+  assert.deepEqual(Object.keys(sessions.executions!), ['/bin/busybox']);
+  assert.equal(sessions.files!['/etc/passwd']!.n[R], 4);
+  assert.equal(sessions.syscalls!.read!.n[R], 3);
+  // the next delta starts empty but keeps cumulative counts
+  const next = rec.take(20);
+  assert.equal(next.behaviors.files, undefined);
+  assert.equal(next.sessions.syscalls!.read!.n[R], 3);
+});
+
+test('stats become counters', () => {
+  const rec = feed([{ t: 'stats', ringbuf_dropped: 3, tasks_full: 0, path_truncated: 1, records: 9 }]);
+  assert.deepEqual(rec.take(1).counters, { ringbuf_dropped: 3, tasks_full: 0, path_truncated: 1, records: 9 });
+});
