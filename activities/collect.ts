@@ -1,19 +1,22 @@
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
-import { BATCH_FORMAT, type Batch } from '../core/behavior.js';
+import { mergeInto, type BehaviorSet } from '../core/behavior.js';
 import type { Arch } from '../core/syscalls.js';
-import { nextSeq, putBatch } from '../store/batches.js';
+import { AuditCollector } from '../audit/collector.js';
+import type { Position } from '../audit/tail.js';
 import { openStore } from '../store/open.js';
-import type { ObjectStore } from '../store/store.js';
 import { hexArg, TracerError, TracerProcess, type TracerRecord } from '../tracer/loader.js';
 import { Recorder } from '../tracer/recorder.js';
 import type { NodeTarget } from '../workflows/input.js';
+import { Checkpointer, type Progress } from './checkpoint.js';
 
 export interface CollectInput {
   run: string;
   node: string;
   /** The target as one line, for batches and the report. */
   target: string;
+  /** The AppArmor profile the target runs under in modeling state (its audit records carry it). */
+  profile: string;
   /** What this node traces. */
   trace: NodeTarget;
   store: string;
@@ -31,41 +34,32 @@ export interface CollectResult {
   exitCode?: number;
 }
 
-/** Heartbeat details: progress for `model status`; never trusted for resumption (the store is). */
-export interface Progress {
-  node: string;
-  /** Batches written so far (the next sequence number). */
-  seq: number;
-  events: number;
-  /** Set while checkpoints fail: the store's error. */
-  storeError?: string;
-}
-
 export interface CollectorConfig {
   tracerPath: string;
   arch: Arch;
   /** Where launched commands write stdout/stderr: a file descriptor of this process, or nowhere. */
   commandOutput: number | 'ignore';
+  /** Audit log search order (vArmor's --auditLogPaths); empty: no audit collector. */
+  auditSources: string[];
 }
 
 const TARGET_ID = 1;
+const TARGET = 'target';
 const HEARTBEAT_MS = 2000;
 const KILL_GRACE_MS = 2000;
 
 /**
- * The node activity: runs the BPF tracer on the target until the target is gone, the window
- * ends or the workflow cancels, checkpointing batches to the object store as it goes. The store is
- * the truth; heartbeats only carry progress.
+ * The node activity: runs the BPF tracer and the audit-log collector on the target until the
+ * target is gone, the lease ends or the workflow cancels, checkpointing batches of each to the
+ * object store as it goes. The store is the truth; heartbeats only carry progress.
  */
 export function collectActivity(config: CollectorConfig) {
   return async function collect(input: CollectInput): Promise<CollectResult> {
     const ctx = Context.current();
-    const log = ctx.log;
     const store = await openStore(input.store);
-    const collector = 'bpf';
-    const replica = `${input.node}/${collector}/a${ctx.info.attempt}`;
-    let seq = await nextSeq(store, input.run, input.node, collector);
-    const firstSeq = seq;
+    const base = { run: input.run, node: input.node, arch: config.arch, target: input.target };
+    const attempt = ctx.info.attempt;
+    const bpfOut = await Checkpointer.open(store, ctx, { ...base, collector: 'bpf', replica: `${input.node}/bpf/a${attempt}` });
 
     let tracer: TracerProcess;
     try {
@@ -73,7 +67,7 @@ export function collectActivity(config: CollectorConfig) {
     } catch (err) {
       throw ApplicationFailure.create({ message: (err as Error).message, type: 'BpfUnavailable', nonRetryable: true });
     }
-    const recorder = new Recorder(TARGET_ID, replica, config.arch);
+    const recorder = new Recorder(TARGET_ID, `${input.node}/bpf/a${attempt}`, config.arch);
     let exit: TracerRecord | undefined;
     let rootPid: number | undefined;
     const targetGone = new Promise<void>((resolve) => {
@@ -87,30 +81,13 @@ export function collectActivity(config: CollectorConfig) {
     const tracerDied = new Promise<never>((_, reject) => tracer.on('exit', (err: Error) => reject(err)));
     tracerDied.catch(() => {});
 
-    let from = Date.now();
+    const audit = config.auditSources.length ? await AuditSide.open(store, ctx, base, input, config, recorder) : undefined;
     const checkpoint = async () => {
       await tracer.flush();
-      const to = Date.now();
-      const delta = recorder.take(to);
-      const batch: Batch = {
-        format: BATCH_FORMAT,
-        run: input.run,
-        node: input.node,
-        collector,
-        replica,
-        seq,
-        arch: config.arch,
-        target: input.target,
-        from,
-        to,
-        behaviors: delta.behaviors,
-        sessions: delta.sessions,
-        counters: { [replica]: delta.counters },
-      };
-      await putWithRetry(store, batch, ctx);
-      seq++;
-      from = to;
+      await bpfOut.save(recorder.take(Date.now()));
+      await audit?.checkpoint();
     };
+    const progress = () => ({ node: input.node, seq: bpfOut.written + (audit?.out.written ?? 0), events: recorder.events }) satisfies Progress;
 
     let reason: CollectResult['reason'] = 'lease-ended';
     try {
@@ -120,11 +97,8 @@ export function collectActivity(config: CollectorConfig) {
         const now = Date.now();
         if (now >= input.until) break;
         const wake = Math.min(nextCheckpoint, input.until, now + HEARTBEAT_MS) - now;
-        const event = await Promise.race([
-          ctx.sleep(Math.max(wake, 0)).then(() => 'tick' as const),
-          targetGone.then(() => 'gone' as const),
-          tracerDied,
-        ]);
+        const event = await Promise.race([ctx.sleep(Math.max(wake, 0)).then(() => 'tick' as const), targetGone.then(() => 'gone' as const), tracerDied]);
+        audit?.poll();
         if (event === 'gone') {
           reason = 'target-exited';
           break;
@@ -133,14 +107,14 @@ export function collectActivity(config: CollectorConfig) {
           await checkpoint();
           nextCheckpoint = Date.now() + input.checkpointMs;
         }
-        ctx.heartbeat({ node: input.node, seq, events: recorder.events } satisfies Progress);
+        ctx.heartbeat(progress());
       }
     } catch (err) {
       if (err instanceof CancelledFailure) reason = 'cancelled';
-      else if (err instanceof TracerError) {
-        throw ApplicationFailure.create({ message: err.message, type: 'TracerCrashed' });
-      } else {
+      else {
         tracer.kill();
+        audit?.stop();
+        if (err instanceof TracerError) throw ApplicationFailure.create({ message: err.message, type: 'TracerCrashed' });
         throw err;
       }
     }
@@ -148,14 +122,71 @@ export function collectActivity(config: CollectorConfig) {
     if (input.trace.kind === 'command' && reason !== 'target-exited') {
       await tracer.request(`kill ${TARGET_ID} ${KILL_GRACE_MS}`, (r) => r.t === 'killed' && r.target === TARGET_ID).catch(() => {});
     }
+    audit?.poll();
     await checkpoint();
+    audit?.stop();
     await tracer.quit();
-    log.info('collector finished', { reason, batches: seq - firstSeq, events: recorder.events });
-    const result: CollectResult = { node: input.node, batches: seq - firstSeq, events: recorder.events, reason };
+    const batches = bpfOut.written + (audit?.out.written ?? 0);
+    ctx.log.info('collector finished', { reason, batches, events: recorder.events });
+    if (reason === 'cancelled') throw new CancelledFailure('collector stopped by the workflow; batches are in the store');
+    const result: CollectResult = { node: input.node, batches, events: recorder.events, reason };
     if (exit && typeof exit.code === 'number') result.exitCode = exit.code;
-    if (reason === 'cancelled') throw new CancelledFailure('collector stopped at the end of the window; batches are in the store');
     return result;
   };
+}
+
+/**
+ * The audit-log collector beside the tracer: AppArmor records attributed by the target's profile,
+ * seccomp records by profile or by the tracer's pids. Its log position is checkpointed with its
+ * batches, so a retried activity resumes where the last checkpoint left off.
+ */
+class AuditSide {
+  private pending: BehaviorSet = {};
+
+  private constructor(
+    readonly out: Checkpointer,
+    private readonly collector: AuditCollector,
+  ) {}
+
+  static async open(store: Parameters<typeof Checkpointer.open>[0], ctx: Context, base: { run: string; node: string; arch: string; target: string }, input: CollectInput, config: CollectorConfig, recorder: Recorder): Promise<AuditSide> {
+    const replica = `${input.node}/audit/a${ctx.info.attempt}`;
+    const out = await Checkpointer.open(store, ctx, { ...base, collector: 'audit', replica });
+    const position = (await out.lastPosition()) as Position | undefined;
+    const collector = new AuditCollector({
+      sources: config.auditSources,
+      replica,
+      arch: config.arch,
+      attribution: {
+        profile: (name) => (name === input.profile ? TARGET : undefined),
+        pid: (pid) => (recorder.hasPid(pid) ? TARGET : undefined),
+      },
+      ...(position ? { position } : {}),
+    });
+    collector.start();
+    return new AuditSide(out, collector);
+  }
+
+  poll(): void {
+    for (;;) {
+      const r = this.collector.poll();
+      const delta = r.deltas.get(TARGET);
+      if (delta) mergeInto(this.pending, delta);
+      if (r.read === 0) return;
+    }
+  }
+
+  async checkpoint(): Promise<void> {
+    const r = this.collector.poll();
+    const delta = r.deltas.get(TARGET);
+    if (delta) mergeInto(this.pending, delta);
+    const position = this.collector.position();
+    await this.out.save({ behaviors: this.pending, counters: r.counters, samples: r.samples, ...(position ? { position } : {}) });
+    this.pending = {};
+  }
+
+  stop(): void {
+    this.collector.stop();
+  }
 }
 
 /** Launches or attaches to the target; returns the launched command's pid. */
@@ -169,28 +200,16 @@ async function startTarget(tracer: TracerProcess, target: NodeTarget): Promise<n
       }
       return Number(reply.pid);
     }
-    case 'pid':
-      await tracer.request(`track ${TARGET_ID} pid ${target.pid}`, (r) => r.t === 'tracked' && r.target === TARGET_ID);
+    case 'pid': {
+      const reply = await tracer.request(`track ${TARGET_ID} pid ${target.pid}`, (r) => r.t === 'tracked' && r.target === TARGET_ID);
+      if (reply.error) throw ApplicationFailure.create({ message: `cannot trace pid ${target.pid}: ${String(reply.error)}`, type: 'TargetStartFailed', nonRetryable: true });
       return undefined;
+    }
     case 'containers':
       for (const id of target.ids) {
         const reply = await tracer.request(`track ${TARGET_ID} container ${id}`, (r) => r.t === 'tracked' && r.target === TARGET_ID);
         if (reply.error) throw ApplicationFailure.create({ message: `cannot trace container ${id}: ${String(reply.error)}`, type: 'TargetStartFailed', nonRetryable: true });
       }
       return undefined;
-  }
-}
-
-/** Checkpoints retry with backoff while the store is unavailable; the batch stays in memory meanwhile. */
-async function putWithRetry(store: ObjectStore, batch: Batch, ctx: Context): Promise<void> {
-  for (let attempt = 0; ; attempt++) {
-    try {
-      await putBatch(store, batch);
-      return;
-    } catch (err) {
-      ctx.log.warn('checkpoint failed, retrying', { seq: batch.seq, error: (err as Error).message });
-      ctx.heartbeat({ node: batch.node, seq: batch.seq, events: -1, storeError: (err as Error).message } satisfies Progress);
-      await new Promise((r) => setTimeout(r, Math.min(30_000, 500 * 2 ** attempt)));
-    }
   }
 }

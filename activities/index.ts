@@ -14,6 +14,7 @@ export function nodeActivities(config: CollectorConfig) {
 
 export type ControllerActivities = ReturnType<typeof controllerActivities>;
 export type NodeActivities = ReturnType<typeof nodeActivities>;
-export type { CollectInput, CollectResult, CollectorConfig, Progress } from './collect.js';
+export type { CollectInput, CollectResult, CollectorConfig } from './collect.js';
+export type { Progress } from './checkpoint.js';
 export type { MergeInput, MergeResult } from './merge.js';
 export type { KubernetesResolver, Resolution, ResolveConfig } from './resolve.js';

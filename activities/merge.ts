@@ -33,6 +33,8 @@ export interface MergeResult {
   drift?: { previous: string; summary: ModelDiff['summary'] };
 }
 
+const MAX_SAMPLES = 10;
+
 /**
  * The final activity: reads every batch of the run from the object store (the only source of
  * truth), merges them one at a time, and writes the outputs back to the store, both for the run
@@ -46,6 +48,7 @@ export async function mergeRun(input: MergeInput): Promise<MergeResult> {
   const behaviors: BehaviorSet = {};
   const counters: Counters = {};
   const arches = new Set<Arch>();
+  const samples: string[] = [];
   for (const [i, key] of batchKeys.entries()) {
     const body = await store.get(key);
     if (!body) continue; // listed then gone: nothing to merge
@@ -53,6 +56,7 @@ export async function mergeRun(input: MergeInput): Promise<MergeResult> {
     mergeInto(behaviors, batch.behaviors);
     mergeCounters(counters, batch.counters);
     if (isArch(batch.arch)) arches.add(batch.arch);
+    for (const line of batch.samples ?? []) if (samples.length < MAX_SAMPLES && !samples.includes(line)) samples.push(line);
     if (i % 50 === 0) ctx.heartbeat({ merged: i });
   }
   const mergeMs = Date.now() - started;
@@ -69,6 +73,7 @@ export async function mergeRun(input: MergeInput): Promise<MergeResult> {
     timings: { mergeMs, windowMs: input.window.end - input.window.start },
     context: input.context ?? {},
     writablePaths: input.writablePaths ?? [],
+    samples,
   });
   const version = versionOf(input.window.end, input.run);
   const previous = await previousVersion(store, input.namespace, input.name, version);

@@ -66,6 +66,10 @@ export interface Batch {
   /** Behaviors of interactive sessions (`kubectl exec`), kept apart so they never reach a profile. */
   sessions?: BehaviorSet;
   counters: Counters;
+  /** Malformed input the collector skipped, a few verbatim (sanitised) lines for the report. */
+  samples?: string[];
+  /** Collector-specific resume state (e.g. the audit log offset), read back after a restart. */
+  position?: unknown;
 }
 
 export const BATCH_FORMAT = 'varmor-modeler/batch@1';

@@ -28,6 +28,8 @@ export interface OutputInput {
   context?: Context;
   /** Paths the pod makes writable (volumes, emptyDir): writes there keep readOnlyRootFilesystem. */
   writablePaths?: string[];
+  /** Malformed input lines the collectors skipped, a few of them. */
+  samples?: string[];
   /** Profile mode; default enforce. */
   mode?: 'enforce' | 'complain';
   /** Convergence intervals; default the window in 20, converged after 3 quiet ones. */
@@ -60,8 +62,10 @@ export interface Report {
   nodes: NodeOutcome[];
   batches: number;
   counts: Record<string, number>;
-  /** Collector counters summed over nodes: lost records, truncated paths, ... */
+  /** Collector counters summed over nodes: lost records, truncated paths, rejected log lines, ... */
   counters: Record<string, number>;
+  /** A few malformed input lines the collectors skipped (sanitised), to show what was rejected. */
+  rejectedSamples: string[];
   timings: Record<string, number>;
   /** Context the user declared for the advice. */
   context: Context;
@@ -142,6 +146,7 @@ export function buildOutputs(input: OutputInput): Outputs {
     batches: input.batches,
     counts,
     counters: sumCounters(input.counters),
+    rejectedSamples: input.samples ?? [],
     timings: input.timings,
     context,
     generalisation: generalised.applied,

@@ -10,12 +10,16 @@ export const CRD_NAME = `${MODEL_PLURAL}.${MODEL_GROUP}`;
 export const OWNER_LABEL = 'app.kubernetes.io/part-of';
 export const OWNER_VALUE = 'varmor-modeler';
 
-/** An OpenAPI v3 schema node as the API server returns it (client-node camel-cases some keys). */
+/**
+ * An OpenAPI v3 schema node. client-node's typed deserializer renames the extension key inside
+ * `properties` (to x_kubernetes_preserve_unknown_fields) but leaves `items` and
+ * `additionalProperties` as sent, so both spellings occur in one schema.
+ */
 export interface Schema {
   properties?: Record<string, Schema>;
   items?: Schema;
   additionalProperties?: Schema | boolean;
-  xKubernetesPreserveUnknownFields?: boolean;
+  x_kubernetes_preserve_unknown_fields?: boolean;
   'x-kubernetes-preserve-unknown-fields'?: boolean;
 }
 
@@ -82,5 +86,5 @@ export function prunedFields(schema: Schema | undefined, obj: unknown, path = ''
 }
 
 function preserves(s: Schema): boolean {
-  return s.xKubernetesPreserveUnknownFields === true || s['x-kubernetes-preserve-unknown-fields'] === true;
+  return s.x_kubernetes_preserve_unknown_fields === true || s['x-kubernetes-preserve-unknown-fields'] === true;
 }

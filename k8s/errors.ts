@@ -89,7 +89,11 @@ export function translate(err: unknown, call: Call, server: string): K8sError {
       const user = said?.match(/User "([^"]+)"/)?.[1];
       return new K8sError(`cannot ${what}: forbidden${user ? ` for user "${user}"` : ''} (needs RBAC verb "${call.perm.verb}" on ${describeResource(call.perm)})`, 'Forbidden', code, said);
     }
-    if (code === 404) return new K8sError(`${describeObject(call)} not found`, 'NotFound', code, said);
+    if (code === 404) {
+      // A read names the missing object; a write's 404 is about something else (its namespace, the CRD).
+      const message = call.perm.verb === 'get' ? `${describeObject(call)} not found` : `cannot ${what}: ${said ?? 'not found'}`;
+      return new K8sError(message, 'NotFound', code, said);
+    }
     if (code === 409) {
       const reason = status.reason === 'AlreadyExists' ? 'AlreadyExists' : 'Conflict';
       return new K8sError(`cannot ${what}: ${said ?? reason}`, reason, code, said);

@@ -2,6 +2,9 @@ import { createHash } from 'node:crypto';
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { checkKey, type ObjectStore } from './store.js';
 
+// The pinned SDK version supports Node 20; its notice about future versions would only be noise.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
 /** Where an S3 store lives and how to reach it; see parseS3Url for where each field comes from. */
 export interface S3Location {
   bucket: string;

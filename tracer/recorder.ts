@@ -35,6 +35,8 @@ export class Recorder {
   private readonly itemCounts = new Map<string, Map<string, number>>();
   private readonly objects = new Map<string, ObjectRef>();
   private counters: Record<string, number> = {};
+  /** Host pids seen in this target's records: the audit collector attributes seccomp records by them. */
+  private readonly pids = new Set<number>();
   events = 0;
 
   constructor(
@@ -43,6 +45,10 @@ export class Recorder {
     private readonly arch: Arch,
   ) {}
 
+  hasPid(pid: number): boolean {
+    return this.pids.has(pid);
+  }
+
   /** Feeds one record; returns false when it is not this target's. */
   accept(r: TracerRecord): boolean {
     if (r.t === 'stats') {
@@ -50,6 +56,7 @@ export class Recorder {
       return true;
     }
     if (r.target !== this.target) return false;
+    if (typeof r.pid === 'number') this.pids.add(r.pid);
     const at = Number(r.ts ?? Date.now());
     const session = r.session === 'exec';
     const into = session ? this.sessions : this.delta;

@@ -15,6 +15,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { CollectResult, ControllerActivities, MergeResult, NodeActivities, Resolution } from '../activities/index.js';
+import { profileName } from '../core/armorprofilemodel.js';
 import { parseDuration } from '../core/duration.js';
 import type { NodeOutcome } from '../core/outputs.js';
 import { describeTarget, InputError, planFromInput, type ModelingInput, type ModelingPlan, type NodeTarget } from './input.js';
@@ -137,7 +138,7 @@ export async function behaviorModeling(input: ModelingInput, carried?: Carried):
     const scope = new CancellationScope();
     const entry: { scope: CancellationScope; done: Promise<void>; trace: NodeTarget; ended?: CollectResult['reason'] | 'failed' } = { scope, trace, done: Promise.resolve() };
     entry.done = scope
-      .run(() => collect({ run: status.run, node, target: status.target, trace, store: store!, checkpointMs: plan.checkpointMs, until }))
+      .run(() => collect({ run: status.run, node, target: status.target, profile: profileName(plan.namespace, plan.name), trace, store: store!, checkpointMs: plan.checkpointMs, until }))
       .then(
         (r) => {
           status.nodes[node] = { state: 'completed', batches: status.nodes[node]!.batches + r.batches, events: r.events, reason: r.reason };

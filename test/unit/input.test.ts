@@ -6,7 +6,10 @@ const command = { kind: 'command', node: 'n1', argv: ['/usr/bin/redis-server', '
 
 test('a valid input becomes a plan with defaults', () => {
   const plan = planFromInput({ target: command, duration: '10m' });
-  assert.deepEqual(plan, { target: command, name: 'redis-server', namespace: 'default', durationMs: 600_000, checkpointMs: 10_000 });
+  assert.deepEqual(plan, {
+    target: command, name: 'redis-server', namespace: 'default', durationMs: 600_000, checkpointMs: 10_000, resolveMs: 60_000, giveUpMs: 600_000,
+    context: {}, writablePaths: [], searchAttributes: true, historyLimit: 10_000,
+  });
   assert.equal(workflowIdFor(plan), 'varmor-modeler/default/redis-server');
 });
 
@@ -24,6 +27,19 @@ test('invalid input names the wrong field', () => {
     [{ target: command, duration: '1m', checkpointInterval: '100ms' }, /^checkpointInterval:/],
     [{ target: command, duration: '1m', name: 'Bad Name' }, /^name:/],
     [{ target: command, duration: '1m', store: 'ftp://x' }, /^store:/],
+    [{ target: { kind: 'k8s', spec: 'default/deployment/web' }, duration: '1m' }, /^target\.spec:/],
+    [{ target: command, duration: '1m', context: { root: true } }, /^context\.root: unknown flag/],
+    [{ target: command, duration: '1m', context: { privileged: 'yes' } }, /^context\.privileged:/],
+    [{ target: command, duration: '1m', writablePaths: ['tmp'] }, /^writablePaths:/],
+    [{ target: command, duration: '1m', historyLimit: 5 }, /^historyLimit:/],
+    [{ target: command, duration: '1m', nodeGiveUp: 'never' }, /^nodeGiveUp:/],
   ];
   for (const [input, message] of cases) assert.throws(() => planFromInput(input), (e: Error) => message.test(e.message), JSON.stringify(input));
+});
+
+test('a Kubernetes target takes its namespace and name from the spec', () => {
+  const plan = planFromInput({ target: { kind: 'k8s', spec: 'k8s:shop/deployment/web?containers=app' }, duration: '1h' });
+  assert.equal(plan.namespace, 'shop');
+  assert.equal(plan.name, 'web');
+  assert.equal(workflowIdFor(plan), 'varmor-modeler/shop/web');
 });
