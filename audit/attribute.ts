@@ -1,13 +1,31 @@
 import type { BehaviorSet, Category, Item, Replica } from '../core/behavior.js';
 import { isArch, syscallName, type Arch } from '../core/syscalls.js';
-import { parseLine, type AppArmorRecord, type AuditRecord, type Rejection, type SeccompRecord } from './parse.js';
+import {
+  AppArmorRecord,
+  FIELD as F,
+  fieldNumber,
+  fieldRaw,
+  fieldRawInterned,
+  fieldRawIs,
+  fieldText,
+  fieldTextInterned,
+  SCAN_SECCOMP,
+  scanLine,
+  scanRejection,
+  scanTime,
+  type AuditRecord,
+  type Rejection,
+  type SeccompRecord,
+} from './parse.js';
 
 /**
  * Audit records → behavior-set observations, per target.
  *
  * Aggregation happens here, not through core/behavior's observe(): one Map hit and a counter bump
- * per record keeps the hot path allocation-free; drain() then hands out only the items touched since
- * the previous drain, with cumulative counts (the G-counter contract of core/behavior.ts).
+ * per record; drain() then hands out only the items touched since the previous drain, with
+ * cumulative counts (the G-counter contract of core/behavior.ts). line() does not build records:
+ * it reads the few fields it needs from parse.ts's scanner, repeated values (verdict, operation,
+ * masks, labels) interned, into one reused record, and resolves each label once per drain.
  */
 
 /** Who a record belongs to. Returning undefined drops the record: better unmodelled than misattributed. */
@@ -34,6 +52,9 @@ const P = Object.fromEntries(PERM_WORDS.map((w, i) => [w, 1 << i])) as Record<(t
 
 /** AppArmor's file mask letters (security/apparmor/file.c aa_file_perm_chrs). */
 const LETTER: Record<string, number> = { r: P.read, w: P.write, a: P.append, c: P.create, d: P.delete, l: P.link, k: P.lock, m: P.mmap, x: P.exec };
+/** LETTER by character code. */
+const LETTER_CODE = new Int32Array(128);
+for (const [letter, perm] of Object.entries(LETTER)) LETTER_CODE[letter.charCodeAt(0)] = perm;
 
 /** Operations whose meaning the mask letters do not carry. */
 const OP_PERMS: Record<string, number> = {
@@ -60,6 +81,10 @@ export function protocolName(protocol: number): string {
 const MOUNT_OPS = new Set(['mount', 'umount', 'remount', 'pivotroot']);
 const EGRESS_OPS = new Set(['connect', 'sendmsg']);
 const BIND_OPS = new Set(['bind', 'listen']);
+/** Operations with a branch of their own ahead of the file branch. */
+function rareOp(op: string): boolean {
+  return op === 'signal' || op === 'ptrace' || MOUNT_OPS.has(op) || op.startsWith('dbus');
+}
 const REPORTED: ReadonlySet<Rejection> = new Set(['too_long', 'binary', 'malformed', 'unbalanced_quote', 'duplicate_field', 'missing_field']);
 
 interface Agg {
@@ -74,16 +99,36 @@ interface Agg {
   dirty: boolean;
 }
 
+// Categories by number: one array index instead of a Map lookup per observation.
+const CATEGORIES = ['profiles', 'syscalls', 'files', 'executions', 'capabilities', 'signals', 'ptraces', 'mounts', 'sockets', 'egresses', 'binds', 'unhandled'] as const satisfies readonly Category[];
+const C_PROFILES = 0;
+const C_SYSCALLS = 1;
+const C_FILES = 2;
+const C_EXECUTIONS = 3;
+const C_CAPABILITIES = 4;
+const C_SIGNALS = 5;
+const C_PTRACES = 6;
+const C_MOUNTS = 7;
+const C_SOCKETS = 8;
+const C_EGRESSES = 9;
+const C_BINDS = 10;
+const C_UNHANDLED = 11;
+
+/** Syscall numbers below this get a direct slot per architecture; others go through the name. */
+const SYSCALL_SLOTS = 1024;
+
 class TargetBehaviors {
-  readonly items = new Map<Category, Map<string, Agg>>();
+  private readonly items: (Map<string, Agg> | undefined)[] = CATEGORIES.map(() => undefined);
+  /** Per architecture, syscall number → its item: no name lookup per seccomp record. */
+  private readonly syscalls = new Map<Arch, (Agg | undefined)[]>();
   dirty: Agg[] = [];
 
-  hit(category: Category, key: string, at: number): Agg {
-    let byKey = this.items.get(category);
-    if (!byKey) this.items.set(category, (byKey = new Map()));
+  hit(category: number, key: string, at: number): Agg {
+    let byKey = this.items[category];
+    if (byKey === undefined) this.items[category] = byKey = new Map();
     let agg = byKey.get(key);
-    if (!agg) {
-      agg = { category, key, first: at, last: at, n: 0, perms: 0, owner: undefined, sets: undefined, dirty: false };
+    if (agg === undefined) {
+      agg = { category: CATEGORIES[category]!, key, first: at, last: at, n: 0, perms: 0, owner: undefined, sets: undefined, dirty: false };
       byKey.set(key, agg);
     }
     this.again(agg, at);
@@ -99,6 +144,18 @@ class TargetBehaviors {
       agg.dirty = true;
       this.dirty.push(agg);
     }
+  }
+
+  syscall(arch: Arch, nr: number, at: number): void {
+    if (nr >= SYSCALL_SLOTS) {
+      this.hit(C_SYSCALLS, syscallName(arch, nr), at);
+      return;
+    }
+    let slots = this.syscalls.get(arch);
+    if (slots === undefined) this.syscalls.set(arch, (slots = new Array<Agg | undefined>(SYSCALL_SLOTS).fill(undefined)));
+    const agg = slots[nr];
+    if (agg === undefined) slots[nr] = this.hit(C_SYSCALLS, syscallName(arch, nr), at);
+    else this.again(agg, at);
   }
 
   drain(replica: Replica): BehaviorSet {
@@ -133,19 +190,40 @@ export function baseProfile(label: string): string {
   return label.slice(0, mode > 0 ? mode : end);
 }
 
+/** A label's resolution, cached until the next drain (the attribution may learn targets meanwhile). */
+interface LabelEntry {
+  label: string;
+  behaviors: TargetBehaviors | undefined;
+  /** The label's `profiles` item, once observed. */
+  profileItem: Agg | undefined;
+}
+
+/** Labels cached between drains; a log naming more distinct labels than this restarts the cache. */
+const MAX_LABELS = 4096;
+
+// Counters the hot path bumps, kept in fields rather than in the by-name record.
+const HOT = ['apparmor', 'seccomp', 'unattributed', 'apparmor_status'] as const;
+
 export class Attributor {
   readonly samples: string[] = [];
   private readonly counts: Record<string, number> = {};
-  /** The hot counter, kept out of the record above. */
+  /** The hot counters, kept out of the record above. */
   private lines = 0;
+  private nApparmor = 0;
+  private nSeccomp = 0;
+  private nUnattributed = 0;
+  private nStatus = 0;
+  /** Rejections by scan code (-1 - code), counted by number and named when read. */
+  private readonly rejections = new Float64Array(16);
   private readonly targets = new Map<string, TargetBehaviors>();
   private readonly maxSamples: number;
-  /** Consecutive records mostly share a label: remember the last resolution and its profiles item. */
-  private lastLabel = '';
-  private lastTarget: TargetBehaviors | undefined = undefined;
-  private lastProfileItem: Agg | undefined = undefined;
+  private readonly labels = new Map<string, LabelEntry>();
+  /** The latest label resolved: consecutive records mostly share one. */
+  private last: LabelEntry | undefined = undefined;
   /** Time for records whose framing has none (journal audit transport): the latest time seen. */
   private lastTime = 0;
+  /** The record the scan path fills: reused, only the fields attribution reads. */
+  private readonly view = new AppArmorRecord();
 
   constructor(
     private readonly attribution: Attribution,
@@ -160,19 +238,38 @@ export class Attributor {
 
   /** Cumulative counters: lines, records by kind, rejections by reason, unattributed, ... */
   get counters(): Record<string, number> {
-    return { lines: this.lines, ...this.counts };
+    const out: Record<string, number> = { lines: this.lines, ...this.counts };
+    const hot = [this.nApparmor, this.nSeccomp, this.nUnattributed, this.nStatus];
+    HOT.forEach((name, i) => {
+      if (hot[i]! > 0) out[name] = (out[name] ?? 0) + hot[i]!;
+    });
+    this.rejections.forEach((n, i) => {
+      if (n > 0) {
+        const name = scanRejection(-1 - i);
+        out[name] = (out[name] ?? 0) + n;
+      }
+    });
+    return out;
   }
 
   /** Parses and attributes one line; never throws on input. */
   line(line: string): void {
     this.lines++;
-    const rec = parseLine(line);
-    if (rec.kind === 'rejected') {
-      this.count(rec.reason);
-      if (REPORTED.has(rec.reason) && this.samples.length < this.maxSamples) this.samples.push(`${rec.reason}: ${sample(line)}`);
+    // The scanner leaves fields as offsets; only those attribution reads become strings.
+    const kind = scanLine(line);
+    if (kind < 0) {
+      this.rejections[-1 - kind]++;
+      if (this.samples.length < this.maxSamples) {
+        const reason = scanRejection(kind);
+        if (REPORTED.has(reason)) this.samples.push(`${reason}: ${sample(line)}`);
+      }
       return;
     }
-    this.record(rec);
+    const t = scanTime();
+    const at = Number.isNaN(t) ? this.lastTime || Date.now() : t;
+    if (at > this.lastTime) this.lastTime = at;
+    if (kind === SCAN_SECCOMP) this.seccompScanned(at);
+    else this.apparmorScanned(at);
   }
 
   record(rec: AuditRecord): void {
@@ -184,22 +281,25 @@ export class Attributor {
 
   /** Behaviors touched since the previous drain, per target, carrying cumulative counts. */
   drain(): Map<string, BehaviorSet> {
-    // The attribution may have learnt new targets since, and drained items are clean again.
-    this.lastLabel = '';
-    this.lastProfileItem = undefined;
+    // The attribution may have learnt new targets since.
+    this.labels.clear();
+    this.last = undefined;
     const out = new Map<string, BehaviorSet>();
     for (const [target, behaviors] of this.targets) if (behaviors.dirty.length > 0) out.set(target, behaviors.drain(this.opts.replica));
     return out;
   }
 
-  private byLabel(label: string): TargetBehaviors | undefined {
-    if (label !== this.lastLabel) {
+  private byLabel(label: string): LabelEntry {
+    const last = this.last;
+    if (last !== undefined && last.label === label) return last;
+    let e = this.labels.get(label);
+    if (e === undefined) {
+      if (this.labels.size >= MAX_LABELS) this.labels.clear();
       const target = this.attribution.profile(baseProfile(label));
-      this.lastLabel = label;
-      this.lastTarget = target === undefined ? undefined : this.behaviors(target);
-      this.lastProfileItem = undefined;
+      e = { label, behaviors: target === undefined ? undefined : this.behaviors(target), profileItem: undefined };
+      this.labels.set(label, e);
     }
-    return this.lastTarget;
+    return (this.last = e);
   }
 
   private behaviors(target: string): TargetBehaviors {
@@ -208,71 +308,151 @@ export class Attributor {
     return b;
   }
 
+  private seccompScanned(at: number): void {
+    this.nSeccomp++;
+    const arch = fieldRawIs(F.arch, 'c000003e') ? 'x86_64' : fieldRawIs(F.arch, 'c00000b7') ? 'aarch64' : undefined;
+    this.seccompAttribute(arch, fieldRawInterned(F.subj), fieldNumber(F.pid), fieldNumber(F.syscall)!, at);
+  }
+
   private seccomp(rec: SeccompRecord, at: number): void {
-    this.count('seccomp');
-    const arch = AUDIT_ARCH[rec.arch!];
+    this.nSeccomp++;
+    this.seccompAttribute(AUDIT_ARCH[rec.arch!], rec.subj, rec.pid, rec.syscall!, at);
+  }
+
+  private seccompAttribute(arch: Arch | undefined, subj: string | undefined, pid: number | undefined, syscall: number, at: number): void {
     if (!arch || !isArch(arch)) return this.count('seccomp_unknown_arch');
     if (this.opts.arch && arch !== this.opts.arch) return this.count('seccomp_other_arch');
-    let b = rec.subj !== undefined ? this.byLabel(rec.subj) : undefined;
-    if (b === undefined && rec.pid !== undefined && this.attribution.pid) {
-      const target = this.attribution.pid(rec.pid, at);
+    let b = subj !== undefined ? this.byLabel(subj).behaviors : undefined;
+    if (b === undefined && pid !== undefined && this.attribution.pid) {
+      const target = this.attribution.pid(pid, at);
       if (target !== undefined) b = this.behaviors(target);
     }
-    if (b === undefined) return this.count('unattributed');
-    b.hit('syscalls', syscallName(arch, rec.syscall!), at);
+    if (b === undefined) {
+      this.nUnattributed++;
+      return;
+    }
+    b.syscall(arch, syscall, at);
+  }
+
+  private apparmorScanned(at: number): void {
+    this.nApparmor++;
+    const verdict = fieldRawInterned(F.apparmor);
+    if (verdict !== 'ALLOWED' && verdict !== 'DENIED' && verdict !== 'AUDIT' && verdict !== 'KILL') {
+      this.nStatus++;
+      return;
+    }
+    const label = fieldTextInterned(F.profile);
+    const e = label === undefined ? undefined : this.byLabel(label);
+    if (e === undefined || e.behaviors === undefined) {
+      this.nUnattributed++;
+      return;
+    }
+    // What every branch reads; the rest only when a rare branch needs it.
+    const r = this.view;
+    r.verdict = verdict;
+    r.profile = label;
+    r.operation = fieldRawInterned(F.operation);
+    r.name = fieldText(F.name);
+    r.requested = fieldRawInterned(F.requested);
+    r.denied = r.requested === undefined ? fieldRawInterned(F.denied) : undefined;
+    r.fsuid = fieldNumber(F.fsuid);
+    r.ouid = fieldNumber(F.ouid);
+    r.capname = fieldRawInterned(F.capname);
+    r.family = fieldRawInterned(F.family);
+    this.observe(e, e.behaviors, r, at, true);
+  }
+
+  /** The fields only rare branches read, for the scan path's reused record. */
+  private rare(r: AppArmorRecord): void {
+    r.signal = fieldRawInterned(F.signal);
+    r.peer = fieldTextInterned(F.peer);
+    r.fstype = fieldText(F.fstype);
+    r.flags = fieldRaw(F.flags);
+    r.sockType = fieldRawInterned(F.sockType);
+    r.protocol = fieldNumber(F.protocol);
+    r.addr = fieldText(F.addr);
+    r.peerAddr = fieldText(F.peerAddr);
+    r.laddr = fieldRaw(F.laddr);
+    r.lport = fieldNumber(F.lport);
+    r.faddr = fieldRaw(F.faddr);
+    r.fport = fieldNumber(F.fport);
+    r.bus = fieldRaw(F.bus);
+    r.path = fieldRaw(F.path);
+    r.interface = fieldRaw(F.interface);
+    r.member = fieldRaw(F.member);
   }
 
   private apparmor(r: AppArmorRecord, at: number): void {
-    this.count('apparmor');
-    if (r.verdict !== 'ALLOWED' && r.verdict !== 'DENIED' && r.verdict !== 'AUDIT' && r.verdict !== 'KILL') return this.count('apparmor_status');
-    const b = r.profile === undefined ? undefined : this.byLabel(r.profile);
-    if (b === undefined) return this.count('unattributed');
-    if (this.lastProfileItem === undefined) this.lastProfileItem = b.hit('profiles', r.profile!, at);
-    else b.again(this.lastProfileItem, at);
+    this.nApparmor++;
+    if (r.verdict !== 'ALLOWED' && r.verdict !== 'DENIED' && r.verdict !== 'AUDIT' && r.verdict !== 'KILL') {
+      this.nStatus++;
+      return;
+    }
+    const e = r.profile === undefined ? undefined : this.byLabel(r.profile);
+    if (e === undefined || e.behaviors === undefined) {
+      this.nUnattributed++;
+      return;
+    }
+    this.observe(e, e.behaviors, r, at, false);
+  }
+
+  private observe(e: LabelEntry, b: TargetBehaviors, r: AppArmorRecord, at: number, scanned: boolean): void {
+    if (e.profileItem === undefined) e.profileItem = b.hit(C_PROFILES, e.label, at);
+    else b.again(e.profileItem, at);
     const op = r.operation!;
     const mask = r.requested ?? r.denied ?? '';
     if (op === 'capable' && r.capname !== undefined) {
-      addTo(b.hit('capabilities', r.capname, at), 'verdict', r.verdict === 'DENIED' ? 'denied' : 'granted');
-    } else if (op === 'signal') {
-      const agg = b.hit('signals', peerKey(r), at);
+      addTo(b.hit(C_CAPABILITIES, r.capname, at), 'verdict', r.verdict === 'DENIED' ? 'denied' : 'granted');
+      return;
+    }
+    const perms0 = OP_PERMS[op];
+    if (r.family === undefined && r.name !== undefined && (mask !== '' || perms0 !== undefined) && !rareOp(op)) {
+      // Files: the bulk of the traffic.
+      let perms = perms0 ?? 0;
+      for (let i = 0; i < mask.length; i++) {
+        const c = mask.charCodeAt(i);
+        if (c < 128) perms |= LETTER_CODE[c]!;
+      }
+      if (op === 'exec') perms |= P.exec;
+      if (perms & P.exec) b.hit(C_EXECUTIONS, r.name, at);
+      const agg = b.hit(C_FILES, r.name, at);
+      agg.perms |= perms;
+      if (r.fsuid !== undefined && r.ouid !== undefined) agg.owner = (agg.owner ?? true) && r.fsuid === r.ouid;
+      return;
+    }
+    if (scanned) this.rare(r);
+    if (op === 'signal') {
+      const agg = b.hit(C_SIGNALS, peerKey(r), at);
       if (r.signal !== undefined) addTo(agg, 'signals', r.signal);
       for (const w of words(mask)) addTo(agg, 'perms', w);
     } else if (op === 'ptrace') {
-      const agg = b.hit('ptraces', peerKey(r), at);
+      const agg = b.hit(C_PTRACES, peerKey(r), at);
       for (const w of words(mask)) addTo(agg, 'perms', w);
     } else if (MOUNT_OPS.has(op)) {
-      const agg = b.hit('mounts', `${r.name ?? ''}|${r.fstype ?? ''}`, at);
+      const agg = b.hit(C_MOUNTS, `${r.name ?? ''}|${r.fstype ?? ''}`, at);
       addTo(agg, 'ops', op === 'umount' ? 'umount' : op === 'pivotroot' ? 'pivotroot' : 'mount');
       for (const f of r.flags ? r.flags.split(', ') : []) if (f) addTo(agg, 'flags', f);
     } else if (r.family !== undefined) {
       this.network(b, r, op, at);
     } else if (op.startsWith('dbus')) {
-      b.hit('unhandled', `dbus ${op} bus=${r.bus ?? ''} path=${r.path ?? ''} interface=${r.interface ?? ''} member=${r.member ?? ''} name=${r.name ?? ''} mask=${mask}`, at);
-    } else if (r.name !== undefined && (mask !== '' || OP_PERMS[op] !== undefined)) {
-      let perms = OP_PERMS[op] ?? 0;
-      for (let i = 0; i < mask.length; i++) perms |= LETTER[mask[i]!] ?? 0;
-      if (op === 'exec') perms |= P.exec;
-      if (perms & P.exec) b.hit('executions', r.name, at);
-      const agg = b.hit('files', r.name, at);
-      agg.perms |= perms;
-      if (r.fsuid !== undefined && r.ouid !== undefined) agg.owner = (agg.owner ?? true) && r.fsuid === r.ouid;
+      b.hit(C_UNHANDLED, `dbus ${op} bus=${r.bus ?? ''} path=${r.path ?? ''} interface=${r.interface ?? ''} member=${r.member ?? ''} name=${r.name ?? ''} mask=${mask}`, at);
     } else {
-      b.hit('unhandled', r.name === undefined ? `apparmor ${op}` : `apparmor ${op} ${r.name}`, at);
+      b.hit(C_UNHANDLED, r.name === undefined ? `apparmor ${op}` : `apparmor ${op} ${r.name}`, at);
     }
   }
 
   private network(b: TargetBehaviors, r: AppArmorRecord, op: string, at: number): void {
     const proto = r.protocol === undefined ? '' : protocolName(r.protocol);
-    b.hit('sockets', `${r.family}/${r.sockType ?? ''}/${proto}`, at);
+    b.hit(C_SOCKETS, `${r.family}/${r.sockType ?? ''}/${proto}`, at);
     if (r.family === 'unix') {
       const peer = r.peerAddr !== undefined && r.peerAddr !== 'none' ? r.peerAddr : undefined;
       const local = r.addr !== undefined && r.addr !== 'none' ? r.addr : undefined;
-      if (EGRESS_OPS.has(op) && peer !== undefined) b.hit('egresses', `unix|${peer}|0`, at);
-      else if (BIND_OPS.has(op) && local !== undefined) addTo(b.hit('binds', `unix|${local}|0`, at), 'ops', op);
+      if (EGRESS_OPS.has(op) && peer !== undefined) b.hit(C_EGRESSES, `unix|${peer}|0`, at);
+      else if (BIND_OPS.has(op) && local !== undefined) addTo(b.hit(C_BINDS, `unix|${local}|0`, at), 'ops', op);
     } else if (EGRESS_OPS.has(op) && r.faddr !== undefined) {
-      b.hit('egresses', `${r.family}|${r.faddr}|${r.fport ?? 0}`, at);
+      b.hit(C_EGRESSES, `${r.family}|${r.faddr}|${r.fport ?? 0}`, at);
     } else if (BIND_OPS.has(op) && r.laddr !== undefined) {
-      addTo(b.hit('binds', `${r.family}|${r.laddr}|${r.lport ?? 0}`, at), 'ops', op);
+      addTo(b.hit(C_BINDS, `${r.family}|${r.laddr}|${r.lport ?? 0}`, at), 'ops', op);
     }
   }
 }

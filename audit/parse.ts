@@ -117,22 +117,49 @@ const TYPE_NAMES: Record<string, number> = {
   APPARMOR_KILL: 1507,
 };
 
-const REJECTED: Record<Rejection, Rejected> = Object.fromEntries(
-  (['not_audit', 'other_type', 'not_apparmor', 'too_long', 'binary', 'malformed', 'unbalanced_quote', 'duplicate_field', 'missing_field'] as const).map((r) => [r, Object.freeze({ kind: 'rejected', reason: r })]),
-) as Record<Rejection, Rejected>;
+// The scanner's results: a record kind (positive) or a rejection (negative, -1 - index in REASONS).
+/** scanLine() accepted an AppArmor record (AVC, USER_AVC, APPARMOR_*). */
+export const SCAN_APPARMOR = 1;
+/** scanLine() accepted a SECCOMP record. */
+export const SCAN_SECCOMP = 2;
+const REASONS: readonly Rejection[] = ['not_audit', 'other_type', 'not_apparmor', 'too_long', 'binary', 'malformed', 'unbalanced_quote', 'duplicate_field', 'missing_field'];
+const R_NOT_AUDIT = -1;
+const R_OTHER_TYPE = -2;
+const R_NOT_APPARMOR = -3;
+const R_TOO_LONG = -4;
+const R_BINARY = -5;
+const R_MALFORMED = -6;
+const R_UNBALANCED_QUOTE = -7;
+const R_DUPLICATE_FIELD = -8;
+const R_MISSING_FIELD = -9;
 
-function reject(reason: Rejection): Rejected {
-  return REJECTED[reason];
+const REJECTED: readonly Rejected[] = REASONS.map((r) => Object.freeze({ kind: 'rejected', reason: r }));
+
+/** The rejection a negative scanLine() result stands for. */
+export function scanRejection(code: number): Rejection {
+  return REASONS[-1 - code]!;
 }
 
-
+/** One line → a typed record with every field we know, or the reason it was rejected. */
 export function parseLine(line: string): AuditRecord | Rejected {
+  const kind = scanLine(line);
+  if (kind < 0) return REJECTED[-1 - kind]!;
+  return kind === SCAN_SECCOMP ? seccompRecord() : appArmorRecord();
+}
+
+/**
+ * The allocation-free half of parseLine: checks the line exactly as parseLine does and leaves its
+ * fields as offsets into the line, for field*() to read until the next scan. Returns SCAN_APPARMOR,
+ * SCAN_SECCOMP, or a negative code (scanRejection).
+ */
+export function scanLine(line: string): number {
   let end = line.length;
-  if (end > MAX_LINE) return reject('too_long');
+  if (end > MAX_LINE) return R_TOO_LONG;
   if (end > 0 && line.charCodeAt(end - 1) === 13) end--; // CRLF
   const c0 = line.charCodeAt(0);
   let p: number;
-  if (line.startsWith('type=', 0) || line.startsWith('node=', 0)) return parseAuditd(line, end);
+  if (c0 === 116 /* t */ && line.startsWith('type=', 0)) return parseAuditd(line, end);
+  if (line.startsWith('node=', 0)) return parseAuditd(line, end);
   if (line.startsWith('MESSAGE=', 0)) {
     p = 8;
     if (!line.startsWith('audit: ', p)) return parseJournalAudit(line, p, end);
@@ -146,7 +173,7 @@ export function parseLine(line: string): AuditRecord | Rejected {
   } else {
     p = syslogBody(line);
   }
-  if (p < 0) return reject('not_audit');
+  if (p < 0) return R_NOT_AUDIT;
   return parseKernel(line, p, end);
 }
 
@@ -177,54 +204,68 @@ function syslogBody(s: string): number {
 }
 
 /** Kernel framing from offset p: `[ts] ` then `audit: ` then `type=N audit(sec.ms:serial): `. */
-function parseKernel(s: string, p: number, end: number): AuditRecord | Rejected {
+function parseKernel(s: string, p: number, end: number): number {
   if (s.charCodeAt(p) === 91 /* [ */) {
     const close = s.indexOf('] ', p);
-    if (close < 0 || close - p > 32) return reject('not_audit');
+    if (close < 0 || close - p > 32) return R_NOT_AUDIT;
     p = close + 2;
   }
   if (s.startsWith('audit: ', p)) p += 7;
-  if (!s.startsWith('type=', p)) return reject('not_audit');
+  if (!s.startsWith('type=', p)) return R_NOT_AUDIT;
   p += 5;
   let type = 0;
   const t0 = p;
   for (let c = s.charCodeAt(p); c >= 48 && c <= 57; c = s.charCodeAt(++p)) type = type * 10 + c - 48;
-  if (p === t0 || !s.startsWith(' audit(', p)) return reject('not_audit');
+  if (p === t0 || !s.startsWith(' audit(', p)) return R_NOT_AUDIT;
   return parseBody(s, p + 7, end, type);
 }
 
 /** auditd framing: `[node=N ]type=NAME msg=audit(sec.ms:serial): `. */
-function parseAuditd(s: string, end: number): AuditRecord | Rejected {
+function parseAuditd(s: string, end: number): number {
   let p = 0;
   if (s.startsWith('node=', 0)) {
     const sp = s.indexOf(' ', 5);
-    if (sp < 0 || !s.startsWith('type=', sp + 1)) return reject('not_audit');
+    if (sp < 0 || !s.startsWith('type=', sp + 1)) return R_NOT_AUDIT;
     p = sp + 1;
   }
   const sp = s.indexOf(' ', p + 5);
   // Kernel framing without its prefixes (`type=1400 audit(...)`), as older kernels printed it.
   if (sp >= 0 && s.startsWith(' audit(', sp)) return parseKernel(s, p, end);
   p += 5;
-  if (sp < 0 || !s.startsWith(' msg=audit(', sp)) return reject('not_audit');
-  return parseBody(s, sp + 11, end, typeNumber(s.slice(p, sp)));
+  if (sp < 0 || !s.startsWith(' msg=audit(', sp)) return R_NOT_AUDIT;
+  return parseBody(s, sp + 11, end, typeNumber(s, p, sp));
 }
 
-/** `AVC`, `1400` or auditd's `UNKNOWN[1400]`; -1 for any other type (SYSCALL, PATH, ...). */
-function typeNumber(t: string): number {
-  if (t === 'AVC') return AVC;
-  const named = TYPE_NAMES[t];
-  if (named !== undefined) return named;
-  const digits = t.startsWith('UNKNOWN[') && t.endsWith(']') ? t.slice(8, -1) : t;
-  return /^[0-9]{1,5}$/.test(digits) ? Number(digits) : -1;
+/** `AVC`, `1400` or auditd's `UNKNOWN[1400]` in s[p, e); -1 for any other type (SYSCALL, PATH, ...). */
+function typeNumber(s: string, p: number, e: number): number {
+  const c = s.charCodeAt(p);
+  if (c >= 48 && c <= 57) return digits(s, p, e);
+  if (e - p === 3 && c === 65 && s.charCodeAt(p + 1) === 86 && s.charCodeAt(p + 2) === 67) return AVC;
+  if (c === 85 && s.startsWith('UNKNOWN[', p) && s.charCodeAt(e - 1) === 93 /* ] */) return digits(s, p + 8, e - 1);
+  // Only AVC, SECCOMP, USER_AVC and APPARMOR_* are ours: skip the lookup for SYSCALL, PATH, CWD, ...
+  if (c !== 65 && c !== 83 && c !== 85) return -1;
+  return TYPE_NAMES[s.slice(p, e)] ?? -1;
+}
+
+/** One to five decimal digits s[p, e), else -1. */
+function digits(s: string, p: number, e: number): number {
+  if (e <= p || e - p > 5) return -1;
+  let x = 0;
+  for (let i = p; i < e; i++) {
+    const c = s.charCodeAt(i) - 48;
+    if (c < 0 || c > 9) return -1;
+    x = x * 10 + c;
+  }
+  return x;
 }
 
 /** Journal audit transport: `MESSAGE=<TYPE_NAME> fields...`; time and serial live in other fields. */
-function parseJournalAudit(s: string, p: number, end: number): AuditRecord | Rejected {
+function parseJournalAudit(s: string, p: number, end: number): number {
   const sp = s.indexOf(' ', p);
-  if (sp < 0) return reject('not_audit');
+  if (sp < 0) return R_NOT_AUDIT;
   const typeName = s.slice(p, sp);
   const type = TYPE_NAMES[typeName] ?? (typeName.startsWith('AUDIT') ? Number(typeName.slice(5)) || 0 : 0);
-  if (type === 0) return reject('not_audit');
+  if (type === 0) return R_NOT_AUDIT;
   return parseFields(s, sp + 1, end, type, NaN, 0);
 }
 
@@ -233,20 +274,20 @@ function isAppArmorType(type: number): boolean {
 }
 
 /** From just after `audit(`: the time stamp, then the fields. */
-function parseBody(s: string, p: number, end: number, type: number): AuditRecord | Rejected {
-  if (type !== SECCOMP && !isAppArmorType(type)) return reject('other_type');
+function parseBody(s: string, p: number, end: number, type: number): number {
+  if (type !== SECCOMP && !isAppArmorType(type)) return R_OTHER_TYPE;
   let sec = 0;
   const p0 = p;
   for (let c = s.charCodeAt(p); c >= 48 && c <= 57; c = s.charCodeAt(++p)) sec = sec * 10 + c - 48;
-  if (p === p0 || s.charCodeAt(p) !== 46 /* . */) return reject('malformed');
+  if (p === p0 || s.charCodeAt(p) !== 46 /* . */) return R_MALFORMED;
   const m0 = ++p;
   let ms = 0;
   for (let c = s.charCodeAt(p); c >= 48 && c <= 57; c = s.charCodeAt(++p)) ms = ms * 10 + c - 48;
-  if (p - m0 !== 3 || s.charCodeAt(p) !== 58 /* : */) return reject('malformed');
+  if (p - m0 !== 3 || s.charCodeAt(p) !== 58 /* : */) return R_MALFORMED;
   const s0 = ++p;
   let serial = 0;
   for (let c = s.charCodeAt(p); c >= 48 && c <= 57; c = s.charCodeAt(++p)) serial = serial * 10 + c - 48;
-  if (p === s0 || !s.startsWith('): ', p)) return reject('malformed');
+  if (p === s0 || !s.startsWith('): ', p)) return R_MALFORMED;
   return parseFields(s, p + 3, end, type, sec * 1000 + ms, serial);
 }
 
@@ -259,64 +300,95 @@ const K = {
   exe: 26, msg: 27, code: 28, info: 29, laddr: 30, lport: 31, faddr: 32, fport: 33, bus: 34, path: 35,
   interface: 36, member: 37,
 } as const;
+/** Field codes for the field*() readers. */
+export const FIELD = K;
+const NFIELDS = 38;
 const IGNORED = -1;
 const BAD_KEY = -2;
 
+// Fields that are unsigned decimals, per record kind: validated while scanning (a bad one rejects
+// the record), kept as numbers.
+const UINT_APPARMOR = new Uint8Array(NFIELDS);
+for (const k of [K.fsuid, K.ouid, K.pid, K.capability, K.protocol, K.lport, K.fport]) UINT_APPARMOR[k] = 1;
+const UINT_SECCOMP = new Uint8Array(NFIELDS);
+for (const k of [K.pid, K.syscall]) UINT_SECCOMP[k] = 1;
+
+// The scan of the latest line: per field code, the value's offsets, whether it was quoted, its
+// number, and the scan generation that set it (a field is present iff FG[code] === gen).
+const F0 = new Int32Array(NFIELDS);
+const F1 = new Int32Array(NFIELDS);
+const FQ = new Uint8Array(NFIELDS);
+const FN = new Float64Array(NFIELDS);
+const FG = new Int32Array(NFIELDS);
+let gen = 0;
+let S = '';
+let sTime = NaN;
+let sSerial = 0;
+let sType = 0;
+
 /** The key=value list of one record. */
-function parseFields(s: string, p: number, end: number, type: number, time: number, serial: number): AuditRecord | Rejected {
+function parseFields(s: string, p: number, end: number, type: number, time: number, serial: number): number {
   // One pass finds both hostile bytes (the kernel logs printable ASCII only, hex-encoding anything
   // else) and the 0x1d after which auditd's ENRICHED format appends interpreted copies of fields.
   const bad = s.search(NON_PRINTABLE);
   if (bad >= 0 && bad < end) {
-    if (s.charCodeAt(bad) !== 0x1d || bad < p) return reject('binary');
+    if (s.charCodeAt(bad) !== 0x1d || bad < p) return R_BINARY;
     end = bad;
   }
-  const rec: AuditRecord = type === SECCOMP ? new SeccompRecord() : new AppArmorRecord();
-  rec.time = time;
-  rec.serial = serial;
-  rec.type = type;
-  const res = scanFields(s, p, end, rec);
-  if (res !== undefined) return res;
-  if (rec.kind === 'seccomp') {
-    if (rec.arch === undefined || rec.syscall === undefined) return reject('missing_field');
-  } else if (rec.verdict === undefined) {
-    return reject(type === AVC || type === USER_AVC ? 'not_apparmor' : 'missing_field');
-  } else if (rec.operation === undefined) {
-    return reject('missing_field');
+  if (++gen > 0x3fffffff) {
+    FG.fill(0);
+    gen = 1;
   }
-  return rec;
+  S = s;
+  sTime = time;
+  sSerial = serial;
+  sType = type;
+  const apparmor = type !== SECCOMP;
+  const res = scanFields(s, p, end, apparmor);
+  if (res !== 0) return res;
+  if (!apparmor) return FG[K.arch] !== gen || FG[K.syscall] !== gen ? R_MISSING_FIELD : SCAN_SECCOMP;
+  if (FG[K.apparmor] !== gen) return type === AVC || type === USER_AVC ? R_NOT_APPARMOR : R_MISSING_FIELD;
+  return FG[K.operation] !== gen ? R_MISSING_FIELD : SCAN_APPARMOR;
 }
 
-function scanFields(s: string, p: number, end: number, rec: AuditRecord): Rejected | undefined {
-  const apparmor = rec.kind === 'apparmor';
+function scanFields(s: string, p: number, end: number, apparmor: boolean): number {
   let seen = 0;
   while (p < end) {
     if (s.charCodeAt(p) === 32) {
       p++;
       continue;
     }
-    const eq = s.indexOf('=', p);
-    if (eq < 0 || eq >= end) return reject('malformed');
-    const code = keyCode(s, p, eq);
-    if (code === BAD_KEY) return reject('malformed');
+    // The key, hashed on the way to its `=`.
+    let eq = p;
+    let h = 0;
+    let odd = false;
+    for (; eq < end; eq++) {
+      const c = s.charCodeAt(eq);
+      if (c === 61 /* = */) break;
+      if (c === 32 || c === 34) odd = true;
+      h = (Math.imul(h, 31) + c) | 0;
+    }
+    if (eq >= end) return R_MALFORMED;
+    const code = keyCode(s, p, eq, h, odd);
+    if (code === BAD_KEY) return R_MALFORMED;
     const q = s.charCodeAt(eq + 1);
     let v0 = eq + 1;
     let v1: number;
     if (q === 34 /* " */) {
       v0++;
       v1 = s.indexOf('"', v0);
-      if (v1 < 0 || v1 >= end) return reject('unbalanced_quote');
+      if (v1 < 0 || v1 >= end) return R_UNBALANCED_QUOTE;
       p = v1 + 1;
     } else if (q === 39 /* ' */) {
       // USER_AVC: msg='apparmor="..." ...' carries the AppArmor fields of a userspace (dbus) check.
       const close = s.lastIndexOf("'", end - 1);
-      if (close <= eq + 1) return reject('unbalanced_quote');
-      if (code !== K.msg || !apparmor || seen & (1 << K.msg)) return reject('malformed');
+      if (close <= eq + 1) return R_UNBALANCED_QUOTE;
+      if (code !== K.msg || !apparmor || seen & (1 << K.msg)) return R_MALFORMED;
       seen |= 1 << K.msg;
       // The outer pid is the dbus daemon's; the inner fields describe the client.
-      rec.pid = undefined;
-      const inner = scanFields(s, eq + 2, close, rec);
-      if (inner !== undefined) return inner;
+      FG[K.pid] = 0;
+      const inner = scanFields(s, eq + 2, close, apparmor);
+      if (inner !== 0) return inner;
       p = close + 1;
       continue;
     } else {
@@ -326,20 +398,27 @@ function scanFields(s: string, p: number, end: number, rec: AuditRecord): Reject
       if (code === K.subj && v1 < end && s.charCodeAt(v1 + 1) === 40 /* ( */) {
         // An AppArmor task label prints unquoted with its mode: `subj=name (complain)`.
         const close = s.indexOf(')', v1);
-        if (close < 0 || close >= end) return reject('malformed');
+        if (close < 0 || close >= end) return R_MALFORMED;
         v1 = p = close + 1;
       }
     }
-    if (p < end && s.charCodeAt(p) !== 32) return reject('malformed');
+    if (p < end && s.charCodeAt(p) !== 32) return R_MALFORMED;
     if (code === IGNORED) continue;
     if (code < 30) {
-      if (seen & (1 << code)) return reject('duplicate_field');
+      if (seen & (1 << code)) return R_DUPLICATE_FIELD;
       seen |= 1 << code;
     }
-    const ok = apparmor ? setAppArmor(rec, code, s, v0, v1, q === 34) : setSeccomp(rec, code, s, v0, v1, q === 34);
-    if (!ok) return reject('malformed');
+    if (apparmor ? UINT_APPARMOR[code] : UINT_SECCOMP[code]) {
+      const x = uint(s, v0, v1);
+      if (x < 0) return R_MALFORMED;
+      FN[code] = x;
+    }
+    F0[code] = v0;
+    F1[code] = v1;
+    FQ[code] = q === 34 ? 1 : 0;
+    FG[code] = gen;
   }
-  return undefined;
+  return 0;
 }
 
 /** Names of the keys we use; aliases share a code. */
@@ -354,21 +433,24 @@ const KEY_NAMES: Record<string, number> = {
   path: K.path, interface: K.interface, member: K.member,
 };
 
-// Keys are recognised by their length and three characters, then confirmed with one startsWith:
-// no substring and no per-character loop per key. Open addressing in a small power-of-two table.
-const SLOTS = 512;
+// Keys are recognised by the hash the scan computes on its way to `=`, then confirmed char by
+// char: no substring per key. Open addressing in a small power-of-two table.
+const SLOTS = 256;
 const slotCode = new Int32Array(SLOTS).fill(IGNORED);
+const slotHash = new Int32Array(SLOTS);
 const slotName: string[] = new Array<string>(SLOTS).fill('');
 for (const [name, code] of Object.entries(KEY_NAMES)) {
-  let i = slotOf(name, 0, name.length);
+  let h = 0;
+  for (let i = 0; i < name.length; i++) h = (Math.imul(h, 31) + name.charCodeAt(i)) | 0;
+  let i = slotOf(h);
   while (slotCode[i] !== IGNORED) i = (i + 1) & (SLOTS - 1);
   slotCode[i] = code;
+  slotHash[i] = h;
   slotName[i] = name;
 }
 
-function slotOf(s: string, p: number, e: number): number {
-  const len = e - p;
-  return (len * 97 + s.charCodeAt(p) * 31 + s.charCodeAt(p + 1) * 7 + s.charCodeAt(e - 1)) & (SLOTS - 1);
+function slotOf(h: number): number {
+  return (h ^ (h >>> 8) ^ (h >>> 16)) & (SLOTS - 1);
 }
 
 /** s.startsWith(name, p), which V8 runs far slower than this loop for short names. */
@@ -377,71 +459,141 @@ function sameAt(s: string, p: number, name: string): boolean {
   return true;
 }
 
-/** The code of the key s[p, e): IGNORED for keys we do not use, BAD_KEY for one with a space or quote. */
-function keyCode(s: string, p: number, e: number): number {
-  if (e - p >= 2) {
-    for (let i = slotOf(s, p, e); slotCode[i] !== IGNORED; i = (i + 1) & (SLOTS - 1)) {
+/** The code of the key s[p, e) of hash h: IGNORED for keys we do not use, BAD_KEY for one with a space or quote. */
+function keyCode(s: string, p: number, e: number, h: number, odd: boolean): number {
+  for (let i = slotOf(h); slotCode[i] !== IGNORED; i = (i + 1) & (SLOTS - 1)) {
+    if (slotHash[i] === h) {
       const name = slotName[i]!;
       if (name.length === e - p && sameAt(s, p, name)) return slotCode[i]!;
     }
   }
-  if (e === p) return BAD_KEY;
-  const sp = s.indexOf(' ', p);
-  if (sp >= 0 && sp < e) return BAD_KEY;
-  const q = s.indexOf('"', p);
-  return q >= 0 && q < e ? BAD_KEY : IGNORED;
+  return e === p || odd ? BAD_KEY : IGNORED;
 }
 
-/** Sets one field from s[v0, v1); false for a value of the wrong shape. */
-function setAppArmor(r: AppArmorRecord, code: number, s: string, v0: number, v1: number, quoted: boolean): boolean {
-  switch (code) {
-    case K.apparmor: r.verdict = s.slice(v0, v1); return true;
-    case K.operation: r.operation = s.slice(v0, v1); return true;
-    case K.profile: r.profile = text(s, v0, v1, quoted); return true;
-    case K.name: r.name = text(s, v0, v1, quoted); return true;
-    case K.name2: r.name2 = text(s, v0, v1, quoted); return true;
-    case K.requested: r.requested = s.slice(v0, v1); return true;
-    case K.denied: r.denied = s.slice(v0, v1); return true;
-    case K.fsuid: return (r.fsuid = uint(s, v0, v1)) >= 0;
-    case K.ouid: return (r.ouid = uint(s, v0, v1)) >= 0;
-    case K.pid: return (r.pid = uint(s, v0, v1)) >= 0;
-    case K.comm: r.comm = text(s, v0, v1, quoted); return true;
-    case K.capability: return (r.capability = uint(s, v0, v1)) >= 0;
-    case K.capname: r.capname = s.slice(v0, v1); return true;
-    case K.family: r.family = s.slice(v0, v1); return true;
-    case K.sockType: r.sockType = s.slice(v0, v1); return true;
-    case K.protocol: return (r.protocol = uint(s, v0, v1)) >= 0;
-    case K.signal: r.signal = s.slice(v0, v1); return true;
-    case K.peer: r.peer = text(s, v0, v1, quoted); return true;
-    case K.fstype: r.fstype = text(s, v0, v1, quoted); return true;
-    case K.srcname: r.srcname = text(s, v0, v1, quoted); return true;
-    case K.flags: r.flags = s.slice(v0, v1); return true;
-    case K.addr: r.addr = text(s, v0, v1, quoted); return true;
-    case K.peerAddr: r.peerAddr = text(s, v0, v1, quoted); return true;
-    case K.info: r.info = s.slice(v0, v1); return true;
-    case K.laddr: r.laddr = s.slice(v0, v1); return true;
-    case K.lport: return (r.lport = uint(s, v0, v1)) >= 0;
-    case K.faddr: r.faddr = s.slice(v0, v1); return true;
-    case K.fport: return (r.fport = uint(s, v0, v1)) >= 0;
-    case K.bus: r.bus = s.slice(v0, v1); return true;
-    case K.path: r.path = s.slice(v0, v1); return true;
-    case K.interface: r.interface = s.slice(v0, v1); return true;
-    case K.member: r.member = s.slice(v0, v1); return true;
-    default: return true;
-  }
+// ---- Reading the latest scan. Only meaningful right after scanLine() accepted a record.
+
+/** Time of the latest scan in ms since the epoch, NaN when its framing carries none. */
+export function scanTime(): number {
+  return sTime;
 }
 
-function setSeccomp(r: SeccompRecord, code: number, s: string, v0: number, v1: number, quoted: boolean): boolean {
-  switch (code) {
-    case K.pid: return (r.pid = uint(s, v0, v1)) >= 0;
-    case K.comm: r.comm = text(s, v0, v1, quoted); return true;
-    case K.exe: r.exe = text(s, v0, v1, quoted); return true;
-    case K.subj: r.subj = s.slice(v0, v1); return true;
-    case K.arch: r.arch = s.slice(v0, v1); return true;
-    case K.syscall: return (r.syscall = uint(s, v0, v1)) >= 0;
-    case K.code: r.code = s.slice(v0, v1); return true;
-    default: return true;
-  }
+/** Whether the latest scanned record has the field. */
+export function fieldHas(code: number): boolean {
+  return FG[code] === gen;
+}
+
+/** The field's value as logged (no decoding), or undefined. */
+export function fieldRaw(code: number): string | undefined {
+  return FG[code] === gen ? S.slice(F0[code]!, F1[code]!) : undefined;
+}
+
+/** The field's value as a model path (untrusted-string decoding), or undefined. */
+export function fieldText(code: number): string | undefined {
+  return FG[code] === gen ? text(S, F0[code]!, F1[code]!, FQ[code] === 1) : undefined;
+}
+
+/** An unsigned decimal field (pid, fsuid, ouid, capability, protocol, lport, fport, syscall), or undefined. */
+export function fieldNumber(code: number): number | undefined {
+  return FG[code] === gen ? FN[code] : undefined;
+}
+
+/** Whether the field is present and its raw value is exactly str. */
+export function fieldRawIs(code: number, str: string): boolean {
+  if (FG[code] !== gen) return false;
+  const v0 = F0[code]!;
+  return F1[code]! - v0 === str.length && sameAt(S, v0, str);
+}
+
+// Interned values: repeated short values (operation, verdict, masks, labels, ...) come back as the
+// same string from a small direct-mapped cache keyed by the hash of their slice, so the hot path
+// allocates nothing for them and later Map lookups find their hash already computed.
+const ISLOTS = 1024;
+const MAX_INTERNED = 96;
+const iRaw: string[] = new Array<string>(ISLOTS).fill('');
+const iMode = new Uint8Array(ISLOTS).fill(255);
+const iVal: string[] = new Array<string>(ISLOTS).fill('');
+
+function interned(code: number, mode: number): string {
+  const v0 = F0[code]!;
+  const v1 = F1[code]!;
+  const len = v1 - v0;
+  if (len > MAX_INTERNED) return mode === 2 ? S.slice(v0, v1) : text(S, v0, v1, mode === 1);
+  let h = len + mode;
+  for (let i = v0; i < v1; i++) h = (Math.imul(h, 31) + S.charCodeAt(i)) | 0;
+  const slot = (h ^ (h >>> 10) ^ (h >>> 20)) & (ISLOTS - 1);
+  const raw = iRaw[slot]!;
+  if (iMode[slot] === mode && raw.length === len && sameAt(S, v0, raw)) return iVal[slot]!;
+  const r = S.slice(v0, v1);
+  const v = mode === 2 ? r : text(S, v0, v1, mode === 1);
+  iRaw[slot] = r;
+  iMode[slot] = mode;
+  iVal[slot] = v;
+  return v;
+}
+
+/** fieldRaw(), interned: for values that repeat (operation, verdict, masks, capname, family, ...). */
+export function fieldRawInterned(code: number): string | undefined {
+  return FG[code] === gen ? interned(code, 2) : undefined;
+}
+
+/** fieldText(), interned: for values that repeat (profile labels). */
+export function fieldTextInterned(code: number): string | undefined {
+  return FG[code] === gen ? interned(code, FQ[code]!) : undefined;
+}
+
+function appArmorRecord(): AppArmorRecord {
+  const r = new AppArmorRecord();
+  r.time = sTime;
+  r.serial = sSerial;
+  r.type = sType;
+  r.verdict = fieldRaw(K.apparmor);
+  r.operation = fieldRaw(K.operation);
+  r.profile = fieldText(K.profile);
+  r.name = fieldText(K.name);
+  r.name2 = fieldText(K.name2);
+  r.requested = fieldRaw(K.requested);
+  r.denied = fieldRaw(K.denied);
+  r.fsuid = fieldNumber(K.fsuid);
+  r.ouid = fieldNumber(K.ouid);
+  r.pid = fieldNumber(K.pid);
+  r.comm = fieldText(K.comm);
+  r.capability = fieldNumber(K.capability);
+  r.capname = fieldRaw(K.capname);
+  r.family = fieldRaw(K.family);
+  r.sockType = fieldRaw(K.sockType);
+  r.protocol = fieldNumber(K.protocol);
+  r.signal = fieldRaw(K.signal);
+  r.peer = fieldText(K.peer);
+  r.fstype = fieldText(K.fstype);
+  r.srcname = fieldText(K.srcname);
+  r.flags = fieldRaw(K.flags);
+  r.addr = fieldText(K.addr);
+  r.peerAddr = fieldText(K.peerAddr);
+  r.laddr = fieldRaw(K.laddr);
+  r.lport = fieldNumber(K.lport);
+  r.faddr = fieldRaw(K.faddr);
+  r.fport = fieldNumber(K.fport);
+  r.bus = fieldRaw(K.bus);
+  r.path = fieldRaw(K.path);
+  r.interface = fieldRaw(K.interface);
+  r.member = fieldRaw(K.member);
+  r.info = fieldRaw(K.info);
+  return r;
+}
+
+function seccompRecord(): SeccompRecord {
+  const r = new SeccompRecord();
+  r.time = sTime;
+  r.serial = sSerial;
+  r.type = sType;
+  r.pid = fieldNumber(K.pid);
+  r.comm = fieldText(K.comm);
+  r.exe = fieldText(K.exe);
+  r.subj = fieldRaw(K.subj);
+  r.arch = fieldRaw(K.arch);
+  r.syscall = fieldNumber(K.syscall);
+  r.code = fieldRaw(K.code);
+  return r;
 }
 
 /** Decimal without sign, or -1. */
@@ -461,7 +613,7 @@ function uint(s: string, v0: number, v1: number): number {
  * upper-case hex of the bytes. Either way the result is a model path (see core/paths.ts).
  */
 function text(s: string, v0: number, v1: number, quoted: boolean): string {
-  if (!quoted && isHex(s, v0, v1)) return pathFromBytes(Buffer.from(s.slice(v0, v1), 'hex'));
+  if (!quoted && isHex(s, v0, v1)) return hexText(s, v0, v1);
   const v = s.slice(v0, v1);
   return v.indexOf('\\') < 0 ? v : v.replaceAll('\\', '\\\\');
 }
@@ -473,4 +625,19 @@ function isHex(s: string, v0: number, v1: number): boolean {
     if (!((c >= 48 && c <= 57) || (c >= 65 && c <= 70))) return false;
   }
   return true;
+}
+
+/** Upper-case hex → model path; ASCII (the usual case: a space in a name) without a Buffer. */
+function hexText(s: string, v0: number, v1: number): string {
+  let out = '';
+  for (let i = v0; i < v1; i += 2) {
+    const b = (hexDigit(s.charCodeAt(i)) << 4) | hexDigit(s.charCodeAt(i + 1));
+    if (b >= 0x80) return pathFromBytes(Buffer.from(s.slice(v0, v1), 'hex'));
+    out += b === 0x5c ? '\\\\' : String.fromCharCode(b);
+  }
+  return out;
+}
+
+function hexDigit(c: number): number {
+  return c <= 57 ? c - 48 : c - 55;
 }

@@ -1,8 +1,17 @@
 import { Command, Option } from 'commander';
 import { createLogger } from '../lib/log.js';
 import { stateHome } from '../lib/home.js';
-import { adviseCommand, diffCommand, profileCommand, type ProfileFormat } from './analyse.js';
+import { adviseCommand, contextFrom, diffCommand, profileCommand, type ProfileFormat } from './analyse.js';
+import { ingestCommand } from './audit.js';
+import { extendCommand, listCommand, resultCommand, startModel, statusCommand, stopCommand, waitForResult, summary } from './model.js';
+import { fetchOutputs } from './outputs.js';
 import { record } from './record.js';
+import { scheduleCreate, scheduleDelete, scheduleList } from './schedule.js';
+import { serve } from './serve.js';
+import { openSession } from './session.js';
+import { parseTargetSpec } from './target-spec.js';
+import type { ModelingInput } from '../workflows/input.js';
+import type { Role } from '../workers/workers.js';
 
 const log = createLogger('varmor-modeler', 'warn');
 
@@ -28,15 +37,15 @@ const program = new Command('varmor-modeler')
   .addOption(new Option('--home <dir>', 'state directory (server database, embedded object store)').env('VARMOR_MODELER_HOME'))
   .showHelpAfterError();
 
-program
+contextOptions(program
   .command('record')
   .description('launch a command, model it and every descendant until it exits or the duration passes')
   .option('-d, --duration <duration>', 'longest modeling window, e.g. 30s, 10m', '30s')
   .option('-o, --out <dir>', 'where to write the outputs', 'out')
   .option('-n, --name <name>', 'model name (default: the command name)')
   .option('--checkpoint-interval <duration>', 'how often batches are checkpointed to the object store', '10s')
-  .argument('<command...>', 'the command to launch, after --')
-  .action(action(async (argv: string[], opts, cmd: Command) => record(argv, { ...opts, home: home(cmd) }, log)));
+  .argument('<command...>', 'the command to launch, after --'))
+  .action(action(async (argv: string[], opts, cmd: Command) => record(argv, { ...opts, context: contextFrom(opts), home: home(cmd) }, log)));
 
 /** Context that behavior cannot show, for the rule advice. */
 function contextOptions(cmd: Command): Command {
@@ -77,5 +86,148 @@ program
   .argument('<model>', 'ArmorProfileModel file (YAML or JSON)')
   .addOption(new Option('-f, --format <format>', 'profile format').choices(['apparmor', 'seccomp', 'spo']).default('apparmor'))
   .action(action(async (path: string, opts: { format: ProfileFormat }) => print(await profileCommand(path, opts.format))));
+
+/** A client for a cluster or the embedded server `varmor-modeler dev` runs; no workers here. */
+async function withClient<T>(cmd: Command, fn: (session: Awaited<ReturnType<typeof openSession>>) => Promise<T>): Promise<T> {
+  const session = await openSession({ home: home(cmd), log, start: false });
+  try {
+    return await fn(session);
+  } finally {
+    await session.close();
+  }
+}
+
+const model = program.command('model').description('modeling runs on Temporal: start, watch, stop, extend, fetch results');
+
+contextOptions(
+  model
+    .command('start')
+    .description('start modeling a target (container:ID, pid:PID, k8s:NS/KIND/NAME) for a window')
+    .requiredOption('-t, --target <spec>', 'what to model')
+    .requiredOption('-d, --duration <duration>', 'window length, e.g. 30m, 12h, 7d')
+    .option('--checkpoint-interval <duration>', 'how often collectors checkpoint', '10s')
+    .option('--id <name>', 'model name (workflow varmor-modeler/NAMESPACE/NAME)')
+    .option('--namespace <ns>', 'namespace the model belongs to')
+    .option('--node-give-up <duration>', 'how long a lost node is waited for', '10m')
+    .option('--attach', 'follow the run already going for this target instead of refusing')
+    .option('--wait', 'wait for the result and write it to --out')
+    .option('-o, --out <dir>', 'with --wait: where to write the outputs', 'out'),
+).action(
+  action(async (opts, cmd: Command) =>
+    withClient(cmd, async (session) => {
+      const input: ModelingInput = {
+        target: parseTargetSpec(opts.target, session.node),
+        duration: opts.duration,
+        checkpointInterval: opts.checkpointInterval,
+        nodeGiveUp: opts.nodeGiveUp,
+        context: contextFrom(opts),
+        ...(opts.id ? { name: opts.id } : {}),
+        ...(opts.namespace ? { namespace: opts.namespace } : {}),
+      };
+      const handle = await startModel(session.client, input, { attach: opts.attach });
+      process.stderr.write(`modeling ${handle.workflowId}\n`);
+      if (!opts.wait) return print(`${handle.workflowId}\n`);
+      const result = await waitForResult(handle, log);
+      return print(await summary(result, await fetchOutputs(result.store, result.outputs, opts.out)));
+    }),
+  ),
+);
+
+model
+  .command('status')
+  .description('live progress of a run: phase, window, per-node batches and events')
+  .argument('<id>', 'workflow ID or NAMESPACE/NAME')
+  .option('--json', 'the status query result as JSON')
+  .action(action(async (id: string, opts, cmd: Command) => withClient(cmd, async (s) => print(await statusCommand(s.client, id, !!opts.json)))));
+
+model
+  .command('stop')
+  .description('end the window now; collectors checkpoint and the model is merged')
+  .argument('<id>', 'workflow ID or NAMESPACE/NAME')
+  .action(action(async (id: string, _opts, cmd: Command) => withClient(cmd, async (s) => print(await stopCommand(s.client, id)))));
+
+model
+  .command('extend')
+  .description('make the window longer')
+  .argument('<id>', 'workflow ID or NAMESPACE/NAME')
+  .argument('<duration>', 'how much longer, e.g. 2h')
+  .action(action(async (id: string, by: string, _opts, cmd: Command) => withClient(cmd, async (s) => print(await extendCommand(s.client, id, by)))));
+
+model
+  .command('result')
+  .description('wait for a run to finish and write its outputs')
+  .argument('<id>', 'workflow ID or NAMESPACE/NAME')
+  .option('-o, --out <dir>', 'where to write the outputs', 'out')
+  .action(action(async (id: string, opts, cmd: Command) => withClient(cmd, async (s) => print(await resultCommand(s.client, id, opts.out, log)))));
+
+model
+  .command('list')
+  .description('modeling runs, newest first')
+  .option('--json', 'machine-readable output')
+  .action(action(async (opts, cmd: Command) => withClient(cmd, async (s) => print(await listCommand(s.client, !!opts.json)))));
+
+const schedule = program.command('schedule').description('periodic re-modeling with Temporal Schedules; each run is a new model version with drift');
+
+contextOptions(
+  schedule
+    .command('create')
+    .description('model a target every interval')
+    .requiredOption('-t, --target <spec>', 'what to model')
+    .requiredOption('--every <duration>', 'how often, e.g. 1d')
+    .requiredOption('-d, --duration <duration>', 'window of each run, e.g. 1h')
+    .option('--id <name>', 'model name')
+    .option('--namespace <ns>', 'namespace the model belongs to'),
+).action(
+  action(async (opts, cmd: Command) =>
+    withClient(cmd, async (s) => {
+      const input: ModelingInput = {
+        target: parseTargetSpec(opts.target, s.node),
+        duration: opts.duration,
+        context: contextFrom(opts),
+        ...(opts.id ? { name: opts.id } : {}),
+        ...(opts.namespace ? { namespace: opts.namespace } : {}),
+      };
+      return print(await scheduleCreate(s.client, input, opts.every));
+    }),
+  ),
+);
+
+schedule
+  .command('list')
+  .description('schedules and their next runs')
+  .option('--json', 'machine-readable output')
+  .action(action(async (opts, cmd: Command) => withClient(cmd, async (s) => print(await scheduleList(s.client, !!opts.json)))));
+
+schedule
+  .command('delete')
+  .description('delete a schedule (models already made stay)')
+  .argument('<id>', 'schedule ID')
+  .action(action(async (id: string, _opts, cmd: Command) => withClient(cmd, async (s) => print(await scheduleDelete(s.client, id)))));
+
+program
+  .command('worker')
+  .description('run workers: controller (workflows, resolution, merge), node (collectors on this node), or all')
+  .addOption(new Option('--role <role>', 'which workers').choices(['controller', 'node', 'all']).default('all'))
+  .option('--node <name>', 'node name (default NODE_NAME or the host name)')
+  .action(action(async (opts: { role: Role; node?: string }, cmd: Command) => serve({ home: home(cmd), role: opts.role, dev: false, ...(opts.node ? { node: opts.node } : {}) }, log)));
+
+program
+  .command('dev')
+  .description('embedded Temporal server (with Web UI) and all workers in the foreground')
+  .action(action(async (_opts, cmd: Command) => serve({ home: home(cmd), role: 'all', dev: true }, log)));
+
+const audit = program.command('audit').description('the audit-log collector offline');
+
+contextOptions(
+  audit
+    .command('ingest')
+    .description('turn an audit log (AppArmor complain mode, seccomp SCMP_ACT_LOG) into a model and profiles')
+    .requiredOption('-f, --file <file>', 'the log: audit.log, kern.log, a dmesg or journal export')
+    .option('-p, --profile <name>', 'only this AppArmor profile (and seccomp records labelled with it)')
+    .option('--arch <arch>', 'architecture of the seccomp records (default: this machine)')
+    .option('--namespace <ns>', 'namespace for the model', 'default')
+    .option('-n, --name <name>', 'model name')
+    .option('-o, --out <dir>', 'where to write the outputs', 'out'),
+).action(action(async (opts, _cmd: Command) => print(await ingestCommand({ ...opts, context: contextFrom(opts) }))));
 
 await program.parseAsync(process.argv);

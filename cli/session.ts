@@ -11,13 +11,29 @@ export interface Session {
   client: Client;
   store: string;
   node: string;
+  /** Resolves when the in-process workers stop (on close, or when one fails). */
+  workersDone?: Promise<void>;
   close(): Promise<void>;
 }
 
-export async function openSession(opts: { home: string; log: Logger; workers?: Role; commandOutput?: number | 'ignore' }): Promise<Session> {
-  const endpoint = await connectOrStart(opts.home, opts.log);
+export interface SessionOptions {
+  home: string;
+  log: Logger;
+  /** Run these workers in this process. */
+  workers?: Role;
+  /** The node these workers collect on (default NODE_NAME or the host name). */
+  node?: string;
+  /** Start the embedded server when none runs (default true); false: fail with a hint instead. */
+  start?: boolean;
+  /** Serve the Web UI from the embedded server. */
+  ui?: boolean;
+  commandOutput?: number | 'ignore';
+}
+
+export async function openSession(opts: SessionOptions): Promise<Session> {
+  const endpoint = await connectOrStart(opts.home, opts.log, { start: opts.start ?? true, ui: opts.ui ?? false });
   const store = defaultStoreUrl(opts.home);
-  const node = nodeName();
+  const node = opts.node ?? nodeName();
   let workers: RunningWorkers | undefined;
   let connection: Connection | undefined;
   try {
@@ -45,6 +61,7 @@ export async function openSession(opts: { home: string; log: Logger; workers?: R
     client,
     store,
     node,
+    ...(workers ? { workersDone: workers.done } : {}),
     async close() {
       await workers?.shutdown().catch(() => {});
       await connection!.close();

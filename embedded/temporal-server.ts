@@ -9,6 +9,8 @@ import { PACKAGE_ROOT } from '../lib/home.js';
 
 export interface TemporalEndpoint {
   address: string;
+  /** The Web UI, when the embedded server serves one. */
+  ui?: string;
   namespace: string;
   /** True when this process started the server (and so stops it). */
   started: boolean;
@@ -36,7 +38,7 @@ export function temporalBinary(): string {
  * 127.0.0.1 whose SQLite file lives in the state home, so workflows survive restarts. A server
  * another command of ours already started from the same home is reused, not restarted.
  */
-export async function connectOrStart(home: string, log: Logger): Promise<TemporalEndpoint> {
+export async function connectOrStart(home: string, log: Logger, opts: { start?: boolean; ui?: boolean } = {}): Promise<TemporalEndpoint> {
   const namespace = process.env.TEMPORAL_NAMESPACE ?? 'default';
   if (process.env.TEMPORAL_ADDRESS) {
     const address = process.env.TEMPORAL_ADDRESS;
@@ -56,14 +58,19 @@ export async function connectOrStart(home: string, log: Logger): Promise<Tempora
       log.warn({ pid: running.pid }, 'embedded Temporal server does not answer; starting another');
     }
   }
-  return startServer(home, stateFile, namespace, log);
+  if (opts.start === false) {
+    throw new TemporalUnavailable('no Temporal server to talk to: run "varmor-modeler dev" (embedded server and workers) in another terminal, or set TEMPORAL_ADDRESS');
+  }
+  return startServer(home, stateFile, namespace, log, opts.ui ?? false);
 }
 
-async function startServer(home: string, stateFile: string, namespace: string, log: Logger): Promise<TemporalEndpoint> {
+async function startServer(home: string, stateFile: string, namespace: string, log: Logger, ui: boolean): Promise<TemporalEndpoint> {
   const port = await freePort();
   const address = `127.0.0.1:${port}`;
   const binary = temporalBinary();
-  const args = ['server', 'start-dev', '--headless', '--ip', '127.0.0.1', '--port', String(port), '--db-filename', join(home, 'temporal.db'), '--log-level', 'error'];
+  const args = ['server', 'start-dev', '--ip', '127.0.0.1', '--port', String(port), '--db-filename', join(home, 'temporal.db'), '--log-level', 'error'];
+  if (ui) args.push('--ui-port', String(await freePort()));
+  else args.push('--headless');
   for (const [k, v] of Object.entries(SEARCH_ATTRIBUTES)) args.push('--search-attribute', `${k}=${v}`);
   if (namespace !== 'default') args.push('--namespace', namespace);
   const logFile = await open(join(home, 'temporal-server.log'), 'a');
@@ -77,7 +84,8 @@ async function startServer(home: string, stateFile: string, namespace: string, l
   child.unref();
   let exited = false;
   child.once('exit', () => (exited = true));
-  await writeFile(stateFile, JSON.stringify({ pid: child.pid, port }) + '\n');
+  const uiPort = ui ? Number(args[args.indexOf('--ui-port') + 1]) : undefined;
+  await writeFile(stateFile, JSON.stringify({ pid: child.pid, port, uiPort }) + '\n');
   log.info({ address, pid: child.pid }, 'started the embedded Temporal server');
   const deadline = Date.now() + 60_000;
   for (;;) {
@@ -94,6 +102,7 @@ async function startServer(home: string, stateFile: string, namespace: string, l
   }
   return {
     address,
+    ...(uiPort ? { ui: `http://127.0.0.1:${uiPort}` } : {}),
     namespace,
     started: true,
     async stop() {

@@ -2,7 +2,8 @@ import type { V1LabelSelector, V1ObjectMeta, V1Pod } from '@kubernetes/client-no
 import type { Kube } from './client.js';
 import { K8sError } from './errors.js';
 import { CALLS } from './rbac.js';
-import { formatTargetSpec, type K8sTarget, type WorkloadKind } from './spec.js';
+import type { NodeTarget } from '../workflows/input.js';
+import { formatTargetSpec, parseTargetSpec, type K8sTarget, type WorkloadKind } from './spec.js';
 
 export interface ResolvedContainer {
   name: string;
@@ -188,4 +189,16 @@ function filterContainers(pods: ResolvedPod[], target: K8sTarget, all: V1Pod[]):
   }
   const wanted = new Set(target.containers);
   return pods.map((p) => ({ ...p, containers: p.containers.filter((c) => wanted.has(c.name)) }));
+}
+
+/**
+ * The controller's resolver for the workflow (activities/resolve.ts's KubernetesResolver): per
+ * node, the IDs of the target's running containers there.
+ */
+export function kubernetesResolver(kube: Kube): (spec: string) => Promise<Record<string, NodeTarget>> {
+  return async (spec) => {
+    const ids = new Map<string, string[]>();
+    for (const p of (await resolveTarget(kube, parseTargetSpec(spec))).pods) ids.set(p.node, [...(ids.get(p.node) ?? []), ...p.containers.map((c) => c.id)]);
+    return Object.fromEntries([...ids].map(([node, list]) => [node, { kind: 'containers', ids: list } satisfies NodeTarget]));
+  };
 }

@@ -1,0 +1,91 @@
+{{- define "varmor-modeler.fullname" -}}
+{{- if contains .Chart.Name .Release.Name -}}
+{{- .Release.Name | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- printf "%s-%s" .Release.Name .Chart.Name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "varmor-modeler.labels" -}}
+app.kubernetes.io/name: {{ .Chart.Name }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/part-of: varmor-modeler
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
+{{- end -}}
+
+{{- define "varmor-modeler.selector" -}}
+app.kubernetes.io/name: {{ .root.Chart.Name }}
+app.kubernetes.io/instance: {{ .root.Release.Name }}
+app.kubernetes.io/component: {{ .component }}
+{{- end -}}
+
+{{- define "varmor-modeler.image" -}}
+{{ .Values.image.repository }}:{{ .Values.image.tag | default .Chart.AppVersion }}
+{{- end -}}
+
+{{/* Environment both components share: Temporal and the object store. */}}
+{{- define "varmor-modeler.env" -}}
+- name: TEMPORAL_ADDRESS
+  value: {{ .Values.temporal.address | quote }}
+- name: TEMPORAL_NAMESPACE
+  value: {{ .Values.temporal.namespace | quote }}
+{{- if .Values.temporal.tls.enabled }}
+- name: TEMPORAL_TLS_CERT
+  value: /etc/varmor-modeler/temporal-tls/tls.crt
+- name: TEMPORAL_TLS_KEY
+  value: /etc/varmor-modeler/temporal-tls/tls.key
+- name: TEMPORAL_TLS_CA
+  value: /etc/varmor-modeler/temporal-tls/ca.crt
+{{- with .Values.temporal.tls.serverName }}
+- name: TEMPORAL_TLS_SERVER_NAME
+  value: {{ . | quote }}
+{{- end }}
+{{- end }}
+- name: VARMOR_MODELER_STORE
+  value: {{ required "store.url is required: an s3:// URL both components can reach" .Values.store.url | quote }}
+{{- with .Values.store.credentials.secretName }}
+- name: AWS_ACCESS_KEY_ID
+  valueFrom:
+    secretKeyRef: { name: {{ . | quote }}, key: {{ $.Values.store.credentials.accessKeyIdKey | quote }} }
+- name: AWS_SECRET_ACCESS_KEY
+  valueFrom:
+    secretKeyRef: { name: {{ . | quote }}, key: {{ $.Values.store.credentials.secretAccessKeyKey | quote }} }
+{{- end }}
+{{- end -}}
+
+{{/* The Temporal client certificate, when temporal.tls.enabled. */}}
+{{- define "varmor-modeler.tlsMount" -}}
+- name: temporal-tls
+  mountPath: /etc/varmor-modeler/temporal-tls
+  readOnly: true
+{{- end -}}
+
+{{- define "varmor-modeler.tlsVolume" -}}
+- name: temporal-tls
+  secret:
+    secretName: {{ required "temporal.tls.secretName is required when temporal.tls.enabled" .Values.temporal.tls.secretName | quote }}
+{{- end -}}
+
+{{/* Host directories holding the audit logs: each path's directory, nested ones dropped. */}}
+{{- define "varmor-modeler.auditDirs" -}}
+{{- $dirs := list -}}
+{{- range .Values.node.auditLogPaths -}}
+{{- $dirs = append $dirs (dir .) -}}
+{{- end -}}
+{{- $dirs = uniq $dirs -}}
+{{- $kept := list -}}
+{{- range $d := $dirs -}}
+{{- $nested := false -}}
+{{- range $o := $dirs -}}
+{{- if and (ne $o $d) (hasPrefix (printf "%s/" (trimSuffix "/" $o)) $d) -}}
+{{- $nested = true -}}
+{{- end -}}
+{{- end -}}
+{{- if not $nested -}}
+{{- $kept = append $kept $d -}}
+{{- end -}}
+{{- end -}}
+{{- toJson (sortAlpha $kept) -}}
+{{- end -}}

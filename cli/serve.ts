@@ -1,0 +1,29 @@
+import type { Logger } from 'pino';
+import { CONTROLLER_QUEUE, nodeQueue } from '../workflows/queues.js';
+import type { Role } from '../workers/workers.js';
+import { openSession } from './session.js';
+
+/**
+ * `worker` and `dev`: run workers in the foreground until SIGINT/SIGTERM. `dev` also starts the
+ * embedded Temporal server (with its Web UI) and runs every role, for a one-machine setup.
+ */
+export async function serve(opts: { home: string; role: Role; node?: string; dev: boolean }, log: Logger): Promise<number> {
+  const session = await openSession({ home: opts.home, log, workers: opts.role, start: opts.dev, ui: opts.dev, commandOutput: 'ignore', ...(opts.node ? { node: opts.node } : {}) });
+  const queues = [...(opts.role !== 'node' ? [CONTROLLER_QUEUE] : []), ...(opts.role !== 'controller' ? [nodeQueue(session.node)] : [])];
+  const lines = [
+    `Temporal ${session.endpoint.address} (namespace ${session.endpoint.namespace})${session.endpoint.started ? ', embedded' : ''}`,
+    ...(session.endpoint.ui ? [`Web UI   ${session.endpoint.ui}`] : []),
+    `workers  ${queues.join(', ')}`,
+    `store    ${session.store}`,
+  ];
+  if (opts.dev) lines.push('', `Start a run:  varmor-modeler model start --target pid:PID --duration 10m`, `or:           temporal workflow start --address ${session.endpoint.address} --task-queue ${CONTROLLER_QUEUE} --type behaviorModeling --input-file input.json`);
+  process.stderr.write(lines.join('\n') + '\n');
+  const stop = new Promise<void>((resolve) => {
+    process.once('SIGINT', resolve);
+    process.once('SIGTERM', resolve);
+  });
+  await Promise.race([stop, session.workersDone]);
+  log.info('shutting down');
+  await session.close();
+  return 0;
+}
