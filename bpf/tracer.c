@@ -6,6 +6,7 @@
 #define _GNU_SOURCE
 #include <ctype.h>
 #include <dirent.h>
+#include <limits.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -17,8 +18,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <arpa/inet.h>
+#include <sys/file.h>
+#include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/random.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/signalfd.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -30,8 +36,23 @@
 
 #define PROTOCOL_VERSION 1
 
-static struct tracer_bpf *skel;
-static struct ring_buffer *rb;
+static struct tracer_bpf *skel; /* NULL when the programs were adopted from pins */
+
+/* The maps the loader uses: from the skeleton, or opened from the state dir's pins. */
+static struct {
+	int tasks, seen, counts, stats, objs, mntns, events;
+} mfd = {-1, -1, -1, -1, -1, -1, -1};
+
+/* Ring buffer reader (the kernel's mmap layout: consumer page, producer page,
+ * data twice). Own reader instead of libbpf's so that the consumer position
+ * is advanced only after the records' output reached the spool. */
+static struct {
+	unsigned long *consumer_pos;
+	const unsigned long *producer_pos;
+	const char *data;
+	unsigned long mask;
+	size_t page, data_sz;
+} ring;
 static bool verbose;
 static int out_fd = -1; /* where launched children write (dup of fd 3, or -1 = our stderr) */
 static int64_t clock_offset_ns; /* CLOCK_REALTIME - CLOCK_BOOTTIME */
@@ -442,11 +463,63 @@ static int on_record(void *ctx, void *data, size_t size)
 	return 0;
 }
 
+static void spool_commit(void);
+
+/* Consumes every committed record. Without a spool the consumer position
+ * advances after each record (as libbpf does); with one, after each batch of
+ * `commit_every` ring bytes once that batch's output has been written to the
+ * spool, so a record is always in the ring or in the spool. */
+static unsigned long commit_every;
 static void drain(void)
 {
-	int err = ring_buffer__consume(rb);
-	if (err < 0)
-		logmsg("ring buffer consume: %s", strerror(-err));
+	unsigned long cons = __atomic_load_n(ring.consumer_pos, __ATOMIC_ACQUIRE), done = cons;
+	bool more = true;
+	while (more) {
+		more = false;
+		unsigned long prod = __atomic_load_n(ring.producer_pos, __ATOMIC_ACQUIRE);
+		while (cons < prod) {
+			const __u32 *lenp = (const __u32 *)(ring.data + (cons & ring.mask));
+			__u32 len = __atomic_load_n(lenp, __ATOMIC_ACQUIRE);
+			if (len & BPF_RINGBUF_BUSY_BIT)
+				goto out;
+			more = true;
+			__u32 n = len & ~(BPF_RINGBUF_BUSY_BIT | BPF_RINGBUF_DISCARD_BIT);
+			cons += (n + BPF_RINGBUF_HDR_SZ + 7) & ~7UL;
+			if (!(len & BPF_RINGBUF_DISCARD_BIT))
+				on_record(NULL, (void *)(lenp + 2), n);
+			if (cons - done >= commit_every) {
+				spool_commit();
+				__atomic_store_n(ring.consumer_pos, cons, __ATOMIC_RELEASE);
+				done = cons;
+			}
+		}
+	}
+out:
+	if (cons != done) {
+		spool_commit();
+		__atomic_store_n(ring.consumer_pos, cons, __ATOMIC_RELEASE);
+	}
+}
+
+static int ring_open(int fd)
+{
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
+	if (bpf_obj_get_info_by_fd(fd, &info, &len))
+		return -errno;
+	ring.page = sysconf(_SC_PAGESIZE);
+	ring.data_sz = info.max_entries;
+	ring.mask = info.max_entries - 1;
+	void *c = mmap(NULL, ring.page, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (c == MAP_FAILED)
+		return -errno;
+	void *p = mmap(NULL, ring.page + 2 * ring.data_sz, PROT_READ, MAP_SHARED, fd, ring.page);
+	if (p == MAP_FAILED)
+		return -errno;
+	ring.consumer_pos = c;
+	ring.producer_pos = p;
+	ring.data = (const char *)p + ring.page;
+	return 0;
 }
 
 /* ---- map helpers ---------------------------------------------------------- */
@@ -455,7 +528,7 @@ static int task_insert(pid_t pid, int target, __u32 flags)
 {
 	struct task_info ti = {.target = target, .flags = flags};
 	__u32 key = pid;
-	if (bpf_map_update_elem(bpf_map__fd(skel->maps.tasks), &key, &ti, BPF_ANY))
+	if (bpf_map_update_elem(mfd.tasks, &key, &ti, BPF_ANY))
 		return -errno;
 	return 0;
 }
@@ -463,7 +536,7 @@ static int task_insert(pid_t pid, int target, __u32 flags)
 /* collects the tgids of `target` in the tasks map (all if target < 0) */
 static int tasks_of(int target, pid_t **out)
 {
-	int fd = bpf_map__fd(skel->maps.tasks);
+	int fd = mfd.tasks;
 	int n = 0, cap = 0;
 	pid_t *v = NULL;
 	__u32 key, next;
@@ -491,7 +564,7 @@ static void read_stats(__u64 out[STAT_MAX])
 	__u64 vals[ncpus];
 	for (__u32 k = 0; k < STAT_MAX; k++) {
 		out[k] = 0;
-		if (bpf_map_lookup_elem(bpf_map__fd(skel->maps.stats), &k, vals))
+		if (bpf_map_lookup_elem(mfd.stats, &k, vals))
 			continue;
 		for (int c = 0; c < ncpus; c++)
 			out[k] += vals[c];
@@ -501,7 +574,7 @@ static void read_stats(__u64 out[STAT_MAX])
 /* sums per-CPU counts of one slot into out[MAX_SYSCALLS] */
 static void read_counts(int target, __u64 *out)
 {
-	int fd = bpf_map__fd(skel->maps.counts);
+	int fd = mfd.counts;
 	__u64 *vals = calloc((size_t)MAX_SYSCALLS * ncpus, sizeof(__u64));
 	__u32 *keys = calloc(MAX_SYSCALLS, sizeof(__u32));
 	__u32 in = target * MAX_SYSCALLS - 1, outb; /* batch starts after in_batch */
@@ -601,7 +674,7 @@ static void tally_forget(int target)
  */
 static void print_tallies(void)
 {
-	int fd = bpf_map__fd(skel->maps.objs);
+	int fd = mfd.objs;
 	struct obj_key key, next, *prev = NULL;
 	bool open_slot[MAX_SLOTS] = {0};
 	/* one line per slot: collect per slot by scanning once per slot that has entries */
@@ -645,15 +718,15 @@ static void clear_target_maps(int target)
 	__u64 *zeros = calloc(ncpus, sizeof(__u64));
 	for (int sess = 0; sess < 2; sess++) {
 		__u32 t = target + (sess ? SLOT_SESSION : 0);
-		bpf_map_update_elem(bpf_map__fd(skel->maps.seen), &t, &zero_bits, BPF_ANY);
+		bpf_map_update_elem(mfd.seen, &t, &zero_bits, BPF_ANY);
 		for (__u32 nr = 0; nr < MAX_SYSCALLS; nr++) {
 			__u32 k = t * MAX_SYSCALLS + nr;
-			bpf_map_update_elem(bpf_map__fd(skel->maps.counts), &k, zeros, BPF_ANY);
+			bpf_map_update_elem(mfd.counts, &k, zeros, BPF_ANY);
 		}
 	}
 	free(zeros);
 	/* de-dup entries of both slots, and mount namespaces of the target */
-	int fd = bpf_map__fd(skel->maps.objs);
+	int fd = mfd.objs;
 	struct obj_key key, next, *prev = NULL;
 	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
 		key = next;
@@ -665,7 +738,7 @@ static void clear_target_maps(int target)
 		}
 	}
 	tally_forget(target);
-	fd = bpf_map__fd(skel->maps.mntns);
+	fd = mfd.mntns;
 	__u32 nk, ck, *np = NULL, t;
 	while (bpf_map_get_next_key(fd, np, &nk) == 0) {
 		ck = nk;
@@ -676,6 +749,664 @@ static void clear_target_maps(int target)
 			np = &ck;
 		}
 	}
+}
+
+/* ---- state dir (pins) and spool -------------------------------------------- */
+
+/*
+ * With --state-dir the maps and links live on in a bpffs directory after the
+ * loader exits, so a new loader re-adopts them (tracking never stops); every
+ * line written to stdout is also appended to a spool file so that output the
+ * Node side had not checkpointed yet can be replayed. See README.md.
+ */
+#define BPF_FS_MAGIC 0xcafe4a11
+#define STATE_LAYOUT 1 /* bump when a map or record layout changes */
+#define STATE_MAGIC "varmorst"
+#define SPOOL_SYNC_MS 100
+
+/* value of the pinned `meta` array map (created by the loader, not used by the programs) */
+struct state_meta {
+	char magic[8];
+	__u32 layout;
+	__u32 nlinks;
+	__u8 generation[16];
+	__u64 known;              /* bit T: target T is in use */
+	__u32 root[MAX_TARGETS];  /* launched pid, tracked root pid or container init of each target */
+	__u64 created_ms;
+};
+
+static const char *state_dir, *spool_dir;
+static struct state_meta meta;
+static int meta_fd = -1;
+static bool adopted, releasing;
+static char generation_hex[33];
+static int spool_fd = -1;
+static unsigned long long spool_seq;
+static bool spool_dirty, stdout_dead, spool_failed;
+static int64_t spool_synced_ms;
+
+static int write_all(int fd, const char *buf, size_t n)
+{
+	while (n) {
+		ssize_t w = write(fd, buf, n);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		buf += w;
+		n -= w;
+	}
+	return 0;
+}
+
+static void spool_sync(bool force)
+{
+	if (spool_fd < 0 || !spool_dirty)
+		return;
+	int64_t now = now_ms(CLOCK_MONOTONIC);
+	if (!force && now - spool_synced_ms < SPOOL_SYNC_MS)
+		return;
+	fdatasync(spool_fd);
+	spool_dirty = false;
+	spool_synced_ms = now;
+}
+
+/* stdout in state-dir mode: every write goes to the spool first, then to fd 1 */
+static ssize_t out_write(void *cookie, const char *buf, size_t n)
+{
+	(void)cookie;
+	if (spool_fd >= 0) {
+		if (write_all(spool_fd, buf, n) < 0 && !spool_failed) {
+			spool_failed = true;
+			logmsg("spool write failed: %s (records are no longer spooled)", strerror(errno));
+		}
+		spool_dirty = true;
+		spool_sync(false);
+	}
+	if (!stdout_dead && write_all(1, buf, n) < 0) {
+		stdout_dead = true; /* reader gone: hand off like EOF on stdin */
+		quitting = true;
+	}
+	return n;
+}
+
+/* called by drain() before it advances the consumer position */
+static void spool_commit(void)
+{
+	if (spool_fd >= 0)
+		fflush(stdout);
+}
+
+/* a line that must not be spooled (ready, replay markers, released) */
+static void emit_direct(const char *line)
+{
+	fflush(stdout);
+	if (!stdout_dead && write_all(1, line, strlen(line)) < 0)
+		stdout_dead = true;
+}
+
+static void path_join(char *out, size_t sz, const char *dir, const char *name)
+{
+	snprintf(out, sz, "%s/%s", dir, name);
+}
+
+static int mkdir_p(const char *dir, mode_t mode)
+{
+	char tmp[PATH_MAX];
+	snprintf(tmp, sizeof(tmp), "%s", dir);
+	for (char *p = tmp + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = 0;
+		if (mkdir(tmp, mode) && errno != EEXIST)
+			return -1;
+		*p = '/';
+	}
+	if (mkdir(tmp, mode) && errno != EEXIST)
+		return -1;
+	return 0;
+}
+
+static bool on_bpffs(const char *path)
+{
+	struct statfs sf;
+	return statfs(path, &sf) == 0 && (unsigned long)sf.f_type == BPF_FS_MAGIC;
+}
+
+/* nearest existing ancestor of dir (or dir itself) into out */
+static void existing_ancestor(const char *dir, char *out, size_t sz)
+{
+	snprintf(out, sz, "%s", dir);
+	struct stat sb;
+	while (stat(out, &sb)) {
+		char *sl = strrchr(out, '/');
+		if (!sl || sl == out) {
+			snprintf(out, sz, "/");
+			return;
+		}
+		*sl = 0;
+	}
+}
+
+/* Makes sure the state dir's filesystem is bpffs: mounts /sys/fs/bpf if the
+ * dir is below it and it is not mounted yet. Returns an error message or NULL. */
+static const char *ensure_bpffs(const char *dir)
+{
+	static char msg[PATH_MAX + 200];
+	char anc[PATH_MAX];
+	existing_ancestor(dir, anc, sizeof(anc));
+	if (on_bpffs(anc))
+		return NULL;
+	if (!strncmp(dir, "/sys/fs/bpf/", 12) && !on_bpffs("/sys/fs/bpf")) {
+		if (mount("bpf", "/sys/fs/bpf", "bpf", 0, "mode=0700")) {
+			snprintf(msg, sizeof(msg), "cannot mount bpffs at /sys/fs/bpf: %s (mount -t bpf bpf /sys/fs/bpf)",
+				 strerror(errno));
+			return msg;
+		}
+		logmsg("mounted bpffs at /sys/fs/bpf");
+		existing_ancestor(dir, anc, sizeof(anc));
+		if (on_bpffs(anc))
+			return NULL;
+	}
+	snprintf(msg, sizeof(msg), "--state-dir %s is not on a bpf filesystem (mount -t bpf bpf /sys/fs/bpf)", dir);
+	return msg;
+}
+
+/* Default spool dir: the state dir with /sys/fs/bpf/ replaced by /run/. */
+static char *default_spool_dir(const char *dir)
+{
+	if (strncmp(dir, "/sys/fs/bpf/", 12) || !dir[12])
+		return NULL;
+	char *s = malloc(strlen(dir) + 8);
+	sprintf(s, "/run/%s", dir + 12);
+	return s;
+}
+
+/* Locks the state dir (one loader per state dir). Returns the fd, -1 if it
+ * does not exist, -2 if another process holds it. */
+static int lock_dir(const char *dir)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	if (flock(fd, LOCK_EX | LOCK_NB)) {
+		close(fd);
+		return -2;
+	}
+	return fd; /* kept open until exit */
+}
+
+/* Removes every entry of a bpffs state dir (meta first, so that an
+ * interrupted removal is recognised as incomplete) and the dir. Unpinning a
+ * link nobody else holds detaches its program. Returns entries removed. */
+static int remove_pins(const char *dir, bool keep_dir)
+{
+	char p[PATH_MAX];
+	int n = 0;
+	path_join(p, sizeof(p), dir, "meta");
+	if (unlink(p) == 0)
+		n++;
+	DIR *d = opendir(dir);
+	if (d) {
+		struct dirent *de;
+		while ((de = readdir(d))) {
+			if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+				continue;
+			path_join(p, sizeof(p), dir, de->d_name);
+			if (unlink(p) == 0)
+				n++;
+		}
+		closedir(d);
+	}
+	if (!keep_dir)
+		rmdir(dir);
+	return n;
+}
+
+struct spool_file {
+	unsigned long long seq;
+	char path[PATH_MAX];
+};
+
+static int cmp_spool(const void *a, const void *b)
+{
+	const struct spool_file *x = a, *y = b;
+	return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+/* spool files (spool.SEQ) in ascending order */
+static int spool_list(struct spool_file **out)
+{
+	int n = 0, cap = 0;
+	struct spool_file *v = NULL;
+	DIR *d = spool_dir ? opendir(spool_dir) : NULL;
+	if (d) {
+		struct dirent *de;
+		while ((de = readdir(d))) {
+			char *end;
+			if (strncmp(de->d_name, "spool.", 6))
+				continue;
+			unsigned long long seq = strtoull(de->d_name + 6, &end, 10);
+			if (*end || end == de->d_name + 6)
+				continue;
+			if (n == cap) {
+				cap = cap ? cap * 2 : 16;
+				v = realloc(v, cap * sizeof(*v));
+				if (!v)
+					exit(1);
+			}
+			v[n].seq = seq;
+			path_join(v[n].path, sizeof(v[n].path), spool_dir, de->d_name);
+			n++;
+		}
+		closedir(d);
+	}
+	if (n)
+		qsort(v, n, sizeof(*v), cmp_spool);
+	*out = v;
+	return n;
+}
+
+static int remove_spool(const char *dir)
+{
+	const char *saved = spool_dir;
+	spool_dir = dir;
+	struct spool_file *v;
+	int n = spool_list(&v), removed = 0;
+	for (int i = 0; i < n; i++)
+		removed += unlink(v[i].path) == 0;
+	free(v);
+	char p[PATH_MAX];
+	path_join(p, sizeof(p), dir, "generation");
+	removed += unlink(p) == 0;
+	rmdir(dir);
+	spool_dir = saved;
+	return removed;
+}
+
+static void spool_open_next(void)
+{
+	char p[PATH_MAX], name[40];
+	if (spool_fd >= 0) {
+		fflush(stdout);
+		spool_sync(true);
+		close(spool_fd);
+	}
+	snprintf(name, sizeof(name), "spool.%016llu", ++spool_seq);
+	path_join(p, sizeof(p), spool_dir, name);
+	spool_fd = open(p, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+	if (spool_fd < 0 && !spool_failed) {
+		spool_failed = true;
+		logmsg("cannot open spool file %s: %s (records are not spooled)", p, strerror(errno));
+	}
+}
+
+/* calls fn(line, len, arg) for each complete line of the file; returns lines */
+static long for_each_line(const char *path, void (*fn)(const char *, size_t, void *), void *arg)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	size_t cap = 1 << 16, len = 0;
+	char *buf = malloc(cap);
+	long lines = 0;
+	for (;;) {
+		if (len == cap) {
+			cap *= 2;
+			buf = realloc(buf, cap);
+			if (!buf)
+				exit(1);
+		}
+		ssize_t n = read(fd, buf + len, cap - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break; /* a torn last line (no newline) is ignored */
+		len += n;
+		char *start = buf, *nl;
+		while ((nl = memchr(start, '\n', buf + len - start))) {
+			if (fn)
+				fn(start, nl + 1 - start, arg);
+			lines++;
+			start = nl + 1;
+		}
+		len -= start - buf;
+		memmove(buf, start, len);
+	}
+	free(buf);
+	close(fd);
+	return lines;
+}
+
+static bool is_control_line(const char *l, size_t n)
+{
+	return (n > 14 && !memcmp(l, "{\"t\":\"flushed\"", 14)) || (n > 19 && !memcmp(l, "{\"t\":\"checkpointed\"", 19));
+}
+
+struct replay_ctx {
+	char *buf;
+	size_t len, cap;
+	long records;
+};
+
+static void replay_line(const char *l, size_t n, void *arg)
+{
+	struct replay_ctx *c = arg;
+	if (is_control_line(l, n))
+		return;
+	if (c->len + n > c->cap) {
+		if (!stdout_dead && write_all(1, c->buf, c->len) < 0)
+			stdout_dead = true;
+		c->len = 0;
+		if (n > c->cap) {
+			if (!stdout_dead && write_all(1, l, n) < 0)
+				stdout_dead = true;
+			c->records++;
+			return;
+		}
+	}
+	memcpy(c->buf + c->len, l, n);
+	c->len += n;
+	c->records++;
+}
+
+/* re-emits the spooled records of earlier loaders (not the current file) */
+static void replay_spool(void)
+{
+	emit_direct("{\"t\":\"replay-begin\"}\n");
+	struct spool_file *v;
+	int n = spool_list(&v);
+	struct replay_ctx c = {.cap = 1 << 16};
+	c.buf = malloc(c.cap);
+	for (int i = 0; i < n; i++)
+		if (v[i].seq < spool_seq)
+			for_each_line(v[i].path, replay_line, &c);
+	if (c.len && !stdout_dead && write_all(1, c.buf, c.len) < 0)
+		stdout_dead = true;
+	free(c.buf);
+	free(v);
+	char end[80];
+	snprintf(end, sizeof(end), "{\"t\":\"replay-end\",\"records\":%ld}\n", c.records);
+	emit_direct(end);
+}
+
+/* last complete line of a file into out (NUL-terminated); false if none */
+static bool last_line(const char *path, char *out, size_t sz)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	struct stat sb;
+	bool ok = false;
+	if (fstat(fd, &sb) == 0 && sb.st_size > 1) {
+		off_t want = sz - 1, from = sb.st_size > want ? sb.st_size - want : 0;
+		ssize_t n = pread(fd, out, sz - 1, from);
+		if (n > 1 && out[n - 1] == '\n') {
+			out[n - 1] = 0;
+			char *nl = strrchr(out, '\n');
+			if (nl)
+				memmove(out, nl + 1, strlen(nl + 1) + 1);
+			ok = nl || from == 0;
+		}
+	}
+	close(fd);
+	return ok;
+}
+
+static void jstr(char *out, size_t sz, const char *s)
+{
+	size_t o = 0;
+	for (; *s && o + 8 < sz; s++) {
+		unsigned char c = *s;
+		if (c == '"' || c == '\\')
+			o += snprintf(out + o, sz - o, "\\%c", c);
+		else if (c < 0x20 || c >= 0x7f)
+			o += snprintf(out + o, sz - o, "\\u%04x", c);
+		else
+			out[o++] = c;
+	}
+	out[o] = 0;
+}
+
+/* `checkpointed TOKEN`: drops the spool files up to the newest one that ends
+ * with the `flushed` marker of TOKEN */
+static void cmd_checkpointed(const char *token)
+{
+	char want[1200], esc[1024], line[1400];
+	jstr(esc, sizeof(esc), token);
+	snprintf(want, sizeof(want), "{\"t\":\"flushed\",\"token\":\"%s\"}", esc);
+	long dropped = 0;
+	int files = 0;
+	bool found = false;
+	if (spool_dir) {
+		struct spool_file *v;
+		int n = spool_list(&v);
+		for (int i = n - 1; i >= 0 && !found; i--) {
+			if (v[i].seq >= spool_seq || !last_line(v[i].path, line, sizeof(line)) || strcmp(line, want))
+				continue;
+			found = true;
+			for (int j = 0; j <= i; j++) {
+				dropped += for_each_line(v[j].path, NULL, NULL);
+				files += unlink(v[j].path) == 0;
+			}
+		}
+		free(v);
+	}
+	printf("{\"t\":\"checkpointed\"");
+	put_jstr("token", token);
+	printf(",\"dropped\":%ld,\"files\":%d", dropped, files);
+	if (!found && spool_dir)
+		printf(",\"error\":\"no flush with this token in the spool\"");
+	printf("}\n");
+}
+
+static void meta_save(void)
+{
+	if (meta_fd < 0)
+		return;
+	__u32 zero = 0;
+	if (bpf_map_update_elem(meta_fd, &zero, &meta, BPF_ANY))
+		logmsg("meta map update: %s", strerror(errno));
+}
+
+static void set_root(int target, pid_t pid)
+{
+	meta.known |= 1ULL << target;
+	meta.root[target] = pid;
+	meta_save();
+}
+
+static int open_pin(const char *name, enum bpf_map_type type, __u32 ksz, __u32 vsz, const char **err)
+{
+	static char msg[PATH_MAX + 100];
+	char p[PATH_MAX];
+	path_join(p, sizeof(p), state_dir, name);
+	int fd = bpf_obj_get(p);
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
+	if (fd < 0) {
+		snprintf(msg, sizeof(msg), "pinned map %s: %s", p, strerror(errno));
+		*err = msg;
+		return -1;
+	}
+	if (bpf_obj_get_info_by_fd(fd, &info, &len) || info.type != type || info.key_size != ksz ||
+	    info.value_size != vsz) {
+		snprintf(msg, sizeof(msg), "pinned map %s does not have the expected layout", p);
+		*err = msg;
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* Opens the pinned maps of an earlier loader. Returns an error message or NULL. */
+static const char *adopt_pins(void)
+{
+	static char msg[PATH_MAX + 200];
+	const char *err = NULL;
+	meta_fd = open_pin("meta", BPF_MAP_TYPE_ARRAY, 4, sizeof(struct state_meta), &err);
+	if (meta_fd < 0)
+		return err;
+	__u32 zero = 0;
+	if (bpf_map_lookup_elem(meta_fd, &zero, &meta) || memcmp(meta.magic, STATE_MAGIC, 8) ||
+	    meta.layout != STATE_LAYOUT) {
+		snprintf(msg, sizeof(msg),
+			 "state dir %s was made by an incompatible varmor-tracer (release it with --release)", state_dir);
+		return msg;
+	}
+	if ((mfd.tasks = open_pin("map_tasks", BPF_MAP_TYPE_HASH, 4, sizeof(struct task_info), &err)) < 0 ||
+	    (mfd.seen = open_pin("map_seen", BPF_MAP_TYPE_ARRAY, 4, sizeof(struct syscall_bits), &err)) < 0 ||
+	    (mfd.counts = open_pin("map_counts", BPF_MAP_TYPE_PERCPU_ARRAY, 4, 8, &err)) < 0 ||
+	    (mfd.stats = open_pin("map_stats", BPF_MAP_TYPE_PERCPU_ARRAY, 4, 8, &err)) < 0 ||
+	    (mfd.objs = open_pin("map_objs", BPF_MAP_TYPE_LRU_HASH, sizeof(struct obj_key), sizeof(struct obj_val),
+				 &err)) < 0 ||
+	    (mfd.mntns = open_pin("map_mntns", BPF_MAP_TYPE_HASH, 4, 4, &err)) < 0 ||
+	    (mfd.events = open_pin("map_events", BPF_MAP_TYPE_RINGBUF, 0, 0, &err)) < 0)
+		return err;
+	/* the programs stay attached through their pinned links */
+	__u32 links = 0;
+	DIR *d = opendir(state_dir);
+	struct dirent *de;
+	while (d && (de = readdir(d)))
+		links += !strncmp(de->d_name, "link_", 5);
+	if (d)
+		closedir(d);
+	if (links != meta.nlinks) {
+		snprintf(msg, sizeof(msg), "state dir %s has %u of %u program links (release it with --release)",
+			 state_dir, links, meta.nlinks);
+		return msg;
+	}
+	return NULL;
+}
+
+/* Pins every map and link of a fresh load, then the meta map (last: its
+ * presence marks a complete state dir). Returns an error message or NULL. */
+static const char *pin_all(void)
+{
+	static char msg[PATH_MAX + 200];
+	char p[PATH_MAX], name[128];
+	struct bpf_map *m;
+	bpf_object__for_each_map(m, skel->obj)
+	{
+		if (strchr(bpf_map__name(m), '.'))
+			continue; /* .rodata/.bss: held by the programs */
+		snprintf(name, sizeof(name), "map_%s", bpf_map__name(m));
+		path_join(p, sizeof(p), state_dir, name);
+		if (bpf_map__pin(m, p))
+			goto fail;
+	}
+	const struct bpf_object_skeleton *os = skel->skeleton;
+	meta.nlinks = 0;
+	for (int i = 0; i < os->prog_cnt; i++) {
+		const struct bpf_prog_skeleton *ps = (const void *)((const char *)os->progs + (size_t)i * os->prog_skel_sz);
+		if (!*ps->link)
+			continue;
+		snprintf(name, sizeof(name), "link_%s", ps->name);
+		path_join(p, sizeof(p), state_dir, name);
+		if (bpf_link__pin(*ps->link, p))
+			goto fail;
+		meta.nlinks++;
+	}
+	memcpy(meta.magic, STATE_MAGIC, 8);
+	meta.layout = STATE_LAYOUT;
+	if (getrandom(meta.generation, sizeof(meta.generation), 0) != sizeof(meta.generation))
+		goto fail;
+	meta.created_ms = now_ms(CLOCK_REALTIME);
+	meta_fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "varmor_meta", 4, sizeof(struct state_meta), 1, NULL);
+	if (meta_fd < 0)
+		goto fail;
+	meta_save();
+	path_join(p, sizeof(p), state_dir, "meta");
+	if (bpf_obj_pin(meta_fd, p))
+		goto fail;
+	return NULL;
+fail:
+	snprintf(msg, sizeof(msg), "cannot pin into %s (%s): %s", state_dir, p, strerror(errno));
+	remove_pins(state_dir, true);
+	return msg;
+}
+
+/* Spool dir for this generation: kept (and replayed) on adoption, emptied on a fresh start. */
+static void spool_setup(void)
+{
+	char p[PATH_MAX], buf[64] = "";
+	if (mkdir_p(spool_dir, 0700)) {
+		logmsg("cannot create spool dir %s: %s (records are not spooled)", spool_dir, strerror(errno));
+		spool_failed = true;
+		return;
+	}
+	path_join(p, sizeof(p), spool_dir, "generation");
+	int fd = open(p, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		ssize_t n = read(fd, buf, sizeof(buf) - 1);
+		buf[n > 0 ? n : 0] = 0;
+		close(fd);
+	}
+	bool same = adopted && !strncmp(buf, generation_hex, 32);
+	struct spool_file *v;
+	int n = spool_list(&v);
+	if (!same && n) {
+		if (adopted)
+			logmsg("spool in %s belongs to another generation: discarded", spool_dir);
+		for (int i = 0; i < n; i++)
+			unlink(v[i].path);
+		n = 0;
+	}
+	spool_seq = n ? v[n - 1].seq : 0;
+	free(v);
+	if (!same) {
+		fd = open(p, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+		if (fd >= 0) {
+			dprintf(fd, "%s\n", generation_hex);
+			fsync(fd);
+			close(fd);
+		}
+	}
+	spool_open_next();
+}
+
+/* `varmor-tracer --release DIR`: removes a stale state dir and its spool */
+static int release_standalone(void)
+{
+	int fd = lock_dir(state_dir);
+	if (fd == -2) {
+		logmsg("state dir %s is in use by a running varmor-tracer", state_dir);
+		fatal_json("state dir is in use by a running varmor-tracer");
+		return 1;
+	}
+	int pins = fd >= 0 ? remove_pins(state_dir, false) : 0;
+	int spooled = spool_dir ? remove_spool(spool_dir) : 0;
+	printf("{\"t\":\"released\",\"found\":%s,\"pins\":%d}\n", fd >= 0 || spooled ? "true" : "false", pins);
+	return 0;
+}
+
+/* after adoption: every known target's live pids from the tasks map */
+static void rebuild_targets(void)
+{
+	for (int t = 1; t < MAX_TARGETS; t++) {
+		targets[t].npids = 0;
+		targets[t].known = (meta.known >> t) & 1;
+	}
+	pid_t *pids;
+	int n = tasks_of(-1, &pids);
+	for (int i = 0; i < n; i++) {
+		struct task_info ti;
+		__u32 k = pids[i];
+		if (bpf_map_lookup_elem(mfd.tasks, &k, &ti) || !ti.target || ti.target >= MAX_TARGETS)
+			continue;
+		struct target *t = &targets[ti.target];
+		if (!t->known)
+			continue; /* a target the loader never announced (cannot happen) */
+		if (t->npids == t->cap) {
+			t->cap = t->cap ? t->cap * 2 : 16;
+			t->pids = realloc(t->pids, t->cap * sizeof(pid_t));
+			if (!t->pids)
+				exit(1);
+		}
+		t->pids[t->npids++] = pids[i];
+	}
+	free(pids);
 }
 
 /* ---- commands ------------------------------------------------------------- */
@@ -779,6 +1510,7 @@ static void cmd_launch(int target, char **argv)
 		return;
 	}
 	add_pid(target, pid);
+	set_root(target, pid);
 	if (write(gate[1], "g", 1) != 1)
 		logmsg("launch: gate write: %s", strerror(errno));
 	close(gate[1]);
@@ -846,6 +1578,7 @@ static void cmd_track(int target, pid_t root)
 		return;
 	}
 	targets[target].known = true;
+	set_root(target, root);
 	/* the root first: from then on the kernel adds its new children itself;
 	 * then sweep existing descendants until a sweep finds nothing new */
 	int tracked = 0;
@@ -882,7 +1615,7 @@ static void cmd_track(int target, pid_t root)
 		snprintf(path, sizeof(path), "/proc/%d", t->pids[i]);
 		if (access(path, F_OK)) {
 			__u32 k = t->pids[i];
-			bpf_map_delete_elem(bpf_map__fd(skel->maps.tasks), &k);
+			bpf_map_delete_elem(mfd.tasks, &k);
 			t->pids[i] = t->pids[--t->npids];
 			tracked--;
 		} else {
@@ -1141,7 +1874,7 @@ static void cmd_track_container(int target, const char *id)
 				if (kind == -2) { /* parent tracked in an earlier round: ask the map */
 					struct task_info ti;
 					__u32 k = v[i].ppid;
-					kind = bpf_map_lookup_elem(bpf_map__fd(skel->maps.tasks), &k, &ti) == 0 &&
+					kind = bpf_map_lookup_elem(mfd.tasks, &k, &ti) == 0 &&
 							       (ti.flags & TASK_SESSION)
 						       ? 2
 						       : 1;
@@ -1169,10 +1902,11 @@ static void cmd_track_container(int target, const char *id)
 			if (stat(p, &sb) == 0) {
 				inum = sb.st_ino;
 				__u32 t = target;
-				bpf_map_update_elem(bpf_map__fd(skel->maps.mntns), &inum, &t, BPF_ANY);
+				bpf_map_update_elem(mfd.mntns, &inum, &t, BPF_ANY);
 			}
 		}
 	}
+	set_root(target, init);
 	printf("{\"t\":\"tracked\",\"target\":%d,\"pids\":%d,\"container\":\"%s\",\"init\":%d,\"sessions\":%d,"
 	       "\"mntns\":%u,\"cgroup_id\":%llu}\n",
 	       target, tracked, found, init, sessions, inum, cgid);
@@ -1215,7 +1949,7 @@ static void cmd_untrack(int target)
 {
 	pid_t *pids;
 	int n = tasks_of(target, &pids);
-	int fd = bpf_map__fd(skel->maps.tasks);
+	int fd = mfd.tasks;
 	for (int i = 0; i < n; i++) {
 		__u32 k = pids[i];
 		bpf_map_delete_elem(fd, &k);
@@ -1227,6 +1961,9 @@ static void cmd_untrack(int target)
 	t->known = false;
 	t->kill_pending = false;
 	clear_target_maps(target);
+	meta.known &= ~(1ULL << target);
+	meta.root[target] = 0;
+	meta_save();
 	printf("{\"t\":\"untracked\",\"target\":%d,\"pids\":%d}\n", target, n);
 }
 
@@ -1269,6 +2006,8 @@ static void cmd_flush(const char *token)
 	printf("{\"t\":\"flushed\"");
 	put_jstr("token", token);
 	printf("}\n");
+	if (spool_dir)
+		spool_open_next(); /* a flush ends a spool file: `checkpointed` drops whole files */
 }
 
 static void handle_line(char *line)
@@ -1284,6 +2023,14 @@ static void handle_line(char *line)
 	const char *cmd = argv[0];
 	if (!strcmp(cmd, "quit")) {
 		quitting = true;
+		releasing = argc > 1 && !strcmp(argv[1], "release");
+	} else if (!strcmp(cmd, "release")) {
+		quitting = releasing = true;
+	} else if (!strcmp(cmd, "checkpointed")) {
+		if (argc != 2)
+			command_error("usage: checkpointed TOKEN", orig);
+		else
+			cmd_checkpointed(argv[1]);
 	} else if (!strcmp(cmd, "flush")) {
 		cmd_flush(argc > 1 ? argv[1] : "");
 	} else if (!strcmp(cmd, "launch")) {
@@ -1340,44 +2087,14 @@ static void reap(void)
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: varmor-tracer [--ringbuf-kb N] [--verbose]\n");
+	fprintf(stderr, "usage: varmor-tracer [--ringbuf-kb N] [--state-dir DIR [--spool-dir DIR]] [--verbose]\n"
+			"       varmor-tracer --release DIR [--spool-dir DIR]\n");
 	exit(2);
 }
 
-int main(int argc, char **argv)
+/* fresh load and attach (the programs start tracking nothing: `tasks` is empty) */
+static void load_and_attach(long ringbuf_kb)
 {
-	/* fd 3, if the caller passed it, is where launched workloads write */
-	if (fcntl(3, F_GETFD) >= 0) {
-		out_fd = fcntl(3, F_DUPFD_CLOEXEC, 10);
-		close(3);
-	}
-	long ringbuf_kb = 4096;
-	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--ringbuf-kb") && i + 1 < argc) {
-			char *end;
-			ringbuf_kb = strtol(argv[++i], &end, 10);
-			if (*end || ringbuf_kb < 4 || ringbuf_kb > (1 << 20))
-				usage();
-		} else if (!strcmp(argv[i], "--verbose") || !strcmp(argv[i], "-v")) {
-			verbose = true;
-		} else {
-			usage();
-		}
-	}
-	setvbuf(stdout, NULL, _IOFBF, 1 << 16);
-	signal(SIGPIPE, SIG_IGN);
-	libbpf_set_print(libbpf_print);
-
-	if (access("/sys/kernel/btf/vmlinux", R_OK))
-		die_load("kernel has no BTF (/sys/kernel/btf/vmlinux missing)");
-
-	struct rlimit rl = {RLIM_INFINITY, RLIM_INFINITY};
-	setrlimit(RLIMIT_MEMLOCK, &rl); /* for kernels that still charge memlock */
-
-	ncpus = libbpf_num_possible_cpus();
-	if (ncpus <= 0)
-		die_load("cannot determine the number of possible CPUs");
-
 	skel = tracer_bpf__open();
 	if (!skel)
 		die_load("cannot open BPF object (libbpf)");
@@ -1413,9 +2130,158 @@ int main(int argc, char **argv)
 			 strerror(e));
 		die_load(msg);
 	}
-	rb = ring_buffer__new(bpf_map__fd(skel->maps.events), on_record, NULL, NULL);
-	if (!rb)
-		die_load("cannot create ring buffer reader");
+	mfd.tasks = bpf_map__fd(skel->maps.tasks);
+	mfd.seen = bpf_map__fd(skel->maps.seen);
+	mfd.counts = bpf_map__fd(skel->maps.counts);
+	mfd.stats = bpf_map__fd(skel->maps.stats);
+	mfd.objs = bpf_map__fd(skel->maps.objs);
+	mfd.mntns = bpf_map__fd(skel->maps.mntns);
+	mfd.events = bpf_map__fd(skel->maps.events);
+}
+
+/* closes the skeleton; pinned links stay attached unless `detach` */
+static void close_skel(bool detach)
+{
+	if (!skel)
+		return;
+	if (!detach) {
+		const struct bpf_object_skeleton *os = skel->skeleton;
+		for (int i = 0; i < os->prog_cnt; i++) {
+			const struct bpf_prog_skeleton *ps = (const void *)((const char *)os->progs + (size_t)i * os->prog_skel_sz);
+			if (*ps->link)
+				bpf_link__disconnect(*ps->link);
+		}
+	}
+	tracer_bpf__destroy(skel);
+	skel = NULL;
+}
+
+static void put_ready(void)
+{
+	char buf[8192];
+	int o = snprintf(buf, sizeof(buf), "{\"t\":\"ready\",\"version\":%d", PROTOCOL_VERSION);
+	if (state_dir) {
+		o += snprintf(buf + o, sizeof(buf) - o, ",\"adopted\":%s,\"generation\":\"%s\"", adopted ? "true" : "false",
+			      generation_hex);
+		if (adopted) {
+			o += snprintf(buf + o, sizeof(buf) - o, ",\"targets\":[");
+			bool first = true;
+			for (int t = 1; t < MAX_TARGETS; t++) {
+				if (!targets[t].known)
+					continue;
+				o += snprintf(buf + o, sizeof(buf) - o, "%s{\"target\":%d,\"pids\":%d,\"root\":%u}",
+					      first ? "" : ",", t, targets[t].npids, meta.root[t]);
+				first = false;
+			}
+			o += snprintf(buf + o, sizeof(buf) - o, "]");
+		}
+	}
+	snprintf(buf + o, sizeof(buf) - o, "}\n");
+	emit_direct(buf);
+}
+
+int main(int argc, char **argv)
+{
+	/* fd 3, if the caller passed it, is where launched workloads write */
+	if (fcntl(3, F_GETFD) >= 0) {
+		out_fd = fcntl(3, F_DUPFD_CLOEXEC, 10);
+		close(3);
+	}
+	long ringbuf_kb = 4096;
+	bool release_only = false;
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--ringbuf-kb") && i + 1 < argc) {
+			char *end;
+			ringbuf_kb = strtol(argv[++i], &end, 10);
+			if (*end || ringbuf_kb < 4 || ringbuf_kb > (1 << 20))
+				usage();
+		} else if ((!strcmp(argv[i], "--state-dir") || !strcmp(argv[i], "--release")) && i + 1 < argc) {
+			release_only = !strcmp(argv[i], "--release");
+			state_dir = argv[++i];
+		} else if (!strcmp(argv[i], "--spool-dir") && i + 1 < argc) {
+			spool_dir = argv[++i];
+		} else if (!strcmp(argv[i], "--verbose") || !strcmp(argv[i], "-v")) {
+			verbose = true;
+		} else {
+			usage();
+		}
+	}
+	if (spool_dir && !state_dir)
+		usage();
+	if (state_dir) {
+		size_t l = strlen(state_dir);
+		if (state_dir[0] != '/' || l < 2 || l > PATH_MAX - 64 || strstr(state_dir, "/../") || strstr(state_dir, "/./"))
+			usage();
+		while (l > 1 && state_dir[l - 1] == '/')
+			((char *)state_dir)[--l] = 0;
+		if (!spool_dir)
+			spool_dir = default_spool_dir(state_dir);
+		if (!spool_dir || spool_dir[0] != '/') {
+			fprintf(stderr, "varmor-tracer: --spool-dir DIR is needed when the state dir is not below /sys/fs/bpf/\n");
+			usage();
+		}
+	}
+	setvbuf(stdout, NULL, _IOFBF, 1 << 16);
+	signal(SIGPIPE, SIG_IGN);
+	libbpf_set_print(libbpf_print);
+
+	if (release_only)
+		return release_standalone();
+
+	if (access("/sys/kernel/btf/vmlinux", R_OK))
+		die_load("kernel has no BTF (/sys/kernel/btf/vmlinux missing)");
+
+	struct rlimit rl = {RLIM_INFINITY, RLIM_INFINITY};
+	setrlimit(RLIMIT_MEMLOCK, &rl); /* for kernels that still charge memlock */
+
+	ncpus = libbpf_num_possible_cpus();
+	if (ncpus <= 0)
+		die_load("cannot determine the number of possible CPUs");
+
+	if (state_dir) {
+		const char *err = ensure_bpffs(state_dir);
+		if (err)
+			die_load(err);
+		if (mkdir_p(state_dir, 0700)) {
+			char msg[PATH_MAX + 100];
+			snprintf(msg, sizeof(msg), "cannot create state dir %s: %s", state_dir, strerror(errno));
+			die_load(msg);
+		}
+		if (lock_dir(state_dir) < 0)
+			die_load("state dir is in use by another varmor-tracer");
+		char p[PATH_MAX];
+		path_join(p, sizeof(p), state_dir, "meta");
+		struct stat sb;
+		adopted = stat(p, &sb) == 0;
+		if (adopted) {
+			err = adopt_pins();
+			if (err)
+				die_load(err);
+		} else {
+			/* pins without meta: a loader died while pinning; nobody saw its generation */
+			if (remove_pins(state_dir, true))
+				logmsg("removed an incomplete state dir %s", state_dir);
+			load_and_attach(ringbuf_kb);
+			err = pin_all();
+			if (err) {
+				close_skel(true);
+				die_load(err);
+			}
+		}
+		for (int i = 0; i < 16; i++)
+			sprintf(generation_hex + 2 * i, "%02x", meta.generation[i]);
+	} else {
+		load_and_attach(ringbuf_kb);
+	}
+	int err = ring_open(mfd.events);
+	if (err) {
+		char msg[256];
+		snprintf(msg, sizeof(msg), "cannot map the ring buffer: %s", strerror(-err));
+		die_load(msg);
+	}
+	/* with a spool, commit the consumer position in batches (each after its
+	 * output is spooled); without, after every record */
+	commit_every = 1;
 
 	struct timespec rt, bt;
 	clock_gettime(CLOCK_REALTIME, &rt);
@@ -1433,7 +2299,30 @@ int main(int argc, char **argv)
 	if (sfd < 0)
 		die_load("signalfd failed");
 
-	printf("{\"t\":\"ready\",\"version\":%d}\n", PROTOCOL_VERSION);
+	if (state_dir) {
+		spool_setup();
+		static cookie_io_functions_t io = {.write = out_write};
+		FILE *f = fopencookie(NULL, "w", io);
+		if (!f)
+			die_load("fopencookie failed");
+		fflush(stdout);
+		setvbuf(f, NULL, _IOFBF, 1 << 16);
+		stdout = f;
+		commit_every = ring.data_sz / 16 > 4096 ? ring.data_sz / 16 : 4096;
+	}
+	if (adopted)
+		rebuild_targets();
+	put_ready();
+	if (adopted) {
+		/* what earlier loaders wrote but the Node side had not checkpointed,
+		 * then what the kernel produced while no loader ran */
+		replay_spool();
+		drain();
+		rebuild_targets(); /* the tasks map is the truth; the backlog's forks/exits are applied now */
+		for (int t = 1; t < MAX_TARGETS; t++)
+			if (targets[t].known && targets[t].npids == 0)
+				printf("{\"t\":\"target-empty\",\"target\":%d}\n", t);
+	}
 	fflush(stdout);
 
 	char inbuf[1 << 16];
@@ -1451,8 +2340,15 @@ int main(int argc, char **argv)
 			if (timeout < 0 || left < timeout)
 				timeout = left;
 		}
+		if (spool_dirty) {
+			int64_t left = spool_synced_ms + SPOOL_SYNC_MS - now;
+			if (left < 0)
+				left = 0;
+			if (timeout < 0 || left < timeout)
+				timeout = left;
+		}
 		struct pollfd pfd[3] = {
-			{.fd = ring_buffer__epoll_fd(rb), .events = POLLIN},
+			{.fd = mfd.events, .events = POLLIN},
 			{.fd = sfd, .events = POLLIN},
 			{.fd = stdin_open ? 0 : -1, .events = POLLIN},
 		};
@@ -1498,10 +2394,25 @@ int main(int argc, char **argv)
 			if (targets[t].kill_pending && now >= targets[t].kill_deadline_ms)
 				finish_kill(t);
 		fflush(stdout);
+		spool_sync(false);
 	}
 	drain();
 	fflush(stdout);
-	ring_buffer__free(rb);
-	tracer_bpf__destroy(skel);
+	if (state_dir && releasing) {
+		/* the end of this generation: unpin (the links detach), drop the spool */
+		close(spool_fd);
+		spool_fd = -1;
+		remove_pins(state_dir, false);
+		remove_spool(spool_dir);
+		close_skel(true);
+		char line[128];
+		snprintf(line, sizeof(line), "{\"t\":\"released\",\"generation\":\"%s\"}\n", generation_hex);
+		emit_direct(line);
+		return 0;
+	}
+	if (releasing)
+		emit_direct("{\"t\":\"released\"}\n");
+	spool_sync(true);
+	close_skel(!state_dir); /* with a state dir: a handoff, the pinned links stay attached */
 	return 0;
 }

@@ -13,7 +13,7 @@ export async function resolveCommand(spec: string, opts: ResolveCommandOptions =
   return opts.json ? JSON.stringify(resolved, null, 2) + '\n' : formatResolved(resolved);
 }
 
-export function formatResolved(r: Resolved): string {
+function formatResolved(r: Resolved): string {
   const head = r.workload ? `${r.workload.kind} ${r.namespace}/${r.workload.name}` : r.target;
   if (r.pods.length === 0) return `${head}: no running containers\n`;
   const rows = [['POD', 'NODE', 'CONTAINER', 'READY', 'RUNTIME ID']];

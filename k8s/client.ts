@@ -26,7 +26,7 @@ export interface Kube {
   call<T>(call: Call, fn: () => Promise<T>): Promise<T>;
 }
 
-export function loadConfig(opts: Pick<ConnectOptions, 'kubeconfig' | 'context'> = {}): KubeConfig {
+function loadConfig(opts: Pick<ConnectOptions, 'kubeconfig' | 'context'> = {}): KubeConfig {
   const kc = new KubeConfig();
   try {
     if (opts.kubeconfig) kc.loadFromFile(opts.kubeconfig);

@@ -44,7 +44,7 @@ function statusOf(body: unknown): Status {
 }
 
 /** `get deployments "web" in namespace "shop"`. */
-export function describeCall(call: Call): string {
+function describeCall(call: Call): string {
   const name = call.name === undefined ? '' : ` "${call.name}"`;
   const ns = call.namespace === undefined ? '' : ` in namespace "${call.namespace}"`;
   return `${call.perm.verb} ${call.perm.resource}${name}${ns}`;

@@ -136,7 +136,7 @@ async function listPods(kube: Kube, namespace: string, labelSelector: string): P
 }
 
 /** kubectl's `-l` syntax for a LabelSelector. An empty selector would match every pod: refuse it. */
-export function selectorString(w: Workload): string {
+function selectorString(w: Workload): string {
   const s = w.selector ?? {};
   const parts = Object.entries(s.matchLabels ?? {}).map(([k, v]) => `${k}=${v}`);
   for (const e of s.matchExpressions ?? []) {

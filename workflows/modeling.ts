@@ -64,6 +64,9 @@ export interface Carried {
   outcomes: Record<string, NodeOutcome>;
   stopRequested: boolean;
   generation: number;
+  /** The last resolution and when it was made, so the continuation does not resolve again at once. */
+  resolved: Resolution['nodes'];
+  lastResolve: number;
   exitCode?: number;
 }
 
@@ -170,8 +173,8 @@ export async function behaviorModeling(input: ModelingInput, carried?: Carried):
   };
 
   const follows = plan.target.kind === 'k8s'; // local targets stay where they are
-  let lastResolve = Number.NEGATIVE_INFINITY;
-  let resolved: Resolution['nodes'] = {};
+  let lastResolve = carried?.lastResolve ?? Number.NEGATIVE_INFINITY;
+  let resolved: Resolution['nodes'] = carried?.resolved ?? {};
   for (;;) {
     const now = Date.now();
     if (stopRequested || now >= status.window.end) break;
@@ -199,7 +202,7 @@ export async function behaviorModeling(input: ModelingInput, carried?: Carried):
       await stopCollectors([...collectors.keys()]);
       // Nodes are running again in the continuation; only failures stay final.
       for (const s of Object.values(status.nodes)) if (s.state === 'completed') s.state = 'running';
-      const next: Carried = { run: status.run, store: store!, window: status.window, nodes: status.nodes, outcomes, stopRequested, generation: status.generation + 1 };
+      const next: Carried = { run: status.run, store: store!, window: status.window, nodes: status.nodes, outcomes, stopRequested, generation: status.generation + 1, resolved, lastResolve };
       if (exitCode !== undefined) next.exitCode = exitCode;
       await continueAsNew<typeof behaviorModeling>(input, next);
     }

@@ -16,6 +16,7 @@ def main() -> None:
         lines.pop()
     parse = LibAppArmor.parse_record
     start = time.perf_counter()
+    cpu_start = time.process_time()
     parsed = 0
     for line in lines:
         record = parse(line)
@@ -23,7 +24,8 @@ def main() -> None:
             parsed += 1
         LibAppArmor.free_record(record)
     elapsed = time.perf_counter() - start
-    print(json.dumps({"lines": len(lines), "parsed": parsed, "seconds": elapsed, "linesPerSecond": len(lines) / elapsed}))
+    cpu = time.process_time() - cpu_start
+    print(json.dumps({"lines": len(lines), "parsed": parsed, "seconds": elapsed, "linesPerSecond": len(lines) / elapsed, "cpuLinesPerSecond": len(lines) / cpu}))
 
 
 if __name__ == "__main__":

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import { resolveCommand } from '../../k8s/cli.js';
 import { connect, type Kube } from '../../k8s/client.js';
-import { resolveTarget } from '../../k8s/resolve.js';
+import { kubernetesResolver, resolveTarget } from '../../k8s/resolve.js';
 import { parseTargetSpec } from '../../k8s/spec.js';
 import { tempDir } from '../helpers.js';
 import { FakeApiServer } from './fake-apiserver.js';
@@ -41,6 +41,16 @@ describe('k8s target resolution against a fake API server', () => {
     assert.equal(r.target, 'k8s:shop/deployment/web');
     // The pod list is narrowed by the deployment's selector on the server, not fetched whole.
     assert.ok(server.requests.some((q) => q.path === '/api/v1/namespaces/shop/pods' && q.query.get('labelSelector') === 'app=web'));
+  });
+
+  test('the workflow\'s resolver: per node, the container IDs to trace', async () => {
+    const web = deployment('shop', 'web', { app: 'web' });
+    const rs = replicaSet('shop', 'web-1', { app: 'web' }, web);
+    server.add(web, rs, pod('shop', 'a', { owner: rs, node: 'node-a', containers: ['app', 'envoy'] }), pod('shop', 'b', { owner: rs, node: 'node-b' }));
+    assert.deepEqual(await kubernetesResolver(kube)('k8s:shop/deployment/web'), {
+      'node-a': { kind: 'containers', ids: [containerId('a', 'app'), containerId('a', 'envoy')] },
+      'node-b': { kind: 'containers', ids: [containerId('b', 'app')] },
+    });
   });
 
   test('a rolling update: pods of both ReplicaSets, not terminating ones, not look-alikes owned by someone else', async () => {

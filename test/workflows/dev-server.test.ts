@@ -1,0 +1,65 @@
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { Context } from '@temporalio/activity';
+import type { CollectInput, CollectResult } from '../../activities/index.js';
+import { startModel } from '../../cli/model.js';
+import type { ModelingInput } from '../../workflows/input.js';
+import { extendUpdate, statusQuery, stopSignal, type ModelingResult } from '../../workflows/index.js';
+import { Script, TEMPORAL_CLI, withWorkers } from './env.js';
+
+let env: TestWorkflowEnvironment;
+before(async () => {
+  env = await TestWorkflowEnvironment.createLocal({ server: { executable: { type: 'existing-path', path: TEMPORAL_CLI } } });
+});
+after(async () => {
+  await env?.teardown();
+});
+
+/** A collector that runs until the workflow cancels it, as the real one does. */
+const untilCancelled = async (input: CollectInput): Promise<CollectResult> => {
+  await Context.current().sleep(input.until - Date.now());
+  return { node: input.node, batches: 1, events: 1, reason: 'lease-ended' };
+};
+
+const pid = (name: string, extra: Partial<ModelingInput> = {}): ModelingInput => ({ target: { kind: 'pid', node: 'node-a', pid: 1 }, name, duration: '1h', searchAttributes: false, ...extra });
+
+test('stop ends the window early and still merges; extend moves the end', { timeout: 60_000 }, async () => {
+  const script = new Script([{ 'node-a': { kind: 'pid', pid: 1 } }], untilCancelled);
+  const result = await withWorkers(env, script, ['node-a'], async () => {
+    const h = await startModel(env.client, pid('stop-extend'), {});
+    const before = await h.query(statusQuery);
+    const end = await h.executeUpdate(extendUpdate, { args: ['2h'] });
+    assert.equal(end, before.window.end + 2 * 3600_000);
+    await assert.rejects(h.executeUpdate(extendUpdate, { args: ['soon'] }), /invalid duration/);
+    await h.signal(stopSignal);
+    return (await h.result()) as ModelingResult;
+  });
+  assert.equal(script.merged?.nodes[0]?.state, 'completed');
+  assert.equal(result.nodes[0]?.reason, 'window-ended');
+  assert.ok(script.merged!.window.end - script.merged!.window.start < 60_000, 'merged window should end at the stop, not at the planned end');
+});
+
+test('a second run for the same target is refused clearly, or attached to', { timeout: 60_000 }, async () => {
+  const script = new Script([{ 'node-a': { kind: 'pid', pid: 1 } }], untilCancelled);
+  await withWorkers(env, script, ['node-a'], async () => {
+    const first = await startModel(env.client, pid('once'), {});
+    await assert.rejects(startModel(env.client, pid('once'), {}), /a modeling run for default\/once is already running \(workflow varmor-modeler\/default\/once\); use --attach/);
+    const attached = await startModel(env.client, pid('once'), { attach: true });
+    assert.equal(attached.workflowId, first.workflowId);
+    await first.signal(stopSignal);
+    await first.result();
+  });
+});
+
+test('a node whose collector never starts is given up: the model completes with that node failed', { timeout: 90_000 }, async () => {
+  const script = new Script([{ 'node-a': { kind: 'containers', ids: ['a'] }, 'node-lost': { kind: 'containers', ids: ['b'] } }], untilCancelled);
+  const result = await withWorkers(env, script, ['node-a'], async () => {
+    const h = await startModel(env.client, { target: { kind: 'k8s', spec: 'k8s:shop/deployment/web' }, duration: '8s', nodeGiveUp: '3s', searchAttributes: false }, {});
+    return (await h.result()) as ModelingResult;
+  });
+  const lost = result.nodes.find((n) => n.node === 'node-lost');
+  assert.equal(lost?.state, 'failed');
+  assert.match(lost?.message ?? '', /schedule.?to.?start/i);
+  assert.equal(result.nodes.find((n) => n.node === 'node-a')?.state, 'completed');
+});

