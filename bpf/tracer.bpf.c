@@ -12,20 +12,104 @@
 
 char LICENSE[] SEC("license") = "GPL";
 
-#define SIGNAL_GROUP_EXIT 0x00000004 /* include/linux/sched/signal.h */
+/* ---- syscall numbers ------------------------------------------------------ */
+/* Syscalls that only exist on some architectures get distinct negative values. */
+#if defined(__TARGET_ARCH_x86)
+/* a tp_btf argument is a trusted BTF pointer: a direct (CO-RE relocated) load,
+ * no bpf_probe_read_kernel call */
+#define SYSCALL_NR(regs) ((regs)->orig_ax)
+#define SYSCALL_NR_CORE(regs) BPF_CORE_READ(regs, orig_ax)
+#define ARG6 BPF_CORE_READ(regs, r9)
+enum {
+	NR_open = 2, NR_mmap = 9, NR_socket = 41, NR_connect = 42, NR_sendto = 44, NR_sendmsg = 46,
+	NR_bind = 49, NR_listen = 50, NR_socketpair = 53, NR_clone = 56, NR_fcntl = 72, NR_flock = 73,
+	NR_truncate = 76, NR_ftruncate = 77, NR_rename = 82, NR_mkdir = 83, NR_rmdir = 84, NR_creat = 85,
+	NR_link = 86, NR_unlink = 87, NR_symlink = 88, NR_chmod = 90, NR_fchmod = 91, NR_chown = 92,
+	NR_fchown = 93, NR_lchown = 94, NR_ptrace = 101, NR_mknod = 133, NR_mount = 165, NR_umount2 = 166,
+	NR_unshare = 272, NR_openat = 257, NR_mkdirat = 258, NR_mknodat = 259, NR_fchownat = 260,
+	NR_unlinkat = 263, NR_renameat = 264, NR_linkat = 265, NR_symlinkat = 266, NR_fchmodat = 268,
+	NR_setns = 308, NR_renameat2 = 316, NR_clone3 = 435, NR_openat2 = 437, NR_fchmodat2 = 452,
+	NR_rt_sigreturn = 15, NR_fork = 57, NR_vfork = 58, NR_exit = 60, NR_exit_group = 231,
+};
+#elif defined(__TARGET_ARCH_arm64)
+#define SYSCALL_NR(regs) ((regs)->syscallno)
+#define SYSCALL_NR_CORE(regs) BPF_CORE_READ(regs, syscallno)
+#define ARG6 BPF_CORE_READ(regs, regs[5])
+enum {
+	NR_open = -1, NR_mmap = 222, NR_socket = 198, NR_connect = 203, NR_sendto = 206, NR_sendmsg = 211,
+	NR_bind = 200, NR_listen = 201, NR_socketpair = 199, NR_clone = 220, NR_fcntl = 25, NR_flock = 32,
+	NR_truncate = 45, NR_ftruncate = 46, NR_rename = -2, NR_mkdir = -3, NR_rmdir = -4, NR_creat = -5,
+	NR_link = -6, NR_unlink = -7, NR_symlink = -8, NR_chmod = -9, NR_fchmod = 52, NR_chown = -10,
+	NR_fchown = 55, NR_lchown = -11, NR_ptrace = 117, NR_mknod = -12, NR_mount = 40, NR_umount2 = 39,
+	NR_unshare = 97, NR_openat = 56, NR_mkdirat = 34, NR_mknodat = 33, NR_fchownat = 54,
+	NR_unlinkat = 35, NR_renameat = 38, NR_linkat = 37, NR_symlinkat = 36, NR_fchmodat = 53,
+	NR_setns = 268, NR_renameat2 = 276, NR_clone3 = 435, NR_openat2 = 437, NR_fchmodat2 = 452,
+	NR_rt_sigreturn = 139, NR_fork = -13, NR_vfork = -14, NR_exit = 93, NR_exit_group = 94,
+};
+#else
+#error "syscall numbers for this architecture are missing"
+#endif
 
 /*
- * Tracked processes, keyed by tgid. 65536 entries (~5 MiB preallocated) is far
- * more than the process count of the handful of workloads one modeller traces
- * at a time, while bounded. An insert into a full map is counted in
- * STAT_TASKS_FULL.
+ * The syscalls on_sys_exit's switch handles, as a 512-bit constant: every
+ * other syscall (read, write, epoll_wait, futex, ...) leaves after one bit
+ * test. Keep in sync with the switch (the switch's default is harmless, a
+ * missing bit here would silently drop events).
+ */
+#define HB(n, w) (((long)(n) >= 0 && ((long)(n) >> 6) == (w)) ? (1ULL << ((n) & 63)) : 0ULL)
+#define HANDLED_WORD(w)                                                                                      \
+	(HB(NR_open, w) | HB(NR_openat, w) | HB(NR_creat, w) | HB(NR_openat2, w) | HB(NR_mmap, w) |          \
+	 HB(NR_flock, w) | HB(NR_fcntl, w) | HB(NR_ftruncate, w) | HB(NR_fchmod, w) | HB(NR_fchown, w) |     \
+	 HB(NR_truncate, w) | HB(NR_unlink, w) | HB(NR_rmdir, w) | HB(NR_unlinkat, w) | HB(NR_mkdir, w) |    \
+	 HB(NR_mknod, w) | HB(NR_mkdirat, w) | HB(NR_mknodat, w) | HB(NR_chmod, w) | HB(NR_fchmodat, w) |    \
+	 HB(NR_fchmodat2, w) | HB(NR_chown, w) | HB(NR_lchown, w) | HB(NR_fchownat, w) | HB(NR_rename, w) |  \
+	 HB(NR_renameat, w) | HB(NR_renameat2, w) | HB(NR_link, w) | HB(NR_linkat, w) | HB(NR_symlink, w) |  \
+	 HB(NR_symlinkat, w) | HB(NR_socket, w) | HB(NR_socketpair, w) | HB(NR_connect, w) |                 \
+	 HB(NR_sendto, w) | HB(NR_sendmsg, w) | HB(NR_bind, w) | HB(NR_listen, w) | HB(NR_ptrace, w) |       \
+	 HB(NR_mount, w) | HB(NR_umount2, w) | HB(NR_unshare, w) | HB(NR_setns, w) | HB(NR_clone, w) |      \
+	 HB(NR_clone3, w))
+static const __u64 handled_bits[SYSCALL_WORDS] = {
+	HANDLED_WORD(0), HANDLED_WORD(1), HANDLED_WORD(2), HANDLED_WORD(3),
+	HANDLED_WORD(4), HANDLED_WORD(5), HANDLED_WORD(6), HANDLED_WORD(7),
+};
+
+
+#define SIGNAL_GROUP_EXIT 0x00000004 /* include/linux/sched/signal.h */
+#define PF_SIGNALED 0x00000400     /* include/linux/sched.h: killed by a signal */
+#define ENOSYS 38
+
+/*
+ * Tracked processes, keyed by tgid. 65536 entries bound it far above the
+ * process count of the handful of workloads one modeller traces at a time.
+ * BPF_F_NO_PREALLOC: memory is taken per tracked process (~100 bytes) instead
+ * of 65536 * ~90 bytes up front; inserts happen at fork/exec only (tp_btf
+ * programs never run in NMI, so the non-preallocated map is safe here). An
+ * insert into a full map is counted in STAT_TASKS_FULL.
  */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 65536);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, __u32);
 	__type(value, struct task_info);
 } tasks SEC(".maps");
+
+/*
+ * "Is this tgid in `tasks`?" as one bit per tgid (TRACKED_WORDS u64 words =
+ * 512 KiB, covering PID_MAX_LIMIT), so that every program's bystander path is
+ * an inlined array load and a bit test instead of a hash lookup. Invariant:
+ * a tgid in `tasks` has its bit set (set after the insert, cleared before or
+ * with the delete); a set bit without an entry only costs the confirming
+ * hash lookup. Mmapable: the loader sets/clears bits with atomic ops on its
+ * mapping (track, launch, untrack), the programs at fork/exec/exit.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, TRACKED_WORDS);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__type(key, __u32);
+	__type(value, __u64);
+} tracked SEC(".maps");
 
 /* Syscalls already reported, one 512-bit set per slot (128 * 64 bytes). */
 struct {
@@ -35,14 +119,24 @@ struct {
 	__type(value, struct syscall_bits);
 } seen SEC(".maps");
 
-/* Call counts [slot * MAX_SYSCALLS + nr]; per-CPU so the hot path never
- * contends (128 * 512 * 8 bytes = 512 KiB per CPU). */
+/*
+ * Call counts [slot * MAX_SYSCALLS + nr] (128 * 512 u64). Per-CPU so the hot
+ * path never contends: 512 KiB per possible CPU. On big machines that grows
+ * (32 MiB at 64 CPUs, 128 MiB at 256), so the loader turns this map into a
+ * plain shared ARRAY (512 KiB in total) when there are more than
+ * COUNTS_PERCPU_MAX_CPUS possible CPUs and sets `counts_shared`, and the
+ * increment becomes an atomic add (contended only when threads of one
+ * target hit the same syscall on different CPUs at the same time).
+ */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, MAX_SLOTS * MAX_SYSCALLS);
 	__type(key, __u32);
 	__type(value, __u64);
 } counts SEC(".maps");
+
+/* set by the loader before load (see `counts`); a known constant to the verifier */
+const volatile bool counts_shared = false;
 
 /* Drop/record counters, see enum stat_idx. */
 struct {
@@ -113,6 +207,38 @@ static __always_inline void stat_inc(__u32 idx)
 		*v += 1;
 }
 
+/* bystander filter: one inlined array lookup and a bit test, no hashing */
+static __always_inline bool is_tracked(__u32 tgid)
+{
+	__u32 k = tgid >> 6;
+	__u64 *w = bpf_map_lookup_elem(&tracked, &k);
+	return w && ((*w >> (tgid & 63)) & 1);
+}
+
+static __always_inline void set_tracked(__u32 tgid)
+{
+	__u32 k = tgid >> 6;
+	__u64 *w = bpf_map_lookup_elem(&tracked, &k);
+	if (w)
+		__sync_fetch_and_or(w, 1ULL << (tgid & 63));
+}
+
+static __always_inline void clear_tracked(__u32 tgid)
+{
+	__u32 k = tgid >> 6;
+	__u64 *w = bpf_map_lookup_elem(&tracked, &k);
+	if (w)
+		__sync_fetch_and_and(w, ~(1ULL << (tgid & 63)));
+}
+
+/* tasks entry of a tracked tgid, NULL for bystanders (bitmap first) */
+static __always_inline struct task_info *task_of(__u32 tgid)
+{
+	if (!is_tracked(tgid))
+		return NULL;
+	return bpf_map_lookup_elem(&tasks, &tgid);
+}
+
 static __always_inline __u32 slot_of(const struct task_info *ti)
 {
 	return (ti->target & (MAX_TARGETS - 1)) | ((ti->flags & TASK_SESSION) ? SLOT_SESSION : 0);
@@ -131,8 +257,12 @@ static __always_inline void record_syscall(__u32 slot, __u32 nr)
 	slot &= MAX_SLOTS - 1;
 	__u32 key = slot * MAX_SYSCALLS + nr;
 	__u64 *cnt = bpf_map_lookup_elem(&counts, &key);
-	if (cnt)
-		*cnt += 1;
+	if (cnt) {
+		if (counts_shared)
+			__sync_fetch_and_add(cnt, 1);
+		else
+			*cnt += 1;
+	}
 
 	struct syscall_bits *bits = bpf_map_lookup_elem(&seen, &slot);
 	if (!bits)
@@ -159,31 +289,11 @@ static __always_inline void record_syscall(__u32 slot, __u32 nr)
 	stat_inc(STAT_RECORDS);
 }
 
-SEC("tp_btf/sys_enter")
-int BPF_PROG(on_sys_enter, struct pt_regs *regs, long id)
-{
-	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
-	struct task_info *ti = bpf_map_lookup_elem(&tasks, &tgid);
-	if (!ti)
-		return 0; /* bystander: one lookup, done */
-
-	if ((__u64)id >= MAX_SYSCALLS)
-		return 0;
-	if (ti->flags & TASK_ARMED) {
-		/* launched child before its exec: remember the syscall so the
-		 * execve/execveat that arms it off is recorded at exec time */
-		ti->pending_nr = id;
-		return 0;
-	}
-	record_syscall(slot_of(ti), id);
-	return 0;
-}
-
 SEC("tp_btf/sched_process_fork")
 int BPF_PROG(on_fork, struct task_struct *parent, struct task_struct *child)
 {
 	__u32 ptgid = BPF_CORE_READ(parent, tgid);
-	struct task_info *pi = bpf_map_lookup_elem(&tasks, &ptgid);
+	struct task_info *pi = task_of(ptgid);
 	if (!pi)
 		return 0;
 	__u32 ctgid = BPF_CORE_READ(child, tgid);
@@ -195,6 +305,7 @@ int BPF_PROG(on_fork, struct task_struct *parent, struct task_struct *child)
 		stat_inc(STAT_TASKS_FULL);
 		return 0;
 	}
+	set_tracked(ctgid);
 	struct fork_rec *r = bpf_ringbuf_reserve(&events, sizeof(*r), 0);
 	if (!r) {
 		stat_inc(STAT_RINGBUF_DROPPED);
@@ -212,9 +323,22 @@ SEC("tp_btf/sched_process_exit")
 int BPF_PROG(on_exit, struct task_struct *p)
 {
 	__u32 tgid = BPF_CORE_READ(p, tgid);
-	struct task_info *ti = bpf_map_lookup_elem(&tasks, &tgid);
+	struct task_info *ti = task_of(tgid);
 	if (!ti)
 		return 0;
+	/*
+	 * exit(2) and exit_group(2) never reach sys_exit, so they are recorded
+	 * here, per thread, from the syscall number still in the thread's user
+	 * pt_regs. Only a thread that exits by itself: one killed by a signal
+	 * (PF_SIGNALED; also the other threads of an exit_group) has the nr of
+	 * whatever it was doing there (another syscall, or a fault code).
+	 */
+	if (!(ti->flags & TASK_ARMED) && !(BPF_CORE_READ(p, flags) & PF_SIGNALED)) {
+		struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(p);
+		long nr = regs ? SYSCALL_NR_CORE(regs) : -1;
+		if (nr == NR_exit || nr == NR_exit_group)
+			record_syscall(slot_of(ti), nr);
+	}
 	/* do_exit() decrements signal->live before this tracepoint; the
 	 * thread group is dead only when the last thread gets here (the
 	 * leader may exit first while other threads keep running). */
@@ -227,6 +351,7 @@ int BPF_PROG(on_exit, struct task_struct *p)
 		status = BPF_CORE_READ(p, signal, group_exit_code);
 	else
 		status = BPF_CORE_READ(p, group_leader, exit_code); /* what wait() reports */
+	clear_tracked(tgid);
 	bpf_map_delete_elem(&tasks, &tgid);
 
 	struct exit_rec *r = bpf_ringbuf_reserve(&events, sizeof(*r), 0);
@@ -337,7 +462,7 @@ SEC("tp_btf/sched_process_exec")
 int BPF_PROG(on_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
 {
 	__u32 tgid = BPF_CORE_READ(p, tgid);
-	struct task_info *ti = bpf_map_lookup_elem(&tasks, &tgid);
+	struct task_info *ti = task_of(tgid);
 	if (!ti) {
 		/* an untracked process exec'ing inside a container target's
 		 * mount namespace entered it from outside (runc exec, kubectl
@@ -351,6 +476,7 @@ int BPF_PROG(on_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
 			stat_inc(STAT_TASKS_FULL);
 			return 0;
 		}
+		set_tracked(tgid);
 		struct fork_rec *j = bpf_ringbuf_reserve(&events, sizeof(*j), 0);
 		if (j) {
 			set_hdr(&j->h, REC_JOIN, slot_of(&ni));
@@ -366,14 +492,11 @@ int BPF_PROG(on_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
 			return 0;
 	}
 	__u32 slot = slot_of(ti);
-	if (ti->flags & TASK_ARMED) {
-		/* first exec of a launched child: start recording, including
-		 * the exec syscall itself */
-		__u32 nr = ti->pending_nr;
+	/* first exec of a launched child: start recording. The exec syscall
+	 * itself returns through sys_exit in the new image, and is recorded
+	 * there (as is the execve of a process that just joined a session). */
+	if (ti->flags & TASK_ARMED)
 		ti->flags &= ~TASK_ARMED;
-		if (nr < MAX_SYSCALLS)
-			record_syscall(slot, nr);
-	}
 
 	__u32 zero = 0;
 	struct scratch *s = bpf_map_lookup_elem(&scratch, &zero);
@@ -862,37 +985,6 @@ __noinline int h_ptrace(__u32 slot, long request)
 	return orec_send(slot, REC_PTRACE, 0, external, 2 /* trace */);
 }
 
-/* ---- syscall numbers ------------------------------------------------------ */
-/* Syscalls that only exist on some architectures get distinct negative values. */
-#if defined(__TARGET_ARCH_x86)
-#define SYSCALL_NR(regs) BPF_CORE_READ(regs, orig_ax)
-#define ARG6 BPF_CORE_READ(regs, r9)
-enum {
-	NR_open = 2, NR_mmap = 9, NR_socket = 41, NR_connect = 42, NR_sendto = 44, NR_sendmsg = 46,
-	NR_bind = 49, NR_listen = 50, NR_socketpair = 53, NR_clone = 56, NR_fcntl = 72, NR_flock = 73,
-	NR_truncate = 76, NR_ftruncate = 77, NR_rename = 82, NR_mkdir = 83, NR_rmdir = 84, NR_creat = 85,
-	NR_link = 86, NR_unlink = 87, NR_symlink = 88, NR_chmod = 90, NR_fchmod = 91, NR_chown = 92,
-	NR_fchown = 93, NR_lchown = 94, NR_ptrace = 101, NR_mknod = 133, NR_mount = 165, NR_umount2 = 166,
-	NR_unshare = 272, NR_openat = 257, NR_mkdirat = 258, NR_mknodat = 259, NR_fchownat = 260,
-	NR_unlinkat = 263, NR_renameat = 264, NR_linkat = 265, NR_symlinkat = 266, NR_fchmodat = 268,
-	NR_setns = 308, NR_renameat2 = 316, NR_clone3 = 435, NR_openat2 = 437, NR_fchmodat2 = 452,
-};
-#elif defined(__TARGET_ARCH_arm64)
-#define SYSCALL_NR(regs) BPF_CORE_READ(regs, syscallno)
-#define ARG6 BPF_CORE_READ(regs, regs[5])
-enum {
-	NR_open = -1, NR_mmap = 222, NR_socket = 198, NR_connect = 203, NR_sendto = 206, NR_sendmsg = 211,
-	NR_bind = 200, NR_listen = 201, NR_socketpair = 199, NR_clone = 220, NR_fcntl = 25, NR_flock = 32,
-	NR_truncate = 45, NR_ftruncate = 46, NR_rename = -2, NR_mkdir = -3, NR_rmdir = -4, NR_creat = -5,
-	NR_link = -6, NR_unlink = -7, NR_symlink = -8, NR_chmod = -9, NR_fchmod = 52, NR_chown = -10,
-	NR_fchown = 55, NR_lchown = -11, NR_ptrace = 117, NR_mknod = -12, NR_mount = 40, NR_umount2 = 39,
-	NR_unshare = 97, NR_openat = 56, NR_mkdirat = 34, NR_mknodat = 33, NR_fchownat = 54,
-	NR_unlinkat = 35, NR_renameat = 38, NR_linkat = 37, NR_symlinkat = 36, NR_fchmodat = 53,
-	NR_setns = 268, NR_renameat2 = 276, NR_clone3 = 435, NR_openat2 = 437, NR_fchmodat2 = 452,
-};
-#else
-#error "syscall numbers for this architecture are missing"
-#endif
 
 #define O_ACCMODE 3
 #define O_WRONLY 1
@@ -926,22 +1018,41 @@ static __always_inline __u32 open_perms(__u64 fl)
 #define ARG5 PT_REGS_PARM5_CORE_SYSCALL(regs)
 
 /*
- * Syscall exit: the arguments are still in the task's user pt_regs (x86_64:
- * di si dx r10 r8; arm64: orig_x0 x1..), the result is `ret`. Files opened
- * are resolved from the returned fd; names (unlink, rename, ...) relative to
- * their dirfd/cwd. Bystanders: one hash lookup.
+ * Syscall exit: the only per-syscall program. It records the syscall set and
+ * counts (one hook instead of sys_enter + sys_exit; exit/exit_group, which
+ * never return, are recorded in on_exit; execve returns here in the new
+ * image) and the objects of the syscalls in handled_bits. The arguments are
+ * still in the task's user pt_regs (x86_64: di si dx r10 r8; arm64:
+ * orig_x0 x1..), the result is `ret`. Files opened are resolved from the
+ * returned fd; names (unlink, rename, ...) relative to their dirfd/cwd.
+ * Bystanders: a bitmap load and a bit test.
  */
 SEC("tp_btf/sys_exit")
 int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 {
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
-	struct task_info *ti = bpf_map_lookup_elem(&tasks, &tgid);
-	if (!ti)
-		return 0;
-	if (ti->flags & TASK_ARMED)
+	struct task_info *ti = task_of(tgid);
+	if (!ti || (ti->flags & TASK_ARMED))
 		return 0;
 	__u32 slot = slot_of(ti);
 	long nr = SYSCALL_NR(regs);
+
+	if ((unsigned long)nr >= MAX_SYSCALLS) {
+		/* rt_sigreturn restores the interrupted context and sets the
+		 * nr to -1 (x86 restore_sigcontext, arm64 forget_syscall). A
+		 * -1 with -ENOSYS is a syscall(-1) or one skipped by a ptracer. */
+		if (nr != -1 || ret == -ENOSYS)
+			return 0;
+		record_syscall(slot, NR_rt_sigreturn);
+		return 0;
+	}
+	/* a new child or thread returns from clone/fork with 0 through
+	 * sys_exit too: the parent has counted that call */
+	if (ret == 0 && (nr == NR_clone || nr == NR_clone3 || nr == NR_fork || nr == NR_vfork))
+		return 0;
+	record_syscall(slot, nr);
+	if (!(handled_bits[(nr >> 6) & (SYSCALL_WORDS - 1)] & (1ULL << (nr & 63))))
+		return 0;
 
 	switch (nr) {
 	/* ---- files, by the returned fd ---- */
@@ -1134,13 +1245,13 @@ int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 	return 0;
 }
 
-/* Capability checks (granted: ret == 0). Bystanders: one hash lookup. */
+/* Capability checks (granted: ret == 0). Bystanders: a bitmap test. */
 SEC("tp_btf/cap_capable")
 int BPF_PROG(on_cap, const struct cred *cred, struct user_namespace *target_ns,
 	     const struct user_namespace *capable_ns, int cap, int ret)
 {
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
-	struct task_info *ti = bpf_map_lookup_elem(&tasks, &tgid);
+	struct task_info *ti = task_of(tgid);
 	if (!ti || (ti->flags & TASK_ARMED))
 		return 0;
 	__u32 slot = slot_of(ti);
@@ -1175,7 +1286,7 @@ SEC("tp_btf/signal_generate")
 int BPF_PROG(on_signal, int sig, struct kernel_siginfo *info, struct task_struct *task, int group, int result)
 {
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
-	struct task_info *ti = bpf_map_lookup_elem(&tasks, &tgid);
+	struct task_info *ti = task_of(tgid);
 	if (!ti || (ti->flags & TASK_ARMED))
 		return 0;
 	if ((unsigned long)info <= 1) /* SEND_SIG_NOINFO / SEND_SIG_PRIV: from the kernel */

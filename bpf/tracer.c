@@ -40,8 +40,14 @@ static struct tracer_bpf *skel; /* NULL when the programs were adopted from pins
 
 /* The maps the loader uses: from the skeleton, or opened from the state dir's pins. */
 static struct {
-	int tasks, seen, counts, stats, objs, mntns, events;
-} mfd = {-1, -1, -1, -1, -1, -1, -1};
+	int tasks, seen, counts, stats, objs, mntns, events, tracked;
+} mfd = {-1, -1, -1, -1, -1, -1, -1, -1};
+
+/* the `tracked` bitmap (one bit per tgid), mmapped: bits are set/cleared with
+ * atomic ops, as the programs do at fork/exec/exit */
+static __u64 *tracked_bits;
+/* values per `counts` key: ncpus (per-CPU map) or 1 (shared, > COUNTS_PERCPU_MAX_CPUS) */
+static int counts_vals = 1;
 
 /* Ring buffer reader (the kernel's mmap layout: consumer page, producer page,
  * data twice). Own reader instead of libbpf's so that the consumer position
@@ -524,13 +530,43 @@ static int ring_open(int fd)
 
 /* ---- map helpers ---------------------------------------------------------- */
 
+static void die_load(const char *msg);
+
+static void map_tracked(void)
+{
+	void *p = mmap(NULL, (size_t)TRACKED_WORDS * 8, PROT_READ | PROT_WRITE, MAP_SHARED, mfd.tracked, 0);
+	if (p == MAP_FAILED)
+		die_load("cannot mmap the tracked bitmap");
+	tracked_bits = p;
+}
+
+static void tracked_set(pid_t pid, bool on)
+{
+	if ((__u32)pid >= TRACKED_WORDS * 64)
+		return;
+	__u64 bit = 1ULL << (pid & 63);
+	if (on)
+		__atomic_fetch_or(&tracked_bits[pid >> 6], bit, __ATOMIC_SEQ_CST);
+	else
+		__atomic_fetch_and(&tracked_bits[pid >> 6], ~bit, __ATOMIC_SEQ_CST);
+}
+
+/* the bit goes on after the entry is in `tasks` (a set bit alone is harmless) */
 static int task_insert(pid_t pid, int target, __u32 flags)
 {
 	struct task_info ti = {.target = target, .flags = flags};
 	__u32 key = pid;
 	if (bpf_map_update_elem(mfd.tasks, &key, &ti, BPF_ANY))
 		return -errno;
+	tracked_set(pid, true);
 	return 0;
+}
+
+static void task_delete(pid_t pid)
+{
+	__u32 key = pid;
+	tracked_set(pid, false);
+	bpf_map_delete_elem(mfd.tasks, &key);
 }
 
 /* collects the tgids of `target` in the tasks map (all if target < 0) */
@@ -575,7 +611,8 @@ static void read_stats(__u64 out[STAT_MAX])
 static void read_counts(int target, __u64 *out)
 {
 	int fd = mfd.counts;
-	__u64 *vals = calloc((size_t)MAX_SYSCALLS * ncpus, sizeof(__u64));
+	int nv = counts_vals;
+	__u64 *vals = calloc((size_t)MAX_SYSCALLS * nv, sizeof(__u64));
 	__u32 *keys = calloc(MAX_SYSCALLS, sizeof(__u32));
 	__u32 in = target * MAX_SYSCALLS - 1, outb; /* batch starts after in_batch */
 	__u32 count = MAX_SYSCALLS;
@@ -588,7 +625,7 @@ static void read_counts(int target, __u64 *out)
 			__u32 k = target * MAX_SYSCALLS + nr;
 			if (bpf_map_lookup_elem(fd, &k, vals))
 				continue;
-			for (int c = 0; c < ncpus; c++)
+			for (int c = 0; c < nv; c++)
 				out[nr] += vals[c];
 		}
 	} else {
@@ -596,8 +633,8 @@ static void read_counts(int target, __u64 *out)
 			__u32 nr = keys[i] - target * MAX_SYSCALLS;
 			if (nr >= MAX_SYSCALLS)
 				continue;
-			for (int c = 0; c < ncpus; c++)
-				out[nr] += vals[(size_t)i * ncpus + c];
+			for (int c = 0; c < nv; c++)
+				out[nr] += vals[(size_t)i * nv + c];
 		}
 	}
 	free(vals);
@@ -715,7 +752,7 @@ static void print_tallies(void)
 static void clear_target_maps(int target)
 {
 	struct syscall_bits zero_bits = {0};
-	__u64 *zeros = calloc(ncpus, sizeof(__u64));
+	__u64 *zeros = calloc(counts_vals, sizeof(__u64));
 	for (int sess = 0; sess < 2; sess++) {
 		__u32 t = target + (sess ? SLOT_SESSION : 0);
 		bpf_map_update_elem(mfd.seen, &t, &zero_bits, BPF_ANY);
@@ -760,7 +797,7 @@ static void clear_target_maps(int target)
  * Node side had not checkpointed yet can be replayed. See README.md.
  */
 #define BPF_FS_MAGIC 0xcafe4a11
-#define STATE_LAYOUT 1 /* bump when a map or record layout changes */
+#define STATE_LAYOUT 2 /* bump when a map or record layout changes (2: one syscall hook, `tracked` bitmap, 8-byte task_info) */
 #define STATE_MAGIC "varmorst"
 #define SPOOL_SYNC_MS 100
 
@@ -1257,7 +1294,9 @@ static const char *adopt_pins(void)
 	}
 	if ((mfd.tasks = open_pin("map_tasks", BPF_MAP_TYPE_HASH, 4, sizeof(struct task_info), &err)) < 0 ||
 	    (mfd.seen = open_pin("map_seen", BPF_MAP_TYPE_ARRAY, 4, sizeof(struct syscall_bits), &err)) < 0 ||
-	    (mfd.counts = open_pin("map_counts", BPF_MAP_TYPE_PERCPU_ARRAY, 4, 8, &err)) < 0 ||
+	    (mfd.tracked = open_pin("map_tracked", BPF_MAP_TYPE_ARRAY, 4, 8, &err)) < 0 ||
+	    ((mfd.counts = open_pin("map_counts", BPF_MAP_TYPE_PERCPU_ARRAY, 4, 8, &err)) < 0 &&
+	     (mfd.counts = open_pin("map_counts", BPF_MAP_TYPE_ARRAY, 4, 8, &err)) < 0) ||
 	    (mfd.stats = open_pin("map_stats", BPF_MAP_TYPE_PERCPU_ARRAY, 4, 8, &err)) < 0 ||
 	    (mfd.objs = open_pin("map_objs", BPF_MAP_TYPE_LRU_HASH, sizeof(struct obj_key), sizeof(struct obj_val),
 				 &err)) < 0 ||
@@ -1614,8 +1653,7 @@ static void cmd_track(int target, pid_t root)
 	for (int i = 0; i < t->npids;) {
 		snprintf(path, sizeof(path), "/proc/%d", t->pids[i]);
 		if (access(path, F_OK)) {
-			__u32 k = t->pids[i];
-			bpf_map_delete_elem(mfd.tasks, &k);
+			task_delete(t->pids[i]);
 			t->pids[i] = t->pids[--t->npids];
 			tracked--;
 		} else {
@@ -1949,11 +1987,8 @@ static void cmd_untrack(int target)
 {
 	pid_t *pids;
 	int n = tasks_of(target, &pids);
-	int fd = mfd.tasks;
-	for (int i = 0; i < n; i++) {
-		__u32 k = pids[i];
-		bpf_map_delete_elem(fd, &k);
-	}
+	for (int i = 0; i < n; i++)
+		task_delete(pids[i]);
 	free(pids);
 	drain(); /* print what the kernel produced for it so far, then forget it */
 	struct target *t = &targets[target];
@@ -2103,6 +2138,11 @@ static void load_and_attach(long ringbuf_kb)
 	while (rbsz < (unsigned long)ringbuf_kb * 1024)
 		rbsz <<= 1;
 	bpf_map__set_max_entries(skel->maps.events, rbsz);
+	/* counts: per-CPU (512 KiB per CPU) up to COUNTS_PERCPU_MAX_CPUS, one shared array above */
+	if (ncpus > COUNTS_PERCPU_MAX_CPUS) {
+		bpf_map__set_type(skel->maps.counts, BPF_MAP_TYPE_ARRAY);
+		skel->rodata->counts_shared = true;
+	}
 
 	int err = tracer_bpf__load(skel);
 	if (err) {
@@ -2137,6 +2177,7 @@ static void load_and_attach(long ringbuf_kb)
 	mfd.objs = bpf_map__fd(skel->maps.objs);
 	mfd.mntns = bpf_map__fd(skel->maps.mntns);
 	mfd.events = bpf_map__fd(skel->maps.events);
+	mfd.tracked = bpf_map__fd(skel->maps.tracked);
 }
 
 /* closes the skeleton; pinned links stay attached unless `detach` */
@@ -2279,6 +2320,12 @@ int main(int argc, char **argv)
 		snprintf(msg, sizeof(msg), "cannot map the ring buffer: %s", strerror(-err));
 		die_load(msg);
 	}
+	map_tracked();
+	struct bpf_map_info cinfo = {};
+	__u32 clen = sizeof(cinfo);
+	if (bpf_obj_get_info_by_fd(mfd.counts, &cinfo, &clen))
+		die_load("cannot query the counts map");
+	counts_vals = cinfo.type == BPF_MAP_TYPE_PERCPU_ARRAY ? ncpus : 1;
 	/* with a spool, commit the consumer position in batches (each after its
 	 * output is spooled); without, after every record */
 	commit_every = 1;

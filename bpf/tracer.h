@@ -33,9 +33,14 @@
 struct task_info {
 	__u32 target;
 	__u32 flags;
-	__u32 pending_nr; /* while ARMED: last syscall nr (the execve at exec time) */
-	__u32 pad;
 };
+
+/* `tracked` bitmap: one bit per tgid up to PID_MAX_LIMIT (4194304 on 64-bit) */
+#define TRACKED_WORDS (4194304 / 64)
+
+/* `counts` is per-CPU up to this many possible CPUs (512 KiB each, 8 MiB at
+ * 16), a shared array with atomic adds (512 KiB) above */
+#define COUNTS_PERCPU_MAX_CPUS 16
 
 struct syscall_bits {
 	__u64 w[SYSCALL_WORDS];

@@ -3,7 +3,7 @@ import { createLogger } from '../lib/log.js';
 import { stateHome } from '../lib/home.js';
 import { adviseCommand, contextFrom, diffCommand, profileCommand, type ProfileFormat } from './analyse.js';
 import { ingestCommand } from './audit.js';
-import { extendCommand, listCommand, resultCommand, startModel, statusCommand, stopCommand, waitForResult, summary } from './model.js';
+import { extendCommand, listCommand, resultCommand, rootCause, startModel, statusCommand, stopCommand, waitForResult, summary } from './model.js';
 import { fetchOutputs } from './outputs.js';
 import { record } from './record.js';
 import { scheduleCreate, scheduleDelete, scheduleList } from './schedule.js';
@@ -26,7 +26,7 @@ function action<A extends unknown[]>(fn: (...args: A) => Promise<number>) {
       process.exitCode = await fn(...args);
     } catch (err) {
       log.debug({ err }, 'command failed');
-      process.stderr.write(`varmor-modeler: ${(err as Error).message}\n`);
+      process.stderr.write(`varmor-modeler: ${rootCause(err)}\n`);
       process.exitCode = 1;
     }
   };

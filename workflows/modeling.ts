@@ -176,6 +176,8 @@ export async function behaviorModeling(input: ModelingInput, carried?: Carried):
   let lastResolve = carried?.lastResolve ?? Number.NEGATIVE_INFINITY;
   let resolved: Resolution['nodes'] = carried?.resolved ?? {};
   for (;;) {
+    // Cleared before looking, so a signal or a collector ending during this pass wakes the next wait.
+    wake = false;
     const now = Date.now();
     if (stopRequested || now >= status.window.end) break;
     const fresh = lastResolve === Number.NEGATIVE_INFINITY || (follows && now - lastResolve >= plan.resolveMs);
@@ -206,7 +208,6 @@ export async function behaviorModeling(input: ModelingInput, carried?: Carried):
       if (exitCode !== undefined) next.exitCode = exitCode;
       await continueAsNew<typeof behaviorModeling>(input, next);
     }
-    wake = false;
     const nextResolve = follows ? lastResolve + plan.resolveMs : Number.POSITIVE_INFINITY;
     await condition(() => wake, Math.max(Math.min(status.window.end, nextResolve) - Date.now(), 1));
   }

@@ -177,7 +177,7 @@ test('SIGKILL mid-window and restart: adopted state, spool replay and ring backl
   const [a, readyA] = await start(args);
   assert.equal(readyA.adopted, false);
   assert.match(readyA.generation, /^[0-9a-f]{32}$/);
-  for (const f of ['meta', 'map_tasks', 'map_events', 'map_objs', 'link_on_sys_enter', 'link_on_sys_exit']) assert.ok(fs.existsSync(path.join(sd, f)), `${f} pinned`);
+  for (const f of ['meta', 'map_tasks', 'map_events', 'map_objs', 'map_tracked', 'link_on_sys_exit', 'link_on_exit']) assert.ok(fs.existsSync(path.join(sd, f)), `${f} pinned`);
 
   const l = await a.launch(T, w.argv);
 
@@ -257,7 +257,7 @@ test('SIGKILL mid-window and restart: adopted state, spool replay and ring backl
 
     // release: no pins, no spool, no links or maps left
     const ids = pinnedIds(sd);
-    assert.equal(ids.links.length, 7);
+    assert.equal(ids.links.length, 6); // sys_exit, fork, exit, exec, cap_capable, signal_generate
     b.send('release');
     const rel = await b.waitFor((r) => r.t === 'released', { what: 'released' });
     assert.equal(rel.generation, readyA.generation);
@@ -354,7 +354,7 @@ test('--release removes a stale state dir; one loader per state dir; the default
 
     await sigkill(a);
     const ids = pinnedIds(sd);
-    assert.equal(ids.links.length, 7);
+    assert.equal(ids.links.length, 6); // sys_exit, fork, exit, exec, cap_capable, signal_generate
     await sleep(100);
     assert.deepEqual(ids.links.filter((id) => !(jbpftool('link', 'list') ?? []).some((x) => x.id === id)), [], 'links stay attached after SIGKILL');
 

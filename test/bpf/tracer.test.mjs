@@ -279,6 +279,46 @@ int main(void) { pthread_t t; pthread_create(&t, 0, thr, 0); pthread_exit(0); }
   assert.ok(empty.index > exits[0].index);
 });
 
+// One syscall hook (sys_exit): the calls that do not return through it the
+// usual way are still counted exactly once each.
+test('exact counts for rt_sigreturn, thread exit, exit_group and fork/clone (one-hook design)', { skip: skipReason || (!which('cc') && 'no C compiler') || (!isX86 && 'x86_64 numbers') }, async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'varmor-hook-'));
+  const src = path.join(dir, 'h.c');
+  fs.writeFileSync(src, `#include <pthread.h>
+#include <signal.h>
+#include <unistd.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+static void h(int s) { (void)s; }
+static void *thr(void *a) { syscall(SYS_exit, 0); return a; }
+int main(void) {
+  signal(SIGUSR1, h);
+  raise(SIGUSR1);
+  pthread_t t; pthread_create(&t, 0, thr, 0); pthread_join(t, 0);
+  pid_t p = fork(); if (p == 0) _exit(0);
+  waitpid(p, 0, 0);
+  for (int i = 0; i < 3; i++) syscall(SYS_getppid);
+  return 0;
+}
+`);
+  const cc = spawnSync('cc', ['-O2', '-pthread', '-o', path.join(dir, 'h'), src], { encoding: 'utf8' });
+  assert.equal(cc.status, 0, cc.stderr);
+  const T = 10;
+  const l = await tr.launch(T, [path.join(dir, 'h')]);
+  assert.equal(l.t, 'launched');
+  await tr.waitFor((r) => r.t === 'target-empty' && r.target === T, { what: 'target-empty' });
+  const flushed = await tr.flush('hook');
+  const c = flushed.find((r) => r.t === 'counts' && r.target === T).syscalls;
+  const nrs = new Set(tr.of(T, 'syscall').map((r) => r.nr));
+  for (const nr of [15, 60, 231, 59, 110]) assert.ok(nrs.has(nr), `syscall ${nr} reported`);
+  assert.equal(c['59'], 1, 'execve (returns in the new image)');
+  assert.equal(c['15'], 1, 'rt_sigreturn (nr -1 at sys_exit)');
+  assert.equal(c['60'], 1, 'exit of the thread (never returns)');
+  assert.equal(c['231'], 2, 'exit_group of parent and child');
+  assert.equal((c['56'] ?? 0) + (c['435'] ?? 0), 2, 'clone/clone3 once each: the child\'s return is not counted');
+  assert.equal(c['110'], 3, 'getppid');
+});
+
 test('exec path is resolved relative to a chroot inside a private mount namespace', { skip: skipReason || (!which('unshare') && 'no unshare') || (!which('chroot') && 'no chroot') }, async () => {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'varmor-root-'));
   fs.mkdirSync(path.join(root, 'usr'));
