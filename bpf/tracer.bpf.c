@@ -95,13 +95,15 @@ struct {
 } tasks SEC(".maps");
 
 /*
- * "Is this tgid in `tasks`?" as one bit per tgid (TRACKED_WORDS u64 words =
- * 512 KiB, covering PID_MAX_LIMIT), so that every program's bystander path is
- * an inlined array load and a bit test instead of a hash lookup. Invariant:
- * a tgid in `tasks` has its bit set (set after the insert, cleared before or
- * with the delete); a set bit without an entry only costs the confirming
- * hash lookup. Mmapable: the loader sets/clears bits with atomic ops on its
- * mapping (track, launch, untrack), the programs at fork/exec/exit.
+ * tgid -> one byte: 0 for untracked tasks, else the task's slot (1..127) |
+ * TRACKED_ARMED. TRACKED_WORDS u64 words = 4 MiB covers PID_MAX_LIMIT (pid_max
+ * can be raised at run time, so the map is not sized from the current one).
+ * It mirrors `tasks` (the truth, which the loader iterates) so that sys_exit,
+ * the per-syscall program, needs no hash lookup at all: bystanders pay one
+ * inlined array load and a compare, targets get their slot from the same
+ * byte. Written after every `tasks` insert or flag change, zeroed with every
+ * delete (kernel at fork/exec/exit, the loader through its mmap: track,
+ * launch, untrack). Every tgid owns its byte, so plain byte stores suffice.
  */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -207,34 +209,29 @@ static __always_inline void stat_inc(__u32 idx)
 		*v += 1;
 }
 
-/* bystander filter: one inlined array lookup and a bit test, no hashing */
-static __always_inline bool is_tracked(__u32 tgid)
+/* the tgid's `tracked` byte (0: bystander): one inlined array lookup, no hashing */
+static __always_inline __u32 tracked_byte(__u32 tgid)
 {
-	__u32 k = tgid >> 6;
-	__u64 *w = bpf_map_lookup_elem(&tracked, &k);
-	return w && ((*w >> (tgid & 63)) & 1);
+	__u32 k = tgid >> 3;
+	__u8 *w = bpf_map_lookup_elem(&tracked, &k);
+	return w ? w[tgid & 7] : 0;
 }
 
-static __always_inline void set_tracked(__u32 tgid)
-{
-	__u32 k = tgid >> 6;
-	__u64 *w = bpf_map_lookup_elem(&tracked, &k);
-	if (w)
-		__sync_fetch_and_or(w, 1ULL << (tgid & 63));
-}
+static __always_inline __u32 slot_of(const struct task_info *ti);
 
-static __always_inline void clear_tracked(__u32 tgid)
+/* mirrors a tasks entry into `tracked` (ti NULL: the entry is gone) */
+static __always_inline void set_tracked(__u32 tgid, const struct task_info *ti)
 {
-	__u32 k = tgid >> 6;
-	__u64 *w = bpf_map_lookup_elem(&tracked, &k);
+	__u32 k = tgid >> 3;
+	__u8 *w = bpf_map_lookup_elem(&tracked, &k);
 	if (w)
-		__sync_fetch_and_and(w, ~(1ULL << (tgid & 63)));
+		w[tgid & 7] = ti ? slot_of(ti) | ((ti->flags & TASK_ARMED) ? TRACKED_ARMED : 0) : 0;
 }
 
 /* tasks entry of a tracked tgid, NULL for bystanders (bitmap first) */
 static __always_inline struct task_info *task_of(__u32 tgid)
 {
-	if (!is_tracked(tgid))
+	if (!tracked_byte(tgid))
 		return NULL;
 	return bpf_map_lookup_elem(&tasks, &tgid);
 }
@@ -305,7 +302,7 @@ int BPF_PROG(on_fork, struct task_struct *parent, struct task_struct *child)
 		stat_inc(STAT_TASKS_FULL);
 		return 0;
 	}
-	set_tracked(ctgid);
+	set_tracked(ctgid, &ci);
 	struct fork_rec *r = bpf_ringbuf_reserve(&events, sizeof(*r), 0);
 	if (!r) {
 		stat_inc(STAT_RINGBUF_DROPPED);
@@ -351,7 +348,7 @@ int BPF_PROG(on_exit, struct task_struct *p)
 		status = BPF_CORE_READ(p, signal, group_exit_code);
 	else
 		status = BPF_CORE_READ(p, group_leader, exit_code); /* what wait() reports */
-	clear_tracked(tgid);
+	set_tracked(tgid, NULL);
 	bpf_map_delete_elem(&tasks, &tgid);
 
 	struct exit_rec *r = bpf_ringbuf_reserve(&events, sizeof(*r), 0);
@@ -476,7 +473,7 @@ int BPF_PROG(on_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
 			stat_inc(STAT_TASKS_FULL);
 			return 0;
 		}
-		set_tracked(tgid);
+		set_tracked(tgid, &ni);
 		struct fork_rec *j = bpf_ringbuf_reserve(&events, sizeof(*j), 0);
 		if (j) {
 			set_hdr(&j->h, REC_JOIN, slot_of(&ni));
@@ -495,8 +492,10 @@ int BPF_PROG(on_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
 	/* first exec of a launched child: start recording. The exec syscall
 	 * itself returns through sys_exit in the new image, and is recorded
 	 * there (as is the execve of a process that just joined a session). */
-	if (ti->flags & TASK_ARMED)
+	if (ti->flags & TASK_ARMED) {
 		ti->flags &= ~TASK_ARMED;
+		set_tracked(tgid, ti);
+	}
 
 	__u32 zero = 0;
 	struct scratch *s = bpf_map_lookup_elem(&scratch, &zero);
@@ -1025,16 +1024,15 @@ static __always_inline __u32 open_perms(__u64 fl)
  * still in the task's user pt_regs (x86_64: di si dx r10 r8; arm64:
  * orig_x0 x1..), the result is `ret`. Files opened are resolved from the
  * returned fd; names (unlink, rename, ...) relative to their dirfd/cwd.
- * Bystanders: a bitmap load and a bit test.
+ * Bystanders: one byte load (`tracked`), no hash lookup for anyone.
  */
 SEC("tp_btf/sys_exit")
 int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 {
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
-	struct task_info *ti = task_of(tgid);
-	if (!ti || (ti->flags & TASK_ARMED))
+	__u32 slot = tracked_byte(tgid);
+	if (!slot || (slot & TRACKED_ARMED))
 		return 0;
-	__u32 slot = slot_of(ti);
 	long nr = SYSCALL_NR(regs);
 
 	if ((unsigned long)nr >= MAX_SYSCALLS) {

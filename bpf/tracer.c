@@ -43,9 +43,9 @@ static struct {
 	int tasks, seen, counts, stats, objs, mntns, events, tracked;
 } mfd = {-1, -1, -1, -1, -1, -1, -1, -1};
 
-/* the `tracked` bitmap (one bit per tgid), mmapped: bits are set/cleared with
- * atomic ops, as the programs do at fork/exec/exit */
-static __u64 *tracked_bits;
+/* the `tracked` map (one byte per tgid: 0, or slot | TRACKED_ARMED), mmapped;
+ * each tgid owns its byte, so plain byte stores, as the programs do */
+static volatile __u8 *tracked_bytes;
 /* values per `counts` key: ncpus (per-CPU map) or 1 (shared, > COUNTS_PERCPU_MAX_CPUS) */
 static int counts_vals = 1;
 
@@ -536,36 +536,33 @@ static void map_tracked(void)
 {
 	void *p = mmap(NULL, (size_t)TRACKED_WORDS * 8, PROT_READ | PROT_WRITE, MAP_SHARED, mfd.tracked, 0);
 	if (p == MAP_FAILED)
-		die_load("cannot mmap the tracked bitmap");
-	tracked_bits = p;
+		die_load("cannot mmap the tracked map");
+	tracked_bytes = p;
 }
 
-static void tracked_set(pid_t pid, bool on)
+static void tracked_set(pid_t pid, __u8 v)
 {
-	if ((__u32)pid >= TRACKED_WORDS * 64)
+	if ((__u32)pid >= TRACKED_WORDS * 8)
 		return;
-	__u64 bit = 1ULL << (pid & 63);
-	if (on)
-		__atomic_fetch_or(&tracked_bits[pid >> 6], bit, __ATOMIC_SEQ_CST);
-	else
-		__atomic_fetch_and(&tracked_bits[pid >> 6], ~bit, __ATOMIC_SEQ_CST);
+	__atomic_store_n(&tracked_bytes[pid], v, __ATOMIC_SEQ_CST);
 }
 
-/* the bit goes on after the entry is in `tasks` (a set bit alone is harmless) */
+/* the byte is written after the entry is in `tasks`, zeroed before the delete */
 static int task_insert(pid_t pid, int target, __u32 flags)
 {
 	struct task_info ti = {.target = target, .flags = flags};
 	__u32 key = pid;
 	if (bpf_map_update_elem(mfd.tasks, &key, &ti, BPF_ANY))
 		return -errno;
-	tracked_set(pid, true);
+	tracked_set(pid, (target & (MAX_TARGETS - 1)) | ((flags & TASK_SESSION) ? SLOT_SESSION : 0) |
+				  ((flags & TASK_ARMED) ? TRACKED_ARMED : 0));
 	return 0;
 }
 
 static void task_delete(pid_t pid)
 {
 	__u32 key = pid;
-	tracked_set(pid, false);
+	tracked_set(pid, 0);
 	bpf_map_delete_elem(mfd.tasks, &key);
 }
 
@@ -797,7 +794,7 @@ static void clear_target_maps(int target)
  * Node side had not checkpointed yet can be replayed. See README.md.
  */
 #define BPF_FS_MAGIC 0xcafe4a11
-#define STATE_LAYOUT 2 /* bump when a map or record layout changes (2: one syscall hook, `tracked` bitmap, 8-byte task_info) */
+#define STATE_LAYOUT 2 /* bump when a map or record layout changes (2: one syscall hook, `tracked` bytes, 8-byte task_info) */
 #define STATE_MAGIC "varmorst"
 #define SPOOL_SYNC_MS 100
 

@@ -35,8 +35,10 @@ struct task_info {
 	__u32 flags;
 };
 
-/* `tracked` bitmap: one bit per tgid up to PID_MAX_LIMIT (4194304 on 64-bit) */
-#define TRACKED_WORDS (4194304 / 64)
+/* `tracked`: one byte per tgid up to PID_MAX_LIMIT (4194304 on 64-bit), 8 per
+ * u64 array element; 0 = untracked, else slot | TRACKED_ARMED */
+#define TRACKED_WORDS (4194304 / 8)
+#define TRACKED_ARMED 0x80
 
 /* `counts` is per-CPU up to this many possible CPUs (512 KiB each, 8 MiB at
  * 16), a shared array with atomic adds (512 KiB) above */

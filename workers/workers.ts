@@ -9,6 +9,15 @@ export const WORKFLOW_BUNDLE = fileURLToPath(new URL('../workflow-bundle.js', im
 
 export type Role = 'controller' | 'node' | 'all';
 
+/** Node workers: collectors run for the whole window and heartbeat often. */
+export const NODE_WORKER_OPTIONS = {
+  // Each collector holds one slot for its lease.
+  maxConcurrentActivityTaskExecutions: 64,
+  // Heartbeats carry live progress and deliver cancellation (stop, target moved): a few seconds, not the default 24.
+  maxHeartbeatThrottleInterval: '5 seconds',
+  defaultHeartbeatThrottleInterval: '5 seconds',
+} as const;
+
 export interface WorkerOptions {
   address: string;
   namespace: string;
@@ -63,11 +72,7 @@ export async function startWorkers(opts: WorkerOptions): Promise<RunningWorkers>
         namespace: opts.namespace,
         taskQueue: nodeQueue(opts.node),
         activities: nodeActivities(opts.collector),
-        // Collectors run for the whole window; each holds one slot.
-        maxConcurrentActivityTaskExecutions: 64,
-        // Heartbeats carry live progress for `model status`; a few seconds is fresh enough and cheap.
-        maxHeartbeatThrottleInterval: '5 seconds',
-        defaultHeartbeatThrottleInterval: '5 seconds',
+        ...NODE_WORKER_OPTIONS,
       }),
     );
   }

@@ -3,7 +3,7 @@ import { Worker, Runtime, DefaultLogger } from '@temporalio/worker';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { CollectInput, CollectResult, MergeInput, MergeResult, Resolution } from '../../activities/index.js';
 import { PACKAGE_ROOT } from '../../lib/home.js';
-import { WORKFLOW_BUNDLE } from '../../workers/workers.js';
+import { NODE_WORKER_OPTIONS, WORKFLOW_BUNDLE } from '../../workers/workers.js';
 import type { Target } from '../../workflows/input.js';
 import { CONTROLLER_QUEUE, nodeQueue } from '../../workflows/queues.js';
 
@@ -51,7 +51,7 @@ export class Script {
 export async function withWorkers<T>(env: TestWorkflowEnvironment, script: Script, nodes: string[], fn: () => Promise<T>): Promise<T> {
   const workers = [
     await Worker.create({ connection: env.nativeConnection, taskQueue: CONTROLLER_QUEUE, workflowBundle: { codePath: WORKFLOW_BUNDLE }, activities: script.controllerActivities() }),
-    ...(await Promise.all(nodes.map((n) => Worker.create({ connection: env.nativeConnection, taskQueue: nodeQueue(n), activities: script.nodeActivities() })))),
+    ...(await Promise.all(nodes.map((n) => Worker.create({ connection: env.nativeConnection, taskQueue: nodeQueue(n), activities: script.nodeActivities(), ...NODE_WORKER_OPTIONS })))),
   ];
   const running = workers.map((w) => w.run());
   try {

@@ -1,0 +1,65 @@
+// Records workflow histories for the replay test (test/replay.test.ts). Run by hand after
+// `make build`: node dist/test/histories/record.js. Re-record only for a deliberately incompatible
+// workflow change; an ordinary change must replay the committed histories unchanged.
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Context } from '@temporalio/activity';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import type { CollectInput, CollectResult } from '../../activities/index.js';
+import { startModel } from '../../cli/model.js';
+import { PACKAGE_ROOT } from '../../lib/home.js';
+import type { ModelingInput } from '../../workflows/input.js';
+import { extendUpdate, stopSignal } from '../../workflows/index.js';
+import { run } from '../helpers.js';
+import { Script, TEMPORAL_CLI, withWorkers } from '../workflows/env.js';
+
+const dir = join(PACKAGE_ROOT, 'test', 'histories');
+const env = await TestWorkflowEnvironment.createLocal({ server: { executable: { type: 'existing-path', path: TEMPORAL_CLI } } });
+
+const untilCancelled = async (input: CollectInput): Promise<CollectResult> => {
+  const ctx = Context.current();
+  while (Date.now() < input.until) {
+    ctx.heartbeat();
+    await ctx.sleep(300);
+  }
+  return { node: input.node, batches: 1, events: 1, reason: 'lease-ended' };
+};
+
+async function save(name: string, workflowId: string): Promise<void> {
+  let i = 0;
+  for await (const r of env.client.workflow.list({ query: `WorkflowId = '${workflowId}'` })) {
+    // The Temporal CLI's JSON is the format replay (and `temporal workflow show`) users know.
+    const shown = await run(TEMPORAL_CLI, ['workflow', 'show', '--address', env.address, '-w', workflowId, '-r', r.runId, '--output', 'json']);
+    if (shown.code !== 0) throw new Error(shown.stderr);
+    await writeFile(join(dir, `${name}-${i++}.json`), shown.stdout);
+  }
+}
+
+const base = { searchAttributes: false } satisfies Partial<ModelingInput>;
+
+// A command that exits on its own.
+await withWorkers(env, new Script([{ n1: { kind: 'command', argv: ['true'] } }]), ['n1'], async () => {
+  const h = await startModel(env.client, { ...base, target: { kind: 'command', node: 'n1', argv: ['true'] }, duration: '1m' }, {});
+  await h.result();
+  await save('command-exits', h.workflowId);
+});
+
+// A running process, extended, then stopped early.
+await withWorkers(env, new Script([{ n1: { kind: 'pid', pid: 1 } }], untilCancelled), ['n1'], async () => {
+  const h = await startModel(env.client, { ...base, target: { kind: 'pid', node: 'n1', pid: 1 }, duration: '1h' }, {});
+  await h.executeUpdate(extendUpdate, { args: ['1h'] });
+  await new Promise((r) => setTimeout(r, 1500));
+  await h.signal(stopSignal);
+  await h.result();
+  await save('pid-extend-stop', h.workflowId);
+});
+
+// A Kubernetes workload moving between nodes, one node lost, continuing as new.
+const on = (id: string) => ({ kind: 'containers' as const, ids: [id] });
+await withWorkers(env, new Script([{ a: on('1') }, { a: on('1'), b: on('2') }, { b: on('3'), lost: on('4') }], untilCancelled), ['a', 'b'], async () => {
+  const h = await startModel(env.client, { ...base, target: { kind: 'k8s', spec: 'k8s:shop/deployment/web' }, duration: '20s', resolveInterval: '1s', nodeGiveUp: '3s', historyLimit: 100 }, {});
+  await h.result();
+  await save('k8s-follow', h.workflowId);
+});
+
+await env.teardown();
