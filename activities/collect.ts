@@ -1,3 +1,5 @@
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { mergeInto, type BehaviorSet } from '../core/behavior.js';
@@ -36,6 +38,8 @@ export interface CollectResult {
 
 export interface CollectorConfig {
   tracerPath: string;
+  /** bpffs directory under which each run's tracer state is pinned; undefined: no pinning. */
+  pinRoot?: string;
   arch: Arch;
   /** Where launched commands write stdout/stderr: a file descriptor of this process, or nowhere. */
   commandOutput: number | 'ignore';
@@ -61,37 +65,44 @@ export function collectActivity(config: CollectorConfig) {
     const attempt = ctx.info.attempt;
     const bpfOut = await Checkpointer.open(store, ctx, { ...base, collector: 'bpf', replica: `${input.node}/bpf/a${attempt}` });
 
+    // With pinning, kernel-side state outlives this process: a retried or next-lease collector
+    // adopts it, replays what was not checkpointed, and keeps counting in the same generation.
+    const stateDir = tracerStateDir(config, input.run, input.node);
+    let recorder: Recorder | undefined;
+    let exit: TracerRecord | undefined;
+    let rootPid: number | undefined;
+    let resolveGone: () => void = () => {};
+    const targetGone = new Promise<void>((resolve) => (resolveGone = resolve));
+    const onRecord = (r: TracerRecord) => {
+      if (r.t === 'ready') recorder = new Recorder(TARGET_ID, `${input.node}/bpf/${typeof r.generation === 'string' ? r.generation.slice(0, 12) : `a${attempt}`}`, config.arch);
+      recorder?.accept(r);
+      if (r.target !== TARGET_ID) return;
+      if (r.t === 'exit' && r.pid === rootPid) exit = r;
+      if (r.t === 'target-empty') resolveGone();
+    };
     let tracer: TracerProcess;
     try {
-      tracer = await TracerProcess.start(config.tracerPath, { commandOutput: config.commandOutput });
+      tracer = await TracerProcess.start(config.tracerPath, { commandOutput: config.commandOutput, onRecord, ...(stateDir ? { stateDir } : {}) });
     } catch (err) {
       throw ApplicationFailure.create({ message: (err as Error).message, type: 'BpfUnavailable', nonRetryable: true });
     }
-    const recorder = new Recorder(TARGET_ID, `${input.node}/bpf/a${attempt}`, config.arch);
-    let exit: TracerRecord | undefined;
-    let rootPid: number | undefined;
-    const targetGone = new Promise<void>((resolve) => {
-      tracer.on('record', (r: TracerRecord) => {
-        recorder.accept(r);
-        if (r.target !== TARGET_ID) return;
-        if (r.t === 'exit' && r.pid === rootPid) exit = r;
-        if (r.t === 'target-empty') resolve();
-      });
-    });
+    const events = recorder!;
     const tracerDied = new Promise<never>((_, reject) => tracer.on('exit', (err: Error) => reject(err)));
     tracerDied.catch(() => {});
+    const adopted = (tracer.ready?.targets as { target: number; root: number }[] | undefined)?.find((t) => t.target === TARGET_ID);
 
-    const audit = config.auditSources.length ? await AuditSide.open(store, ctx, base, input, config, recorder) : undefined;
+    const audit = config.auditSources.length ? await AuditSide.open(store, ctx, base, input, config, events) : undefined;
     const checkpoint = async () => {
-      await tracer.flush();
-      await bpfOut.save(recorder.take(Date.now()));
+      const token = await tracer.flush();
+      await bpfOut.save(events.take(Date.now()));
+      if (stateDir) await tracer.checkpointed(token);
       await audit?.checkpoint();
     };
-    const progress = () => ({ node: input.node, seq: bpfOut.written + (audit?.out.written ?? 0), events: recorder.events }) satisfies Progress;
+    const progress = () => ({ node: input.node, seq: bpfOut.written + (audit?.out.written ?? 0), events: events.events }) satisfies Progress;
 
     let reason: CollectResult['reason'] = 'lease-ended';
     try {
-      rootPid = await startTarget(tracer, input.trace);
+      rootPid = adopted ? adopted.root : await startTarget(tracer, input.trace);
       let nextCheckpoint = Date.now() + input.checkpointMs;
       for (;;) {
         const now = Date.now();
@@ -125,13 +136,39 @@ export function collectActivity(config: CollectorConfig) {
     audit?.poll();
     await checkpoint();
     audit?.stop();
-    await tracer.quit();
+    // Nothing left to trace ends the generation; otherwise hand the pinned state to whoever comes next.
+    if (stateDir && reason === 'target-exited') await tracer.release();
+    else await tracer.quit();
     const batches = bpfOut.written + (audit?.out.written ?? 0);
-    ctx.log.info('collector finished', { reason, batches, events: recorder.events });
+    ctx.log.info('collector finished', { reason, batches, events: events.events, adopted: !!adopted });
     if (reason === 'cancelled') throw new CancelledFailure('collector stopped by the workflow; batches are in the store');
-    const result: CollectResult = { node: input.node, batches, events: recorder.events, reason };
+    const result: CollectResult = { node: input.node, batches, events: events.events, reason };
     if (exit && typeof exit.code === 'number') result.exitCode = exit.code;
     return result;
+  };
+}
+
+/** Where the tracer of one run on one node pins its state. */
+function tracerStateDir(config: CollectorConfig, run: string, node: string): string | undefined {
+  if (!config.pinRoot) return undefined;
+  return `${config.pinRoot}/${createHash('sha256').update(`${run}\0${node}`).digest('hex').slice(0, 24)}`;
+}
+
+/** The end of a run: the pinned tracer state of this node is released (programs detach). */
+export function releaseActivity(config: CollectorConfig) {
+  return async function releaseTracer(input: { run: string; node: string }): Promise<boolean> {
+    const dir = tracerStateDir(config, input.run, input.node);
+    if (!dir) return false;
+    const r = await new Promise<{ code: number | null; out: string }>((resolve, reject) => {
+      const child = spawn(config.tracerPath, ['--release', dir], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let out = '';
+      child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+      child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+      child.on('error', reject);
+      child.on('close', (code) => resolve({ code, out }));
+    });
+    if (r.code !== 0) throw ApplicationFailure.create({ message: `releasing ${dir} failed: ${r.out.trim()}`, type: 'ReleaseFailed' });
+    return /"found":true/.test(r.out);
   };
 }
 

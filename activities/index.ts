@@ -1,4 +1,4 @@
-import { collectActivity, type CollectorConfig } from './collect.js';
+import { collectActivity, releaseActivity, type CollectorConfig } from './collect.js';
 import { mergeRun } from './merge.js';
 import { resolveActivity, type ResolveConfig } from './resolve.js';
 
@@ -9,7 +9,7 @@ export function controllerActivities(config: ResolveConfig) {
 
 /** Activities of a node (task queue varmor-modeler-node-<node>): the collectors. */
 export function nodeActivities(config: CollectorConfig) {
-  return { collect: collectActivity(config) };
+  return { collect: collectActivity(config), releaseTracer: releaseActivity(config) };
 }
 
 export type ControllerActivities = ReturnType<typeof controllerActivities>;

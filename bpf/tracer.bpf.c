@@ -228,7 +228,7 @@ static __always_inline void set_tracked(__u32 tgid, const struct task_info *ti)
 		w[tgid & 7] = ti ? slot_of(ti) | ((ti->flags & TASK_ARMED) ? TRACKED_ARMED : 0) : 0;
 }
 
-/* tasks entry of a tracked tgid, NULL for bystanders (bitmap first) */
+/* tasks entry of a tracked tgid, NULL for bystanders (`tracked` byte first) */
 static __always_inline struct task_info *task_of(__u32 tgid)
 {
 	if (!tracked_byte(tgid))

@@ -42,7 +42,9 @@ struct task_info {
 
 /* `counts` is per-CPU up to this many possible CPUs (512 KiB each, 8 MiB at
  * 16), a shared array with atomic adds (512 KiB) above */
+#ifndef COUNTS_PERCPU_MAX_CPUS
 #define COUNTS_PERCPU_MAX_CPUS 16
+#endif
 
 struct syscall_bits {
 	__u64 w[SYSCALL_WORDS];

@@ -2,7 +2,7 @@ import { Client, Connection } from '@temporalio/client';
 import type { Logger } from 'pino';
 import { archFromNode } from '../core/syscalls.js';
 import { connectOrStart, type TemporalEndpoint } from '../embedded/temporal-server.js';
-import { auditSources, defaultStoreUrl, nodeName, tracerPath } from '../lib/home.js';
+import { auditSources, defaultStoreUrl, nodeName, pinRoot, tracerPath } from '../lib/home.js';
 import { startWorkers, type Role, type RunningWorkers } from '../workers/workers.js';
 
 /** A connection to Temporal (embedded or TEMPORAL_ADDRESS), a client, and optionally in-process workers. */
@@ -45,7 +45,7 @@ export async function openSession(opts: SessionOptions): Promise<Session> {
         role: opts.workers,
         node,
         store,
-        collector: { tracerPath: tracerPath(), arch: archFromNode(process.arch), commandOutput: opts.commandOutput ?? 'ignore', auditSources: auditSources() },
+        collector: { tracerPath: tracerPath(), arch: archFromNode(process.arch), commandOutput: opts.commandOutput ?? 'ignore', auditSources: auditSources(), ...(pinRoot() ? { pinRoot: pinRoot()! } : {}) },
         logger: opts.log,
       });
       workers.done.catch((err: Error) => opts.log.error({ err }, 'worker failed'));

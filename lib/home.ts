@@ -32,3 +32,9 @@ export function auditSources(): string[] {
   if (spec === undefined) return [...DEFAULT_SOURCES];
   return spec === '' ? [] : parseSources(spec);
 }
+
+/** Where tracer state is pinned so it survives collector restarts: VARMOR_MODELER_PIN_ROOT, "" for no pinning. */
+export function pinRoot(): string | undefined {
+  const root = process.env.VARMOR_MODELER_PIN_ROOT ?? '/sys/fs/bpf/varmor-modeler';
+  return root === '' ? undefined : root;
+}

@@ -25,8 +25,15 @@ export class TracerProcess extends EventEmitter {
   private stderrTail = '';
   private readonly waiters: { match: (r: TracerRecord) => boolean; resolve: (r: TracerRecord) => void; reject: (e: Error) => void }[] = [];
 
-  private constructor(binary: string, args: string[], commandOutput: number | 'ignore') {
+  /** The ready record: with a state dir, whether pins were adopted and the generation. */
+  ready: TracerRecord | undefined;
+  /** True between replay-begin and replay-end: replayed lines must not answer new commands. */
+  private replaying = false;
+
+  private constructor(binary: string, args: string[], commandOutput: number | 'ignore', onRecord?: (r: TracerRecord) => void) {
     super();
+    // Registered before the process starts: replayed records follow `ready` at once.
+    if (onRecord) this.on('record', onRecord);
     // fd 3 is where launched commands write their stdout and stderr.
     this.child = spawn(binary, args, { stdio: ['pipe', 'pipe', 'pipe', commandOutput] });
     createInterface({ input: this.child.stdout! }).on('line', (line) => this.onLine(line));
@@ -44,15 +51,21 @@ export class TracerProcess extends EventEmitter {
   }
 
   /** Starts the loader and waits until its programs are attached. */
-  static async start(binary: string, opts: { commandOutput?: number | 'ignore'; args?: string[] } = {}): Promise<TracerProcess> {
+  /**
+   * Starts the loader and waits until its programs are attached (or, with a state dir, adopted
+   * and the spool replayed: replayed records reach onRecord before this resolves).
+   */
+  static async start(binary: string, opts: { commandOutput?: number | 'ignore'; stateDir?: string; onRecord?: (r: TracerRecord) => void } = {}): Promise<TracerProcess> {
     try {
       await access(binary, constants.X_OK);
     } catch {
       throw new TracerError(`BPF tracer binary ${binary} is missing; build it with "make -C bpf" (make setup does)`, 'unavailable');
     }
-    const tracer = new TracerProcess(binary, opts.args ?? [], opts.commandOutput ?? 'ignore');
+    const args = opts.stateDir ? ['--state-dir', opts.stateDir] : [];
+    const tracer = new TracerProcess(binary, args, opts.commandOutput ?? 'ignore', opts.onRecord);
     try {
-      await tracer.waitFor((r) => r.t === 'ready');
+      tracer.ready = await tracer.waitFor((r) => r.t === 'ready');
+      if (tracer.ready.adopted) await tracer.waitFor((r) => r.t === 'replay-end');
     } catch (err) {
       throw new TracerError((err as Error).message, 'unavailable');
     }
@@ -80,7 +93,9 @@ export class TracerProcess extends EventEmitter {
       return;
     }
     if (record.t === 'error' && typeof record.msg === 'string') this.lastError = record.msg;
-    const i = this.waiters.findIndex((w) => w.match(record));
+    if (record.t === 'replay-begin') this.replaying = true;
+    if (record.t === 'replay-end') this.replaying = false;
+    const i = this.replaying ? -1 : this.waiters.findIndex((w) => w.match(record));
     if (i >= 0) this.waiters.splice(i, 1)[0]!.resolve(record);
     this.emit('record', record);
   }
@@ -103,11 +118,26 @@ export class TracerProcess extends EventEmitter {
   }
 
   private flushes = 0;
+  /** Flush tokens must be unique within a generation, which outlives this process. */
+  private readonly tokenPrefix = `${process.pid}-${Date.now().toString(36)}`;
 
-  /** Everything the kernel produced before this call has been emitted when this resolves. */
-  async flush(): Promise<void> {
-    const token = String(++this.flushes);
+  /** Everything the kernel produced before this call has been emitted when this resolves; returns the flush token. */
+  async flush(): Promise<string> {
+    const token = `${this.tokenPrefix}-${++this.flushes}`;
     await this.request(`flush ${token}`, (r) => r.t === 'flushed' && r.token === token);
+    return token;
+  }
+
+  /** Tells a pinned loader that everything up to that flush is in the object store: it may drop its spool. */
+  async checkpointed(token: string): Promise<void> {
+    await this.request(`checkpointed ${token}`, (r) => r.t === 'checkpointed' && r.token === token);
+  }
+
+  /** Ends the generation: unpins, detaches and exits (a pinned loader's quit is a handoff instead). */
+  async release(): Promise<void> {
+    const done = new Promise<void>((resolve) => this.child.once('exit', () => resolve()));
+    this.send('release');
+    await done;
   }
 
   /** Detaches and waits for the loader to exit. */

@@ -9,6 +9,7 @@ import {
   defineUpdate,
   isCancellation,
   log,
+  patched,
   proxyActivities,
   setHandler,
   upsertSearchAttributes,
@@ -212,6 +213,7 @@ export async function behaviorModeling(input: ModelingInput, carried?: Carried):
     await condition(() => wake, Math.max(Math.min(status.window.end, nextResolve) - Date.now(), 1));
   }
   await stopCollectors([...collectors.keys()]);
+  if (patched('release-tracer-state')) await releaseTracers(status.run, Object.keys(status.nodes));
 
   const finals = Object.values(outcomes);
   if (finals.length === 0 || finals.every((o) => o.state === 'failed')) {
@@ -237,6 +239,17 @@ export async function behaviorModeling(input: ModelingInput, carried?: Carried):
   if (merged.drift) result.drift = merged.drift;
   if (exitCode !== undefined) result.exitCode = exitCode;
   return result;
+}
+
+/** The window is over: each node's pinned tracer state is released (best effort: a gone node keeps nothing running of ours). */
+async function releaseTracers(run: string, nodes: string[]): Promise<void> {
+  await Promise.all(
+    nodes.map((node) =>
+      proxyActivities<NodeActivities>({ taskQueue: nodeQueue(node), scheduleToStartTimeout: '1 minute', startToCloseTimeout: '1 minute', retry: { maximumAttempts: 3 } })
+        .releaseTracer({ run, node })
+        .catch((err: unknown) => log.warn('tracer state not released', { node, error: rootMessage(err) })),
+    ),
+  );
 }
 
 function validate(input: ModelingInput): ModelingPlan {

@@ -37,11 +37,17 @@ export class Script {
     };
   }
 
+  readonly released: string[] = [];
+
   nodeActivities() {
     return {
       collect: async (input: CollectInput): Promise<CollectResult> => {
         this.collects.push(input);
         return this.collectResult(input);
+      },
+      releaseTracer: async (input: { run: string; node: string }): Promise<boolean> => {
+        this.released.push(input.node);
+        return true;
       },
     };
   }
