@@ -16,6 +16,8 @@ export interface Delta {
 /** Progress for `model status` in heartbeat details; never trusted for resumption (the store is). */
 export interface Progress {
   node: string;
+  /** The activity attempt: above 1 after a collector was lost and retried. */
+  attempt?: number;
   /** Batches written so far by this node's collectors. */
   seq: number;
   events: number;

@@ -98,7 +98,7 @@ export function collectActivity(config: CollectorConfig) {
       if (stateDir) await tracer.checkpointed(token);
       await audit?.checkpoint();
     };
-    const progress = () => ({ node: input.node, seq: bpfOut.written + (audit?.out.written ?? 0), events: events.events }) satisfies Progress;
+    const progress = () => ({ node: input.node, attempt, seq: bpfOut.written + (audit?.out.written ?? 0), events: events.events }) satisfies Progress;
 
     let reason: CollectResult['reason'] = 'lease-ended';
     try {

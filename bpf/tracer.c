@@ -43,9 +43,13 @@ static struct {
 	int tasks, seen, counts, stats, objs, mntns, events, tracked;
 } mfd = {-1, -1, -1, -1, -1, -1, -1, -1};
 
-/* the `tracked` map (one byte per tgid: 0, or slot | TRACKED_ARMED), mmapped;
- * each tgid owns its byte, so plain byte stores, as the programs do */
-static volatile __u8 *tracked_bytes;
+/* the `tracked` map (one byte per tgid: 0, or slot | TRACKED_ARMED). Each
+ * tgid owns its byte, so the loader writes it with a plain byte store, as the
+ * programs do, through a one-page mmap of the map (a map update would rewrite
+ * the whole u64 and could undo a concurrent kernel write of a neighbouring
+ * tgid). One page at a time: mapping all 4 MiB would populate them all and
+ * count them in the loader's RSS. Writes happen only on track/launch/untrack. */
+static long tracked_page;
 /* values per `counts` key: ncpus (per-CPU map) or 1 (shared, > COUNTS_PERCPU_MAX_CPUS) */
 static int counts_vals = 1;
 
@@ -534,17 +538,27 @@ static void die_load(const char *msg);
 
 static void map_tracked(void)
 {
-	void *p = mmap(NULL, (size_t)TRACKED_WORDS * 8, PROT_READ | PROT_WRITE, MAP_SHARED, mfd.tracked, 0);
+	tracked_page = sysconf(_SC_PAGESIZE);
+	void *p = mmap(NULL, tracked_page, PROT_READ | PROT_WRITE, MAP_SHARED, mfd.tracked, 0);
 	if (p == MAP_FAILED)
 		die_load("cannot mmap the tracked map");
-	tracked_bytes = p;
+	munmap(p, tracked_page);
 }
 
-static void tracked_set(pid_t pid, __u8 v)
+static int tracked_set(pid_t pid, __u8 v)
 {
 	if ((__u32)pid >= TRACKED_WORDS * 8)
-		return;
-	__atomic_store_n(&tracked_bytes[pid], v, __ATOMIC_SEQ_CST);
+		return -ERANGE;
+	off_t off = (off_t)pid / tracked_page * tracked_page;
+	volatile __u8 *p = mmap(NULL, tracked_page, PROT_READ | PROT_WRITE, MAP_SHARED, mfd.tracked, off);
+	if (p == MAP_FAILED) {
+		int e = errno;
+		logmsg("tracked map mmap: %s", strerror(e));
+		return -e;
+	}
+	__atomic_store_n(&p[pid - off], v, __ATOMIC_SEQ_CST);
+	munmap((void *)p, tracked_page);
+	return 0;
 }
 
 /* the byte is written after the entry is in `tasks`, zeroed before the delete */
@@ -554,9 +568,11 @@ static int task_insert(pid_t pid, int target, __u32 flags)
 	__u32 key = pid;
 	if (bpf_map_update_elem(mfd.tasks, &key, &ti, BPF_ANY))
 		return -errno;
-	tracked_set(pid, (target & (MAX_TARGETS - 1)) | ((flags & TASK_SESSION) ? SLOT_SESSION : 0) |
-				  ((flags & TASK_ARMED) ? TRACKED_ARMED : 0));
-	return 0;
+	int err = tracked_set(pid, (target & (MAX_TARGETS - 1)) | ((flags & TASK_SESSION) ? SLOT_SESSION : 0) |
+					   ((flags & TASK_ARMED) ? TRACKED_ARMED : 0));
+	if (err)
+		bpf_map_delete_elem(mfd.tasks, &key); /* half-tracked would be silently blind */
+	return err;
 }
 
 static void task_delete(pid_t pid)

@@ -213,8 +213,9 @@ program
 
 program
   .command('dev')
-  .description('embedded Temporal server (with Web UI) and all workers in the foreground')
-  .action(action(async (_opts, cmd: Command) => serve({ home: home(cmd), role: 'all', dev: true }, log)));
+  .description('embedded Temporal server (with Web UI) and workers (all roles by default) in the foreground')
+  .addOption(new Option('--role <role>', 'which workers').choices(['controller', 'node', 'all']).default('all'))
+  .action(action(async (opts: { role: Role }, cmd: Command) => serve({ home: home(cmd), role: opts.role, dev: true }, log)));
 
 const audit = program.command('audit').description('the audit-log collector offline');
 

@@ -17,6 +17,7 @@ export async function liveStatus(handle: WorkflowHandle): Promise<ModelingStatus
     if (!node || node.state !== 'running') continue;
     node.batches = Math.max(node.batches, p.seq);
     if (p.events >= 0) node.events = p.events;
+    if (p.attempt) node.attempt = p.attempt;
     if (p.storeError) node.storeError = p.storeError;
     else delete node.storeError;
   }

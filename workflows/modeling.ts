@@ -32,6 +32,8 @@ export interface NodeStatus {
   reason?: string;
   /** Set while the node's checkpoints fail (object store unavailable); they are retried. */
   storeError?: string;
+  /** The collector's activity attempt (live, from heartbeats): above 1 after it was lost and retried. */
+  attempt?: number;
 }
 
 export interface ModelingStatus {
@@ -159,7 +161,7 @@ export async function behaviorModeling(input: ModelingInput, carried?: Carried):
             entry.ended = 'failed';
             const message = rootMessage(err);
             status.nodes[node] = { ...status.nodes[node]!, state: 'failed', reason: message };
-            outcomes[node] = { node, state: 'failed', reason: 'CollectorFailed', message, at: Date.now() };
+            outcomes[node] = { node, state: 'failed', reason: failureReason(err), message, at: Date.now() };
             log.warn('collector failed', { node, message });
           }
         },
@@ -216,7 +218,9 @@ export async function behaviorModeling(input: ModelingInput, carried?: Carried):
   if (patched('release-tracer-state')) await releaseTracers(status.run, Object.keys(status.nodes));
 
   const finals = Object.values(outcomes);
-  if (finals.length === 0 || finals.every((o) => o.state === 'failed')) {
+  // Collectors that ran checkpointed what they saw, even if they were lost later: merge it. Fail
+  // only when no collector could start anywhere.
+  if (finals.length === 0 || finals.every((o) => o.state === 'failed' && START_FAILURES.includes(o.reason ?? ''))) {
     setPhase('failed');
     status.error = finals[0]?.message ?? 'no collector ran: the target was not found on any node';
     throw ApplicationFailure.create({ message: status.error, type: 'CollectorsFailed', nonRetryable: true });
@@ -259,6 +263,21 @@ function validate(input: ModelingInput): ModelingPlan {
     if (err instanceof InputError) throw ApplicationFailure.create({ message: `invalid input: ${err.message}`, type: 'InvalidInput', nonRetryable: true });
     throw err;
   }
+}
+
+/** Failures that mean a collector recorded nothing. */
+const START_FAILURES = ['BpfUnavailable', 'TargetStartFailed'];
+
+/** For status conditions: the activity's own failure type, or CollectorLost when it timed out (worker or node gone). */
+function failureReason(err: unknown): string {
+  let e = err as { type?: string; timeoutType?: unknown; cause?: unknown } | undefined;
+  let reason = 'CollectorFailed';
+  while (e) {
+    if (e.timeoutType !== undefined) reason = 'CollectorLost';
+    else if (typeof e.type === 'string' && e.type) reason = e.type;
+    e = e.cause as typeof e;
+  }
+  return reason;
 }
 
 /** The innermost cause's message: an ActivityFailure wraps the activity's own error. */

@@ -1,0 +1,83 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { parse } from 'yaml';
+import type { ArmorProfileModel } from '../../core/armorprofilemodel.js';
+import type { ModelingStatus } from '../../workflows/index.js';
+import { bpfUnavailable, CLI, cli, tempDir } from '../helpers.js';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** A long-running CLI process (dev server, worker); resolves once it prints its banner. */
+async function daemon(args: string[], env: NodeJS.ProcessEnv): Promise<ChildProcess> {
+  const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+  await new Promise<void>((resolve, reject) => {
+    let err = '';
+    child.stderr!.on('data', (d: Buffer) => {
+      err += d.toString();
+      if (/^workers /m.test(err)) resolve();
+    });
+    child.on('exit', (code) => reject(new Error(`${args.join(' ')} exited ${code}: ${err}`)));
+  });
+  return child;
+}
+
+async function status(env: NodeJS.ProcessEnv, id: string): Promise<ModelingStatus> {
+  const r = await cli(['model', 'status', id, '--json'], env);
+  assert.equal(r.code, 0, r.stderr);
+  return JSON.parse(r.stdout) as ModelingStatus;
+}
+
+async function until(what: string, check: () => Promise<boolean>, ms = 90_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(500);
+  }
+}
+
+test('a node worker killed with SIGKILL mid-window loses nothing: before, during and after the downtime', { skip: bpfUnavailable(), timeout: 240_000 }, async () => {
+  const env = { VARMOR_MODELER_HOME: await tempDir('home') };
+  const flags = await tempDir('flags');
+  // The target does one new thing per phase, each when its flag file appears.
+  const phases = ['uname -a', 'id', 'date'].map((cmd, i) => `while [ ! -e ${flags}/${i} ]; do sleep 0.2; done; ${cmd} >/dev/null`).join('; ');
+  const target = spawn('sh', ['-c', `${phases}; exec sleep 600`], { stdio: 'ignore' });
+  const dev = await daemon(['dev', '--role', 'controller'], env);
+  let node = await daemon(['worker', '--role', 'node'], env);
+  try {
+    const started = await cli(['model', 'start', '--target', `pid:${target.pid}`, '--duration', '10m', '--checkpoint-interval', '1s', '--id', 'durable'], env);
+    assert.equal(started.code, 0, started.stderr);
+    await until('the first checkpoint', async () => Object.values((await status(env, 'default/durable')).nodes).some((n) => n.batches > 0));
+
+    await writeFile(join(flags, '0'), ''); // uname: seen, and checkpointed, by the first worker
+    await sleep(2500);
+    node.kill('SIGKILL');
+    await writeFile(join(flags, '1'), ''); // id: while no worker runs
+    await sleep(2000);
+    node = await daemon(['worker', '--role', 'node'], env);
+    // The collector's heartbeat times out (30 s); the retried activity adopts the pinned state.
+    await until('the retried collector', async () => {
+      const s = await status(env, 'default/durable');
+      return Object.values(s.nodes).some((n) => n.state === 'running' && (n.attempt ?? 1) > 1);
+    });
+    await writeFile(join(flags, '2'), ''); // date: after the restart
+    await sleep(2500);
+
+    assert.equal((await cli(['model', 'stop', 'default/durable'], env)).code, 0);
+    const out = await tempDir('out');
+    const result = await cli(['model', 'result', 'default/durable', '--out', out], env);
+    assert.equal(result.code, 0, result.stderr);
+    const model = parse(await readFile(join(out, 'armorprofilemodel.yaml'), 'utf8')) as ArmorProfileModel;
+    const executions = model.data.dynamicResult.appArmor?.executions ?? [];
+    for (const bin of ['/usr/bin/uname', '/usr/bin/id', '/usr/bin/date']) assert.ok(executions.includes(bin), `${bin} lost: ${executions.join(' ')}`);
+    const report = JSON.parse(await readFile(join(out, 'report.json'), 'utf8'));
+    assert.equal(report.counters.ringbuf_dropped ?? 0, 0);
+  } finally {
+    target.kill('SIGKILL');
+    node.kill('SIGTERM');
+    dev.kill('SIGTERM');
+    await Promise.all([node, dev].map((p) => new Promise((r) => (p.exitCode !== null ? r(null) : p.once('exit', r)))));
+  }
+});
