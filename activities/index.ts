@@ -1,10 +1,18 @@
 import { collectActivity, releaseActivity, type CollectorConfig } from './collect.js';
-import { mergeRun } from './merge.js';
-import { resolveActivity, type ResolveConfig } from './resolve.js';
+import type { Kube } from '../k8s/client.js';
+import { mergeActivity } from './merge.js';
+import { resolveActivity } from './resolve.js';
+
+export interface ControllerConfig {
+  /** The controller's object store, used when the workflow input names none. */
+  store: string;
+  /** The Kubernetes API, when the controller runs with access to one. */
+  kube?: Kube;
+}
 
 /** Activities of the controller (task queue varmor-modeler): target resolution and the merge. */
-export function controllerActivities(config: ResolveConfig) {
-  return { resolveTarget: resolveActivity(config), mergeRun };
+export function controllerActivities(config: ControllerConfig) {
+  return { resolveTarget: resolveActivity(config), mergeRun: mergeActivity(config) };
 }
 
 /** Activities of a node (task queue varmor-modeler-node-<node>): the collectors. */
@@ -17,4 +25,4 @@ export type NodeActivities = ReturnType<typeof nodeActivities>;
 export type { CollectInput, CollectResult, CollectorConfig } from './collect.js';
 export type { Progress } from './checkpoint.js';
 export type { MergeInput, MergeResult } from './merge.js';
-export type { KubernetesResolver, Resolution, ResolveConfig } from './resolve.js';
+export type { Resolution } from './resolve.js';

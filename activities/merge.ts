@@ -1,4 +1,7 @@
 import { Context } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
+import type { Kube } from '../k8s/client.js';
+import { writeModel } from '../k8s/model-resource.js';
 import { parse } from 'yaml';
 import type { Context as AdviceContext } from '../core/advisor.js';
 import type { ArmorProfileModel } from '../core/armorprofilemodel.js';
@@ -20,6 +23,8 @@ export interface MergeInput {
   nodes: NodeOutcome[];
   context?: AdviceContext;
   writablePaths?: string[];
+  /** Create or update the ArmorProfileModel resource in the target's namespace (Kubernetes targets). */
+  writeResource?: boolean;
 }
 
 export interface MergeResult {
@@ -31,6 +36,8 @@ export interface MergeResult {
   version: string;
   /** Drift against the previous version of the same model, when there is one. */
   drift?: { previous: string; summary: ModelDiff['summary'] };
+  /** The ArmorProfileModel resource written, when one was. */
+  resource?: { namespace: string; name: string; storageType: string };
 }
 
 const MAX_SAMPLES = 10;
@@ -40,7 +47,21 @@ const MAX_SAMPLES = 10;
  * truth), merges them one at a time, and writes the outputs back to the store, both for the run
  * and as a new version of the model with its drift against the previous version.
  */
-export async function mergeRun(input: MergeInput): Promise<MergeResult> {
+export function mergeActivity(config: { kube?: Kube }) {
+  return async function mergeRun(input: MergeInput): Promise<MergeResult> {
+    const result = await mergeToStore(input);
+    if (input.writeResource) {
+      if (!config.kube) throw ApplicationFailure.create({ message: 'cannot write the ArmorProfileModel: this controller has no Kubernetes access', type: 'KubernetesUnavailable', nonRetryable: true });
+      const w = await writeModel(config.kube, result.model, { storage: { url: input.store, key: result.outputs['armorprofilemodel.yaml']! } });
+      if (w.pruned.length) Context.current().log.warn('the installed CRD drops fields of the model; the full model is in the object store', { pruned: w.pruned });
+      result.resource = { namespace: w.namespace, name: w.name, storageType: w.storageType };
+    }
+    const { model: _model, ...out } = result;
+    return out;
+  };
+}
+
+async function mergeToStore(input: MergeInput): Promise<MergeResult & { model: ArmorProfileModel }> {
   const ctx = Context.current();
   const started = Date.now();
   const store = await openStore(input.store);
@@ -93,7 +114,7 @@ export async function mergeRun(input: MergeInput): Promise<MergeResult> {
     await store.put(keys.modelVersion(input.namespace, input.name, version, file.name), body);
     written[file.name] = key;
   }
-  const result: MergeResult = { outputs: written, batches: batchKeys.length, counts: outputs.report.counts, version };
+  const result: MergeResult & { model: ArmorProfileModel } = { outputs: written, batches: batchKeys.length, counts: outputs.report.counts, version, model: outputs.model };
   if (drift) result.drift = drift;
   return result;
 }

@@ -1,4 +1,7 @@
 import { ApplicationFailure } from '@temporalio/common';
+import type { Kube } from '../k8s/client.js';
+import { isTransient, K8sError } from '../k8s/errors.js';
+import { kubernetesResolver } from '../k8s/resolve.js';
 import type { NodeTarget, Target } from '../workflows/input.js';
 
 export interface Resolution {
@@ -8,33 +11,26 @@ export interface Resolution {
   store: string;
 }
 
-/** Resolves a Kubernetes target spec to what runs on each node. */
-export type KubernetesResolver = (spec: string) => Promise<Record<string, NodeTarget>>;
-
-export interface ResolveConfig {
-  store: string;
-  kubernetes?: KubernetesResolver;
-}
-
 /** Where the target runs. Local targets name their node; Kubernetes targets resolve through the API. */
-export function resolveActivity(config: ResolveConfig) {
+export function resolveActivity(config: { store: string; kube?: Kube }) {
+  const kubernetes = config.kube ? kubernetesResolver(config.kube) : undefined;
   return async function resolveTarget(target: Target): Promise<Resolution> {
-    return { nodes: await nodesOf(target, config), store: config.store };
+    switch (target.kind) {
+      case 'command':
+        return { nodes: { [target.node]: { kind: 'command', argv: target.argv } }, store: config.store };
+      case 'pid':
+        return { nodes: { [target.node]: { kind: 'pid', pid: target.pid } }, store: config.store };
+      case 'container':
+        return { nodes: { [target.node]: { kind: 'containers', ids: [target.id] } }, store: config.store };
+      case 'k8s':
+        if (!kubernetes) throw ApplicationFailure.create({ message: 'this controller has no Kubernetes access (no in-cluster account, KUBECONFIG or ~/.kube/config)', type: 'KubernetesUnavailable', nonRetryable: true });
+        try {
+          return { nodes: await kubernetes(target.spec), store: config.store };
+        } catch (err) {
+          // Transient errors were already retried by the client; what is left is for a person to fix.
+          if (err instanceof K8sError && !isTransient(err)) throw ApplicationFailure.create({ message: err.message, type: `Kubernetes${err.reason}`, nonRetryable: true });
+          throw err;
+        }
+    }
   };
-}
-
-async function nodesOf(target: Target, config: ResolveConfig): Promise<Record<string, NodeTarget>> {
-  switch (target.kind) {
-    case 'command':
-      return { [target.node]: { kind: 'command', argv: target.argv } };
-    case 'pid':
-      return { [target.node]: { kind: 'pid', pid: target.pid } };
-    case 'container':
-      return { [target.node]: { kind: 'containers', ids: [target.id] } };
-    case 'k8s':
-      if (!config.kubernetes) {
-        throw ApplicationFailure.create({ message: 'this controller has no Kubernetes access configured', type: 'KubernetesUnavailable', nonRetryable: true });
-      }
-      return config.kubernetes(target.spec);
-  }
 }

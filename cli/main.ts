@@ -3,6 +3,7 @@ import { createLogger } from '../lib/log.js';
 import { stateHome } from '../lib/home.js';
 import { adviseCommand, contextFrom, diffCommand, profileCommand, type ProfileFormat } from './analyse.js';
 import { ingestCommand } from './audit.js';
+import { resolveCommand } from '../k8s/cli.js';
 import { extendCommand, listCommand, resultCommand, rootCause, startModel, statusCommand, stopCommand, waitForResult, summary } from './model.js';
 import { fetchOutputs } from './outputs.js';
 import { record } from './record.js';
@@ -209,13 +210,26 @@ program
   .description('run workers: controller (workflows, resolution, merge), node (collectors on this node), or all')
   .addOption(new Option('--role <role>', 'which workers').choices(['controller', 'node', 'all']).default('all'))
   .option('--node <name>', 'node name (default NODE_NAME or the host name)')
-  .action(action(async (opts: { role: Role; node?: string }, cmd: Command) => serve({ home: home(cmd), role: opts.role, dev: false, ...(opts.node ? { node: opts.node } : {}) }, log)));
+  .option('--kubeconfig <file>', 'Kubernetes API for k8s targets and ArmorProfileModel resources (default: in-cluster, KUBECONFIG, ~/.kube/config)')
+  .option('--context <name>', 'kubeconfig context')
+  .action(action(async (opts: { role: Role; node?: string; kubeconfig?: string; context?: string }, cmd: Command) => serve({ home: home(cmd), dev: false, ...opts }, log)));
 
 program
   .command('dev')
   .description('embedded Temporal server (with Web UI) and workers (all roles by default) in the foreground')
   .addOption(new Option('--role <role>', 'which workers').choices(['controller', 'node', 'all']).default('all'))
   .action(action(async (opts: { role: Role }, cmd: Command) => serve({ home: home(cmd), role: opts.role, dev: true }, log)));
+
+program
+  .command('targets')
+  .description('Kubernetes targets')
+  .command('resolve')
+  .description('what a k8s:NAMESPACE/KIND/NAME spec resolves to: pods, nodes, containers and their runtime IDs')
+  .argument('<spec>', 'k8s:NAMESPACE/KIND/NAME[?containers=a,b] or k8s:NAMESPACE/selector/LABELS')
+  .option('--kubeconfig <file>', 'kubeconfig file (default: KUBECONFIG, ~/.kube/config, in-cluster)')
+  .option('--context <name>', 'kubeconfig context')
+  .option('--json', 'machine-readable output')
+  .action(action(async (spec: string, opts: { kubeconfig?: string; context?: string; json?: boolean }) => print(await resolveCommand(spec, opts))));
 
 const audit = program.command('audit').description('the audit-log collector offline');
 

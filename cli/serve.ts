@@ -7,8 +7,18 @@ import { openSession } from './session.js';
  * `worker` and `dev`: run workers in the foreground until SIGINT/SIGTERM. `dev` also starts the
  * embedded Temporal server (with its Web UI) and runs every role, for a one-machine setup.
  */
-export async function serve(opts: { home: string; role: Role; node?: string; dev: boolean }, log: Logger): Promise<number> {
-  const session = await openSession({ home: opts.home, log, workers: opts.role, start: opts.dev, ui: opts.dev, commandOutput: 'ignore', ...(opts.node ? { node: opts.node } : {}) });
+export async function serve(opts: { home: string; role: Role; node?: string; dev: boolean; kubeconfig?: string; context?: string }, log: Logger): Promise<number> {
+  const session = await openSession({
+    home: opts.home,
+    log,
+    workers: opts.role,
+    start: opts.dev,
+    ui: opts.dev,
+    commandOutput: 'ignore',
+    ...(opts.node ? { node: opts.node } : {}),
+    ...(opts.kubeconfig ? { kubeconfig: opts.kubeconfig } : {}),
+    ...(opts.context ? { kubeContext: opts.context } : {}),
+  });
   const queues = [...(opts.role !== 'node' ? [CONTROLLER_QUEUE] : []), ...(opts.role !== 'controller' ? [nodeQueue(session.node)] : [])];
   const lines = [
     `Temporal ${session.endpoint.address} (namespace ${session.endpoint.namespace})${session.endpoint.started ? ', embedded' : ''}`,

@@ -3,6 +3,8 @@ import type { Logger } from 'pino';
 import { archFromNode } from '../core/syscalls.js';
 import { connectOrStart, type TemporalEndpoint } from '../embedded/temporal-server.js';
 import { auditSources, defaultStoreUrl, nodeName, pinRoot, tracerPath } from '../lib/home.js';
+import { tlsFromEnv } from '../lib/temporal-tls.js';
+import { connect, type Kube } from '../k8s/client.js';
 import { startWorkers, type Role, type RunningWorkers } from '../workers/workers.js';
 
 /** A connection to Temporal (embedded or TEMPORAL_ADDRESS), a client, and optionally in-process workers. */
@@ -28,6 +30,19 @@ export interface SessionOptions {
   /** Serve the Web UI from the embedded server. */
   ui?: boolean;
   commandOutput?: number | 'ignore';
+  kubeconfig?: string;
+  kubeContext?: string;
+}
+
+/** The Kubernetes API when there is one to talk to (in-cluster, KUBECONFIG, ~/.kube/config, --kubeconfig). */
+function kubeIfAny(opts: SessionOptions): { kube?: Kube } {
+  try {
+    return { kube: connect({ ...(opts.kubeconfig ? { kubeconfig: opts.kubeconfig } : {}), ...(opts.kubeContext ? { context: opts.kubeContext } : {}) }) };
+  } catch (err) {
+    if (opts.kubeconfig || opts.kubeContext) throw err;
+    opts.log.debug({ err }, 'no Kubernetes API: k8s targets are unavailable');
+    return {};
+  }
 }
 
 export async function openSession(opts: SessionOptions): Promise<Session> {
@@ -37,7 +52,7 @@ export async function openSession(opts: SessionOptions): Promise<Session> {
   let workers: RunningWorkers | undefined;
   let connection: Connection | undefined;
   try {
-    connection = await Connection.connect({ address: endpoint.address });
+    connection = await Connection.connect({ address: endpoint.address, tls: tlsFromEnv() });
     if (opts.workers) {
       workers = await startWorkers({
         address: endpoint.address,
@@ -45,6 +60,7 @@ export async function openSession(opts: SessionOptions): Promise<Session> {
         role: opts.workers,
         node,
         store,
+        ...(opts.workers !== 'node' ? kubeIfAny(opts) : {}),
         collector: { tracerPath: tracerPath(), arch: archFromNode(process.arch), commandOutput: opts.commandOutput ?? 'ignore', auditSources: auditSources(), ...(pinRoot() ? { pinRoot: pinRoot()! } : {}) },
         logger: opts.log,
       });

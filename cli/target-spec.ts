@@ -1,3 +1,4 @@
+import { parseTargetSpec as parseK8sSpec } from '../k8s/spec.js';
 import type { Target } from '../workflows/input.js';
 
 /**
@@ -16,6 +17,7 @@ export function parseTargetSpec(spec: string, localNode: string): Target {
       if (!/^\d+$/.test(value)) throw new Error(`invalid target "${spec}": pid must be a number`);
       return { kind: 'pid', node, pid: Number(value) };
     default:
+      parseK8sSpec(spec); // catch typos here, before a workflow starts
       return { kind: 'k8s', spec };
   }
 }

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { Connection } from '@temporalio/client';
 import type { Logger } from 'pino';
 import { PACKAGE_ROOT } from '../lib/home.js';
+import { tlsFromEnv } from '../lib/temporal-tls.js';
 
 export interface TemporalEndpoint {
   address: string;
@@ -122,7 +123,7 @@ async function startServer(home: string, stateFile: string, namespace: string, l
 export async function checkReachable(address: string, timeoutMs: number): Promise<void> {
   let connection: Connection | undefined;
   try {
-    connection = await Connection.connect({ address, connectTimeout: timeoutMs });
+    connection = await Connection.connect({ address, connectTimeout: timeoutMs, tls: tlsFromEnv() });
     await connection.workflowService.getSystemInfo({});
   } catch (err) {
     throw new TemporalUnavailable(`Temporal at ${address} is unreachable: ${(err as Error).message.split('\n')[0]}`);

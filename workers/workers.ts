@@ -2,6 +2,8 @@ import { DefaultLogger, NativeConnection, Runtime, Worker, type LogLevel } from 
 import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
 import { controllerActivities, nodeActivities, type CollectorConfig } from '../activities/index.js';
+import type { Kube } from '../k8s/client.js';
+import { tlsFromEnv } from '../lib/temporal-tls.js';
 import { CONTROLLER_QUEUE, nodeQueue } from '../workflows/queues.js';
 
 /** The workflow code bundled at build time (see bundle.ts). */
@@ -25,6 +27,8 @@ export interface WorkerOptions {
   node: string;
   store: string;
   collector: CollectorConfig;
+  /** The Kubernetes API, for k8s targets and ArmorProfileModel resources; absent outside a cluster. */
+  kube?: Kube;
   logger: Logger;
 }
 
@@ -52,7 +56,7 @@ function installRuntime(logger: Logger): void {
 /** Starts the controller and/or node workers of this process. */
 export async function startWorkers(opts: WorkerOptions): Promise<RunningWorkers> {
   installRuntime(opts.logger);
-  const connection = await NativeConnection.connect({ address: opts.address });
+  const connection = await NativeConnection.connect({ address: opts.address, tls: tlsFromEnv() });
   const workers: Worker[] = [];
   if (opts.role === 'controller' || opts.role === 'all') {
     workers.push(
@@ -61,7 +65,7 @@ export async function startWorkers(opts: WorkerOptions): Promise<RunningWorkers>
         namespace: opts.namespace,
         taskQueue: CONTROLLER_QUEUE,
         workflowBundle: { codePath: WORKFLOW_BUNDLE },
-        activities: controllerActivities({ store: opts.store }),
+        activities: controllerActivities({ store: opts.store, ...(opts.kube ? { kube: opts.kube } : {}) }),
       }),
     );
   }

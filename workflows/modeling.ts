@@ -185,7 +185,16 @@ export async function behaviorModeling(input: ModelingInput, carried?: Carried):
     if (stopRequested || now >= status.window.end) break;
     const fresh = lastResolve === Number.NEGATIVE_INFINITY || (follows && now - lastResolve >= plan.resolveMs);
     if (fresh) {
-      const resolution = await controller.resolveTarget(plan.target);
+      let resolution: Resolution;
+      try {
+        resolution = await controller.resolveTarget(plan.target);
+      } catch (err) {
+        // The first resolution must work; later, an API hiccup keeps the collectors as they are.
+        if (lastResolve === Number.NEGATIVE_INFINITY) throw err;
+        log.warn('re-resolution failed; keeping the current collectors', { error: rootMessage(err) });
+        lastResolve = Date.now();
+        continue;
+      }
       lastResolve = Date.now();
       resolved = resolution.nodes;
       store ??= resolution.store;
@@ -237,6 +246,7 @@ export async function behaviorModeling(input: ModelingInput, carried?: Carried):
     nodes: finals,
     context: plan.context,
     writablePaths: plan.writablePaths,
+    writeResource: plan.target.kind === 'k8s',
   });
   setPhase('completed');
   const result: ModelingResult = { run: status.run, store: store!, outputs: merged.outputs, batches: merged.batches, counts: merged.counts, nodes: finals };
