@@ -56,7 +56,8 @@ export function mergeActivity(config: { kube?: Kube }) {
       if (w.pruned.length) Context.current().log.warn('the installed CRD drops fields of the model; the full model is in the object store', { pruned: w.pruned });
       result.resource = { namespace: w.namespace, name: w.name, storageType: w.storageType };
     }
-    const { model: _model, ...out } = result;
+    // The model object stays here: only keys and counts go back to the workflow.
+    const { model, ...out } = result;
     return out;
   };
 }

@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, open, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
@@ -66,35 +66,52 @@ export async function connectOrStart(home: string, log: Logger, opts: { start?: 
 }
 
 async function startServer(home: string, stateFile: string, namespace: string, log: Logger, ui: boolean): Promise<TemporalEndpoint> {
-  const port = await freePort();
+  // The same port as last time when it is free, so workers of a restarted server find it again.
+  const previous = await readState(join(home, 'temporal-server.port'));
+  const port = previous && (await isFree(previous.port)) ? previous.port : await freePort();
+  const uiPort = ui ? await freePort() : undefined;
   const address = `127.0.0.1:${port}`;
   const binary = temporalBinary();
   const args = ['server', 'start-dev', '--ip', '127.0.0.1', '--port', String(port), '--db-filename', join(home, 'temporal.db'), '--log-level', 'error'];
-  if (ui) args.push('--ui-port', String(await freePort()));
-  else args.push('--headless');
+  args.push(...(uiPort ? ['--ui-port', String(uiPort)] : ['--headless']));
   for (const [k, v] of Object.entries(SEARCH_ATTRIBUTES)) args.push('--search-attribute', `${k}=${v}`);
   if (namespace !== 'default') args.push('--namespace', namespace);
-  const logFile = await open(join(home, 'temporal-server.log'), 'a');
-  const child = spawn(binary, args, { stdio: ['ignore', logFile.fd, logFile.fd], detached: true });
-  const spawned = await new Promise<Error | undefined>((resolve) => {
-    child.once('spawn', () => resolve(undefined));
-    child.once('error', resolve);
-  });
-  await logFile.close();
-  if (spawned) throw new TemporalUnavailable(`cannot start the embedded Temporal server (${binary}): ${spawned.message}; run "make setup" or set TEMPORAL_ADDRESS`);
-  child.unref();
-  let exited = false;
-  child.once('exit', () => (exited = true));
-  const uiPort = ui ? Number(args[args.indexOf('--ui-port') + 1]) : undefined;
-  await writeFile(stateFile, JSON.stringify({ pid: child.pid, port, uiPort }) + '\n');
-  log.info({ address, pid: child.pid }, 'started the embedded Temporal server');
+  await writeFile(join(home, 'temporal-server.port'), JSON.stringify({ pid: 0, port }) + '\n');
+
+  let child: ChildProcess;
+  let stopping = false;
+  let restarts = 0;
+  const launch = async (): Promise<void> => {
+    const logFile = await open(join(home, 'temporal-server.log'), 'a');
+    child = spawn(binary, args, { stdio: ['ignore', logFile.fd, logFile.fd], detached: true });
+    const spawned = await new Promise<Error | undefined>((resolve) => {
+      child.once('spawn', () => resolve(undefined));
+      child.once('error', resolve);
+    });
+    await logFile.close();
+    if (spawned) throw new TemporalUnavailable(`cannot start the embedded Temporal server (${binary}): ${spawned.message}; run "make setup" or set TEMPORAL_ADDRESS`);
+    child.unref();
+    await writeFile(stateFile, JSON.stringify({ pid: child.pid, port, uiPort }) + '\n');
+    // Supervised: a server that dies under us comes back on the same port and SQLite file, and
+    // running workflows continue where the database left them.
+    child.once('exit', (code, signal) => {
+      if (stopping || restarts >= 20) return;
+      restarts++;
+      log.warn({ code, signal }, 'the embedded Temporal server exited; restarting it');
+      setTimeout(() => launch().catch((err: Error) => log.error({ err }, 'cannot restart the embedded Temporal server')), 500);
+    });
+  };
+  await launch();
+  log.info({ address, pid: child!.pid }, 'started the embedded Temporal server');
   const deadline = Date.now() + 60_000;
   for (;;) {
     try {
       await checkReachable(address, 2_000);
       break;
     } catch (err) {
-      if (exited || Date.now() > deadline) {
+      if (child!.exitCode !== null || Date.now() > deadline) {
+        stopping = true;
+        child!.kill('SIGKILL');
         await rm(stateFile, { force: true });
         throw new TemporalUnavailable(`the embedded Temporal server did not start (see ${join(home, 'temporal-server.log')}): ${(err as Error).message}`);
       }
@@ -107,7 +124,8 @@ async function startServer(home: string, stateFile: string, namespace: string, l
     namespace,
     started: true,
     async stop() {
-      if (!exited) {
+      stopping = true;
+      if (child.exitCode === null && child.signalCode === null) {
         const gone = new Promise((r) => child.once('exit', r));
         child.kill('SIGTERM');
         const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
@@ -147,6 +165,14 @@ function isAlive(pid: number): boolean {
   } catch {
     return false;
   }
+}
+
+function isFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+  });
 }
 
 function freePort(): Promise<number> {

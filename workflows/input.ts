@@ -71,8 +71,15 @@ export class InputError extends Error {}
 const MIN_CHECKPOINT_MS = 1000;
 
 /** Checks the input, naming the first wrong field. Pure: runs inside the workflow. */
+/** Every field the input may have (docs/modeling-input.schema.json lists the same). */
+export const INPUT_FIELDS = ['target', 'duration', 'name', 'namespace', 'checkpointInterval', 'resolveInterval', 'nodeGiveUp', 'store', 'context', 'writablePaths', 'searchAttributes', 'historyLimit'] as const;
+
 export function planFromInput(input: unknown): ModelingPlan {
   if (!isObject(input)) throw new InputError('input must be a JSON object');
+  // A misspelt field would otherwise be ignored silently.
+  for (const key of Object.keys(input)) {
+    if (!(INPUT_FIELDS as readonly string[]).includes(key)) throw new InputError(`${key}: unknown field (known: ${INPUT_FIELDS.join(', ')})`);
+  }
   const target = checkTarget(input.target);
   const durationMs = duration(input.duration, 'duration');
   const checkpointMs = input.checkpointInterval === undefined ? 10_000 : duration(input.checkpointInterval, 'checkpointInterval');

@@ -201,7 +201,7 @@ const ddConfigs = [
   },
   {
     name: `strace -f -c -o /dev/null (count=${STRACE_COUNT}, time ×${DD_COUNT / STRACE_COUNT})`, key: 'strace', count: STRACE_COUNT,
-    run: async (count, reps) => {
+    run: async (count) => {
       const xs = [];
       for (let i = 0; i < 1; i++)
         xs.push(ddSeconds((await run('strace', ['-f', '-c', '-o', '/dev/null', 'dd', ...ddArgs(count)])).err));

@@ -81,3 +81,37 @@ test('a node worker killed with SIGKILL mid-window loses nothing: before, during
     await Promise.all([node, dev].map((p) => new Promise((r) => (p.exitCode !== null ? r(null) : p.once('exit', r)))));
   }
 });
+
+test('the embedded Temporal server killed mid-window comes back on its SQLite file, and the run continues', { skip: bpfUnavailable(), timeout: 240_000 }, async () => {
+  const home = await tempDir('home');
+  const env = { VARMOR_MODELER_HOME: home };
+  const flags = await tempDir('flags');
+  const phases = ['uname -a', 'id'].map((cmd, i) => `while [ ! -e ${flags}/${i} ]; do sleep 0.2; done; ${cmd} >/dev/null`).join('; ');
+  const target = spawn('sh', ['-c', `${phases}; exec sleep 600`], { stdio: 'ignore' });
+  const dev = await daemon(['dev'], env);
+  try {
+    assert.equal((await cli(['model', 'start', '--target', `pid:${target.pid}`, '--duration', '10m', '--checkpoint-interval', '1s', '--id', 'restart'], env)).code, 0);
+    await until('the first checkpoint', async () => Object.values((await status(env, 'default/restart')).nodes).some((n) => n.batches > 0));
+    await writeFile(join(flags, '0'), '');
+    await sleep(2500);
+    const server = JSON.parse(await readFile(join(home, 'temporal-server.json'), 'utf8')) as { pid: number };
+    process.kill(server.pid, 'SIGKILL');
+    await until('the restarted server', async () => {
+      const again = JSON.parse(await readFile(join(home, 'temporal-server.json'), 'utf8')) as { pid: number };
+      return again.pid !== server.pid && (await cli(['model', 'status', 'default/restart', '--json'], env)).code === 0;
+    });
+    await writeFile(join(flags, '1'), '');
+    await sleep(3000);
+    assert.equal((await cli(['model', 'stop', 'default/restart'], env)).code, 0);
+    const out = await tempDir('out');
+    const result = await cli(['model', 'result', 'default/restart', '--out', out], env);
+    assert.equal(result.code, 0, result.stderr);
+    const model = parse(await readFile(join(out, 'armorprofilemodel.yaml'), 'utf8')) as ArmorProfileModel;
+    const executions = model.data.dynamicResult.appArmor?.executions ?? [];
+    for (const bin of ['/usr/bin/uname', '/usr/bin/id']) assert.ok(executions.includes(bin), `${bin} lost: ${executions.join(' ')}`);
+  } finally {
+    target.kill('SIGKILL');
+    dev.kill('SIGTERM');
+    await new Promise((r) => (dev.exitCode !== null ? r(null) : dev.once('exit', r)));
+  }
+});

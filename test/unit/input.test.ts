@@ -1,6 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { planFromInput, workflowIdFor } from '../../workflows/input.js';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { PACKAGE_ROOT } from '../../lib/home.js';
+import { INPUT_FIELDS, planFromInput, workflowIdFor } from '../../workflows/input.js';
 
 const command = { kind: 'command', node: 'n1', argv: ['/usr/bin/redis-server', '--port', '0'] };
 
@@ -33,6 +36,7 @@ test('invalid input names the wrong field', () => {
     [{ target: command, duration: '1m', writablePaths: ['tmp'] }, /^writablePaths:/],
     [{ target: command, duration: '1m', historyLimit: 5 }, /^historyLimit:/],
     [{ target: command, duration: '1m', nodeGiveUp: 'never' }, /^nodeGiveUp:/],
+    [{ target: command, duration: '1m', checkpointIntervall: '5s' }, /^checkpointIntervall: unknown field/],
   ];
   for (const [input, message] of cases) assert.throws(() => planFromInput(input), (e: Error) => message.test(e.message), JSON.stringify(input));
 });
@@ -42,4 +46,14 @@ test('a Kubernetes target takes its namespace and name from the spec', () => {
   assert.equal(plan.namespace, 'shop');
   assert.equal(plan.name, 'web');
   assert.equal(workflowIdFor(plan), 'varmor-modeler/shop/web');
+});
+
+test('the documented JSON Schema lists exactly the fields the workflow accepts, and its examples are valid', async () => {
+  const schema = JSON.parse(await readFile(join(PACKAGE_ROOT, 'docs', 'modeling-input.schema.json'), 'utf8'));
+  assert.deepEqual(Object.keys(schema.properties).sort(), [...INPUT_FIELDS].sort());
+  assert.deepEqual(schema.required, ['target', 'duration']);
+  const kinds = schema.properties.target.oneOf.map((t: { properties: { kind: { const: string } } }) => t.properties.kind.const).sort();
+  assert.deepEqual(kinds, ['command', 'container', 'k8s', 'pid']);
+  for (const spec of schema.properties.target.oneOf[0].properties.spec.examples) planFromInput({ target: { kind: 'k8s', spec }, duration: '1h' });
+  for (const flag of Object.keys(schema.properties.context.properties)) planFromInput({ target: command, duration: '1m', context: { [flag]: true } });
 });
