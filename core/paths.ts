@@ -43,6 +43,8 @@ export function pathToBytes(path: string): Uint8Array {
     } else if (c === '\\' && path[i + 1] === 'x' && /^[0-9a-f]{2}$/.test(path.slice(i + 2, i + 4))) {
       out.push(parseInt(path.slice(i + 2, i + 4), 16));
       i += 3;
+    } else if (path.charCodeAt(i) < 0x80) {
+      out.push(path.charCodeAt(i));
     } else {
       const cp = path.codePointAt(i)!;
       const ch = String.fromCodePoint(cp);

@@ -55,6 +55,8 @@ export function patternTokens(pattern: string): PatternToken[] {
       const double = next === '*';
       out.push(double ? '**' : '*');
       if (double) i++;
+    } else if (pattern.charCodeAt(i) < 0x80) {
+      out.push(pattern.charCodeAt(i)); // ASCII: the byte itself, the common case by far
     } else {
       const cp = pattern.codePointAt(i)!;
       const ch = String.fromCodePoint(cp);
