@@ -1,7 +1,7 @@
 import { Command, Option } from 'commander';
 import { createLogger } from '../lib/log.js';
 import { stateHome } from '../lib/home.js';
-import { adviseCommand, contextFrom, diffCommand, profileCommand, type ProfileFormat } from './analyse.js';
+import { adviseCommand, contextFrom, diffCommand, profileCommand, type ContextFlags, type ProfileFormat } from './analyse.js';
 import { ingestCommand } from './audit.js';
 import { resolveCommand } from '../k8s/cli.js';
 import { extendCommand, listCommand, resultCommand, rootCause, startModel, statusCommand, stopCommand, waitForResult, summary } from './model.js';
@@ -98,6 +98,19 @@ async function withClient<T>(cmd: Command, fn: (session: Awaited<ReturnType<type
   }
 }
 
+/** The workflow input from `model start` / `schedule create` options. */
+function inputFrom(opts: ContextFlags & { target: string; duration: string; checkpointInterval?: string; nodeGiveUp?: string; id?: string; namespace?: string }, node: string): ModelingInput {
+  return {
+    target: parseTargetSpec(opts.target, node),
+    duration: opts.duration,
+    context: contextFrom(opts),
+    ...(opts.checkpointInterval ? { checkpointInterval: opts.checkpointInterval } : {}),
+    ...(opts.nodeGiveUp ? { nodeGiveUp: opts.nodeGiveUp } : {}),
+    ...(opts.id ? { name: opts.id } : {}),
+    ...(opts.namespace ? { namespace: opts.namespace } : {}),
+  };
+}
+
 const model = program.command('model').description('modeling runs on Temporal: start, watch, stop, extend, fetch results');
 
 contextOptions(
@@ -116,15 +129,7 @@ contextOptions(
 ).action(
   action(async (opts, cmd: Command) =>
     withClient(cmd, async (session) => {
-      const input: ModelingInput = {
-        target: parseTargetSpec(opts.target, session.node),
-        duration: opts.duration,
-        checkpointInterval: opts.checkpointInterval,
-        nodeGiveUp: opts.nodeGiveUp,
-        context: contextFrom(opts),
-        ...(opts.id ? { name: opts.id } : {}),
-        ...(opts.namespace ? { namespace: opts.namespace } : {}),
-      };
+      const input = inputFrom(opts, session.node);
       const handle = await startModel(session.client, input, { attach: opts.attach });
       process.stderr.write(`modeling ${handle.workflowId}\n`);
       if (!opts.wait) return print(`${handle.workflowId}\n`);
@@ -181,14 +186,7 @@ contextOptions(
 ).action(
   action(async (opts, cmd: Command) =>
     withClient(cmd, async (s) => {
-      const input: ModelingInput = {
-        target: parseTargetSpec(opts.target, s.node),
-        duration: opts.duration,
-        context: contextFrom(opts),
-        ...(opts.id ? { name: opts.id } : {}),
-        ...(opts.namespace ? { namespace: opts.namespace } : {}),
-      };
-      return print(await scheduleCreate(s.client, input, opts.every));
+      return print(await scheduleCreate(s.client, inputFrom(opts, s.node), opts.every));
     }),
   ),
 );

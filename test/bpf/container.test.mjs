@@ -8,9 +8,8 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Tracer, loadable, unhex, unhexBuf, sleep, which } from './harness.mjs';
+import { BUSYBOX, Tracer, loadable, unhex, unhexBuf, sleep, which } from './harness.mjs';
 
-const BUSYBOX = ['/bin/busybox', '/usr/bin/busybox'].find((p) => fs.existsSync(p));
 let skipReason = await loadable(test, assert);
 if (!skipReason && !which('runc')) skipReason = 'runc not installed';
 if (!skipReason && !BUSYBOX) skipReason = 'busybox-static not installed';

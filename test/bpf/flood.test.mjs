@@ -7,9 +7,8 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Tracer, loadable, unhex, which } from './harness.mjs';
+import { BUSYBOX, Tracer, loadable, unhex, which } from './harness.mjs';
 
-const BUSYBOX = ['/bin/busybox', '/usr/bin/busybox'].find((p) => fs.existsSync(p));
 let skipReason = await loadable(test, assert);
 if (!skipReason && !which('gcc')) skipReason = 'gcc not installed';
 if (!skipReason && !BUSYBOX) skipReason = 'busybox not installed';

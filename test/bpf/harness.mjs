@@ -2,6 +2,7 @@
 // its stdin/stdout protocol (bpf/README.md). Importing this file runs no test.
 import { spawn, spawnSync } from 'node:child_process';
 import { createInterface } from 'node:readline';
+import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -14,6 +15,9 @@ export const unhexBuf = (h) => Buffer.from(h, 'hex');
 export const unhex = (h) => Buffer.from(h, 'hex').toString();
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 export const which = (cmd) => spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
+export const isX86 = process.arch === 'x64';
+/** a busybox binary on the host, or undefined */
+export const BUSYBOX = ['/bin/busybox', '/usr/bin/busybox'].find((p) => fs.existsSync(p));
 
 export class Tracer {
   constructor(args = []) {

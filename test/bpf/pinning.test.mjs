@@ -6,7 +6,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { BIN, Tracer, loadable, sleep, unhex, which } from './harness.mjs';
+import { BIN, Tracer, hex, isX86, loadable, sleep, unhex, which } from './harness.mjs';
 
 const skipReason = (await loadable(test, assert)) || (!which('bpftool') && 'bpftool not installed');
 
@@ -137,7 +137,6 @@ const replayed = async (t) => {
 };
 
 const fileRec = (T, dir, name) => (r) => r.t === 'file' && r.target === T && unhex(r.path_hex) === path.join(dir, name);
-const isX86 = process.arch === 'x64';
 
 const PHASES = (D) => [
   // 1: the first loader sees this
@@ -428,7 +427,7 @@ test('SIGKILL while the loader is busy consuming: every record is in the spool o
     const a = new FileTracer(args, path.join(TMP, `busy-out-${round}`));
     await a.waitFor((r) => r.t === 'ready', 'ready');
     if (round === 0) {
-      a.proc.stdin.write(`launch ${T} ${w.argv.map((x) => Buffer.from(x).toString('hex')).join(' ')}\n`);
+      a.proc.stdin.write(`launch ${T} ${w.argv.map(hex).join(' ')}\n`);
       pid = (await a.waitFor((r) => r.t === 'launched', 'launched')).pid;
       workloads.push(pid);
       await w.reached(1);

@@ -3,102 +3,23 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { createInterface } from 'node:readline';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { Tracer, loadable, unhex, sleep, which, isX86 } from './harness.mjs';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const BPF_DIR = path.resolve(here, '../../bpf');
-const BIN = path.join(BPF_DIR, 'build', 'varmor-tracer');
 const UNISTD = '/usr/include/x86_64-linux-gnu/asm/unistd_64.h';
 
-const hex = (s) => Buffer.from(s).toString('hex');
-const unhex = (h) => Buffer.from(h, 'hex').toString();
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const which = (cmd) => spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
-
-class Tracer {
-  constructor(args = []) {
-    this.proc = spawn(BIN, args, { stdio: ['pipe', 'pipe', 'pipe'] });
-    this.records = [];
-    this.waiters = new Set();
-    this.stderr = '';
-    this.proc.stderr.on('data', (d) => { this.stderr += d; });
-    this.proc.stdin.on('error', () => {}); // EPIPE if the tracer already exited
-    this.exited = new Promise((res) => this.proc.on('exit', (code, signal) => res({ code, signal })));
-    createInterface({ input: this.proc.stdout }).on('line', (line) => {
-      const rec = JSON.parse(line);
-      rec.index = this.records.length;
-      this.records.push(rec);
-      for (const w of this.waiters) w.check(rec);
-    });
-  }
-
-  send(line) { this.proc.stdin.write(line + '\n'); }
-
-  // first record (at index >= from) matching pred
-  waitFor(pred, { timeout = 10000, from = 0, what = 'record' } = {}) {
-    const hit = this.records.slice(from).find(pred);
-    if (hit) return Promise.resolve(hit);
-    return new Promise((resolve, reject) => {
-      const w = {
-        check: (rec) => {
-          if (rec.index >= from && pred(rec)) { clearTimeout(timer); this.waiters.delete(w); resolve(rec); }
-        },
-      };
-      const timer = setTimeout(() => {
-        this.waiters.delete(w);
-        reject(new Error(`timeout waiting for ${what}; stderr: ${this.stderr}; last records: ` +
-          JSON.stringify(this.records.slice(-5))));
-      }, timeout);
-      this.waiters.add(w);
-    });
-  }
-
-  async launch(target, argv) {
-    const from = this.records.length;
-    this.send(`launch ${target} ${argv.map(hex).join(' ')}`);
-    return this.waitFor((r) => (r.t === 'launched' || r.t === 'launch-failed') && r.target === target,
-      { from, what: `launch of target ${target}` });
-  }
-
-  async flush(token) {
-    const from = this.records.length;
-    this.send(`flush ${token}`);
-    const rec = await this.waitFor((r) => r.t === 'flushed' && r.token === token, { from, what: 'flushed' });
-    return this.records.slice(from, rec.index + 1);
-  }
-
-  of(target, t) { return this.records.filter((r) => r.target === target && (!t || r.t === t)); }
-
-  async quit() {
-    if (this.proc.exitCode === null && this.proc.stdin.writable) this.send('quit');
-    return this.exited;
-  }
-}
-
 // ---- can we load BPF at all? (build first; a build failure is a failure) ----
-const build = spawnSync('make', ['-C', BPF_DIR], { encoding: 'utf8' });
-let skipReason = false;
-if (build.status !== 0) {
-  test('tracer builds', () => assert.fail(`make -C bpf failed:\n${build.stdout}\n${build.stderr}`));
-  skipReason = 'tracer did not build';
-} else {
-  const probe = new Tracer();
-  const first = await probe.waitFor(() => true, { timeout: 30000, what: 'ready/error' }).catch((e) => ({ t: 'error', msg: e.message }));
-  if (first.t !== 'ready') {
-    skipReason = `varmor-tracer cannot load BPF here: ${first.msg ?? JSON.stringify(first)}`;
-    if (process.getuid && process.getuid() === 0)
-      test('tracer loads as root', () => assert.fail(skipReason));
-  }
-  await probe.quit();
-}
+const skipReason = await loadable(test, assert);
 
 const tr = skipReason ? null : new Tracer();
 if (tr) await tr.waitFor((r) => r.t === 'ready', { timeout: 30000, what: 'ready' });
-after(async () => { if (tr) assert.equal((await tr.quit()).code, 0); });
+after(async () => {
+  if (!tr) return;
+  assert.equal((await tr.quit()).code, 0);
+  assert.deepEqual(tr.garbage, [], 'every line is JSON');
+});
 
 // syscall name -> number for x86_64
 function syscallTable() {
@@ -111,7 +32,6 @@ function syscallTable() {
 }
 
 const WORKLOAD = 'cat /etc/hostname >/dev/null; ls / >/dev/null';
-const isX86 = process.arch === 'x64';
 
 test('launch: resolved exec paths, syscalls once each, bystander invisible, flush order', { skip: skipReason }, async () => {
   // bystander: same kind of work, not launched through the tracer; it uses

@@ -3,27 +3,16 @@
 // workflow change; an ordinary change must replay the committed histories unchanged.
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Context } from '@temporalio/activity';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
-import type { CollectInput, CollectResult } from '../../activities/index.js';
 import { startModel } from '../../cli/model.js';
 import { PACKAGE_ROOT } from '../../lib/home.js';
 import type { ModelingInput } from '../../workflows/input.js';
 import { extendUpdate, stopSignal } from '../../workflows/index.js';
 import { run } from '../helpers.js';
-import { Script, TEMPORAL_CLI, withWorkers } from '../workflows/env.js';
+import { Script, TEMPORAL_CLI, untilCancelled, withWorkers } from '../workflows/env.js';
 
 const dir = join(PACKAGE_ROOT, 'test', 'histories');
 const env = await TestWorkflowEnvironment.createLocal({ server: { executable: { type: 'existing-path', path: TEMPORAL_CLI } } });
-
-const untilCancelled = async (input: CollectInput): Promise<CollectResult> => {
-  const ctx = Context.current();
-  while (Date.now() < input.until) {
-    ctx.heartbeat();
-    await ctx.sleep(300);
-  }
-  return { node: input.node, batches: 1, events: 1, reason: 'lease-ended' };
-};
 
 async function save(name: string, workflowId: string): Promise<void> {
   let i = 0;

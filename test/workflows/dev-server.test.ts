@@ -1,12 +1,10 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { Context } from '@temporalio/activity';
-import type { CollectInput, CollectResult } from '../../activities/index.js';
 import { startModel } from '../../cli/model.js';
 import type { ModelingInput } from '../../workflows/input.js';
 import { extendUpdate, statusQuery, stopSignal, type ModelingResult } from '../../workflows/index.js';
-import { Script, TEMPORAL_CLI, withWorkers } from './env.js';
+import { Script, TEMPORAL_CLI, untilCancelled, withWorkers } from './env.js';
 
 let env: TestWorkflowEnvironment;
 before(async () => {
@@ -15,16 +13,6 @@ before(async () => {
 after(async () => {
   await env?.teardown();
 });
-
-/** A collector that heartbeats until the workflow cancels it (cancellation arrives with a heartbeat), as the real one does. */
-const untilCancelled = async (input: CollectInput): Promise<CollectResult> => {
-  const ctx = Context.current();
-  while (Date.now() < input.until) {
-    ctx.heartbeat();
-    await ctx.sleep(500);
-  }
-  return { node: input.node, batches: 1, events: 1, reason: 'lease-ended' };
-};
 
 const pid = (name: string, extra: Partial<ModelingInput> = {}): ModelingInput => ({ target: { kind: 'pid', node: 'node-a', pid: 1 }, name, duration: '1h', searchAttributes: false, ...extra });
 

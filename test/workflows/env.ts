@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { Context } from '@temporalio/activity';
 import { Worker, Runtime, DefaultLogger } from '@temporalio/worker';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { CollectInput, CollectResult, MergeInput, MergeResult, Resolution } from '../../activities/index.js';
@@ -12,6 +13,16 @@ export const TEMPORAL_CLI = join(PACKAGE_ROOT, '.tools', 'venv', 'bin', 'tempora
 export const TEST_SERVER = join(PACKAGE_ROOT, '.tools', 'venv', 'bin', 'temporal-test-server');
 
 Runtime.install({ logger: new DefaultLogger('ERROR') });
+
+/** A collector that heartbeats until the workflow cancels it (cancellation arrives with a heartbeat), as the real one does. */
+export async function untilCancelled(input: CollectInput): Promise<CollectResult> {
+  const ctx = Context.current();
+  while (Date.now() < input.until) {
+    ctx.heartbeat();
+    await ctx.sleep(300);
+  }
+  return { node: input.node, batches: 1, events: 1, reason: 'lease-ended' };
+}
 
 /** Scripted activities: resolution i returns resolutions[min(i, last)]; collectors end at once. */
 export class Script {
