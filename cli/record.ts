@@ -19,7 +19,9 @@ export async function record(argv: string[], opts: RecordOptions, log: Logger): 
   const session = await openSession({ home: opts.home, log, workers: 'all', commandOutput: 2 });
   try {
     const input: ModelingInput = {
-      target: { kind: 'command', node: session.node, argv },
+      // A relative program path is made absolute here: the collector's cwd may differ, and a
+      // script's own path is recorded as an execution only when it is absolute.
+      target: { kind: 'command', node: session.node, argv: argv[0]!.includes('/') ? [resolve(argv[0]!), ...argv.slice(1)] : argv },
       duration: opts.duration,
       checkpointInterval: opts.checkpointInterval,
       context: opts.context,
