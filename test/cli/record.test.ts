@@ -23,7 +23,7 @@ async function straceSyscalls(dir: string, argv: string[]): Promise<Set<string>>
   return names;
 }
 
-test('record models a shell pipeline end to end: real Temporal server, real tracer, real store', { skip, timeout: 180_000 }, async () => {
+test('record models a shell pipeline end to end: real Temporal server, real tracer, real store', { skip, timeout: 180_000 }, async (t) => {
   const home = await tempDir('home');
   const out = await tempDir('out');
   const argv = ['sh', '-c', PIPELINE];
@@ -48,6 +48,7 @@ test('record models a shell pipeline end to end: real Temporal server, real trac
   const recall = (theirs.size - missed.length) / theirs.size;
   assert.ok(theirs.size > 15, `strace saw only ${theirs.size} syscalls`);
   assert.ok(recall >= 0.99, `recall ${recall.toFixed(3)} against strace -f; missed: ${missed.join(', ')}`);
+  t.diagnostic(`syscall recall against strace -f: ${(recall * 100).toFixed(1)}% of ${theirs.size}; ${ours.size} recorded`);
 
   const seccomp = JSON.parse(await readFile(join(out, 'seccomp.json'), 'utf8')) as SeccompProfile;
   assert.equal(seccomp.defaultAction, 'SCMP_ACT_ERRNO');
