@@ -84,7 +84,14 @@ export function collectActivity(config: CollectorConfig) {
     try {
       tracer = await TracerProcess.start(config.tracerPath, { commandOutput: config.commandOutput, onRecord, ...(stateDir ? { stateDir } : {}) });
     } catch (err) {
-      throw ApplicationFailure.create({ message: (err as Error).message, type: 'BpfUnavailable', nonRetryable: true });
+      if (!stateDir) throw ApplicationFailure.create({ message: (err as Error).message, type: 'BpfUnavailable', nonRetryable: true });
+      // No usable bpffs (or a stale pin): trace without pinning rather than not at all.
+      ctx.log.warn('tracer state cannot be pinned; tracing without it (a restart will lose what was not checkpointed)', { stateDir, error: (err as Error).message });
+      try {
+        tracer = await TracerProcess.start(config.tracerPath, { commandOutput: config.commandOutput, onRecord });
+      } catch (again) {
+        throw ApplicationFailure.create({ message: (again as Error).message, type: 'BpfUnavailable', nonRetryable: true });
+      }
     }
     const events = recorder!;
     const tracerDied = new Promise<never>((_, reject) => tracer.on('exit', (err: Error) => reject(err)));

@@ -100,11 +100,14 @@ describe('Helm chart', { skip }, () => {
     assert.ok(!(ctl.volumes ?? []).some((v: Manifest) => v.hostPath));
   });
 
-  test('the node agent\'s capabilities and host paths are exactly the documented ones, host paths read-only', async () => {
+  test('the node agent\'s capabilities and host paths are exactly the documented ones, read-only unless documented otherwise', async () => {
     const caps = documented('capability');
-    const paths = documented('hostPath, read-only');
+    const readOnly = documented('hostPath, read-only');
+    const writable = documented('hostPath, read-write');
+    const paths = [...readOnly, ...writable];
     assert.deepEqual(caps, ['BPF', 'PERFMON', 'SYS_PTRACE'], 'docs table parsed');
-    assert.deepEqual(paths, ['/sys/kernel/btf', '/var/log'], 'docs table parsed');
+    assert.deepEqual(readOnly, ['/sys/kernel/btf', '/var/log'], 'docs table parsed');
+    assert.deepEqual(writable, ['/sys/fs/bpf', '/run/varmor-modeler'], 'docs table parsed');
     const spec = one(await render(), 'DaemonSet').spec.template.spec;
     assert.equal(spec.hostPID, true);
     assert.equal(spec.automountServiceAccountToken, false);
@@ -113,7 +116,7 @@ describe('Helm chart', { skip }, () => {
     const hostVolumes = new Map<string, string>(spec.volumes.filter((v: Manifest) => v.hostPath).map((v: Manifest) => [v.name, v.hostPath.path]));
     assert.deepEqual([...hostVolumes.values()].sort(), [...paths].sort());
     for (const m of c.volumeMounts.filter((m: Manifest) => hostVolumes.has(m.name))) {
-      assert.equal(m.readOnly, true, `${m.mountPath} read-only`);
+      assert.equal(m.readOnly === true, readOnly.includes(m.mountPath), `${m.mountPath} read-only as documented`);
       assert.equal(m.mountPath, hostVolumes.get(m.name), 'mounted where the code looks');
     }
   });
@@ -124,8 +127,9 @@ describe('Helm chart', { skip }, () => {
         .spec.template.spec.volumes.filter((v: Manifest) => v.hostPath)
         .map((v: Manifest) => v.hostPath.path)
         .sort();
-    assert.deepEqual(await hostPaths('--set', 'node.auditLogPaths={/var/log/audit/audit.log}'), ['/sys/kernel/btf', '/var/log/audit']);
-    assert.deepEqual(await hostPaths('--set', 'node.auditLogPaths=null'), ['/sys/kernel/btf']);
+    assert.deepEqual(await hostPaths('--set', 'node.auditLogPaths={/var/log/audit/audit.log}', '--set', 'node.pinning=false'), ['/sys/kernel/btf', '/var/log/audit']);
+    assert.deepEqual(await hostPaths('--set', 'node.auditLogPaths=null', '--set', 'node.pinning=false'), ['/sys/kernel/btf']);
+    assert.deepEqual(await hostPaths('--set', 'node.auditLogPaths=null'), ['/run/varmor-modeler', '/sys/fs/bpf', '/sys/kernel/btf']);
     const env = one(await render(), 'DaemonSet').spec.template.spec.containers[0].env;
     assert.equal(env.find((e: Manifest) => e.name === 'VARMOR_MODELER_AUDIT_LOG_PATHS').value, '/var/log/audit/audit.log|/var/log/kern.log');
   });
