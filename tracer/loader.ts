@@ -6,6 +6,9 @@ import { access, constants } from 'node:fs/promises';
 /** A record the loader writes on stdout (see bpf/README.md). */
 export type TracerRecord = { t: string; target?: number; [field: string]: unknown };
 
+/** Replies come in milliseconds; loading and adopting (replaying a spool) in seconds. */
+const REPLY_TIMEOUT_MS = 120_000;
+
 export class TracerError extends Error {
   constructor(
     message: string,
@@ -29,6 +32,7 @@ export class TracerProcess extends EventEmitter {
   ready: TracerRecord | undefined;
   /** True between replay-begin and replay-end: replayed lines must not answer new commands. */
   private replaying = false;
+  private replayEnded = false;
 
   private constructor(binary: string, args: string[], commandOutput: number | 'ignore', onRecord?: (r: TracerRecord) => void) {
     super();
@@ -65,7 +69,8 @@ export class TracerProcess extends EventEmitter {
     const tracer = new TracerProcess(binary, args, opts.commandOutput ?? 'ignore', opts.onRecord);
     try {
       tracer.ready = await tracer.waitFor((r) => r.t === 'ready');
-      if (tracer.ready.adopted) await tracer.waitFor((r) => r.t === 'replay-end');
+      // The replay may already be through by now (one stdout chunk): only wait when it is not.
+      if (tracer.ready.adopted && !tracer.replayEnded) await tracer.waitFor((r) => r.t === 'replay-end');
     } catch (err) {
       throw new TracerError((err as Error).message, 'unavailable');
     }
@@ -94,15 +99,36 @@ export class TracerProcess extends EventEmitter {
     }
     if (record.t === 'error' && typeof record.msg === 'string') this.lastError = record.msg;
     if (record.t === 'replay-begin') this.replaying = true;
-    if (record.t === 'replay-end') this.replaying = false;
+    if (record.t === 'replay-end') {
+      this.replaying = false;
+      this.replayEnded = true;
+    }
     const i = this.replaying ? -1 : this.waiters.findIndex((w) => w.match(record));
     if (i >= 0) this.waiters.splice(i, 1)[0]!.resolve(record);
     this.emit('record', record);
   }
 
-  waitFor(match: (r: TracerRecord) => boolean): Promise<TracerRecord> {
+  /** The next record `match` accepts; a loader that stays silent that long is treated as hung. */
+  waitFor(match: (r: TracerRecord) => boolean, timeoutMs = REPLY_TIMEOUT_MS): Promise<TracerRecord> {
     if (this.exited) return Promise.reject(this.failure());
-    return new Promise((resolve, reject) => this.waiters.push({ match, resolve, reject }));
+    return new Promise((resolve, reject) => {
+      const waiter = {
+        match,
+        resolve: (r: TracerRecord) => {
+          clearTimeout(timer);
+          resolve(r);
+        },
+        reject: (e: Error) => {
+          clearTimeout(timer);
+          reject(e);
+        },
+      };
+      const timer = setTimeout(() => {
+        this.waiters.splice(this.waiters.indexOf(waiter), 1);
+        reject(new TracerError(`BPF tracer did not answer within ${timeoutMs / 1000} s`, 'crashed'));
+      }, timeoutMs);
+      this.waiters.push(waiter);
+    });
   }
 
   send(command: string): void {

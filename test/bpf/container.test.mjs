@@ -41,21 +41,21 @@ static void touch(const char *p) { int fd = open(p, O_CREAT | O_WRONLY, 0644); i
 
 int main(int argc, char **argv) {
   int tcp = atoi(argv[1]), udp = atoi(argv[2]);
-  chdir("/work");
-  touch("rel.txt");                                   /* relative: /work/rel.txt create,write */
+  chdir("/app");
+  touch("rel.txt");                                   /* relative: /app/rel.txt create,write */
   int d = open("/etc", O_RDONLY | O_DIRECTORY);
   int fd = openat(d, "passwd", O_RDONLY);             /* dirfd-relative: /etc/passwd read */
   close(fd);
-  fd = open("link", O_RDONLY);                        /* symlink: /work/target.txt read */
+  fd = open("link", O_RDONLY);                        /* symlink: /app/target.txt read */
   close(fd);
-  rename("rel.txt", "renamed.txt");                   /* /work/rel.txt rename, /work/renamed.txt create */
+  rename("rel.txt", "renamed.txt");                   /* /app/rel.txt rename, /app/renamed.txt create */
   fd = open("/data/in-bind.txt", O_CREAT | O_WRONLY | O_APPEND, 0644); /* bind mount, container view */
   write(fd, "x", 1);
   close(fd);
   mkdirat(AT_FDCWD, "newdir", 0755);                  /* create */
-  unlinkat(d, "../work/target.txt", 0);               /* dirfd-relative delete, normalised */
-  symlink("renamed.txt", "sym");                      /* /work/sym create */
-  link("renamed.txt", "hard");                        /* /work/hard link */
+  unlinkat(d, "../app/target.txt", 0);               /* dirfd-relative delete, normalised */
+  symlink("renamed.txt", "sym");                      /* /app/sym create */
+  link("renamed.txt", "hard");                        /* /app/hard link */
   chmod("renamed.txt", 0600);
   chown("renamed.txt", 1000, 1000);                   /* CAP_CHOWN */
   fd = open("lockfile", O_CREAT | O_RDWR, 0644);
@@ -82,7 +82,7 @@ int main(int argc, char **argv) {
   sendto(us, "x", 1, 0, (void *)&ua, sizeof(ua));
   int xs = socket(AF_UNIX, SOCK_STREAM, 0);
   struct sockaddr_un xa = { .sun_family = AF_UNIX };
-  strcpy(xa.sun_path, "/work/sock");
+  strcpy(xa.sun_path, "/app/sock");
   bind(xs, (void *)&xa, sizeof(xa));
   listen(xs, 4);
   int xc = socket(AF_UNIX, SOCK_STREAM, 0);
@@ -102,21 +102,21 @@ int main(int argc, char **argv) {
   waitpid(c, 0, 0);
 
   /* hostile names */
-  mkdir("/work/h", 0755);
-  touch("/work/h/new\nline");
-  touch("/work/h/quo\"te'");
-  touch("/work/h/br}ace,comma");
-  touch("/work/h/\xff\xfe-bin");
+  mkdir("/app/h", 0755);
+  touch("/app/h/new\nline");
+  touch("/app/h/quo\"te'");
+  touch("/app/h/br}ace,comma");
+  touch("/app/h/\xff\xfe-bin");
   /* a path longer than PATH_MAX, built with relative steps */
   char comp[251];
   memset(comp, 'x', 250);
   comp[250] = 0;
-  chdir("/work/h");
+  chdir("/app/h");
   for (int i = 0; i < 20; i++) { mkdir(comp, 0755); chdir(comp); }
   touch("deep");
-  chdir("/work");
+  chdir("/app");
 
-  touch("/work/done");
+  touch("/app/done");
   for (;;) pause();
 }
 `;
@@ -135,13 +135,13 @@ function sh(cmd, args, opts = {}) {
 function makeBundle(tcp, udp) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'varmor-oci-'));
   const rootfs = path.join(dir, 'rootfs');
-  for (const d of ['bin', 'etc', 'work', 'proc', 'dev', 'sys', 'mnt', 'data', 'tmp']) fs.mkdirSync(path.join(rootfs, d), { recursive: true });
+  for (const d of ['bin', 'etc', 'app', 'proc', 'dev', 'sys', 'mnt', 'data', 'tmp']) fs.mkdirSync(path.join(rootfs, d), { recursive: true });
   fs.copyFileSync(BUSYBOX, path.join(rootfs, 'bin/busybox'));
   fs.chmodSync(path.join(rootfs, 'bin/busybox'), 0o755);
   for (const a of ['sh', 'cat', 'ls', 'sleep']) fs.symlinkSync('busybox', path.join(rootfs, 'bin', a));
   fs.writeFileSync(path.join(rootfs, 'etc/passwd'), 'root:x:0:0::/:/bin/sh\n');
-  fs.writeFileSync(path.join(rootfs, 'work/target.txt'), 'target\n');
-  fs.symlinkSync('target.txt', path.join(rootfs, 'work/link'));
+  fs.writeFileSync(path.join(rootfs, 'app/target.txt'), 'target\n');
+  fs.symlinkSync('target.txt', path.join(rootfs, 'app/link'));
   fs.writeFileSync(path.join(dir, 'w.c'), WORKLOAD_C);
   sh('gcc', ['-static', '-O1', '-o', path.join(rootfs, 'bin/w'), path.join(dir, 'w.c')]);
   const hostData = fs.mkdtempSync(path.join(os.tmpdir(), 'varmor-bind-'));
@@ -204,7 +204,7 @@ test('container target: every behavior, container-view paths, exec sessions apar
   cleanups.push(() => bystander.kill('SIGKILL'), () => fs.rmSync(byFile, { force: true }));
 
   sh('runc', ['start', ID]);
-  const done = path.join(bundle.rootfs, 'work/done');
+  const done = path.join(bundle.rootfs, 'app/done');
   for (let i = 0; i < 200 && !fs.existsSync(done); i++) await sleep(50);
   assert.ok(fs.existsSync(done), 'workload finished its steps');
 
@@ -229,24 +229,24 @@ test('container target: every behavior, container-view paths, exec sessions apar
     assert.ok(got, `file ${JSON.stringify(p)} recorded; have: ${JSON.stringify([...f.keys()].filter((k) => !k.includes('xxxx')))}`);
     for (const perm of perms) assert.ok(got.has(perm), `${JSON.stringify(p)} has ${perm}: ${[...got]}`);
   };
-  has('/work/rel.txt', 'create', 'write', 'rename', 'delete');
+  has('/app/rel.txt', 'create', 'write', 'rename', 'delete');
   has('/etc/passwd', 'read');
-  has('/work/target.txt', 'read', 'delete');
-  assert.ok(!f.has('/work/link'), 'the symlink is resolved');
-  has('/work/renamed.txt', 'create', 'write', 'chmod', 'chown');
+  has('/app/target.txt', 'read', 'delete');
+  assert.ok(!f.has('/app/link'), 'the symlink is resolved');
+  has('/app/renamed.txt', 'create', 'write', 'chmod', 'chown');
   has('/data/in-bind.txt', 'create', 'append');
   assert.ok(![...f.keys()].some((k) => k.includes(bundle.hostData) || k.includes(bundle.rootfs)), 'no host paths');
-  has('/work/newdir', 'create');
-  has('/work/sym', 'create');
-  has('/work/hard', 'link');
-  has('/work/lockfile', 'create', 'read', 'write', 'lock');
+  has('/app/newdir', 'create');
+  has('/app/sym', 'create');
+  has('/app/hard', 'link');
+  has('/app/lockfile', 'create', 'read', 'write', 'lock');
   has('/bin/busybox', 'read', 'mmap');
-  has('/work/done', 'create');
+  has('/app/done', 'create');
   // hostile names, byte-exact
-  has('/work/h/new\nline', 'create');
-  has('/work/h/quo"te\'', 'create');
-  has('/work/h/br}ace,comma', 'create');
-  assert.ok(f.has('/work/h/' + Buffer.from([0xff, 0xfe]).toString('latin1') + '-bin'), 'non-UTF-8 name');
+  has('/app/h/new\nline', 'create');
+  has('/app/h/quo"te\'', 'create');
+  has('/app/h/br}ace,comma', 'create');
+  assert.ok(f.has('/app/h/' + Buffer.from([0xff, 0xfe]).toString('latin1') + '-bin'), 'non-UTF-8 name');
   const deep = work.find((r) => r.t === 'file' && unhex(r.path_hex).endsWith('/deep'));
   assert.ok(deep && deep.path_truncated === true && unhexBuf(deep.path_hex).length <= 4095, 'over-long path: tail kept and flagged');
   assert.equal(tr.garbage.length, 0, 'every line is JSON');
@@ -260,10 +260,10 @@ test('container target: every behavior, container-view paths, exec sessions apar
   const socks = work.filter((r) => r.t === 'socket').map((r) => `${r.domain}/${r.type}/${r.protocol}`);
   for (const k of ['2/1/0', '2/2/0', '1/1/0']) assert.ok(socks.includes(k), `socket ${k}: ${socks}`);
   const binds = work.filter((r) => r.t === 'bind').map((r) => `${r.op}|${r.family}|${r.address ?? unhex(r.path_hex)}|${r.port ?? 0}`);
-  for (const k of [`bind|inet|127.0.0.1|${tcp}`, `listen|inet|127.0.0.1|${tcp}`, 'bind|unix|/work/sock|0', 'listen|unix|/work/sock|0'])
+  for (const k of [`bind|inet|127.0.0.1|${tcp}`, `listen|inet|127.0.0.1|${tcp}`, 'bind|unix|/app/sock|0', 'listen|unix|/app/sock|0'])
     assert.ok(binds.includes(k), `${k}: ${binds}`);
   const conns = work.filter((r) => r.t === 'connect').map((r) => `${r.family}|${r.address ?? unhex(r.path_hex)}|${r.port ?? 0}`);
-  for (const k of [`inet|127.0.0.1|${tcp}`, `inet|127.0.0.1|${udp}`, 'unix|/work/sock|0']) assert.ok(conns.includes(k), `${k}: ${conns}`);
+  for (const k of [`inet|127.0.0.1|${tcp}`, `inet|127.0.0.1|${udp}`, 'unix|/app/sock|0']) assert.ok(conns.includes(k), `${k}: ${conns}`);
 
   // signals, mounts, namespaces
   const sigs = work.filter((r) => r.t === 'signal');

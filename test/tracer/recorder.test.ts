@@ -17,8 +17,8 @@ test('records map to the model categories and key conventions', () => {
   const rec = feed([
     { t: 'exec', target: T, pid: 5, ts: 1000, path_hex: hex('/usr/bin/dash'), filename_hex: hex('/app/run.sh'), comm_hex: hex('sh') },
     { t: 'file', target: T, pid: 5, ts: 1001, id: '6:01', path_hex: hex('/etc/passwd'), perms: ['read'] },
-    { t: 'file', target: T, pid: 5, ts: 1002, id: '6:02', path_hex: hex('/work/rel.txt'), perms: ['create', 'write'] },
-    { t: 'file', target: T, pid: 5, ts: 1003, id: '6:02', path_hex: hex('/work/rel.txt'), perms: ['rename'] },
+    { t: 'file', target: T, pid: 5, ts: 1002, id: '6:02', path_hex: hex('/app/rel.txt'), perms: ['create', 'write'] },
+    { t: 'file', target: T, pid: 5, ts: 1003, id: '6:02', path_hex: hex('/app/rel.txt'), perms: ['rename'] },
     { t: 'file', target: T, pid: 5, ts: 1003, id: '6:03', path_hex: hex(Buffer.from([0x2f, 0x61, 0x0a, 0xff])), perms: ['read'] },
     { t: 'capability', target: T, pid: 5, ts: 1004, id: '7:a', cap: 0, name: 'chown', granted: true },
     { t: 'capability', target: T, pid: 5, ts: 1004, id: '7:b', cap: 21, name: 'sys_admin', granted: false },
@@ -46,7 +46,7 @@ test('records map to the model categories and key conventions', () => {
   assert.deepEqual(b.files!['/usr/bin/dash']!.sets, { perms: ['exec'] });
   assert.deepEqual(b.files!['/etc/passwd']!.sets, { perms: ['read'] });
   assert.equal(b.files!['/etc/passwd']!.n[R], 17, 'tally count');
-  assert.deepEqual(b.files!['/work/rel.txt']!.sets, { perms: ['create', 'rename', 'write'] });
+  assert.deepEqual(b.files!['/app/rel.txt']!.sets, { perms: ['create', 'rename', 'write'] });
   assert.ok(b.files!['/a\n\\xff'], 'non-UTF-8 bytes escaped, newline kept');
   assert.equal(b.files!['/other'], undefined, 'other target');
   assert.deepEqual(b.capabilities!.chown!.sets, { verdict: ['granted'] });
