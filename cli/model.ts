@@ -71,7 +71,7 @@ export function rootCause(err: unknown): string {
   return e.message ?? String(err);
 }
 
-export function renderStatus(id: string, s: ModelingStatus, now: number): string {
+function renderStatus(id: string, s: ModelingStatus, now: number): string {
   const rows = Object.entries(s.nodes).map(([node, n]) => [node, n.state, String(n.batches), n.events.toLocaleString('en'), oneLine(n.storeError ? `checkpoints failing: ${n.storeError}` : (n.reason ?? ''), 60)]);
   return [
     `${id}: ${s.phase}${s.error ? ` (${s.error})` : ''}`,

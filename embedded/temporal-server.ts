@@ -28,7 +28,7 @@ export const SEARCH_ATTRIBUTES: Record<string, string> = {
 };
 
 /** The Temporal CLI: VARMOR_MODELER_TEMPORAL_BIN, the one set-up installed into .tools, or PATH. */
-export function temporalBinary(): string {
+function temporalBinary(): string {
   if (process.env.VARMOR_MODELER_TEMPORAL_BIN) return process.env.VARMOR_MODELER_TEMPORAL_BIN;
   const local = join(PACKAGE_ROOT, '.tools', 'venv', 'bin', 'temporal');
   return existsSync(local) ? local : 'temporal';
@@ -138,7 +138,7 @@ async function startServer(home: string, stateFile: string, namespace: string, l
 }
 
 /** Connects and asks for the server's system info; throws TemporalUnavailable with the reason. */
-export async function checkReachable(address: string, timeoutMs: number): Promise<void> {
+async function checkReachable(address: string, timeoutMs: number): Promise<void> {
   let connection: Connection | undefined;
   try {
     connection = await Connection.connect({ address, connectTimeout: timeoutMs, tls: tlsFromEnv() });
