@@ -9,7 +9,12 @@ import {
   fieldRawIs,
   fieldText,
   fieldTextInterned,
+  bodyEnd,
+  bodyHash,
+  checkBody,
   SCAN_SECCOMP,
+  scanBody,
+  scanFrame,
   scanLine,
   scanRejection,
   SCAN_META,
@@ -118,6 +123,9 @@ const C_UNHANDLED = 11;
 /** The time of the record being attributed: in a typed array, so passing it around boxes no number. */
 const NOW = new Float64Array(1);
 
+/** The items the record being attributed touched, in order: what a repeat of its body touches again. */
+const TOUCHED: Agg[] = [];
+
 /** Syscall numbers below this get a direct slot per architecture; others go through the name. */
 const SYSCALL_SLOTS = 1024;
 
@@ -142,6 +150,7 @@ class TargetBehaviors {
   /** One more observation of an item already found. */
   again(agg: Agg): void {
     const at = NOW[0]!;
+    TOUCHED.push(agg);
     agg.n++;
     if (at < agg.first) agg.first = at;
     if (at > agg.last) agg.last = at;
@@ -210,6 +219,63 @@ interface LabelEntry {
 /** Labels cached between drains; a log naming more distinct labels than this restarts the cache. */
 const MAX_LABELS = 4096;
 
+/**
+ * What a record body did, kept for its repeats. Complain-mode logs repeat the same bodies (one
+ * process, one file, one mask) under new time stamps, and a repeat has exactly the effects of the
+ * first: one more observation of the same items (perms, owner and sets merge idempotently). Kept
+ * only for outcomes no later line can change: attributed through the record's label (a label never
+ * changes target), a status record, or unattributed by label (until the next drain, when the
+ * attribution may have learnt the label). Records attributed by pid are never kept.
+ */
+interface Repeat {
+  /** The record type the body came with (SCAN_META[2]). */
+  type: number;
+  seccomp: boolean;
+  /** The target whose items it touched; undefined for a status or an unattributed record. */
+  behaviors: TargetBehaviors | undefined;
+  status: boolean;
+  /** The drain it is valid until, or -1 for ever. */
+  drain: number;
+  items: Agg[];
+}
+/** Repeat-cache admission: a window of this many records with fewer than 1 in ADMIT_MIN_HITS hits makes the next keep 1 body in ADMIT_SAMPLE. */
+const ADMIT_WINDOW = 4096;
+const ADMIT_MIN_HITS = 8;
+const ADMIT_SAMPLE = 32;
+const STATUS = 'status' as const;
+const UNATTRIBUTED = 'unattributed' as const;
+
+/** Bodies seen, by hash: 4-way sets, so bodies whose hashes share a set still coexist. */
+class RepeatCache {
+  private static readonly SETS = 4096;
+  private static readonly WAYS = 4;
+  private readonly hashes = new Int32Array(RepeatCache.SETS * RepeatCache.WAYS);
+  private readonly bodies = new Array<string>(RepeatCache.SETS * RepeatCache.WAYS).fill('');
+  private readonly repeats = new Array<Repeat | undefined>(RepeatCache.SETS * RepeatCache.WAYS).fill(undefined);
+
+  find(hash: number, body: string): Repeat | undefined {
+    const base = (hash & (RepeatCache.SETS - 1)) * RepeatCache.WAYS;
+    for (let w = base; w < base + RepeatCache.WAYS; w++) {
+      // A hash hit alone proves nothing; equal strings compare natively (memcmp).
+      if (this.hashes[w] === hash && this.bodies[w] === body) return this.repeats[w];
+    }
+    return undefined;
+  }
+
+  /** Into the set's first way; the least recent one goes. */
+  add(hash: number, body: string, repeat: Repeat): void {
+    const base = (hash & (RepeatCache.SETS - 1)) * RepeatCache.WAYS;
+    for (let w = base + RepeatCache.WAYS - 1; w > base; w--) {
+      this.hashes[w] = this.hashes[w - 1]!;
+      this.bodies[w] = this.bodies[w - 1]!;
+      this.repeats[w] = this.repeats[w - 1];
+    }
+    this.hashes[base] = hash;
+    this.bodies[base] = body;
+    this.repeats[base] = repeat;
+  }
+}
+
 // Counters the hot path bumps, kept in fields rather than in the by-name record.
 const HOT = ['apparmor', 'seccomp', 'unattributed', 'apparmor_status'] as const;
 
@@ -234,6 +300,17 @@ export class Attributor {
   /** The record the scan path fills: reused, only the fields attribution reads. */
   private readonly view = new AppArmorRecord();
   private readonly lastSocket = { family: '', type: '', proto: '', key: '//' };
+  /** Record bodies seen, with what they did (see Repeat). */
+  private readonly repeats = new RepeatCache();
+  /** Set by the attribution of the latest line when a repeat of its body may do the same. */
+  private outcome: TargetBehaviors | typeof STATUS | typeof UNATTRIBUTED | undefined = undefined;
+  /** Drains so far: what the attribution did not know may be known after one. */
+  private drains = 0;
+  /** Admission to the repeat cache: lines and hits in the current window, whether the last was sparse. */
+  private window = 0;
+  private windowHits = 0;
+  private sparse = false;
+  private skipped = 0;
 
   constructor(
     private readonly attribution: Attribution,
@@ -265,25 +342,77 @@ export class Attributor {
   /** Parses and attributes one line; never throws on input. */
   line(line: string): void {
     this.lines++;
-    // The scanner leaves fields as offsets; only those attribution reads become strings.
-    const kind = scanLine(line);
-    if (kind < 0) {
-      this.rejections[-1 - kind]++;
-      if (this.samples.length < this.maxSamples) {
-        const reason = scanRejection(kind);
-        if (REPORTED.has(reason)) this.samples.push(`${reason}: ${sample(line)}`);
-      }
-      return;
-    }
+    TOUCHED.length = 0;
+    const p = checkBody(line, scanFrame(line));
+    if (p < 0) return this.rejected(p, line);
     const t = SCAN_META[0]!;
     const at = Number.isNaN(t) ? this.lastTime || Date.now() : t;
     if (at > this.lastTime) this.lastTime = at;
     NOW[0] = at;
+    const hash = bodyHash();
+    const body = line.slice(p, bodyEnd());
+    const seen = this.repeats.find(hash, body);
+    if (++this.window >= ADMIT_WINDOW) {
+      this.sparse = this.windowHits * ADMIT_MIN_HITS < this.window;
+      this.window = this.windowHits = 0;
+    }
+    if (seen !== undefined && seen.type === SCAN_META[2] && (seen.drain < 0 || seen.drain === this.drains)) {
+      this.windowHits++;
+      return this.repeat(seen);
+    }
+    // The scanner leaves fields as offsets; only those attribution reads become strings.
+    const kind = scanBody(line, p);
+    if (kind < 0) return this.rejected(kind, line);
+    this.outcome = undefined;
     if (kind === SCAN_SECCOMP) this.seccompScanned();
     else this.apparmorScanned(line);
+    if (this.outcome !== undefined) this.remember(hash, body, kind === SCAN_SECCOMP);
+  }
+
+  private rejected(code: number, line: string): void {
+    this.rejections[-1 - code]++;
+    if (this.samples.length < this.maxSamples) {
+      const reason = scanRejection(code);
+      if (REPORTED.has(reason)) this.samples.push(`${reason}: ${sample(line)}`);
+    }
+  }
+
+  /**
+   * Keeps what the body just attributed did, for its repeats. While bodies hardly repeat (every
+   * line its own pid, say) only one in ADMIT_SAMPLE is kept: entries that never hit cost a major
+   * GC's worth of old-space garbage, and the sample still notices when repeats come back.
+   */
+  private remember(hash: number, body: string, seccomp: boolean): void {
+    if (this.sparse && ++this.skipped % ADMIT_SAMPLE !== 0) return;
+    const o = this.outcome;
+    const behaviors = o === STATUS || o === UNATTRIBUTED ? undefined : o;
+    this.repeats.add(hash, body, {
+      type: SCAN_META[2]!,
+      seccomp,
+      behaviors,
+      status: o === STATUS,
+      // The attribution may learn the label's target by the next drain.
+      drain: o === UNATTRIBUTED ? this.drains : -1,
+      items: behaviors === undefined ? [] : TOUCHED.slice(),
+    });
+  }
+
+  /** A body seen before: the same items observed once more. */
+  private repeat(seen: Repeat): void {
+    if (seen.seccomp) this.nSeccomp++;
+    else this.nApparmor++;
+    const b = seen.behaviors;
+    if (b !== undefined) {
+      for (let i = 0; i < seen.items.length; i++) b.again(seen.items[i]!);
+    } else if (seen.status) {
+      this.nStatus++;
+    } else {
+      this.nUnattributed++;
+    }
   }
 
   record(rec: AuditRecord): void {
+    TOUCHED.length = 0;
     const at = Number.isNaN(rec.time) ? this.lastTime || Date.now() : rec.time;
     if (at > this.lastTime) this.lastTime = at;
     NOW[0] = at;
@@ -295,6 +424,7 @@ export class Attributor {
   drain(): Map<string, BehaviorSet> {
     // The attribution may have learnt new targets since.
     this.labels.clear();
+    this.drains++;
     this.last = undefined;
     const out = new Map<string, BehaviorSet>();
     for (const [target, behaviors] of this.targets) if (behaviors.dirty.length > 0) out.set(target, behaviors.drain(this.opts.replica));
@@ -335,9 +465,12 @@ export class Attributor {
     if (!arch || !isArch(arch)) return this.count('seccomp_unknown_arch');
     if (this.opts.arch && arch !== this.opts.arch) return this.count('seccomp_other_arch');
     let b = subj !== undefined ? this.byLabel(subj).behaviors : undefined;
-    if (b === undefined && pid !== undefined && this.attribution.pid) {
-      const target = this.attribution.pid(pid, NOW[0]!);
+    const byPid = b === undefined && pid !== undefined && this.attribution.pid !== undefined;
+    if (byPid) {
+      const target = this.attribution.pid!(pid, NOW[0]!);
       if (target !== undefined) b = this.behaviors(target);
+    } else {
+      this.outcome = b ?? UNATTRIBUTED;
     }
     if (b === undefined) {
       this.nUnattributed++;
@@ -351,6 +484,7 @@ export class Attributor {
     const verdict = fieldRawIs(F.apparmor, 'ALLOWED') ? 'ALLOWED' : fieldRawIs(F.apparmor, 'DENIED') ? 'DENIED' : fieldRawIs(F.apparmor, 'AUDIT') ? 'AUDIT' : fieldRawIs(F.apparmor, 'KILL') ? 'KILL' : undefined;
     if (verdict === undefined) {
       this.nStatus++;
+      this.outcome = STATUS;
       return;
     }
     const label = fieldTextInterned(F.profile);
@@ -358,6 +492,7 @@ export class Attributor {
     const e = label === undefined ? undefined : this.byLabel(label);
     if (e === undefined || e.behaviors === undefined) {
       this.nUnattributed++;
+      this.outcome = UNATTRIBUTED;
       return;
     }
     // The scanner's state is shared: should the attribution callback have parsed a line, scan ours again.
@@ -374,6 +509,7 @@ export class Attributor {
     r.ouid = fieldNumber(F.ouid);
     r.capname = fieldRawInterned(F.capname);
     r.family = fieldRawInterned(F.family);
+    this.outcome = e.behaviors;
     this.observe(e, e.behaviors, r, true);
   }
 

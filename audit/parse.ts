@@ -1,4 +1,5 @@
 import { pathFromBytes } from '../core/paths.js';
+import { bodyHash, firstNonPrintable } from './bytes.js';
 
 /**
  * One audit log line → one typed record, or the reason it was rejected.
@@ -9,7 +10,8 @@ import { pathFromBytes } from '../core/paths.js';
  * transport `MESSAGE=audit: type=...` and audit transport `MESSAGE=AVC ...`, which carries no time).
  *
  * Speed matters (a busy node logs ~10^5 records/s in modeling state), so scanLine() walks the line
- * once with indexOf and charCodeAt and creates no string at all: it validates every field and
+ * once with indexOf and charCodeAt (and its bytes in WebAssembly, audit/bytes.ts) and creates no
+ * string at all: it validates every field and
  * leaves their offsets in module-level typed arrays. parseLine() then builds the full record from
  * them; the attributor instead reads only the few fields it needs (field*(), interned for values
  * that repeat). Lines are latin1 strings, one char per byte, so byte-exact values survive until
@@ -100,9 +102,6 @@ export interface Rejected {
 /** The kernel caps one audit record at MAX_AUDIT_MESSAGE_LENGTH (8970); framing adds little. */
 export const MAX_LINE = 16384;
 
-// Anything but printable ASCII.
-const NON_PRINTABLE = /[^\x20-\x7e]/;
-
 const AVC = 1400;
 const USER_AVC = 1107;
 const SECCOMP = 1326;
@@ -156,16 +155,27 @@ export function parseLine(line: string): AuditRecord | Rejected {
  * SCAN_SECCOMP, or a negative code (scanRejection).
  */
 export function scanLine(line: string): number {
+  const p = checkBody(line, scanFrame(line));
+  return p < 0 ? p : scanBody(line, p);
+}
+
+/**
+ * The framing: time, serial and type into SCAN_META. Returns where the record's fields start (they
+ * end at bodyEnd()), or a negative code. The bytes are checked by checkBody(), which also hashes
+ * the body (bodyHash()).
+ */
+export function scanFrame(line: string): number {
   let end = line.length;
   if (end > MAX_LINE) return R_TOO_LONG;
   if (end > 0 && line.charCodeAt(end - 1) === 13) end--; // CRLF
+  END = end;
   const c0 = line.charCodeAt(0);
   let p: number;
-  if (c0 === 116 /* t */ && line.startsWith('type=', 0)) return parseAuditd(line, end);
-  if (line.startsWith('node=', 0)) return parseAuditd(line, end);
+  if (c0 === 116 /* t */ && line.startsWith('type=', 0)) return parseAuditd(line);
+  if (line.startsWith('node=', 0)) return parseAuditd(line);
   if (line.startsWith('MESSAGE=', 0)) {
     p = 8;
-    if (!line.startsWith('audit: ', p)) return parseJournalAudit(line, p, end);
+    if (!line.startsWith('audit: ', p)) return parseJournalAudit(line, p);
   } else if (c0 >= 48 && c0 <= 57) {
     p = kmsgBody(line);
     if (p < 0) p = syslogBody(line); // an RFC 3339 syslog timestamp also starts with a digit
@@ -177,8 +187,32 @@ export function scanLine(line: string): number {
     p = syslogBody(line);
   }
   if (p < 0) return R_NOT_AUDIT;
-  return parseKernel(line, p, end);
+  return parseKernel(line, p);
 }
+
+export { bodyHash };
+
+/** Where the body scanFrame() found ends (before a CR; checkBody() may move it back). */
+export function bodyEnd(): number {
+  return END;
+}
+let END = 0;
+
+/**
+ * The line's bytes, for the body scanFrame() found at p: the kernel logs printable ASCII only,
+ * hex-encoding anything else. One pass also finds the 0x1d after which auditd's ENRICHED format
+ * appends interpreted copies of fields: the body ends there. Returns p, or a negative code.
+ */
+export function checkBody(s: string, p: number): number {
+  if (p < 0) return p;
+  const bad = firstNonPrintable(s, p, END);
+  if (bad < END) {
+    if (s.charCodeAt(bad) !== 0x1d || bad < p) return R_BINARY;
+    END = bad;
+  }
+  return p;
+}
+
 
 /** Offset of the message in a /dev/kmsg record `prio,seq,usec,flags[,...];msg`, or -1 (not the kernel facility). */
 function kmsgBody(s: string): number {
@@ -207,7 +241,7 @@ function syslogBody(s: string): number {
 }
 
 /** Kernel framing from offset p: `[ts] ` then `audit: ` then `type=N audit(sec.ms:serial): `. */
-function parseKernel(s: string, p: number, end: number): number {
+function parseKernel(s: string, p: number): number {
   if (s.charCodeAt(p) === 91 /* [ */) {
     const close = s.indexOf('] ', p);
     if (close < 0 || close - p > 32) return R_NOT_AUDIT;
@@ -220,11 +254,11 @@ function parseKernel(s: string, p: number, end: number): number {
   const t0 = p;
   for (let c = s.charCodeAt(p); c >= 48 && c <= 57; c = s.charCodeAt(++p)) type = type * 10 + c - 48;
   if (p === t0 || !s.startsWith(' audit(', p)) return R_NOT_AUDIT;
-  return parseBody(s, p + 7, end, type);
+  return parseStamp(s, p + 7, type);
 }
 
 /** auditd framing: `[node=N ]type=NAME msg=audit(sec.ms:serial): `. */
-function parseAuditd(s: string, end: number): number {
+function parseAuditd(s: string): number {
   let p = 0;
   if (s.startsWith('node=', 0)) {
     const sp = s.indexOf(' ', 5);
@@ -233,10 +267,10 @@ function parseAuditd(s: string, end: number): number {
   }
   const sp = s.indexOf(' ', p + 5);
   // Kernel framing without its prefixes (`type=1400 audit(...)`), as older kernels printed it.
-  if (sp >= 0 && s.startsWith(' audit(', sp)) return parseKernel(s, p, end);
+  if (sp >= 0 && s.startsWith(' audit(', sp)) return parseKernel(s, p);
   p += 5;
   if (sp < 0 || !s.startsWith(' msg=audit(', sp)) return R_NOT_AUDIT;
-  return parseBody(s, sp + 11, end, typeNumber(s, p, sp));
+  return parseStamp(s, sp + 11, typeNumber(s, p, sp));
 }
 
 /** `AVC`, `1400` or auditd's `UNKNOWN[1400]` in s[p, e); -1 for any other type (SYSCALL, PATH, ...). */
@@ -263,7 +297,7 @@ function digits(s: string, p: number, e: number): number {
 }
 
 /** Journal audit transport: `MESSAGE=<TYPE_NAME> fields...`; time and serial live in other fields. */
-function parseJournalAudit(s: string, p: number, end: number): number {
+function parseJournalAudit(s: string, p: number): number {
   const sp = s.indexOf(' ', p);
   if (sp < 0) return R_NOT_AUDIT;
   const typeName = s.slice(p, sp);
@@ -271,15 +305,16 @@ function parseJournalAudit(s: string, p: number, end: number): number {
   if (type === 0) return R_NOT_AUDIT;
   META[0] = NaN;
   META[1] = 0;
-  return parseFields(s, sp + 1, end, type);
+  META[2] = type;
+  return sp + 1;
 }
 
 function isAppArmorType(type: number): boolean {
   return type === AVC || type === USER_AVC || (type >= 1500 && type <= 1507);
 }
 
-/** From just after `audit(`: the time stamp, then the fields. */
-function parseBody(s: string, p: number, end: number, type: number): number {
+/** From just after `audit(`: the time stamp; returns where the fields start. */
+function parseStamp(s: string, p: number, type: number): number {
   if (type !== SECCOMP && !isAppArmorType(type)) return R_OTHER_TYPE;
   let sec = 0;
   const p0 = p;
@@ -295,7 +330,8 @@ function parseBody(s: string, p: number, end: number, type: number): number {
   if (p === s0 || !s.startsWith('): ', p)) return R_MALFORMED;
   META[0] = sec * 1000 + ms;
   META[1] = serial;
-  return parseFields(s, p + 3, end, type);
+  META[2] = type;
+  return p + 3;
 }
 
 // Field codes. Codes below 30 double as bits for refusing a record that names a field twice: the
@@ -333,23 +369,16 @@ let S = '';
 export const SCAN_META = new Float64Array(3);
 const META = SCAN_META;
 
-/** The key=value list of one record. */
-function parseFields(s: string, p: number, end: number, type: number): number {
-  // One pass finds both hostile bytes (the kernel logs printable ASCII only, hex-encoding anything
-  // else) and the 0x1d after which auditd's ENRICHED format appends interpreted copies of fields.
-  const bad = NON_PRINTABLE.test(s) ? s.search(NON_PRINTABLE) : -1;
-  if (bad >= 0 && bad < end) {
-    if (s.charCodeAt(bad) !== 0x1d || bad < p) return R_BINARY;
-    end = bad;
-  }
+/** The second half of scanLine: the key=value list scanFrame() found, from p to bodyEnd(). */
+export function scanBody(s: string, p: number): number {
   if (++gen > 0x3fffffff) {
     FG.fill(0);
     gen = 1;
   }
   S = s;
-  META[2] = type;
+  const type = META[2]!;
   const apparmor = type !== SECCOMP;
-  const res = scanFields(s, p, end, apparmor);
+  const res = scanFields(s, p, END, apparmor);
   if (res !== 0) return res;
   if (!apparmor) return FG[K.arch] !== gen || FG[K.syscall] !== gen ? R_MISSING_FIELD : SCAN_SECCOMP;
   if (FG[K.apparmor] !== gen) return type === AVC || type === USER_AVC ? R_NOT_APPARMOR : R_MISSING_FIELD;

@@ -2,7 +2,7 @@
 # Installs the Debian packages the modeler builds and tests with, only those missing.
 # Everything comes from Debian's registry; nothing is downloaded from elsewhere.
 set -euo pipefail
-packages=(clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev pkg-config make runc apparmor strace
+packages=(clang llvm lld libbpf-dev bpftool libelf-dev zlib1g-dev pkg-config make runc apparmor strace
   busybox-static python3-venv python3-libapparmor)
 missing=()
 for p in "${packages[@]}"; do
