@@ -30,6 +30,7 @@ enum {
 	NR_unlinkat = 263, NR_renameat = 264, NR_linkat = 265, NR_symlinkat = 266, NR_fchmodat = 268,
 	NR_setns = 308, NR_renameat2 = 316, NR_clone3 = 435, NR_openat2 = 437, NR_fchmodat2 = 452,
 	NR_rt_sigreturn = 15, NR_fork = 57, NR_vfork = 58, NR_exit = 60, NR_exit_group = 231,
+	NR_mprotect = 10, NR_process_vm_readv = 310, NR_process_vm_writev = 311,
 };
 #elif defined(__TARGET_ARCH_arm64)
 #define SYSCALL_NR(regs) ((regs)->syscallno)
@@ -45,6 +46,7 @@ enum {
 	NR_unlinkat = 35, NR_renameat = 38, NR_linkat = 37, NR_symlinkat = 36, NR_fchmodat = 53,
 	NR_setns = 268, NR_renameat2 = 276, NR_clone3 = 435, NR_openat2 = 437, NR_fchmodat2 = 452,
 	NR_rt_sigreturn = 139, NR_fork = -13, NR_vfork = -14, NR_exit = 93, NR_exit_group = 94,
+	NR_mprotect = 226, NR_process_vm_readv = 270, NR_process_vm_writev = 271,
 };
 #else
 #error "syscall numbers for this architecture are missing"
@@ -67,7 +69,7 @@ enum {
 	 HB(NR_symlinkat, w) | HB(NR_socket, w) | HB(NR_socketpair, w) | HB(NR_connect, w) |                 \
 	 HB(NR_sendto, w) | HB(NR_sendmsg, w) | HB(NR_bind, w) | HB(NR_listen, w) | HB(NR_ptrace, w) |       \
 	 HB(NR_mount, w) | HB(NR_umount2, w) | HB(NR_unshare, w) | HB(NR_setns, w) | HB(NR_clone, w) |      \
-	 HB(NR_clone3, w))
+	 HB(NR_clone3, w) | HB(NR_mprotect, w) | HB(NR_process_vm_readv, w) | HB(NR_process_vm_writev, w))
 static const __u64 handled_bits[SYSCALL_WORDS] = {
 	HANDLED_WORD(0), HANDLED_WORD(1), HANDLED_WORD(2), HANDLED_WORD(3),
 	HANDLED_WORD(4), HANDLED_WORD(5), HANDLED_WORD(6), HANDLED_WORD(7),
@@ -743,21 +745,76 @@ __noinline int h_name(__u32 slot, long dirfd, __u64 name, __u32 perms)
 	return orec_send(slot, REC_FILE, len, 0, perms);
 }
 
-/* a file event on an open file descriptor */
-__noinline int h_fd(__u32 slot, long fd, __u32 perms)
+extern int LINUX_KERNEL_VERSION __kconfig;
+
+/* overlayfs maps the layer's file (a backing_file, f_path on the hidden
+ * layer mount); AppArmor and the process see its user_path (>= 6.8). */
+static __always_inline void user_file(struct file *f, struct vfsmount **mnt, struct dentry **d)
+{
+	*mnt = BPF_CORE_READ(f, f_path.mnt);
+	*d = BPF_CORE_READ(f, f_path.dentry);
+	if (!bpf_core_field_exists(struct backing_file, user_path))
+		return;
+	/* FMODE_BACKING moved from bit 25 to bit 24 in 6.14 */
+	__u32 backing = LINUX_KERNEL_VERSION >= KERNEL_VERSION(6, 14, 0) ? 1U << 24 : 1U << 25;
+	if (BPF_CORE_READ(f, f_mode) & backing) {
+		struct backing_file *bf = (void *)f;
+		*mnt = BPF_CORE_READ(bf, user_path.mnt);
+		*d = BPF_CORE_READ(bf, user_path.dentry);
+	}
+}
+
+/* a file event on an open file (NULL: counted as path_failed) */
+static __always_inline int file_event(__u32 slot, struct task_struct *t, struct file *f, __u32 perms)
 {
 	struct scratch *s = get_scratch();
 	if (!s)
 		return 0;
-	struct task_struct *t = bpf_get_current_task_btf();
-	struct file *f = fd_file(t, fd);
 	if (!f) {
 		stat_inc(STAT_PATH_FAILED);
 		return 0;
 	}
+	struct vfsmount *mnt;
+	struct dentry *d;
+	user_file(f, &mnt, &d);
 	orec_init(s, REC_FILE, slot);
-	int len = path_into_rec(s, t, BPF_CORE_READ(f, f_path.mnt), BPF_CORE_READ(f, f_path.dentry));
+	int len = path_into_rec(s, t, mnt, d);
 	return orec_send(slot, REC_FILE, len, 0, perms);
+}
+
+/* a file event on an open file descriptor */
+__noinline int h_fd(__u32 slot, long fd, __u32 perms)
+{
+	struct task_struct *t = bpf_get_current_task_btf();
+	return file_event(slot, t, fd_file(t, fd), perms);
+}
+
+struct vma_file {
+	struct file *f;
+	int found;
+};
+
+static long vma_file_cb(struct task_struct *task, struct vm_area_struct *vma, void *data)
+{
+	struct vma_file *v = data;
+	v->f = vma->vm_file;
+	v->found = 1;
+	return 0;
+}
+
+/* mprotect adding PROT_EXEC: the file mapped at addr (if any) gets mmap.
+ * bpf_find_vma only try-locks the mm: a busy mm counts as path_failed. */
+__noinline int h_mprotect(__u32 slot, __u64 addr)
+{
+	struct task_struct *t = bpf_get_current_task_btf();
+	struct vma_file v = {};
+	if (bpf_find_vma(t, addr, vma_file_cb, &v, 0) && !v.found) {
+		stat_inc(STAT_PATH_FAILED);
+		return 0;
+	}
+	if (!v.f)
+		return 0; /* anonymous memory (JIT code): no file rule */
+	return file_event(slot, t, v.f, P_MMAP);
 }
 
 __noinline int h_socket(__u32 slot, __u32 domain, __u32 type, __u32 proto)
@@ -958,6 +1015,27 @@ __noinline int h_setns(__u32 slot, long fd, __u32 nstype, long ret)
 	return h_ns(slot, OP_SETNS, nstype, ret);
 }
 
+/* a ptrace-mediated access to `peer` (bits: 1 read, 2 trace), its attempt
+ * (`ret`) and how (`op`: OP_PTRACE, OP_VM_READ, OP_VM_WRITE); allowed and
+ * denied ones are separate objects */
+static __always_inline int ptrace_send(__u32 slot, __u32 op, long request, struct task_struct *peer, __u32 bits,
+				       long ret)
+{
+	__u32 ptgid = BPF_CORE_READ(peer, tgid);
+	struct task_info *pi = bpf_map_lookup_elem(&tasks, &ptgid);
+	__u32 external = !pi || pi->target != (slot & (MAX_TARGETS - 1));
+	struct scratch *s = get_scratch();
+	if (!s)
+		return 0;
+	struct obj_rec *r = orec_init(s, REC_PTRACE, slot);
+	r->a = request;
+	r->b = external;
+	r->c = ptgid;
+	r->d = op;
+	r->ret = ret;
+	return orec_send(slot, REC_PTRACE, 0, ((ret == 0) << 1) | external, bits);
+}
+
 /* ptrace attach/seize (peer: the new tracee) and traceme (peer: the parent) */
 __noinline int h_ptrace(__u32 slot, long request)
 {
@@ -971,19 +1049,31 @@ __noinline int h_ptrace(__u32 slot, long request)
 			return 0;
 		peer = (void *)first - bpf_core_field_offset(struct task_struct, ptrace_entry);
 	}
-	__u32 ptgid = BPF_CORE_READ(peer, tgid);
-	struct task_info *pi = bpf_map_lookup_elem(&tasks, &ptgid);
-	__u32 external = !pi || pi->target != (slot & (MAX_TARGETS - 1));
-	struct scratch *s = get_scratch();
-	if (!s)
-		return 0;
-	struct obj_rec *r = orec_init(s, REC_PTRACE, slot);
-	r->a = request;
-	r->b = external;
-	r->c = ptgid;
-	return orec_send(slot, REC_PTRACE, 0, external, 2 /* trace */);
+	return ptrace_send(slot, OP_PTRACE, request, peer, 2 /* trace */, 0);
 }
 
+#ifndef bpf_ksym_exists /* libbpf < 1.2 */
+#define bpf_ksym_exists(sym) (!!(sym))
+#endif
+extern struct task_struct *bpf_task_from_vpid(s32 vpid) __weak __ksym;
+extern void bpf_task_release(struct task_struct *p) __weak __ksym;
+
+/* process_vm_readv/writev: ptrace_may_access(READ) / (ATTACH) on the pid,
+ * which is in the caller's pid namespace (bpf_task_from_vpid, kernel >= 6.13;
+ * without it these are not recorded). A peer gone by now: path_failed. */
+__noinline int h_process_vm(__u32 slot, long pid, __u32 op, long ret)
+{
+	if (!bpf_ksym_exists(bpf_task_from_vpid))
+		return 0;
+	struct task_struct *peer = bpf_task_from_vpid(pid);
+	if (!peer) {
+		stat_inc(STAT_PATH_FAILED);
+		return 0;
+	}
+	ptrace_send(slot, op, 0, peer, op == OP_VM_WRITE ? 2 : 1, ret < 0 ? ret : 0);
+	bpf_task_release(peer);
+	return 0;
+}
 
 #define O_ACCMODE 3
 #define O_WRONLY 1
@@ -1209,6 +1299,16 @@ int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 			h_local(slot, (int)ARG1, OP_LISTEN);
 		break;
 	/* ---- processes, mounts, namespaces ---- */
+	case NR_mprotect:
+		if (ret == 0 && (ARG3 & 4 /* PROT_EXEC */))
+			h_mprotect(slot, ARG1);
+		break;
+	case NR_process_vm_readv:
+	case NR_process_vm_writev:
+		/* done, or refused by ptrace_may_access (the attempt a profile must allow) */
+		if (ret >= 0 || ret == -1 /* EPERM */ || ret == -13 /* EACCES */)
+			h_process_vm(slot, (int)ARG1, nr == NR_process_vm_readv ? OP_VM_READ : OP_VM_WRITE, ret);
+		break;
 	case NR_ptrace: {
 		long req = ARG1; /* long on every architecture */
 		if (ret == 0 && (req == 0 || req == 16 /* ATTACH */ || req == 0x4206 /* SEIZE */))

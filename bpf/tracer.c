@@ -364,10 +364,16 @@ static void print_obj(int target, const struct obj_rec *r, size_t size)
 			printf(",\"name\":\"rtmin+%u\"", r->a - 32);
 		printf(",\"peer\":\"%s\",\"to\":%u", r->b ? "external" : "self", r->c);
 		break;
-	case REC_PTRACE:
-		printf(",\"request\":%u,\"mode\":\"%s\",\"peer\":\"%s\",\"to\":%u", r->a,
-		       r->bits & 2 ? "trace" : "read", r->b ? "external" : "self", r->c);
+	case REC_PTRACE: {
+		static const char *const ops[] = {[OP_PTRACE] = "ptrace", [OP_VM_READ] = "process_vm_readv",
+						  [OP_VM_WRITE] = "process_vm_writev"};
+		printf(",\"op\":\"%s\"", ops[r->d <= OP_VM_WRITE ? r->d : OP_PTRACE]);
+		if (r->d == OP_PTRACE)
+			printf(",\"request\":%u", r->a);
+		printf(",\"mode\":\"%s\",\"peer\":\"%s\",\"to\":%u,\"ret\":%d", r->bits & 2 ? "trace" : "read",
+		       r->b ? "external" : "self", r->c, r->ret);
 		break;
+	}
 	case REC_MOUNT: {
 		size_t l1 = r->len1 <= dlen ? r->len1 : dlen;
 		size_t l2 = r->len2 <= dlen - l1 ? r->len2 : dlen - l1;

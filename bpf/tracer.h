@@ -162,6 +162,10 @@ enum perm_bit {
 #define OP_UMOUNT 2
 #define OP_UNSHARE 1
 #define OP_SETNS 2
+/* obj_rec.d for REC_PTRACE: how the peer was accessed */
+#define OP_PTRACE 0
+#define OP_VM_READ 1  /* process_vm_readv */
+#define OP_VM_WRITE 2 /* process_vm_writev */
 
 #define OBJ_DATA (2 * PATH_BUF + 256)
 
@@ -174,7 +178,8 @@ enum perm_bit {
  *   CONNECT: a = family, b = port; data = address (4/16 bytes) or unix path
  *   BIND:    a = op (OP_BIND/OP_LISTEN), b = port, c = family; data = address or unix path
  *   SIGNAL:  a = signal, b = 1 external / 0 self, c = receiving tgid
- *   PTRACE:  a = request, b = 1 external / 0 self, c = peer tgid; bits 1 read, 2 trace
+ *   PTRACE:  a = request, b = 1 external / 0 self, c = peer tgid, d = OP_PTRACE/OP_VM_*; ret;
+ *            bits 1 read, 2 trace
  *   MOUNT:   a = op, d = flags; data = path (len1) then fstype (len2); ret
  *   NS:      a = op, d = CLONE_NEW* flags (unshare, clone) or nstype (setns); ret
  */
