@@ -31,6 +31,7 @@ enum {
 	NR_setns = 308, NR_renameat2 = 316, NR_clone3 = 435, NR_openat2 = 437, NR_fchmodat2 = 452,
 	NR_rt_sigreturn = 15, NR_fork = 57, NR_vfork = 58, NR_exit = 60, NR_exit_group = 231,
 	NR_mprotect = 10, NR_process_vm_readv = 310, NR_process_vm_writev = 311,
+	NR_open_tree = 428, NR_move_mount = 429,
 };
 #elif defined(__TARGET_ARCH_arm64)
 #define SYSCALL_NR(regs) ((regs)->syscallno)
@@ -47,6 +48,7 @@ enum {
 	NR_setns = 268, NR_renameat2 = 276, NR_clone3 = 435, NR_openat2 = 437, NR_fchmodat2 = 452,
 	NR_rt_sigreturn = 139, NR_fork = -13, NR_vfork = -14, NR_exit = 93, NR_exit_group = 94,
 	NR_mprotect = 226, NR_process_vm_readv = 270, NR_process_vm_writev = 271,
+	NR_open_tree = 428, NR_move_mount = 429,
 };
 #else
 #error "syscall numbers for this architecture are missing"
@@ -69,7 +71,8 @@ enum {
 	 HB(NR_symlinkat, w) | HB(NR_socket, w) | HB(NR_socketpair, w) | HB(NR_connect, w) |                 \
 	 HB(NR_sendto, w) | HB(NR_sendmsg, w) | HB(NR_bind, w) | HB(NR_listen, w) | HB(NR_ptrace, w) |       \
 	 HB(NR_mount, w) | HB(NR_umount2, w) | HB(NR_unshare, w) | HB(NR_setns, w) | HB(NR_clone, w) |      \
-	 HB(NR_clone3, w) | HB(NR_mprotect, w) | HB(NR_process_vm_readv, w) | HB(NR_process_vm_writev, w))
+	 HB(NR_clone3, w) | HB(NR_mprotect, w) | HB(NR_process_vm_readv, w) | HB(NR_process_vm_writev, w) | \
+	 HB(NR_open_tree, w) | HB(NR_move_mount, w))
 static const __u64 handled_bits[SYSCALL_WORDS] = {
 	HANDLED_WORD(0), HANDLED_WORD(1), HANDLED_WORD(2), HANDLED_WORD(3),
 	HANDLED_WORD(4), HANDLED_WORD(5), HANDLED_WORD(6), HANDLED_WORD(7),
@@ -617,7 +620,7 @@ static __always_inline struct obj_rec *orec_init(struct scratch *s, __u32 type, 
 	r->d = 0;
 	r->len1 = r->len2 = 0;
 	r->flags = 0;
-	r->pad = 0;
+	r->name_off = 0;
 	return r;
 }
 
@@ -672,9 +675,9 @@ static __always_inline int path_into_rec(struct scratch *s, struct task_struct *
  * Path of `name` (a user pointer, as passed to the syscall) relative to
  * dirfd (AT_FDCWD: the cwd), as the process sees it, into scratch.orec.data;
  * returns its length or -1. An absolute name is taken as is; a relative one
- * is appended to the resolved directory (OBJ_PATH_JOINED; the loader
- * normalises "." and ".." lexically). An empty name (AT_EMPTY_PATH) is the
- * dirfd's own path.
+ * is appended to the resolved directory. Both are OBJ_PATH_JOINED with the
+ * name at name_off: the loader resolves symlinked directories inside the
+ * name and normalises. An empty name (AT_EMPTY_PATH) is the dirfd's own path.
  */
 static __always_inline int name_into_rec(struct scratch *s, struct task_struct *t, long dirfd, const char *name)
 {
@@ -687,6 +690,7 @@ static __always_inline int name_into_rec(struct scratch *s, struct task_struct *
 	}
 	__u32 pos, len;
 	if (s->path[PATH_BUF + 1] == '/') {
+		s->orec.flags |= OBJ_PATH_JOINED;
 		pos = PATH_BUF + 1;
 		len = n - 1;
 	} else {
@@ -715,6 +719,7 @@ static __always_inline int name_into_rec(struct scratch *s, struct task_struct *
 				p = PATH_BUF;
 			pos = p;
 			len = PATH_BUF - p + n; /* dir + "/" + name (n counts the NUL) */
+			s->orec.name_off = PATH_BUF + 1 - p;
 		}
 	}
 	len &= 2 * PATH_BUF - 1;
@@ -951,30 +956,65 @@ __noinline int h_local(__u32 slot, long fd, __u32 op)
 	return orec_send(slot, REC_BIND, len, ((__u64)fam << 40) | ((__u64)op << 32) | r->b, 1);
 }
 
-/* mount(2) / umount2(2), successful or not (the attempt is what a profile needs) */
-__noinline int h_mount(__u32 slot, __u64 target, __u64 fstype, __u64 flags, long ret_op)
+/* MNT_* (a mount's mnt_flags) -> MS_* as mount(2) and AppArmor spell them */
+static __always_inline __u64 mnt_ms_flags(int mf)
+{
+	return (mf & 0x40 ? 1 : 0) | (mf & 0x01 ? 2 : 0) | (mf & 0x02 ? 4 : 0) | (mf & 0x04 ? 8 : 0) |
+	       (mf & 0x08 ? 1024 : 0) | (mf & 0x10 ? 2048 : 0) | (mf & 0x20 ? 1 << 21 : 0);
+}
+
+/* a mount attempt (mount, umount2, move_mount, open_tree clone) */
+struct mount_ev {
+	__u64 target;  /* user pointer, dirfd-relative */
+	__u64 fstype;  /* user string or 0 */
+	__u64 flags;   /* MS_* / MNT_* of umount2 */
+	long dirfd;
+	long ret;
+	long from_fd;  /* move_mount of a mount fd, else -1 */
+	__u32 op;      /* OP_* */
+};
+
+/*
+ * mount(2), umount2(2), move_mount(2) and open_tree(2) with OPEN_TREE_CLONE,
+ * successful or not (the attempt is what a profile needs). For move_mount of
+ * a mount fd (fsmount, open_tree) that mount gives the fstype, its source
+ * (fsconfig "source", or the cloned mount's) and its flags.
+ */
+__noinline int h_mount(__u32 slot, struct mount_ev *e)
 {
 	struct scratch *s = get_scratch();
-	if (!s)
+	if (!s || !e) /* a global function's pointer argument may be NULL to the verifier */
 		return 0;
 	struct obj_rec *r = orec_init(s, REC_MOUNT, slot);
-	r->a = ret_op & 3;
-	r->ret = ret_op >> 2;
-	r->d = flags;
-	int len = name_into_rec(s, bpf_get_current_task_btf(), -100, (const char *)target);
+	struct task_struct *t = bpf_get_current_task_btf();
+	__u64 flags = e->flags;
+	r->a = e->op;
+	r->ret = e->ret;
+	int len = name_into_rec(s, t, e->dirfd, (const char *)e->target);
 	if (len < 0) {
 		stat_inc(STAT_PATH_FAILED);
 		return 0;
 	}
 	len &= 2 * PATH_BUF - 1;
 	r->len1 = len;
-	int n2 = 0;
-	if (fstype) {
-		long n = bpf_probe_read_user_str(&r->data[len], 64, (const char *)fstype);
+	int n2 = 0, n3 = 0;
+	struct file *from = e->from_fd >= 0 ? fd_file(t, e->from_fd) : NULL;
+	if (e->fstype) {
+		long n = bpf_probe_read_user_str(&r->data[len], 64, (const char *)e->fstype);
 		n2 = n > 0 ? (n - 1) & 63 : 0;
+	} else if (from) {
+		struct vfsmount *vm = BPF_CORE_READ(from, f_path.mnt);
+		struct mount *m = (void *)vm - bpf_core_field_offset(struct mount, mnt);
+		flags |= mnt_ms_flags(BPF_CORE_READ(vm, mnt_flags));
+		long n = bpf_probe_read_kernel_str(&r->data[len], 64, BPF_CORE_READ(vm, mnt_sb, s_type, name));
+		n2 = n > 0 ? (n - 1) & 63 : 0;
+		n = bpf_probe_read_kernel_str(&r->data[(len + n2) & (2 * PATH_BUF - 1)], 128, BPF_CORE_READ(m, mnt_devname));
+		n3 = n > 0 ? (n - 1) & 127 : 0;
 	}
 	r->len2 = n2;
-	return orec_send(slot, REC_MOUNT, len + n2, mix(flags, ((__u64)n2 << 8) | ((r->ret == 0) << 2) | r->a), 1);
+	r->c = n3;
+	r->d = flags;
+	return orec_send(slot, REC_MOUNT, len + n2 + n3, mix(flags, ((__u64)n2 << 8) | ((r->ret == 0) << 3) | r->a), 1);
 }
 
 #define CLONE_NEW_MASK 0x7E020080ULL /* NEWNS NEWCGROUP NEWUTS NEWIPC NEWUSER NEWPID NEWNET, NEWTIME */
@@ -1315,11 +1355,33 @@ int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 			h_ptrace(slot, req);
 		break;
 	}
-	case NR_mount:
-		h_mount(slot, ARG2, ARG3, ARG4, ret * 4 + OP_MOUNT);
+	case NR_mount: {
+		struct mount_ev e = {.target = ARG2, .fstype = ARG3, .flags = ARG4, .dirfd = AT_FDCWD, .ret = ret,
+				     .from_fd = -1, .op = OP_MOUNT};
+		h_mount(slot, &e);
 		break;
-	case NR_umount2:
-		h_mount(slot, ARG1, 0, ARG2, ret * 4 + OP_UMOUNT);
+	}
+	case NR_umount2: {
+		struct mount_ev e = {.target = ARG1, .flags = ARG2, .dirfd = AT_FDCWD, .ret = ret, .from_fd = -1,
+				     .op = OP_UMOUNT};
+		h_mount(slot, &e);
+		break;
+	}
+	case NR_move_mount: { /* AppArmor: a mount with MS_MOVE onto the target */
+		char c0 = 1;
+		if (ARG5 & 0x4 /* MOVE_MOUNT_F_EMPTY_PATH */)
+			bpf_probe_read_user(&c0, 1, (void *)ARG2);
+		struct mount_ev e = {.target = ARG4, .flags = 8192 /* MS_MOVE */, .dirfd = (int)ARG3, .ret = ret,
+				     .from_fd = c0 ? -1 : (int)ARG1, .op = OP_MOVE};
+		h_mount(slot, &e);
+		break;
+	}
+	case NR_open_tree: /* a clone is the source of a bind mount */
+		if (ARG3 & 1 /* OPEN_TREE_CLONE */) {
+			struct mount_ev e = {.target = ARG2, .flags = 4096 /* MS_BIND */ | (ARG3 & 0x8000 /* AT_RECURSIVE */ ? 16384 : 0),
+					     .dirfd = (int)ARG1, .ret = ret < 0 ? ret : 0, .from_fd = -1, .op = OP_CLONE};
+			h_mount(slot, &e);
+		}
 		break;
 	case NR_unshare:
 		h_ns(slot, OP_UNSHARE, (unsigned int)ARG1 & CLONE_NEW_MASK, ret);
@@ -1340,6 +1402,37 @@ int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 		}
 		break;
 	}
+	return 0;
+}
+
+/*
+ * io_uring opens (IORING_OP_OPENAT/OPENAT2) never pass through the open
+ * syscalls: the completion carries the new fd. It is posted in the owner's
+ * context (the submitting thread, or an io-wq worker thread of the same
+ * process, which shares its file table), so the fd resolves like an open's.
+ * A direct-descriptor open (into the ring's fixed file table) has no fd: it
+ * is counted in STAT_URING_FIXED. Not loaded on kernels without io_uring.
+ */
+SEC("tp_btf/io_uring_complete")
+int BPF_PROG(on_uring_complete, void *ring, void *req, struct io_uring_cqe *cqe)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	__u32 slot = tracked_byte(tgid);
+	if (!slot || (slot & TRACKED_ARMED) || !req)
+		return 0;
+	struct io_kiocb *rq = req;
+	__u8 opcode = BPF_CORE_READ(rq, opcode);
+	if (opcode != IORING_OP_OPENAT && opcode != IORING_OP_OPENAT2)
+		return 0;
+	int res = BPF_CORE_READ(cqe, res);
+	if (res < 0)
+		return 0;
+	struct io_open *op = req; /* the request's command data, at its start */
+	if (BPF_CORE_READ(op, file_slot)) {
+		stat_inc(STAT_URING_FIXED);
+		return 0;
+	}
+	h_fd(slot, res, open_perms(BPF_CORE_READ(op, how.flags)));
 	return 0;
 }
 
@@ -1372,7 +1465,7 @@ int BPF_PROG(on_cap, const struct cred *cred, struct user_namespace *target_ns,
 	r->b = granted;
 	r->c = 0;
 	r->d = 0;
-	r->len1 = r->len2 = r->flags = r->pad = 0;
+	r->len1 = r->len2 = r->flags = r->name_off = 0;
 	bpf_ringbuf_submit(r, 0);
 	stat_inc(STAT_RECORDS);
 	return 0;
@@ -1412,7 +1505,7 @@ int BPF_PROG(on_signal, int sig, struct kernel_siginfo *info, struct task_struct
 	r->b = external;
 	r->c = rtgid;
 	r->d = 0;
-	r->len1 = r->len2 = r->flags = r->pad = 0;
+	r->len1 = r->len2 = r->flags = r->name_off = 0;
 	bpf_ringbuf_submit(r, 0);
 	stat_inc(STAT_RECORDS);
 	return 0;

@@ -37,6 +37,7 @@ test('records map to the model categories and key conventions', () => {
     { t: 'ptrace', target: T, pid: 5, ts: 1009, id: '12:3', op: 'process_vm_writev', mode: 'trace', peer: 'external', to: 1, ret: -1 },
     { t: 'mount', target: T, pid: 5, ts: 1010, id: '13:1', op: 'mount', path_hex: hex('/mnt'), fstype_hex: hex('tmpfs'), flags: ['nosuid'], ret: 0 },
     { t: 'mount', target: T, pid: 5, ts: 1011, id: '13:2', op: 'umount', path_hex: hex('/mnt'), fstype_hex: '', flags: ['detach'], ret: 0 },
+    { t: 'mount', target: T, pid: 5, ts: 1011, id: '13:3', op: 'move_mount', path_hex: hex('/srv'), fstype_hex: hex('tmpfs'), source_hex: hex('src'), flags: ['nosuid', 'move'], ret: 0 },
     { t: 'namespace', target: T, pid: 5, ts: 1012, id: '14:1', op: 'unshare', types: ['mnt', 'uts'], ret: 0 },
     { t: 'syscall', target: T, nr: 257, ts: 1000 },
     { t: 'counts', target: T, syscalls: { '257': 42 } },
@@ -62,6 +63,7 @@ test('records map to the model categories and key conventions', () => {
   assert.deepEqual(b.ptraces!.external!.sets, { perms: ['read', 'trace'] }, 'process_vm_*: attempts, refused or not');
   assert.deepEqual(b.mounts!['/mnt|tmpfs']!.sets, { flags: ['nosuid'], ops: ['mount'] });
   assert.deepEqual(b.mounts!['/mnt|']!.sets, { flags: ['detach'], ops: ['umount'] });
+  assert.deepEqual(b.mounts!['/srv|tmpfs']!.sets, { flags: ['move', 'nosuid'], ops: ['move_mount'] });
   assert.deepEqual(b.namespaces!.unshare!.sets, { types: ['mnt', 'uts'] });
   assert.equal(b.syscalls!.openat!.n[R], 42);
   assert.deepEqual(sessions, {});
