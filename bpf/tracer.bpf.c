@@ -30,6 +30,8 @@ enum {
 	NR_unlinkat = 263, NR_renameat = 264, NR_linkat = 265, NR_symlinkat = 266, NR_fchmodat = 268,
 	NR_setns = 308, NR_renameat2 = 316, NR_clone3 = 435, NR_openat2 = 437, NR_fchmodat2 = 452,
 	NR_rt_sigreturn = 15, NR_fork = 57, NR_vfork = 58, NR_exit = 60, NR_exit_group = 231,
+	NR_mprotect = 10, NR_process_vm_readv = 310, NR_process_vm_writev = 311,
+	NR_open_tree = 428, NR_move_mount = 429,
 };
 #elif defined(__TARGET_ARCH_arm64)
 #define SYSCALL_NR(regs) ((regs)->syscallno)
@@ -45,6 +47,8 @@ enum {
 	NR_unlinkat = 35, NR_renameat = 38, NR_linkat = 37, NR_symlinkat = 36, NR_fchmodat = 53,
 	NR_setns = 268, NR_renameat2 = 276, NR_clone3 = 435, NR_openat2 = 437, NR_fchmodat2 = 452,
 	NR_rt_sigreturn = 139, NR_fork = -13, NR_vfork = -14, NR_exit = 93, NR_exit_group = 94,
+	NR_mprotect = 226, NR_process_vm_readv = 270, NR_process_vm_writev = 271,
+	NR_open_tree = 428, NR_move_mount = 429,
 };
 #else
 #error "syscall numbers for this architecture are missing"
@@ -67,7 +71,8 @@ enum {
 	 HB(NR_symlinkat, w) | HB(NR_socket, w) | HB(NR_socketpair, w) | HB(NR_connect, w) |                 \
 	 HB(NR_sendto, w) | HB(NR_sendmsg, w) | HB(NR_bind, w) | HB(NR_listen, w) | HB(NR_ptrace, w) |       \
 	 HB(NR_mount, w) | HB(NR_umount2, w) | HB(NR_unshare, w) | HB(NR_setns, w) | HB(NR_clone, w) |      \
-	 HB(NR_clone3, w))
+	 HB(NR_clone3, w) | HB(NR_mprotect, w) | HB(NR_process_vm_readv, w) | HB(NR_process_vm_writev, w) | \
+	 HB(NR_open_tree, w) | HB(NR_move_mount, w))
 static const __u64 handled_bits[SYSCALL_WORDS] = {
 	HANDLED_WORD(0), HANDLED_WORD(1), HANDLED_WORD(2), HANDLED_WORD(3),
 	HANDLED_WORD(4), HANDLED_WORD(5), HANDLED_WORD(6), HANDLED_WORD(7),
@@ -615,7 +620,7 @@ static __always_inline struct obj_rec *orec_init(struct scratch *s, __u32 type, 
 	r->d = 0;
 	r->len1 = r->len2 = 0;
 	r->flags = 0;
-	r->pad = 0;
+	r->name_off = 0;
 	return r;
 }
 
@@ -670,9 +675,9 @@ static __always_inline int path_into_rec(struct scratch *s, struct task_struct *
  * Path of `name` (a user pointer, as passed to the syscall) relative to
  * dirfd (AT_FDCWD: the cwd), as the process sees it, into scratch.orec.data;
  * returns its length or -1. An absolute name is taken as is; a relative one
- * is appended to the resolved directory (OBJ_PATH_JOINED; the loader
- * normalises "." and ".." lexically). An empty name (AT_EMPTY_PATH) is the
- * dirfd's own path.
+ * is appended to the resolved directory. Both are OBJ_PATH_JOINED with the
+ * name at name_off: the loader resolves symlinked directories inside the
+ * name and normalises. An empty name (AT_EMPTY_PATH) is the dirfd's own path.
  */
 static __always_inline int name_into_rec(struct scratch *s, struct task_struct *t, long dirfd, const char *name)
 {
@@ -685,6 +690,7 @@ static __always_inline int name_into_rec(struct scratch *s, struct task_struct *
 	}
 	__u32 pos, len;
 	if (s->path[PATH_BUF + 1] == '/') {
+		s->orec.flags |= OBJ_PATH_JOINED;
 		pos = PATH_BUF + 1;
 		len = n - 1;
 	} else {
@@ -713,6 +719,7 @@ static __always_inline int name_into_rec(struct scratch *s, struct task_struct *
 				p = PATH_BUF;
 			pos = p;
 			len = PATH_BUF - p + n; /* dir + "/" + name (n counts the NUL) */
+			s->orec.name_off = PATH_BUF + 1 - p;
 		}
 	}
 	len &= 2 * PATH_BUF - 1;
@@ -743,21 +750,76 @@ __noinline int h_name(__u32 slot, long dirfd, __u64 name, __u32 perms)
 	return orec_send(slot, REC_FILE, len, 0, perms);
 }
 
-/* a file event on an open file descriptor */
-__noinline int h_fd(__u32 slot, long fd, __u32 perms)
+extern int LINUX_KERNEL_VERSION __kconfig;
+
+/* overlayfs maps the layer's file (a backing_file, f_path on the hidden
+ * layer mount); AppArmor and the process see its user_path (>= 6.8). */
+static __always_inline void user_file(struct file *f, struct vfsmount **mnt, struct dentry **d)
+{
+	*mnt = BPF_CORE_READ(f, f_path.mnt);
+	*d = BPF_CORE_READ(f, f_path.dentry);
+	if (!bpf_core_field_exists(struct backing_file, user_path))
+		return;
+	/* FMODE_BACKING moved from bit 25 to bit 24 in 6.14 */
+	__u32 backing = LINUX_KERNEL_VERSION >= KERNEL_VERSION(6, 14, 0) ? 1U << 24 : 1U << 25;
+	if (BPF_CORE_READ(f, f_mode) & backing) {
+		struct backing_file *bf = (void *)f;
+		*mnt = BPF_CORE_READ(bf, user_path.mnt);
+		*d = BPF_CORE_READ(bf, user_path.dentry);
+	}
+}
+
+/* a file event on an open file (NULL: counted as path_failed) */
+static __always_inline int file_event(__u32 slot, struct task_struct *t, struct file *f, __u32 perms)
 {
 	struct scratch *s = get_scratch();
 	if (!s)
 		return 0;
-	struct task_struct *t = bpf_get_current_task_btf();
-	struct file *f = fd_file(t, fd);
 	if (!f) {
 		stat_inc(STAT_PATH_FAILED);
 		return 0;
 	}
+	struct vfsmount *mnt;
+	struct dentry *d;
+	user_file(f, &mnt, &d);
 	orec_init(s, REC_FILE, slot);
-	int len = path_into_rec(s, t, BPF_CORE_READ(f, f_path.mnt), BPF_CORE_READ(f, f_path.dentry));
+	int len = path_into_rec(s, t, mnt, d);
 	return orec_send(slot, REC_FILE, len, 0, perms);
+}
+
+/* a file event on an open file descriptor */
+__noinline int h_fd(__u32 slot, long fd, __u32 perms)
+{
+	struct task_struct *t = bpf_get_current_task_btf();
+	return file_event(slot, t, fd_file(t, fd), perms);
+}
+
+struct vma_file {
+	struct file *f;
+	int found;
+};
+
+static long vma_file_cb(struct task_struct *task, struct vm_area_struct *vma, void *data)
+{
+	struct vma_file *v = data;
+	v->f = vma->vm_file;
+	v->found = 1;
+	return 0;
+}
+
+/* mprotect adding PROT_EXEC: the file mapped at addr (if any) gets mmap.
+ * bpf_find_vma only try-locks the mm: a busy mm counts as path_failed. */
+__noinline int h_mprotect(__u32 slot, __u64 addr)
+{
+	struct task_struct *t = bpf_get_current_task_btf();
+	struct vma_file v = {};
+	if (bpf_find_vma(t, addr, vma_file_cb, &v, 0) && !v.found) {
+		stat_inc(STAT_PATH_FAILED);
+		return 0;
+	}
+	if (!v.f)
+		return 0; /* anonymous memory (JIT code): no file rule */
+	return file_event(slot, t, v.f, P_MMAP);
 }
 
 __noinline int h_socket(__u32 slot, __u32 domain, __u32 type, __u32 proto)
@@ -894,30 +956,65 @@ __noinline int h_local(__u32 slot, long fd, __u32 op)
 	return orec_send(slot, REC_BIND, len, ((__u64)fam << 40) | ((__u64)op << 32) | r->b, 1);
 }
 
-/* mount(2) / umount2(2), successful or not (the attempt is what a profile needs) */
-__noinline int h_mount(__u32 slot, __u64 target, __u64 fstype, __u64 flags, long ret_op)
+/* MNT_* (a mount's mnt_flags) -> MS_* as mount(2) and AppArmor spell them */
+static __always_inline __u64 mnt_ms_flags(int mf)
+{
+	return (mf & 0x40 ? 1 : 0) | (mf & 0x01 ? 2 : 0) | (mf & 0x02 ? 4 : 0) | (mf & 0x04 ? 8 : 0) |
+	       (mf & 0x08 ? 1024 : 0) | (mf & 0x10 ? 2048 : 0) | (mf & 0x20 ? 1 << 21 : 0);
+}
+
+/* a mount attempt (mount, umount2, move_mount, open_tree clone) */
+struct mount_ev {
+	__u64 target;  /* user pointer, dirfd-relative */
+	__u64 fstype;  /* user string or 0 */
+	__u64 flags;   /* MS_* / MNT_* of umount2 */
+	long dirfd;
+	long ret;
+	long from_fd;  /* move_mount of a mount fd, else -1 */
+	__u32 op;      /* OP_* */
+};
+
+/*
+ * mount(2), umount2(2), move_mount(2) and open_tree(2) with OPEN_TREE_CLONE,
+ * successful or not (the attempt is what a profile needs). For move_mount of
+ * a mount fd (fsmount, open_tree) that mount gives the fstype, its source
+ * (fsconfig "source", or the cloned mount's) and its flags.
+ */
+__noinline int h_mount(__u32 slot, struct mount_ev *e)
 {
 	struct scratch *s = get_scratch();
-	if (!s)
+	if (!s || !e) /* a global function's pointer argument may be NULL to the verifier */
 		return 0;
 	struct obj_rec *r = orec_init(s, REC_MOUNT, slot);
-	r->a = ret_op & 3;
-	r->ret = ret_op >> 2;
-	r->d = flags;
-	int len = name_into_rec(s, bpf_get_current_task_btf(), -100, (const char *)target);
+	struct task_struct *t = bpf_get_current_task_btf();
+	__u64 flags = e->flags;
+	r->a = e->op;
+	r->ret = e->ret;
+	int len = name_into_rec(s, t, e->dirfd, (const char *)e->target);
 	if (len < 0) {
 		stat_inc(STAT_PATH_FAILED);
 		return 0;
 	}
 	len &= 2 * PATH_BUF - 1;
 	r->len1 = len;
-	int n2 = 0;
-	if (fstype) {
-		long n = bpf_probe_read_user_str(&r->data[len], 64, (const char *)fstype);
+	int n2 = 0, n3 = 0;
+	struct file *from = e->from_fd >= 0 ? fd_file(t, e->from_fd) : NULL;
+	if (e->fstype) {
+		long n = bpf_probe_read_user_str(&r->data[len], 64, (const char *)e->fstype);
 		n2 = n > 0 ? (n - 1) & 63 : 0;
+	} else if (from) {
+		struct vfsmount *vm = BPF_CORE_READ(from, f_path.mnt);
+		struct mount *m = (void *)vm - bpf_core_field_offset(struct mount, mnt);
+		flags |= mnt_ms_flags(BPF_CORE_READ(vm, mnt_flags));
+		long n = bpf_probe_read_kernel_str(&r->data[len], 64, BPF_CORE_READ(vm, mnt_sb, s_type, name));
+		n2 = n > 0 ? (n - 1) & 63 : 0;
+		n = bpf_probe_read_kernel_str(&r->data[(len + n2) & (2 * PATH_BUF - 1)], 128, BPF_CORE_READ(m, mnt_devname));
+		n3 = n > 0 ? (n - 1) & 127 : 0;
 	}
 	r->len2 = n2;
-	return orec_send(slot, REC_MOUNT, len + n2, mix(flags, ((__u64)n2 << 8) | ((r->ret == 0) << 2) | r->a), 1);
+	r->c = n3;
+	r->d = flags;
+	return orec_send(slot, REC_MOUNT, len + n2 + n3, mix(flags, ((__u64)n2 << 8) | ((r->ret == 0) << 3) | r->a), 1);
 }
 
 #define CLONE_NEW_MASK 0x7E020080ULL /* NEWNS NEWCGROUP NEWUTS NEWIPC NEWUSER NEWPID NEWNET, NEWTIME */
@@ -958,6 +1055,27 @@ __noinline int h_setns(__u32 slot, long fd, __u32 nstype, long ret)
 	return h_ns(slot, OP_SETNS, nstype, ret);
 }
 
+/* a ptrace-mediated access to `peer` (bits: 1 read, 2 trace), its attempt
+ * (`ret`) and how (`op`: OP_PTRACE, OP_VM_READ, OP_VM_WRITE); allowed and
+ * denied ones are separate objects */
+static __always_inline int ptrace_send(__u32 slot, __u32 op, long request, struct task_struct *peer, __u32 bits,
+				       long ret)
+{
+	__u32 ptgid = BPF_CORE_READ(peer, tgid);
+	struct task_info *pi = bpf_map_lookup_elem(&tasks, &ptgid);
+	__u32 external = !pi || pi->target != (slot & (MAX_TARGETS - 1));
+	struct scratch *s = get_scratch();
+	if (!s)
+		return 0;
+	struct obj_rec *r = orec_init(s, REC_PTRACE, slot);
+	r->a = request;
+	r->b = external;
+	r->c = ptgid;
+	r->d = op;
+	r->ret = ret;
+	return orec_send(slot, REC_PTRACE, 0, ((ret == 0) << 1) | external, bits);
+}
+
 /* ptrace attach/seize (peer: the new tracee) and traceme (peer: the parent) */
 __noinline int h_ptrace(__u32 slot, long request)
 {
@@ -971,19 +1089,31 @@ __noinline int h_ptrace(__u32 slot, long request)
 			return 0;
 		peer = (void *)first - bpf_core_field_offset(struct task_struct, ptrace_entry);
 	}
-	__u32 ptgid = BPF_CORE_READ(peer, tgid);
-	struct task_info *pi = bpf_map_lookup_elem(&tasks, &ptgid);
-	__u32 external = !pi || pi->target != (slot & (MAX_TARGETS - 1));
-	struct scratch *s = get_scratch();
-	if (!s)
-		return 0;
-	struct obj_rec *r = orec_init(s, REC_PTRACE, slot);
-	r->a = request;
-	r->b = external;
-	r->c = ptgid;
-	return orec_send(slot, REC_PTRACE, 0, external, 2 /* trace */);
+	return ptrace_send(slot, OP_PTRACE, request, peer, 2 /* trace */, 0);
 }
 
+#ifndef bpf_ksym_exists /* libbpf < 1.2 */
+#define bpf_ksym_exists(sym) (!!(sym))
+#endif
+extern struct task_struct *bpf_task_from_vpid(s32 vpid) __weak __ksym;
+extern void bpf_task_release(struct task_struct *p) __weak __ksym;
+
+/* process_vm_readv/writev: ptrace_may_access(READ) / (ATTACH) on the pid,
+ * which is in the caller's pid namespace (bpf_task_from_vpid, kernel >= 6.13;
+ * without it these are not recorded). A peer gone by now: path_failed. */
+__noinline int h_process_vm(__u32 slot, long pid, __u32 op, long ret)
+{
+	if (!bpf_ksym_exists(bpf_task_from_vpid))
+		return 0;
+	struct task_struct *peer = bpf_task_from_vpid(pid);
+	if (!peer) {
+		stat_inc(STAT_PATH_FAILED);
+		return 0;
+	}
+	ptrace_send(slot, op, 0, peer, op == OP_VM_WRITE ? 2 : 1, ret < 0 ? ret : 0);
+	bpf_task_release(peer);
+	return 0;
+}
 
 #define O_ACCMODE 3
 #define O_WRONLY 1
@@ -1209,17 +1339,49 @@ int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 			h_local(slot, (int)ARG1, OP_LISTEN);
 		break;
 	/* ---- processes, mounts, namespaces ---- */
+	case NR_mprotect:
+		if (ret == 0 && (ARG3 & 4 /* PROT_EXEC */))
+			h_mprotect(slot, ARG1);
+		break;
+	case NR_process_vm_readv:
+	case NR_process_vm_writev:
+		/* done, or refused by ptrace_may_access (the attempt a profile must allow) */
+		if (ret >= 0 || ret == -1 /* EPERM */ || ret == -13 /* EACCES */)
+			h_process_vm(slot, (int)ARG1, nr == NR_process_vm_readv ? OP_VM_READ : OP_VM_WRITE, ret);
+		break;
 	case NR_ptrace: {
 		long req = ARG1; /* long on every architecture */
 		if (ret == 0 && (req == 0 || req == 16 /* ATTACH */ || req == 0x4206 /* SEIZE */))
 			h_ptrace(slot, req);
 		break;
 	}
-	case NR_mount:
-		h_mount(slot, ARG2, ARG3, ARG4, ret * 4 + OP_MOUNT);
+	case NR_mount: {
+		struct mount_ev e = {.target = ARG2, .fstype = ARG3, .flags = ARG4, .dirfd = AT_FDCWD, .ret = ret,
+				     .from_fd = -1, .op = OP_MOUNT};
+		h_mount(slot, &e);
 		break;
-	case NR_umount2:
-		h_mount(slot, ARG1, 0, ARG2, ret * 4 + OP_UMOUNT);
+	}
+	case NR_umount2: {
+		struct mount_ev e = {.target = ARG1, .flags = ARG2, .dirfd = AT_FDCWD, .ret = ret, .from_fd = -1,
+				     .op = OP_UMOUNT};
+		h_mount(slot, &e);
+		break;
+	}
+	case NR_move_mount: { /* AppArmor: a mount with MS_MOVE onto the target */
+		char c0 = 1;
+		if (ARG5 & 0x4 /* MOVE_MOUNT_F_EMPTY_PATH */)
+			bpf_probe_read_user(&c0, 1, (void *)ARG2);
+		struct mount_ev e = {.target = ARG4, .flags = 8192 /* MS_MOVE */, .dirfd = (int)ARG3, .ret = ret,
+				     .from_fd = c0 ? -1 : (int)ARG1, .op = OP_MOVE};
+		h_mount(slot, &e);
+		break;
+	}
+	case NR_open_tree: /* a clone is the source of a bind mount */
+		if (ARG3 & 1 /* OPEN_TREE_CLONE */) {
+			struct mount_ev e = {.target = ARG2, .flags = 4096 /* MS_BIND */ | (ARG3 & 0x8000 /* AT_RECURSIVE */ ? 16384 : 0),
+					     .dirfd = (int)ARG1, .ret = ret < 0 ? ret : 0, .from_fd = -1, .op = OP_CLONE};
+			h_mount(slot, &e);
+		}
 		break;
 	case NR_unshare:
 		h_ns(slot, OP_UNSHARE, (unsigned int)ARG1 & CLONE_NEW_MASK, ret);
@@ -1240,6 +1402,37 @@ int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 		}
 		break;
 	}
+	return 0;
+}
+
+/*
+ * io_uring opens (IORING_OP_OPENAT/OPENAT2) never pass through the open
+ * syscalls: the completion carries the new fd. It is posted in the owner's
+ * context (the submitting thread, or an io-wq worker thread of the same
+ * process, which shares its file table), so the fd resolves like an open's.
+ * A direct-descriptor open (into the ring's fixed file table) has no fd: it
+ * is counted in STAT_URING_FIXED. Not loaded on kernels without io_uring.
+ */
+SEC("tp_btf/io_uring_complete")
+int BPF_PROG(on_uring_complete, void *ring, void *req, struct io_uring_cqe *cqe)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	__u32 slot = tracked_byte(tgid);
+	if (!slot || (slot & TRACKED_ARMED) || !req)
+		return 0;
+	struct io_kiocb *rq = req;
+	__u8 opcode = BPF_CORE_READ(rq, opcode);
+	if (opcode != IORING_OP_OPENAT && opcode != IORING_OP_OPENAT2)
+		return 0;
+	int res = BPF_CORE_READ(cqe, res);
+	if (res < 0)
+		return 0;
+	struct io_open *op = req; /* the request's command data, at its start */
+	if (BPF_CORE_READ(op, file_slot)) {
+		stat_inc(STAT_URING_FIXED);
+		return 0;
+	}
+	h_fd(slot, res, open_perms(BPF_CORE_READ(op, how.flags)));
 	return 0;
 }
 
@@ -1272,7 +1465,7 @@ int BPF_PROG(on_cap, const struct cred *cred, struct user_namespace *target_ns,
 	r->b = granted;
 	r->c = 0;
 	r->d = 0;
-	r->len1 = r->len2 = r->flags = r->pad = 0;
+	r->len1 = r->len2 = r->flags = r->name_off = 0;
 	bpf_ringbuf_submit(r, 0);
 	stat_inc(STAT_RECORDS);
 	return 0;
@@ -1312,7 +1505,7 @@ int BPF_PROG(on_signal, int sig, struct kernel_siginfo *info, struct task_struct
 	r->b = external;
 	r->c = rtgid;
 	r->d = 0;
-	r->len1 = r->len2 = r->flags = r->pad = 0;
+	r->len1 = r->len2 = r->flags = r->name_off = 0;
 	bpf_ringbuf_submit(r, 0);
 	stat_inc(STAT_RECORDS);
 	return 0;

@@ -21,15 +21,20 @@
 #include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/random.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include <linux/openat2.h>
 #include <bpf/bpf.h>
+#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include "tracer.h"
 #include "tracer.skel.h"
@@ -286,6 +291,221 @@ static size_t normalise(char *p, size_t len)
 	return out;
 }
 
+/*
+ * Symlinked directories inside names (unlink("/data/link/x") with link ->
+ * real): the kernel side joins the name as passed; AppArmor mediates
+ * /data/real/x. A helper process resolves the directory part inside the
+ * process's root: openat2(/proc/PID/root, dir, RESOLVE_IN_ROOT), then
+ * chroot to that root and getcwd() in the directory, which is the kernel's
+ * own d_path as the process sees it (bind mounts inside a container come
+ * out as their mount point). A process of its own, so that the chroot does
+ * not touch the loader and a lookup stuck on a dead network file system
+ * only costs RESOLVE_TIMEOUT_MS once: the helper is then abandoned and a new
+ * one started for the next name. Failures keep the joined, lexically
+ * normalised path and mark the record `unresolved`.
+ */
+#define RESOLVE_TIMEOUT_MS 200
+struct resolve_req {
+	__u32 pid;
+	__u32 target; /* the root of its last live process is kept for when pid is gone */
+	__u32 forget; /* 1: drop the target's kept root (target empty), no reply */
+	__u32 len;
+	char dir[PATH_BUF];
+};
+struct resolve_rep {
+	__s32 err; /* 0 or errno */
+	__u32 len;
+	char path[PATH_BUF];
+};
+static int resolver_fd = -1;
+static pid_t resolver_pid;
+static unsigned long long names_unresolved;
+
+static void resolver_main(int sock)
+{
+	int proc = open("/proc", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	int hostroot = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	static struct resolve_req q;
+	static struct resolve_rep a;
+	int roots[MAX_TARGETS];
+	for (int i = 0; i < MAX_TARGETS; i++)
+		roots[i] = -1;
+	for (;;) {
+		ssize_t n = recv(sock, &q, sizeof(q), 0);
+		if (n <= 0)
+			_exit(0);
+		q.target &= MAX_TARGETS - 1;
+		if (q.forget) {
+			if (roots[q.target] >= 0)
+				close(roots[q.target]);
+			roots[q.target] = -1;
+			continue;
+		}
+		a.err = 0;
+		a.len = 0;
+		char name[32];
+		snprintf(name, sizeof(name), "%u/root", q.pid);
+		int root = openat(proc, name, O_PATH | O_DIRECTORY | O_CLOEXEC), d = -1;
+		if (root >= 0) {
+			if (roots[q.target] >= 0)
+				close(roots[q.target]);
+			roots[q.target] = dup(root);
+		} else if (roots[q.target] >= 0) {
+			root = dup(roots[q.target]);
+		}
+		if (root < 0 || q.len >= PATH_BUF) {
+			a.err = root < 0 ? ESRCH : ENAMETOOLONG;
+		} else {
+			q.dir[q.len] = 0;
+			struct open_how how = {.flags = O_PATH | O_DIRECTORY | O_CLOEXEC,
+					       .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS};
+			d = syscall(SYS_openat2, root, q.len ? q.dir : "/", &how, sizeof(how));
+			if (d < 0 || fchdir(root) || chroot(".") || fchdir(d) || !getcwd(a.path, sizeof(a.path)))
+				a.err = errno ? errno : EIO;
+			else
+				a.len = strlen(a.path);
+			/* hold nothing of the process's file system between requests */
+			if (fchdir(hostroot) || chroot("."))
+				_exit(1);
+		}
+		if (d >= 0)
+			close(d);
+		if (root >= 0)
+			close(root);
+		if (a.err == 0 && a.path[0] != '/') /* "(unreachable)/...": not below the root */
+			a.err = EXDEV;
+		if (send(sock, &a, offsetof(struct resolve_rep, path) + a.len, 0) < 0)
+			_exit(0);
+		errno = 0;
+	}
+}
+
+static void resolver_start(void)
+{
+	int sv[2];
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv))
+		return;
+	pid_t parent = getpid();
+	pid_t pid = fork();
+	if (pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (getppid() != parent)
+			_exit(0);
+		int devnull = open("/dev/null", O_RDWR);
+		dup2(devnull, 0);
+		dup2(devnull, 1);
+		dup2(sv[1], 3);
+		close_range(4, ~0U, 0); /* no map, link, lock or spool fd of the loader */
+		sigset_t none;
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		resolver_main(3);
+	}
+	close(sv[1]);
+	if (pid < 0) {
+		close(sv[0]);
+		return;
+	}
+	resolver_fd = sv[0];
+	resolver_pid = pid;
+}
+
+static void resolver_stop(void)
+{
+	if (resolver_fd < 0)
+		return;
+	kill(resolver_pid, SIGKILL); /* reaped by reap() */
+	close(resolver_fd);
+	resolver_fd = -1;
+}
+
+/* the target is empty: the resolver drops the root it kept for it */
+static void resolver_forget(int target)
+{
+	struct resolve_req q = {.target = target, .forget = 1};
+	if (resolver_fd >= 0 && send(resolver_fd, &q, offsetof(struct resolve_req, dir), MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
+		resolver_stop();
+}
+
+/* the path of directory `dir` (dlen bytes) as process pid of `target` sees
+ * it, into out; its length, -ESRCH if neither pid nor an earlier process of
+ * the target could be asked, or -1 */
+static int resolve_dir(__u32 pid, int target, const char *dir, size_t dlen, char *out)
+{
+	static struct resolve_req q;
+	static struct resolve_rep a;
+	if (resolver_fd < 0)
+		resolver_start();
+	if (resolver_fd < 0 || dlen >= PATH_BUF)
+		return -1;
+	q.pid = pid;
+	q.target = target;
+	q.forget = 0;
+	q.len = dlen;
+	memcpy(q.dir, dir, dlen);
+	if (send(resolver_fd, &q, offsetof(struct resolve_req, dir) + dlen, MSG_NOSIGNAL) < 0) {
+		resolver_stop();
+		return -1;
+	}
+	struct pollfd pfd = {.fd = resolver_fd, .events = POLLIN};
+	ssize_t n = -1;
+	if (poll(&pfd, 1, RESOLVE_TIMEOUT_MS) == 1)
+		n = recv(resolver_fd, &a, sizeof(a), 0);
+	if (n < (ssize_t)offsetof(struct resolve_rep, path)) {
+		logmsg("name resolver %s; starting a new one", n < 0 ? "timed out" : "died");
+		resolver_stop();
+		return -1;
+	}
+	if (a.err || a.len >= PATH_BUF || n != (ssize_t)(offsetof(struct resolve_rep, path) + a.len))
+		return a.err == ESRCH ? -ESRCH : -1;
+	memcpy(out, a.path, a.len);
+	return a.len;
+}
+
+/*
+ * A path made from a name (OBJ_PATH_JOINED): resolve the directories inside
+ * the name as passed (the part after name_off up to the last component; with
+ * `follow_last` the last component too), then normalise. `data` holds len
+ * bytes and has room for PATH_BUF. Returns the new length; *unresolved is
+ * set when the directory could not be resolved (process gone, directory
+ * removed, not below the root, resolver timeout): the joined path is kept.
+ */
+static size_t resolve_named(const struct obj_rec *r, char *data, size_t len, bool follow_last, bool *unresolved)
+{
+	size_t end = len;
+	while (end > 1 && data[end - 1] == '/')
+		end--;
+	size_t cut = end; /* the directory to resolve is data[0, cut) */
+	if (!follow_last) {
+		while (cut > r->name_off && data[cut - 1] != '/')
+			cut--;
+		/* no "/" inside the name but a leading one: its directory came
+		 * resolved from the kernel, or is the root */
+		if (cut <= r->name_off + 1u || (r->flags & (OBJ_PATH_TRUNCATED | OBJ_DISCONNECTED)))
+			return normalise(data, len);
+		cut--; /* drop the "/" before the last component */
+	} else if (end == 1 || (r->flags & (OBJ_PATH_TRUNCATED | OBJ_DISCONNECTED))) {
+		return normalise(data, len); /* "/" */
+	}
+	static char out[2 * PATH_BUF];
+	/* short-lived processes (rm, mv, mkdir) are often gone by now: ask a
+	 * live process of the same target (which shares its root), else the
+	 * root the resolver kept from the target's last resolution */
+	const struct target *t = &targets[r->h.target];
+	int n = resolve_dir(r->pid, r->h.target, data, cut, out);
+	for (int i = 0; n == -ESRCH && i < t->npids && i < 16; i++)
+		n = resolve_dir(t->pids[i], r->h.target, data, cut, out);
+	if (n < 0 || n + (len - cut) >= PATH_BUF) {
+		names_unresolved++;
+		*unresolved = true;
+		return normalise(data, len);
+	}
+	memcpy(out + n, data + cut, len - cut); /* "/" + last component (and trailing "/") */
+	n += len - cut;
+	memcpy(data, out, n);
+	return normalise(data, n);
+}
+
 static const char *family_name(unsigned fam)
 {
 	return fam == 1 ? "unix" : fam == 2 ? "inet" : fam == 10 ? "inet6" : "other";
@@ -319,6 +539,7 @@ static void print_obj(int target, const struct obj_rec *r, size_t size)
 					    [REC_PTRACE] = "ptrace",   [REC_MOUNT] = "mount",
 					    [REC_NS] = "namespace"};
 	size_t dlen = size - offsetof(struct obj_rec, data);
+	bool unresolved = false;
 	static char data[OBJ_DATA]; /* the ring buffer is mapped read-only: normalise a copy */
 	memcpy(data, r->data, dlen);
 	printf("{\"t\":\"%s\",\"target\":%d,\"pid\":%u,\"ts\":%lld,\"id\":\"%u:%016llx\"", kinds[r->h.type],
@@ -328,7 +549,7 @@ static void print_obj(int target, const struct obj_rec *r, size_t size)
 	switch (r->h.type) {
 	case REC_FILE: {
 		if (r->flags & OBJ_PATH_JOINED)
-			dlen = normalise(data, dlen);
+			dlen = resolve_named(r, data, dlen, false, &unresolved);
 		put_hex("path_hex", data, dlen);
 		printf(",\"perms\":[");
 		bool first = true;
@@ -364,20 +585,33 @@ static void print_obj(int target, const struct obj_rec *r, size_t size)
 			printf(",\"name\":\"rtmin+%u\"", r->a - 32);
 		printf(",\"peer\":\"%s\",\"to\":%u", r->b ? "external" : "self", r->c);
 		break;
-	case REC_PTRACE:
-		printf(",\"request\":%u,\"mode\":\"%s\",\"peer\":\"%s\",\"to\":%u", r->a,
-		       r->bits & 2 ? "trace" : "read", r->b ? "external" : "self", r->c);
+	case REC_PTRACE: {
+		static const char *const ops[] = {[OP_PTRACE] = "ptrace", [OP_VM_READ] = "process_vm_readv",
+						  [OP_VM_WRITE] = "process_vm_writev"};
+		printf(",\"op\":\"%s\"", ops[r->d <= OP_VM_WRITE ? r->d : OP_PTRACE]);
+		if (r->d == OP_PTRACE)
+			printf(",\"request\":%u", r->a);
+		printf(",\"mode\":\"%s\",\"peer\":\"%s\",\"to\":%u,\"ret\":%d", r->bits & 2 ? "trace" : "read",
+		       r->b ? "external" : "self", r->c, r->ret);
 		break;
+	}
 	case REC_MOUNT: {
+		static const char *const ops[] = {[OP_MOUNT] = "mount", [OP_UMOUNT] = "umount",
+						  [OP_MOVE] = "move_mount", [OP_CLONE] = "open_tree"};
 		size_t l1 = r->len1 <= dlen ? r->len1 : dlen;
 		size_t l2 = r->len2 <= dlen - l1 ? r->len2 : dlen - l1;
-		char fstype[64];
+		size_t l3 = r->c <= dlen - l1 - l2 ? r->c : dlen - l1 - l2;
+		char fstype[64], source[128];
 		memcpy(fstype, data + l1, l2);
-		if (r->flags & OBJ_PATH_JOINED)
-			l1 = normalise(data, l1);
-		printf(",\"op\":\"%s\"", r->a == OP_UMOUNT ? "umount" : "mount");
+		memcpy(source, data + l1 + l2, l3);
+		if (r->flags & OBJ_PATH_JOINED) /* mount follows the target's last symlink too */
+			l1 = resolve_named(r, data, l1, !(r->a == OP_UMOUNT && (r->d & 8 /* UMOUNT_NOFOLLOW */)),
+					   &unresolved);
+		printf(",\"op\":\"%s\"", ops[r->a >= OP_MOUNT && r->a <= OP_CLONE ? r->a : OP_MOUNT]);
 		put_hex("path_hex", data, l1);
 		put_hex("fstype_hex", fstype, l2);
+		if (l3)
+			put_hex("source_hex", source, l3);
 		put_flags("flags", r->d, r->a == OP_UMOUNT ? UMOUNT_FLAGS : MOUNT_FLAGS);
 		printf(",\"ret\":%d", r->ret);
 		break;
@@ -392,6 +626,8 @@ static void print_obj(int target, const struct obj_rec *r, size_t size)
 		printf(",\"path_truncated\":true");
 	if (r->flags & OBJ_DISCONNECTED)
 		printf(",\"disconnected\":true");
+	if (unresolved)
+		printf(",\"unresolved\":true");
 	printf("}\n");
 }
 
@@ -464,6 +700,7 @@ static int on_record(void *ctx, void *data, size_t size)
 			printf(",\"code\":%d}\n", WEXITSTATUS(st));
 		if (remove_pid(target, r->pid) && targets[target].npids == 0) {
 			printf("{\"t\":\"target-empty\",\"target\":%d}\n", target);
+			resolver_forget(target);
 			if (targets[target].kill_pending)
 				finish_kill(target);
 		}
@@ -2009,6 +2246,7 @@ static void cmd_untrack(int target)
 	t->known = false;
 	t->kill_pending = false;
 	clear_target_maps(target);
+	resolver_forget(target);
 	meta.known &= ~(1ULL << target);
 	meta.root[target] = 0;
 	meta_save();
@@ -2046,11 +2284,11 @@ static void cmd_flush(const char *token)
 	read_stats(st);
 	printf("{\"t\":\"stats\",\"ringbuf_dropped\":%llu,\"tasks_full\":%llu,"
 	       "\"path_truncated\":%llu,\"records\":%llu,\"path_failed\":%llu,\"dedup_full\":%llu,"
-	       "\"events\":%llu}\n",
+	       "\"events\":%llu,\"uring_fixed\":%llu,\"names_unresolved\":%llu}\n",
 	       (unsigned long long)st[STAT_RINGBUF_DROPPED], (unsigned long long)st[STAT_TASKS_FULL],
 	       (unsigned long long)st[STAT_PATH_TRUNCATED], (unsigned long long)st[STAT_RECORDS],
 	       (unsigned long long)st[STAT_PATH_FAILED], (unsigned long long)st[STAT_DEDUP_FULL],
-	       (unsigned long long)st[STAT_EVENTS]);
+	       (unsigned long long)st[STAT_EVENTS], (unsigned long long)st[STAT_URING_FIXED], names_unresolved);
 	printf("{\"t\":\"flushed\"");
 	put_jstr("token", token);
 	printf("}\n");
@@ -2156,6 +2394,12 @@ static void load_and_attach(long ringbuf_kb)
 		bpf_map__set_type(skel->maps.counts, BPF_MAP_TYPE_ARRAY);
 		skel->rodata->counts_shared = true;
 	}
+
+	/* io_uring may be compiled out: its tracepoint is then missing */
+	struct btf *vmlinux = btf__load_vmlinux_btf();
+	if (!vmlinux || btf__find_by_name_kind(vmlinux, "btf_trace_io_uring_complete", BTF_KIND_TYPEDEF) < 0)
+		bpf_program__set_autoload(skel->progs.on_uring_complete, false);
+	btf__free(vmlinux);
 
 	int err = tracer_bpf__load(skel);
 	if (err) {

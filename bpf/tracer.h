@@ -79,7 +79,8 @@ enum stat_idx {
 	STAT_PATH_FAILED = 4,     /* file event whose path could not be read (fd gone, fault) */
 	STAT_DEDUP_FULL = 5,      /* de-dup map insert failed: record sent, repeats not counted */
 	STAT_EVENTS = 6,          /* object events seen (files, caps, net, ...), incl. repeats */
-	STAT_MAX = 7,
+	STAT_URING_FIXED = 7,     /* io_uring opens into the fixed file table: no fd, not recorded */
+	STAT_MAX = 8,
 };
 
 struct rec_hdr {
@@ -150,7 +151,7 @@ enum perm_bit {
 
 /* obj_rec.flags */
 #define OBJ_PATH_TRUNCATED 0x1 /* path was cut (tail kept) */
-#define OBJ_PATH_JOINED 0x2    /* path = resolved directory + "/" + name as passed (not normalised) */
+#define OBJ_PATH_JOINED 0x2    /* path = [resolved directory + "/"] + name as passed (not normalised), name at name_off */
 #define OBJ_ABSTRACT 0x4       /* unix socket name in the abstract namespace */
 #define OBJ_UNNAMED 0x8        /* unix socket without a name */
 #define OBJ_DISCONNECTED 0x10  /* path walk ended above the root or in a detached tree */
@@ -160,8 +161,14 @@ enum perm_bit {
 #define OP_LISTEN 2
 #define OP_MOUNT 1
 #define OP_UMOUNT 2
+#define OP_MOVE 3  /* move_mount */
+#define OP_CLONE 4 /* open_tree(OPEN_TREE_CLONE): path is the source */
 #define OP_UNSHARE 1
 #define OP_SETNS 2
+/* obj_rec.d for REC_PTRACE: how the peer was accessed */
+#define OP_PTRACE 0
+#define OP_VM_READ 1  /* process_vm_readv */
+#define OP_VM_WRITE 2 /* process_vm_writev */
 
 #define OBJ_DATA (2 * PATH_BUF + 256)
 
@@ -174,8 +181,9 @@ enum perm_bit {
  *   CONNECT: a = family, b = port; data = address (4/16 bytes) or unix path
  *   BIND:    a = op (OP_BIND/OP_LISTEN), b = port, c = family; data = address or unix path
  *   SIGNAL:  a = signal, b = 1 external / 0 self, c = receiving tgid
- *   PTRACE:  a = request, b = 1 external / 0 self, c = peer tgid; bits 1 read, 2 trace
- *   MOUNT:   a = op, d = flags; data = path (len1) then fstype (len2); ret
+ *   PTRACE:  a = request, b = 1 external / 0 self, c = peer tgid, d = OP_PTRACE/OP_VM_*; ret;
+ *            bits 1 read, 2 trace
+ *   MOUNT:   a = op, d = flags; data = path (len1), fstype (len2), source (c bytes, move); ret
  *   NS:      a = op, d = CLONE_NEW* flags (unshare, clone) or nstype (setns); ret
  */
 struct obj_rec {
@@ -188,7 +196,7 @@ struct obj_rec {
 	__u64 d;
 	__u16 len1, len2;
 	__u16 flags; /* OBJ_* */
-	__u16 pad;
+	__u16 name_off; /* OBJ_PATH_JOINED: where the name as passed starts in data */
 	char data[OBJ_DATA];
 };
 

@@ -150,6 +150,8 @@ function mountRules(set: BehaviorSet, add: Add, skipped: Skipped[]): void {
     const ops = item.sets?.ops ?? ['mount'];
     const ev = [evidence('mounts', key, item)];
     if (ops.includes('mount')) add('mount', fstype ? `mount fstype=${fstype} -> ${target},` : `mount -> ${target},`, ev);
+    // move_mount (the new mount API's attach step) is checked as a mount with MS_MOVE and no type
+    if (ops.includes('move_mount')) add('mount', `mount options=(move) -> ${target},`, ev);
     if (ops.includes('umount')) add('mount', `umount ${target},`, ev);
   }
 }

@@ -35,7 +35,7 @@ export const CATEGORIES = [
   'binds', // key: `${family}|${address}|${port}`; sets.ops: bind listen
   'signals', // key: peer (`self` or `external`); sets.signals
   'ptraces', // key: peer; sets.perms
-  'mounts', // key: `${path}|${fstype}`; sets.flags, sets.ops: mount umount
+  'mounts', // key: `${path}|${fstype}`; sets.flags, sets.ops: mount umount move_mount open_tree (path: the clone's source)
   'namespaces', // key: operation (unshare, setns); sets.types
   'profiles', // key: AppArmor profile name (audit collector)
   'unhandled', // key: description of an event that fits nowhere else

@@ -1,9 +1,13 @@
 // Behaviors that need a peer outside the workload: signals to an outside
-// process (external) and ptrace of the workload's own child (self).
+// process (external), ptrace of the workload's own child (self), and
+// process_vm_readv/writev (AppArmor's ptrace read/trace) of both.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { Tracer, loadable, which, sleep } from './harness.mjs';
+import { spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Tracer, loadable, which, sleep, unhex } from './harness.mjs';
 
 const skipReason = await loadable(test, assert);
 const tr = skipReason ? null : new Tracer();
@@ -40,3 +44,115 @@ test('ptrace of a traced child is recorded as trace of self', { skip: skipReason
   const caps = tr.of(T, 'capability');
   assert.ok(caps.every((c) => typeof c.granted === 'boolean'));
 });
+
+// process_vm_readv/writev of its own child (self), of an outside process
+// (external, the first address of its maps), then as nobody a refused writev
+// of the outside process (-EPERM); an mprotect(PROT_EXEC) of a file mapped
+// read-only (mmap) and of anonymous memory (nothing).
+const PEERS_C = String.raw`
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+#include <unistd.h>
+int main(int argc, char **argv) {
+  pid_t out = atoi(argv[1]);
+  static char src[8] = "abcdefg";
+  char buf[8];
+  struct iovec l = {buf, 8}, r = {src, 8};
+  pid_t c = fork();
+  if (c == 0) { pause(); _exit(0); }
+  if (process_vm_readv(c, &l, 1, &r, 1, 0) != 8 || process_vm_writev(c, &l, 1, &r, 1, 0) != 8) return 3;
+  kill(c, SIGKILL);
+  waitpid(c, 0, 0);
+  char p[64];
+  snprintf(p, sizeof p, "/proc/%d/maps", out);
+  FILE *f = fopen(p, "r");
+  unsigned long a = 0;
+  if (!f || fscanf(f, "%lx", &a) != 1) return 4;
+  struct iovec ro = {(void *)a, 8};
+  if (process_vm_readv(out, &l, 1, &ro, 1, 0) != 8) return 5;
+  int fd = open(argv[2], O_RDONLY);
+  void *m = mmap(0, 4096, PROT_READ, MAP_PRIVATE, fd, 0);
+  void *anon = mmap(0, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (m == MAP_FAILED || mprotect(m, 4096, PROT_READ | PROT_EXEC) || mprotect(anon, 4096, PROT_READ | PROT_EXEC)) return 6;
+  if (setuid(65534)) return 7;
+  return process_vm_writev(out, &l, 1, &ro, 1, 0) == -1 ? 0 : 8;
+}
+`;
+
+test('process_vm_readv/writev are ptrace read/trace of self and external peers, refused ones too; mprotect(PROT_EXEC) of a file is mmap; a bystander is invisible',
+  { skip: skipReason || (!which('gcc') && 'gcc not installed') }, async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'varmor-peers-'));
+    const outsider = spawn('sleep', ['30'], { stdio: 'ignore' });
+    try {
+      const bin = path.join(dir, 'peers');
+      fs.writeFileSync(path.join(dir, 'peers.c'), PEERS_C);
+      const cc = spawnSync('gcc', ['-O1', '-o', bin, path.join(dir, 'peers.c')], { encoding: 'utf8' });
+      assert.equal(cc.status, 0, cc.stderr);
+      // mine.bin is on overlayfs: its mapping's vm_file is the layer's (backing) file
+      for (const d of ['lower', 'upper', 'work', 'ov']) fs.mkdirSync(path.join(dir, d));
+      fs.writeFileSync(path.join(dir, 'lower', 'mine.bin'), 'x'.repeat(4096));
+      fs.writeFileSync(path.join(dir, 'theirs.bin'), 'x'.repeat(4096));
+      const ov = path.join(dir, 'ov');
+      const mnt = spawnSync('mount', ['-t', 'overlay', 'overlay', '-o', `lowerdir=${dir}/lower,upperdir=${dir}/upper,workdir=${dir}/work`, ov], { encoding: 'utf8' });
+      assert.equal(mnt.status, 0, mnt.stderr);
+      await sleep(50);
+      // the bystander does the same, untracked
+      const by = spawnSync(bin, [String(outsider.pid), path.join(dir, 'theirs.bin')]);
+      assert.equal(by.status, 0, 'bystander ran');
+      const T = 33;
+      const l = await tr.launch(T, [bin, String(outsider.pid), path.join(ov, 'mine.bin')]);
+      assert.equal(l.t, 'launched');
+      const exit = await tr.waitFor((r) => r.t === 'exit' && r.target === T && r.pid === l.pid, { what: 'exit' });
+      assert.equal(exit.code, 0, 'every call did what the test expects');
+      await tr.flush('vm');
+      const pt = tr.of(T, 'ptrace').map((p) => `${p.op}|${p.mode}|${p.peer}|${p.ret}|${p.peer === 'external' ? p.to : ''}`).sort();
+      assert.deepEqual(pt, [
+        `process_vm_readv|read|external|0|${outsider.pid}`,
+        'process_vm_readv|read|self|0|',
+        `process_vm_writev|trace|external|-1|${outsider.pid}`,
+        'process_vm_writev|trace|self|0|',
+      ]);
+      const child = tr.of(T, 'exit').find((e) => e.pid !== l.pid);
+      assert.ok(tr.of(T, 'ptrace').filter((p) => p.peer === 'self').every((p) => p.to === child.pid), 'self peer is the child');
+      assert.ok(tr.of(T, 'ptrace').every((p) => p.request === undefined), 'no ptrace request number');
+      const mmaps = tr.of(T, 'file').filter((f) => f.perms.includes('mmap'));
+      const mine = mmaps.find((f) => unhex(f.path_hex) === path.join(ov, 'mine.bin'));
+      assert.ok(mine && !mine.disconnected, `the overlay path, not the layer's: ${mmaps.map((f) => unhex(f.path_hex))}`);
+      assert.ok(!tr.records.some((r) => r.pid === by.pid), 'bystander pid');
+      assert.ok(!tr.records.some((r) => r.path_hex && unhex(r.path_hex).endsWith('theirs.bin')), 'bystander file');
+    } finally {
+      outsider.kill('SIGKILL');
+      spawnSync('umount', [path.join(dir, 'ov')]);
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+test('names through symlinked directories are recorded resolved; a magic link is kept as written and flagged unresolved',
+  { skip: skipReason }, async () => {
+    const dir = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'varmor-names-')));
+    try {
+      fs.mkdirSync(path.join(dir, 'real'));
+      fs.symlinkSync('real', path.join(dir, 'link'));
+      for (const f of ['a', 'b', 'c']) fs.writeFileSync(path.join(dir, 'real', f), '');
+      const T = 34;
+      // rm exits long before the loader reads its records: the target's root is still known
+      const l = await tr.launch(T, ['sh', '-c', `cd ${dir} && rm link/a && rm ${dir}/link/../link/b && mkdir link/d && rm /proc/self/cwd/link/c`]);
+      assert.equal(l.t, 'launched');
+      await tr.waitFor((r) => r.t === 'target-empty' && r.target === T, { what: 'target-empty' });
+      const flushed = await tr.flush('names');
+      const got = new Map(tr.of(T, 'file').map((f) => [unhex(f.path_hex), f]));
+      for (const p of ['real/a', 'real/b', 'real/d']) assert.ok(got.has(path.join(dir, p)) && !got.get(path.join(dir, p)).unresolved, `${p}: ${[...got.keys()]}`);
+      assert.ok(![...got.keys()].some((p) => p.startsWith(path.join(dir, 'link'))), 'no path through the symlink');
+      const magic = got.get(`/proc/self/cwd/link/c`);
+      assert.ok(magic && magic.unresolved === true && magic.perms.includes('delete'), JSON.stringify(magic));
+      assert.ok(flushed.find((r) => r.t === 'stats').names_unresolved >= 1);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });

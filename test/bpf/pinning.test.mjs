@@ -256,7 +256,7 @@ test('SIGKILL mid-window and restart: adopted state, spool replay and ring backl
 
     // release: no pins, no spool, no links or maps left
     const ids = pinnedIds(sd);
-    assert.equal(ids.links.length, 6); // sys_exit, fork, exit, exec, cap_capable, signal_generate
+    assert.equal(ids.links.length, 7); // sys_exit, fork, exit, exec, cap_capable, signal_generate, io_uring_complete
     b.send('release');
     const rel = await b.waitFor((r) => r.t === 'released', { what: 'released' });
     assert.equal(rel.generation, readyA.generation);
@@ -353,7 +353,7 @@ test('--release removes a stale state dir; one loader per state dir; the default
 
     await sigkill(a);
     const ids = pinnedIds(sd);
-    assert.equal(ids.links.length, 6); // sys_exit, fork, exit, exec, cap_capable, signal_generate
+    assert.equal(ids.links.length, 7); // sys_exit, fork, exit, exec, cap_capable, signal_generate, io_uring_complete
     await sleep(100);
     assert.deepEqual(ids.links.filter((id) => !(jbpftool('link', 'list') ?? []).some((x) => x.id === id)), [], 'links stay attached after SIGKILL');
 

@@ -67,12 +67,22 @@ test('vArmor layout: abi, tunables, flags, base abstraction, ix, owner, letters'
 });
 
 test('complain mode, mount and umount rules for what was observed', { skip }, () => {
-  const set: BehaviorSet = { mounts: { '/mnt/data|tmpfs': it([], { sets: { ops: ['mount', 'umount'] } }), '/mnt/x"y|fuse.sshfs': it([], { sets: { ops: ['mount'] } }) } };
+  const set: BehaviorSet = {
+    mounts: {
+      '/mnt/data|tmpfs': it([], { sets: { ops: ['mount', 'umount'] } }),
+      '/mnt/x"y|fuse.sshfs': it([], { sets: { ops: ['mount'] } }),
+      '/mnt/new|tmpfs': it([], { sets: { ops: ['move_mount'], flags: ['move', 'nosuid'] } }),
+      '/srv/src|': it([], { sets: { ops: ['open_tree'], flags: ['bind'] } }),
+    },
+  };
   const p = appArmorProfile(set, { name: 'p', mode: 'complain' });
   assert.match(p.text, /flags=\(attach_disconnected,mediate_deleted,complain\)/);
   assert.match(p.text, /^ {2}mount fstype=tmpfs -> "\/mnt\/data",$/m);
   assert.match(p.text, /^ {2}umount "\/mnt\/data",$/m);
   assert.match(p.text, /^ {2}mount fstype=fuse.sshfs -> "\/mnt\/x\\042y",$/m);
+  // move_mount is mediated as a move without a type; an open_tree clone alone needs no rule
+  assert.match(p.text, /^ {2}mount options=\(move\) -> "\/mnt\/new",$/m);
+  assert.doesNotMatch(p.text, /fstype=tmpfs -> "\/mnt\/new"|\/srv\/src/);
   compiles(p.text);
 });
 

@@ -32,9 +32,12 @@ test('records map to the model categories and key conventions', () => {
     { t: 'bind', target: T, pid: 5, ts: 1007, id: '10:2', op: 'listen', family: 'inet6', address: '::', port: 80 },
     { t: 'signal', target: T, pid: 5, ts: 1008, id: '11:1', sig: 15, name: 'term', peer: 'self', to: 6 },
     { t: 'signal', target: T, pid: 5, ts: 1008, id: '11:2', sig: 1, name: 'hup', peer: 'external', to: 1 },
-    { t: 'ptrace', target: T, pid: 5, ts: 1009, id: '12:1', request: 16, mode: 'trace', peer: 'self', to: 6 },
+    { t: 'ptrace', target: T, pid: 5, ts: 1009, id: '12:1', op: 'ptrace', request: 16, mode: 'trace', peer: 'self', to: 6, ret: 0 },
+    { t: 'ptrace', target: T, pid: 5, ts: 1009, id: '12:2', op: 'process_vm_readv', mode: 'read', peer: 'external', to: 1, ret: 0 },
+    { t: 'ptrace', target: T, pid: 5, ts: 1009, id: '12:3', op: 'process_vm_writev', mode: 'trace', peer: 'external', to: 1, ret: -1 },
     { t: 'mount', target: T, pid: 5, ts: 1010, id: '13:1', op: 'mount', path_hex: hex('/mnt'), fstype_hex: hex('tmpfs'), flags: ['nosuid'], ret: 0 },
     { t: 'mount', target: T, pid: 5, ts: 1011, id: '13:2', op: 'umount', path_hex: hex('/mnt'), fstype_hex: '', flags: ['detach'], ret: 0 },
+    { t: 'mount', target: T, pid: 5, ts: 1011, id: '13:3', op: 'move_mount', path_hex: hex('/srv'), fstype_hex: hex('tmpfs'), source_hex: hex('src'), flags: ['nosuid', 'move'], ret: 0 },
     { t: 'namespace', target: T, pid: 5, ts: 1012, id: '14:1', op: 'unshare', types: ['mnt', 'uts'], ret: 0 },
     { t: 'syscall', target: T, nr: 257, ts: 1000 },
     { t: 'counts', target: T, syscalls: { '257': 42 } },
@@ -57,8 +60,10 @@ test('records map to the model categories and key conventions', () => {
   assert.deepEqual(b.signals!.self!.sets, { signals: ['term'] });
   assert.deepEqual(b.signals!.external!.sets, { signals: ['hup'] });
   assert.deepEqual(b.ptraces!.self!.sets, { perms: ['trace'] });
+  assert.deepEqual(b.ptraces!.external!.sets, { perms: ['read', 'trace'] }, 'process_vm_*: attempts, refused or not');
   assert.deepEqual(b.mounts!['/mnt|tmpfs']!.sets, { flags: ['nosuid'], ops: ['mount'] });
   assert.deepEqual(b.mounts!['/mnt|']!.sets, { flags: ['detach'], ops: ['umount'] });
+  assert.deepEqual(b.mounts!['/srv|tmpfs']!.sets, { flags: ['move', 'nosuid'], ops: ['move_mount'] });
   assert.deepEqual(b.namespaces!.unshare!.sets, { types: ['mnt', 'uts'] });
   assert.equal(b.syscalls!.openat!.n[R], 42);
   assert.deepEqual(sessions, {});
