@@ -546,7 +546,8 @@ static __always_inline struct kernfs_node *task_cgroup_kn(struct task_struct *p)
  */
 static __always_inline __u32 new_container(struct task_struct *p, struct linux_binprm *bprm, __u32 inum)
 {
-	if (inum == BPF_CORE_READ(p, real_parent, nsproxy, mnt_ns, ns.inum))
+	/* direct loads through the trusted task pointer: no helper calls */
+	if (p->nsproxy->mnt_ns == p->real_parent->nsproxy->mnt_ns)
 		return 0;
 	struct kernfs_node *kn = task_cgroup_kn(p);
 	__u32 *t = NULL;
