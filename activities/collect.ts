@@ -250,10 +250,18 @@ async function startTarget(tracer: TracerProcess, target: NodeTarget): Promise<n
       return undefined;
     }
     case 'containers':
-      for (const id of target.ids) {
-        const reply = await tracer.request(`track ${TARGET_ID} container ${id}`, (r) => r.t === 'tracked' && r.target === TARGET_ID);
-        if (reply.error) throw ApplicationFailure.create({ message: `cannot trace container ${id}: ${String(reply.error)}`, type: 'TargetStartFailed', nonRetryable: true });
-      }
-      return undefined;
+      return track(tracer, target.ids.map((id) => `container ${id}`));
+    case 'pods':
+      // A whole pod by UID: the tracer follows the containers it starts later. Filtered: the IDs.
+      return track(tracer, target.pods.flatMap((p) => (p.containers ? p.containers.map((id) => `container ${id}`) : [`pod ${p.uid}`])));
   }
+}
+
+/** Tracks each of `objects` ("container ID", "pod UID") under the one target. */
+async function track(tracer: TracerProcess, objects: string[]): Promise<undefined> {
+  for (const o of objects) {
+    const reply = await tracer.request(`track ${TARGET_ID} ${o}`, (r) => r.t === 'tracked' && r.target === TARGET_ID);
+    if (reply.error) throw ApplicationFailure.create({ message: `cannot trace ${o}: ${String(reply.error)}`, type: 'TargetStartFailed', nonRetryable: true });
+  }
+  return undefined;
 }

@@ -200,6 +200,19 @@ struct {
 	__type(value, __u32);
 } mntns SEC(".maps");
 
+/* Pod cgroups of pod targets: kernfs id of the pod's cgroup directory (its
+ * inode number) -> target, written by the loader (`track T pod UID`). 256 is
+ * more than the pods one node runs (the kubelet's default maxPods is 110). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 256);
+	__type(key, __u64);
+	__type(value, __u32);
+} podcg SEC(".maps");
+
+/* the hierarchy the pod check reads (enum pod_cgroup_mode), set by the loader before load */
+const volatile __u32 pod_cgroup = PODCG_NONE;
+
 /* Records to userspace. Size is set by the loader (--ringbuf-kb); the default
  * here only matters if the loader does not override it. */
 struct {
@@ -348,6 +361,15 @@ int BPF_PROG(on_exit, struct task_struct *p)
 		return 0;
 
 	__u32 slot = slot_of(ti);
+	/* a container's first process (in a mount namespace its parent is
+	 * not in) is gone: forget the namespace, whose inode number the kernel
+	 * gives to a later one (a restarted container is new, not a session) */
+	if (!(ti->flags & TASK_SESSION)) {
+		__u32 inum = BPF_CORE_READ(p, nsproxy, mnt_ns, ns.inum);
+		__u32 *mt = bpf_map_lookup_elem(&mntns, &inum);
+		if (mt && *mt == ti->target && inum != BPF_CORE_READ(p, real_parent, nsproxy, mnt_ns, ns.inum))
+			bpf_map_delete_elem(&mntns, &inum);
+	}
 	int status;
 	if (BPF_CORE_READ(p, signal, flags) & SIGNAL_GROUP_EXIT)
 		status = BPF_CORE_READ(p, signal, group_exit_code);
@@ -460,6 +482,100 @@ static __noinline int resolve_path(struct vfsmount *vmnt, struct dentry *dentry,
 	return c.pos;
 }
 
+/* An untracked process becomes part of `target` at its exec; `type` tells the
+ * loader why (REC_JOIN: an exec session, REC_CONTAINER: a new container of a pod). */
+static __always_inline struct task_info *join(struct task_struct *p, __u32 tgid, __u32 target, __u32 flags,
+					      __u32 type)
+{
+	struct task_info ni = {.target = target & (MAX_TARGETS - 1), .flags = flags};
+	if (bpf_map_update_elem(&tasks, &tgid, &ni, BPF_NOEXIST)) {
+		stat_inc(STAT_TASKS_FULL);
+		return NULL;
+	}
+	set_tracked(tgid, &ni);
+	struct fork_rec *j = bpf_ringbuf_reserve(&events, sizeof(*j), 0);
+	if (j) {
+		set_hdr(&j->h, type, slot_of(&ni));
+		j->pid = tgid;
+		j->ppid = BPF_CORE_READ(p, real_parent, tgid);
+		bpf_ringbuf_submit(j, 0);
+		stat_inc(STAT_RECORDS);
+	} else {
+		stat_inc(STAT_RINGBUF_DROPPED);
+	}
+	return bpf_map_lookup_elem(&tasks, &tgid);
+}
+
+/* kernfs_node.parent is __parent since 6.15 */
+struct kernfs_node___new {
+	struct kernfs_node *__parent;
+} __attribute__((preserve_access_index));
+struct kernfs_node___old {
+	struct kernfs_node *parent;
+} __attribute__((preserve_access_index));
+
+static __always_inline struct kernfs_node *kn_parent(struct kernfs_node *kn)
+{
+	if (bpf_core_field_exists(((struct kernfs_node___new *)kn)->__parent))
+		return BPF_CORE_READ((struct kernfs_node___new *)kn, __parent);
+	return BPF_CORE_READ((struct kernfs_node___old *)kn, parent);
+}
+
+/* kernfs node of the task's cgroup in the hierarchy `pod_cgroup` names */
+static __always_inline struct kernfs_node *task_cgroup_kn(struct task_struct *p)
+{
+	struct css_set *cs = BPF_CORE_READ(p, cgroups);
+	if (pod_cgroup == PODCG_V2)
+		return BPF_CORE_READ(cs, dfl_cgrp, kn);
+	int id;
+	if (pod_cgroup == PODCG_V1_PIDS)
+		id = bpf_core_enum_value(enum cgroup_subsys_id, pids_cgrp_id);
+	else if (pod_cgroup == PODCG_V1_MEMORY)
+		id = bpf_core_enum_value(enum cgroup_subsys_id, memory_cgrp_id);
+	else
+		id = bpf_core_enum_value(enum cgroup_subsys_id, cpu_cgrp_id);
+	struct cgroup_subsys_state *css = NULL;
+	bpf_core_read(&css, sizeof(css), &cs->subsys[id]);
+	return BPF_CORE_READ(css, cgroup, kn);
+}
+
+/*
+ * The pod target of a process exec'ing below a tracked pod cgroup, in a mount
+ * namespace that is not its parent's: a container's first process (the
+ * runtime's helpers that run in the pod's cgroup, e.g. `runc init` cloned
+ * into it, still share their parent's namespace; so do most bystanders, who
+ * leave after that one compare). Not the sandbox (`/pause`), which has
+ * nothing to model. Its mount namespace goes into `mntns`, so exec sessions
+ * into the new container are sessions as for the containers tracked at
+ * first. Bystanders that pass the compare pay one lookup per cgroup level.
+ */
+static __always_inline __u32 new_container(struct task_struct *p, struct linux_binprm *bprm, __u32 inum)
+{
+	/* direct loads through the trusted task pointer: no helper calls */
+	if (p->nsproxy->mnt_ns == p->real_parent->nsproxy->mnt_ns)
+		return 0;
+	struct kernfs_node *kn = task_cgroup_kn(p);
+	__u32 *t = NULL;
+	for (int i = 0; i < POD_CGROUP_LEVELS && kn && !t; i++) {
+		__u64 id = BPF_CORE_READ(kn, id);
+		t = bpf_map_lookup_elem(&podcg, &id);
+		kn = kn_parent(kn);
+	}
+	if (!t)
+		return 0;
+	__u32 target = *t;
+	union {
+		char c[8];
+		__u64 v;
+	} name = {}, pause = {.c = "/pause"};
+	bpf_probe_read_kernel_str(name.c, sizeof(name.c), BPF_CORE_READ(bprm, filename));
+	if (name.v == pause.v)
+		return 0;
+	if (bpf_map_update_elem(&mntns, &inum, &target, BPF_ANY))
+		stat_inc(STAT_MNTNS_FULL);
+	return target;
+}
+
 SEC("tp_btf/sched_process_exec")
 int BPF_PROG(on_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
 {
@@ -471,25 +587,11 @@ int BPF_PROG(on_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
 		 * exec, nsenter): track it as an exec session of that target */
 		__u32 inum = BPF_CORE_READ(p, nsproxy, mnt_ns, ns.inum);
 		__u32 *t = bpf_map_lookup_elem(&mntns, &inum);
-		if (!t)
-			return 0;
-		struct task_info ni = {.target = *t & (MAX_TARGETS - 1), .flags = TASK_SESSION};
-		if (bpf_map_update_elem(&tasks, &tgid, &ni, BPF_NOEXIST)) {
-			stat_inc(STAT_TASKS_FULL);
-			return 0;
-		}
-		set_tracked(tgid, &ni);
-		struct fork_rec *j = bpf_ringbuf_reserve(&events, sizeof(*j), 0);
-		if (j) {
-			set_hdr(&j->h, REC_JOIN, slot_of(&ni));
-			j->pid = tgid;
-			j->ppid = BPF_CORE_READ(p, real_parent, tgid);
-			bpf_ringbuf_submit(j, 0);
-			stat_inc(STAT_RECORDS);
-		} else {
-			stat_inc(STAT_RINGBUF_DROPPED);
-		}
-		ti = bpf_map_lookup_elem(&tasks, &tgid);
+		__u32 pod;
+		if (t)
+			ti = join(p, tgid, *t, TASK_SESSION, REC_JOIN);
+		else if (pod_cgroup != PODCG_NONE && (pod = new_container(p, bprm, inum)))
+			ti = join(p, tgid, pod, 0, REC_CONTAINER);
 		if (!ti)
 			return 0;
 	}

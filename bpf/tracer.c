@@ -45,8 +45,8 @@ static struct tracer_bpf *skel; /* NULL when the programs were adopted from pins
 
 /* The maps the loader uses: from the skeleton, or opened from the state dir's pins. */
 static struct {
-	int tasks, seen, counts, stats, objs, mntns, events, tracked;
-} mfd = {-1, -1, -1, -1, -1, -1, -1, -1};
+	int tasks, seen, counts, stats, objs, mntns, events, tracked, podcg;
+} mfd = {-1, -1, -1, -1, -1, -1, -1, -1, -1};
 
 /* the `tracked` map (one byte per tgid: 0, or slot | TRACKED_ARMED). Each
  * tgid owns its byte, so the loader writes it with a plain byte store, as the
@@ -69,6 +69,9 @@ static struct {
 	size_t page, data_sz;
 } ring;
 static bool verbose;
+/* the cgroup hierarchy pod targets use (enum pod_cgroup_mode) and where it is mounted */
+static int cg_mode;
+static char cg_root[PATH_MAX];
 static int out_fd = -1; /* where launched children write (dup of fd 3, or -1 = our stderr) */
 static int64_t clock_offset_ns; /* CLOCK_REALTIME - CLOCK_BOOTTIME */
 static int ncpus;
@@ -83,6 +86,7 @@ struct target {
 	bool kill_pending;
 	int kill_count;
 	int64_t kill_deadline_ms;
+	int pods; /* entries in `podcg`: a pod target does not end when it has no process */
 };
 static struct target targets[MAX_TARGETS];
 
@@ -131,9 +135,10 @@ static void put_hex(const char *key, const void *data, size_t len)
 	putchar('"');
 }
 
-static void put_jstr(const char *key, const char *s)
+/* a JSON string */
+static void put_str(const char *s)
 {
-	printf(",\"%s\":\"", key);
+	putchar('"');
 	for (; *s; s++) {
 		unsigned char c = *s;
 		if (c == '"' || c == '\\')
@@ -144,6 +149,12 @@ static void put_jstr(const char *key, const char *s)
 			putchar(c);
 	}
 	putchar('"');
+}
+
+static void put_jstr(const char *key, const char *s)
+{
+	printf(",\"%s\":", key);
+	put_str(s);
 }
 
 static void fatal_json(const char *msg)
@@ -631,6 +642,8 @@ static void print_obj(int target, const struct obj_rec *r, size_t size)
 	printf("}\n");
 }
 
+static bool container_of_pid(pid_t pid, char *out, size_t sz);
+
 static int on_record(void *ctx, void *data, size_t size)
 {
 	const struct rec_hdr *h = data;
@@ -668,6 +681,18 @@ static int on_record(void *ctx, void *data, size_t size)
 		       r->ppid, (long long)to_wall_ms(h->ts), sess);
 		break;
 	}
+	case REC_CONTAINER: {
+		const struct fork_rec *r = data;
+		if (targets[target].known)
+			add_pid(target, r->pid);
+		char id[256];
+		printf("{\"t\":\"container-joined\",\"target\":%d,\"pid\":%u,\"ppid\":%u,\"ts\":%lld", target, r->pid,
+		       r->ppid, (long long)to_wall_ms(h->ts));
+		if (container_of_pid(r->pid, id, sizeof(id)))
+			put_jstr("container", id);
+		printf("}\n");
+		break;
+	}
 	case REC_EXEC: {
 		const struct exec_rec *r = data;
 		size_t plen = r->path_len, flen = r->filename_len;
@@ -699,7 +724,8 @@ static int on_record(void *ctx, void *data, size_t size)
 		else
 			printf(",\"code\":%d}\n", WEXITSTATUS(st));
 		if (remove_pid(target, r->pid) && targets[target].npids == 0) {
-			printf("{\"t\":\"target-empty\",\"target\":%d}\n", target);
+			if (!targets[target].pods) /* a pod may start containers again */
+				printf("{\"t\":\"target-empty\",\"target\":%d}\n", target);
 			resolver_forget(target);
 			if (targets[target].kill_pending)
 				finish_kill(target);
@@ -999,6 +1025,23 @@ static void print_tallies(void)
 	}
 }
 
+/* deletes the entries whose value is `target` from a hash map with keys of up to 8 bytes */
+static void delete_entries_of(int fd, int target)
+{
+	__u64 nk = 0, ck = 0;
+	void *np = NULL;
+	__u32 t;
+	while (bpf_map_get_next_key(fd, np, &nk) == 0) {
+		ck = nk;
+		if (bpf_map_lookup_elem(fd, &ck, &t) == 0 && (int)t == target) {
+			bpf_map_delete_elem(fd, &ck);
+			np = NULL; /* restart: the deleted key cannot be a cursor */
+		} else {
+			np = &ck;
+		}
+	}
+}
+
 static void clear_target_maps(int target)
 {
 	struct syscall_bits zero_bits = {0};
@@ -1025,17 +1068,8 @@ static void clear_target_maps(int target)
 		}
 	}
 	tally_forget(target);
-	fd = mfd.mntns;
-	__u32 nk, ck, *np = NULL, t;
-	while (bpf_map_get_next_key(fd, np, &nk) == 0) {
-		ck = nk;
-		if (bpf_map_lookup_elem(fd, &ck, &t) == 0 && (int)t == target) {
-			bpf_map_delete_elem(fd, &ck);
-			np = NULL;
-		} else {
-			np = &ck;
-		}
-	}
+	delete_entries_of(mfd.mntns, target);
+	delete_entries_of(mfd.podcg, target);
 }
 
 /* ---- state dir (pins) and spool -------------------------------------------- */
@@ -1047,7 +1081,7 @@ static void clear_target_maps(int target)
  * Node side had not checkpointed yet can be replayed. See README.md.
  */
 #define BPF_FS_MAGIC 0xcafe4a11
-#define STATE_LAYOUT 2 /* bump when a map or record layout changes (2: one syscall hook, `tracked` bytes, 8-byte task_info) */
+#define STATE_LAYOUT 3 /* bump when a map or record layout changes (2: one syscall hook, `tracked` bytes, 8-byte task_info; 3: pod cgroups, 9 stats, obj_rec.name_off) */
 #define STATE_MAGIC "varmorst"
 #define SPOOL_SYNC_MS 100
 
@@ -1060,6 +1094,8 @@ struct state_meta {
 	__u64 known;              /* bit T: target T is in use */
 	__u32 root[MAX_TARGETS];  /* launched pid, tracked root pid or container init of each target */
 	__u64 created_ms;
+	__u32 pod_cgroup;         /* enum pod_cgroup_mode the programs were loaded with */
+	__u32 pad;
 };
 
 static const char *state_dir, *spool_dir;
@@ -1551,6 +1587,7 @@ static const char *adopt_pins(void)
 	    (mfd.objs = open_pin("map_objs", BPF_MAP_TYPE_LRU_HASH, sizeof(struct obj_key), sizeof(struct obj_val),
 				 &err)) < 0 ||
 	    (mfd.mntns = open_pin("map_mntns", BPF_MAP_TYPE_HASH, 4, 4, &err)) < 0 ||
+	    (mfd.podcg = open_pin("map_podcg", BPF_MAP_TYPE_HASH, 8, 4, &err)) < 0 ||
 	    (mfd.events = open_pin("map_events", BPF_MAP_TYPE_RINGBUF, 0, 0, &err)) < 0)
 		return err;
 	/* the programs stay attached through their pinned links */
@@ -1675,7 +1712,15 @@ static void rebuild_targets(void)
 {
 	for (int t = 1; t < MAX_TARGETS; t++) {
 		targets[t].npids = 0;
+		targets[t].pods = 0;
 		targets[t].known = (meta.known >> t) & 1;
+	}
+	__u64 key, *prev = NULL;
+	__u32 pt;
+	while (bpf_map_get_next_key(mfd.podcg, prev, &key) == 0) {
+		prev = &key;
+		if (bpf_map_lookup_elem(mfd.podcg, &key, &pt) == 0 && pt < MAX_TARGETS)
+			targets[pt].pods++;
 	}
 	pid_t *pids;
 	int n = tasks_of(-1, &pids);
@@ -1998,7 +2043,8 @@ struct cproc {
 	int tracked; /* 0 no, 1 workload, 2 session */
 };
 
-static unsigned long long proc_start(pid_t pid)
+/* start time of a process (and its ppid if `ppid`), from /proc/PID/stat; 0 if it is gone */
+static unsigned long long proc_start(pid_t pid, pid_t *ppid)
 {
 	char path[64], buf[1024];
 	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
@@ -2012,8 +2058,11 @@ static unsigned long long proc_start(pid_t pid)
 	buf[len] = 0;
 	char *rp = strrchr(buf, ')');
 	unsigned long long st = 0;
+	int pp = 0;
 	if (rp)
-		sscanf(rp + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d %*d %llu", &st);
+		sscanf(rp + 2, "%*c %d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d %*d %llu", &pp, &st);
+	if (ppid)
+		*ppid = pp;
 	return st;
 }
 
@@ -2058,6 +2107,105 @@ static int container_members(const char *full, struct cproc **out)
 	free(ppids);
 	*out = v;
 	return m;
+}
+
+/* what tracking one container found */
+struct ctrack {
+	pid_t init;
+	__u32 inum; /* its mount namespace */
+	int tracked, sessions;
+};
+
+/*
+ * Tracks the processes of one container (`members` lists them by `key`) and
+ * registers its mount namespace so that processes entering it later are
+ * tracked as exec sessions. The init is the member that is pid 1 of its pid
+ * namespace (else the oldest root); members whose parent is outside the
+ * container and that are not the init are sessions.
+ */
+static void track_members(int target, int (*members)(const char *key, struct cproc **out), const char *key,
+			  struct ctrack *r)
+{
+	/* two rounds: before and after the mount namespace is registered, so a
+	 * process that joins in between is still found */
+	pid_t init = 0;
+	for (int round = 0; round < 2; round++) {
+		struct cproc *v;
+		int m = members(key, &v);
+		if (!init) { /* the container's init: pid 1 of its pid namespace, else the oldest root */
+			unsigned long long best = ~0ULL;
+			for (int i = 0; i < m; i++) {
+				bool root = true;
+				for (int j = 0; j < m && root; j++)
+					root = v[j].pid != v[i].ppid;
+				if (!root)
+					continue;
+				if (is_ns_init(v[i].pid)) {
+					init = v[i].pid;
+					break;
+				}
+				unsigned long long st = proc_start(v[i].pid, NULL);
+				if (st < best) {
+					best = st;
+					init = v[i].pid;
+				}
+			}
+		}
+		/* already tracked ones keep their kind; propagate down the tree */
+		for (int i = 0; i < m; i++) {
+			int j = find_pid(&targets[target], v[i].pid);
+			if (j >= 0)
+				v[i].tracked = -1; /* known from an earlier round */
+		}
+		bool grew = true;
+		while (grew) {
+			grew = false;
+			for (int i = 0; i < m; i++) {
+				if (v[i].tracked)
+					continue;
+				int kind = 0;
+				if (v[i].pid == init)
+					kind = 1;
+				for (int j = 0; j < m && !kind; j++)
+					if (v[j].pid == v[i].ppid)
+						kind = v[j].tracked > 0 ? v[j].tracked : v[j].tracked < 0 ? -2 : 0;
+				if (kind == -2) { /* parent tracked in an earlier round: ask the map */
+					struct task_info ti;
+					__u32 k = v[i].ppid;
+					kind = bpf_map_lookup_elem(mfd.tasks, &k, &ti) == 0 &&
+							       (ti.flags & TASK_SESSION)
+						       ? 2
+						       : 1;
+				}
+				bool is_root = true;
+				for (int j = 0; j < m && is_root; j++)
+					is_root = v[j].pid != v[i].ppid;
+				if (!kind && is_root)
+					kind = 2; /* entered from outside: an exec session */
+				if (!kind)
+					continue;
+				v[i].tracked = kind;
+				grew = true;
+				if (task_insert(v[i].pid, target, kind == 2 ? TASK_SESSION : 0) == 0) {
+					add_pid(target, v[i].pid);
+					r->tracked++;
+					r->sessions += kind == 2;
+				}
+			}
+		}
+		free(v);
+		if (round == 0 && init) {
+			char p[64];
+			snprintf(p, sizeof(p), "/proc/%d/ns/mnt", init);
+			struct stat sb;
+			if (stat(p, &sb) == 0) {
+				r->inum = sb.st_ino;
+				__u32 t = target;
+				bpf_map_update_elem(mfd.mntns, &r->inum, &t, BPF_ANY);
+			}
+		}
+	}
+	r->init = init;
 }
 
 static void cmd_track_container(int target, const char *id)
@@ -2106,8 +2254,6 @@ static void cmd_track_container(int target, const char *id)
 		return;
 	}
 	targets[target].known = true;
-	int tracked = 0, sessions = 0;
-	__u32 inum = 0;
 	unsigned long long cgid = 0;
 	struct stat sb;
 	if (cm.cgpath[0]) {
@@ -2116,88 +2262,302 @@ static void cmd_track_container(int target, const char *id)
 		if (stat(p, &sb) == 0)
 			cgid = sb.st_ino;
 	}
-	/* two rounds: before and after the mount namespace is registered, so a
-	 * process that joins in between is still found */
-	pid_t init = 0;
-	for (int round = 0; round < 2; round++) {
-		struct cproc *v;
-		int m = container_members(found, &v);
-		if (!init) { /* the container's init: pid 1 of its pid namespace, else the oldest root */
-			unsigned long long best = ~0ULL;
-			for (int i = 0; i < m; i++) {
-				bool root = true;
-				for (int j = 0; j < m && root; j++)
-					root = v[j].pid != v[i].ppid;
-				if (!root)
-					continue;
-				if (is_ns_init(v[i].pid)) {
-					init = v[i].pid;
-					break;
-				}
-				unsigned long long st = proc_start(v[i].pid);
-				if (st < best) {
-					best = st;
-					init = v[i].pid;
-				}
-			}
-		}
-		/* already tracked ones keep their kind; propagate down the tree */
-		for (int i = 0; i < m; i++) {
-			int j = find_pid(&targets[target], v[i].pid);
-			if (j >= 0)
-				v[i].tracked = -1; /* known from an earlier round */
-		}
-		bool grew = true;
-		while (grew) {
-			grew = false;
-			for (int i = 0; i < m; i++) {
-				if (v[i].tracked)
-					continue;
-				int kind = 0;
-				if (v[i].pid == init)
-					kind = 1;
-				for (int j = 0; j < m && !kind; j++)
-					if (v[j].pid == v[i].ppid)
-						kind = v[j].tracked > 0 ? v[j].tracked : v[j].tracked < 0 ? -2 : 0;
-				if (kind == -2) { /* parent tracked in an earlier round: ask the map */
-					struct task_info ti;
-					__u32 k = v[i].ppid;
-					kind = bpf_map_lookup_elem(mfd.tasks, &k, &ti) == 0 &&
-							       (ti.flags & TASK_SESSION)
-						       ? 2
-						       : 1;
-				}
-				bool is_root = true;
-				for (int j = 0; j < m && is_root; j++)
-					is_root = v[j].pid != v[i].ppid;
-				if (!kind && is_root)
-					kind = 2; /* entered from outside: an exec session */
-				if (!kind)
-					continue;
-				v[i].tracked = kind;
-				grew = true;
-				if (task_insert(v[i].pid, target, kind == 2 ? TASK_SESSION : 0) == 0) {
-					add_pid(target, v[i].pid);
-					tracked++;
-					sessions += kind == 2;
-				}
-			}
-		}
-		free(v);
-		if (round == 0 && init) {
-			char p[64];
-			snprintf(p, sizeof(p), "/proc/%d/ns/mnt", init);
-			if (stat(p, &sb) == 0) {
-				inum = sb.st_ino;
-				__u32 t = target;
-				bpf_map_update_elem(mfd.mntns, &inum, &t, BPF_ANY);
-			}
-		}
-	}
-	set_root(target, init);
+	struct ctrack r = {0};
+	track_members(target, container_members, found, &r);
+	set_root(target, r.init);
 	printf("{\"t\":\"tracked\",\"target\":%d,\"pids\":%d,\"container\":\"%s\",\"init\":%d,\"sessions\":%d,"
 	       "\"mntns\":%u,\"cgroup_id\":%llu}\n",
-	       target, tracked, found, init, sessions, inum, cgid);
+	       target, r.tracked, found, r.init, r.sessions, r.inum, cgid);
+}
+
+/* ---- pod targets ------------------------------------------------------------ */
+
+/* v1 controllers the pod check can use, by preference (mode PODCG_V1_PIDS + index);
+ * the kubelet makes a pod's cgroup in each hierarchy */
+static const char *const V1_CTRLS[] = {"pids", "memory", "cpu"};
+
+/* whether the comma-separated list has the word w */
+static bool has_word(const char *list, const char *w)
+{
+	size_t n = strlen(w);
+	for (const char *p = list; p; p = strchr(p, ',') ? strchr(p, ',') + 1 : NULL)
+		if (!strncmp(p, w, n) && (p[n] == ',' || p[n] == 0 || p[n] == ':'))
+			return true;
+	return false;
+}
+
+/*
+ * The hierarchy pod targets use, and its mount point into `root`: `mode`, or
+ * for PODCG_NONE the first mounted of a v1 pids, memory or cpu hierarchy, else
+ * the v2 tree (a hybrid host's controllers are in v1). Returns the mode,
+ * PODCG_NONE if it is not mounted. The host's mounts are read through pid 1
+ * when it is in another mount namespace (the node agent has the host's pids
+ * but its own mounts, and its cgroup mount shows only its own cgroup); our
+ * own if pid 1's are not readable.
+ */
+static int cgroup_hierarchy(int mode, char *root, size_t sz)
+{
+	static const int order[] = {PODCG_V1_PIDS, PODCG_V1_MEMORY, PODCG_V1_CPU, PODCG_V2};
+	char found[PODCG_V1_CPU + 1][512] = {{0}};
+	char mnt[512], type[32], opts[1024];
+	struct stat a, b;
+	const char *host = stat("/proc/1/ns/mnt", &a) || stat("/proc/self/ns/mnt", &b) || a.st_ino == b.st_ino ||
+					   access("/proc/1/root/", X_OK)
+				   ? ""
+				   : "/proc/1/root";
+	FILE *f = fopen(*host ? "/proc/1/mounts" : "/proc/self/mounts", "re");
+	while (f && fscanf(f, "%*s %511s %31s %1023s %*d %*d", mnt, type, opts) == 3) {
+		if (!strcmp(type, "cgroup2") && !found[PODCG_V2][0])
+			strcpy(found[PODCG_V2], mnt);
+		for (int i = 0; i < 3 && !strcmp(type, "cgroup"); i++)
+			if (has_word(opts, V1_CTRLS[i]) && !found[PODCG_V1_PIDS + i][0])
+				strcpy(found[PODCG_V1_PIDS + i], mnt);
+	}
+	if (f)
+		fclose(f);
+	for (int i = 0; i < 4 && mode == PODCG_NONE; i++)
+		if (found[order[i]][0])
+			mode = order[i];
+	if (mode <= PODCG_NONE || mode > PODCG_V1_CPU || !found[mode][0])
+		return PODCG_NONE;
+	snprintf(root, sz, "%s%s", host, found[mode]);
+	return mode;
+}
+
+/* A pod's cgroup directory as the kubelet names it: pod<uid> (cgroupfs
+ * driver) or ...-pod<uid, '-' as '_'>.slice (systemd driver). uid NULL: any pod. */
+static bool is_pod_dir(const char *name, const char *uid)
+{
+	const char *u = !strncmp(name, "pod", 3) ? name + 3 : strstr(name, "-pod");
+	if (!u)
+		return false;
+	if (u != name + 3)
+		u += 4;
+	size_t n = strcspn(u, ".");
+	if (u[n] && strcmp(u + n, ".slice"))
+		return false;
+	if (!uid) {
+		bool ok = n >= 8;
+		for (size_t i = 0; ok && i < n; i++)
+			ok = is_hex(u[i]) || u[i] == '-' || u[i] == '_';
+		return ok;
+	}
+	if (n != strlen(uid))
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (u[i] != uid[i] && !(uid[i] == '-' && u[i] == '_'))
+			return false;
+	return true;
+}
+
+/* the directory of pod `uid` below `dir` (depth-first, bounded; other pods are not entered) */
+static bool find_pod_dir(const char *dir, const char *uid, int depth, char *out, size_t sz)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	bool found = false;
+	while (d && !found && (de = readdir(d))) {
+		if (de->d_type != DT_DIR || de->d_name[0] == '.')
+			continue;
+		char sub[PATH_MAX];
+		snprintf(sub, sizeof(sub), "%s/%s", dir, de->d_name);
+		if (is_pod_dir(de->d_name, uid)) {
+			snprintf(out, sz, "%s", sub);
+			found = true;
+		} else if (depth < 6 && !is_pod_dir(de->d_name, NULL)) {
+			found = find_pod_dir(sub, uid, depth + 1, out, sz);
+		}
+	}
+	if (d)
+		closedir(d);
+	return found;
+}
+
+/* a container id from a container cgroup's name: its 64-hex run
+ * (cri-containerd-ID.scope, crio-ID.scope, docker-ID.scope, ID), else the name */
+static void container_id(const char *name, size_t len, char *out, size_t sz)
+{
+	for (size_t i = 0; i < len;) {
+		size_t n = 0;
+		while (i + n < len && is_hex(name[i + n]))
+			n++;
+		if (n == 64) {
+			name += i;
+			len = 64;
+			break;
+		}
+		i += n ? n : 1;
+	}
+	snprintf(out, sz, "%.*s", (int)len, name);
+}
+
+/* the container (below a pod's cgroup) that pid is in, from /proc/PID/cgroup */
+static bool container_of_pid(pid_t pid, char *out, size_t sz)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/cgroup", pid);
+	char *cg = read_small(path, 16384);
+	bool found = false;
+	for (char *line = cg, *next; line && *line && !found; line = next) {
+		next = strchr(line, '\n');
+		if (next)
+			*next++ = 0;
+		/* "ID:CONTROLLERS:PATH"; v2: "0::PATH" */
+		char *ctrls = strchr(line, ':');
+		char *p = ctrls ? strchr(ctrls + 1, ':') : NULL;
+		if (!p || (cg_mode == PODCG_V2 ? p != ctrls + 1 : !has_word(ctrls + 1, V1_CTRLS[cg_mode - PODCG_V1_PIDS])))
+			continue;
+		bool in_pod = false;
+		for (char *c = strtok(p + 1, "/"); c && !found; c = strtok(NULL, "/")) {
+			if (in_pod) {
+				container_id(c, strlen(c), out, sz);
+				found = true;
+			}
+			in_pod = is_pod_dir(c, NULL);
+		}
+	}
+	free(cg);
+	return found;
+}
+
+/* processes in the cgroup `dir` and below it, appended to v */
+static void collect_procs(const char *dir, int depth, struct cproc **v, int *n, int *cap)
+{
+	char p[PATH_MAX];
+	snprintf(p, sizeof(p), "%s/cgroup.procs", dir);
+	char *procs = read_small(p, 1 << 20);
+	for (char *s = procs, *e; s && *s; s = e) {
+		pid_t pid = strtol(s, &e, 10), ppid;
+		if (e == s)
+			break;
+		if (!proc_start(pid, &ppid))
+			continue; /* gone */
+		if (*n == *cap) {
+			*cap = *cap ? *cap * 2 : 16;
+			*v = realloc(*v, *cap * sizeof(**v));
+			if (!*v)
+				exit(1);
+		}
+		(*v)[(*n)++] = (struct cproc){.pid = pid, .ppid = ppid};
+	}
+	free(procs);
+	DIR *d = depth < 8 ? opendir(dir) : NULL;
+	struct dirent *de;
+	while (d && (de = readdir(d))) {
+		if (de->d_type != DT_DIR || de->d_name[0] == '.')
+			continue;
+		snprintf(p, sizeof(p), "%s/%s", dir, de->d_name);
+		collect_procs(p, depth + 1, v, n, cap);
+	}
+	if (d)
+		closedir(d);
+}
+
+static int cgroup_members(const char *dir, struct cproc **out)
+{
+	int n = 0, cap = 0;
+	*out = NULL;
+	collect_procs(dir, 0, out, &n, &cap);
+	return n;
+}
+
+/* the pod sandbox's process: the pause image's /pause (containerd, CRI-O, docker) */
+static bool is_pause(pid_t pid)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/cmdline", pid);
+	char *cmd = read_small(path, 64);
+	bool r = cmd && !strcmp(cmd, "/pause");
+	free(cmd);
+	return r;
+}
+
+/*
+ * `track T pod UID`: the pod's cgroup goes into `podcg` first, so the kernel
+ * adds every container that starts from then on; then the running containers
+ * (the cgroups below the pod's) are tracked as `track T container` does,
+ * except the sandbox.
+ */
+static void cmd_track_pod(int target, const char *uid)
+{
+	size_t n = strlen(uid);
+	bool ok = n >= 8 && n <= 64;
+	for (size_t i = 0; ok && i < n; i++)
+		ok = is_hex(uid[i]) || uid[i] == '-';
+	const char *err = !ok			  ? "pod uid must be 8..64 lowercase hex digits and dashes"
+			  : cg_mode == PODCG_NONE ? "no cgroup hierarchy for pods (v1 pids, memory or cpu, or v2) is mounted"
+						  : NULL;
+	char dir[PATH_MAX];
+	struct stat sb;
+	if (!err && (!find_pod_dir(cg_root, uid, 0, dir, sizeof(dir)) || stat(dir, &sb)))
+		err = "no such pod";
+	__u64 key = err ? 0 : sb.st_ino; /* the inode number of a cgroup directory is its kernfs id */
+	__u32 t = target, old = 0;
+	bool had = !err && bpf_map_lookup_elem(mfd.podcg, &key, &old) == 0;
+	if (!err && bpf_map_update_elem(mfd.podcg, &key, &t, BPF_ANY))
+		err = "too many pods (podcg map full)";
+	if (err) {
+		printf("{\"t\":\"tracked\",\"target\":%d,\"pids\":0", target);
+		put_jstr("error", err);
+		printf("}\n");
+		return;
+	}
+	if (!had || old != t) { /* the latest track wins, as for pids */
+		if (had && old < MAX_TARGETS)
+			targets[old].pods--;
+		targets[target].pods++;
+	}
+	targets[target].known = true;
+
+	int tracked = 0, sessions = 0, nids = 0;
+	pid_t root = 0;
+	char sandbox[256] = "", (*ids)[256] = NULL;
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	while (d && (de = readdir(d))) {
+		if (de->d_type != DT_DIR || de->d_name[0] == '.')
+			continue;
+		char sub[PATH_MAX], id[256];
+		if (snprintf(sub, sizeof(sub), "%s/%s", dir, de->d_name) >= (int)sizeof(sub))
+			continue;
+		container_id(de->d_name, strlen(de->d_name), id, sizeof(id));
+		struct cproc *v;
+		int m = cgroup_members(sub, &v);
+		bool pause = false;
+		for (int i = 0; i < m && !pause; i++)
+			pause = is_pause(v[i].pid);
+		free(v);
+		if (pause)
+			strcpy(sandbox, id);
+		if (pause || !m)
+			continue; /* the sandbox, or a cgroup left by an exited container */
+		struct ctrack r = {0};
+		track_members(target, cgroup_members, sub, &r);
+		tracked += r.tracked;
+		sessions += r.sessions;
+		if (!root)
+			root = r.init;
+		ids = realloc(ids, (nids + 1) * sizeof(*ids));
+		if (!ids)
+			exit(1);
+		strcpy(ids[nids++], id);
+	}
+	if (d)
+		closedir(d);
+	set_root(target, root);
+	printf("{\"t\":\"tracked\",\"target\":%d,\"pids\":%d,\"sessions\":%d", target, tracked, sessions);
+	put_jstr("pod", uid);
+	put_jstr("cgroup", dir);
+	printf(",\"cgroup_id\":%llu,\"containers\":[", (unsigned long long)key);
+	for (int i = 0; i < nids; i++) {
+		printf(i ? "," : "");
+		put_str(ids[i]);
+	}
+	printf("]");
+	if (sandbox[0])
+		put_jstr("sandbox", sandbox);
+	printf("}\n");
+	free(ids);
 }
 
 static void finish_kill(int target)
@@ -2243,6 +2603,7 @@ static void cmd_untrack(int target)
 	drain(); /* print what the kernel produced for it so far, then forget it */
 	struct target *t = &targets[target];
 	t->npids = 0;
+	t->pods = 0;
 	t->known = false;
 	t->kill_pending = false;
 	clear_target_maps(target);
@@ -2284,11 +2645,12 @@ static void cmd_flush(const char *token)
 	read_stats(st);
 	printf("{\"t\":\"stats\",\"ringbuf_dropped\":%llu,\"tasks_full\":%llu,"
 	       "\"path_truncated\":%llu,\"records\":%llu,\"path_failed\":%llu,\"dedup_full\":%llu,"
-	       "\"events\":%llu,\"uring_fixed\":%llu,\"names_unresolved\":%llu}\n",
+	       "\"events\":%llu,\"uring_fixed\":%llu,\"mntns_full\":%llu,\"names_unresolved\":%llu}\n",
 	       (unsigned long long)st[STAT_RINGBUF_DROPPED], (unsigned long long)st[STAT_TASKS_FULL],
 	       (unsigned long long)st[STAT_PATH_TRUNCATED], (unsigned long long)st[STAT_RECORDS],
 	       (unsigned long long)st[STAT_PATH_FAILED], (unsigned long long)st[STAT_DEDUP_FULL],
-	       (unsigned long long)st[STAT_EVENTS], (unsigned long long)st[STAT_URING_FIXED], names_unresolved);
+	       (unsigned long long)st[STAT_EVENTS], (unsigned long long)st[STAT_URING_FIXED],
+	       (unsigned long long)st[STAT_MNTNS_FULL], names_unresolved);
 	printf("{\"t\":\"flushed\"");
 	put_jstr("token", token);
 	printf("}\n");
@@ -2330,10 +2692,12 @@ static void handle_line(char *line)
 			cmd_launch(t, argv + 2);
 	} else if (!strcmp(cmd, "track")) {
 		int t = parse_target(argv[1]);
-		if (t < 0 || argc != 4 || (strcmp(argv[2], "pid") && strcmp(argv[2], "container")))
-			command_error("usage: track TARGET(1..63) pid PID | track TARGET container ID", orig);
+		if (t < 0 || argc != 4 || (strcmp(argv[2], "pid") && strcmp(argv[2], "container") && strcmp(argv[2], "pod")))
+			command_error("usage: track TARGET(1..63) pid PID | track TARGET container ID | track TARGET pod UID", orig);
 		else if (!strcmp(argv[2], "container"))
 			cmd_track_container(t, argv[3]);
+		else if (!strcmp(argv[2], "pod"))
+			cmd_track_pod(t, argv[3]);
 		else
 			cmd_track(t, atoi(argv[3]));
 	} else if (!strcmp(cmd, "kill")) {
@@ -2400,6 +2764,7 @@ static void load_and_attach(long ringbuf_kb)
 	if (!vmlinux || btf__find_by_name_kind(vmlinux, "btf_trace_io_uring_complete", BTF_KIND_TYPEDEF) < 0)
 		bpf_program__set_autoload(skel->progs.on_uring_complete, false);
 	btf__free(vmlinux);
+	skel->rodata->pod_cgroup = meta.pod_cgroup = cg_mode;
 
 	int err = tracer_bpf__load(skel);
 	if (err) {
@@ -2433,6 +2798,7 @@ static void load_and_attach(long ringbuf_kb)
 	mfd.stats = bpf_map__fd(skel->maps.stats);
 	mfd.objs = bpf_map__fd(skel->maps.objs);
 	mfd.mntns = bpf_map__fd(skel->maps.mntns);
+	mfd.podcg = bpf_map__fd(skel->maps.podcg);
 	mfd.events = bpf_map__fd(skel->maps.events);
 	mfd.tracked = bpf_map__fd(skel->maps.tracked);
 }
@@ -2536,6 +2902,7 @@ int main(int argc, char **argv)
 	if (ncpus <= 0)
 		die_load("cannot determine the number of possible CPUs");
 
+	cg_mode = cgroup_hierarchy(PODCG_NONE, cg_root, sizeof(cg_root));
 	if (state_dir) {
 		const char *err = ensure_bpffs(state_dir);
 		if (err)
@@ -2555,6 +2922,7 @@ int main(int argc, char **argv)
 			err = adopt_pins();
 			if (err)
 				die_load(err);
+			cg_mode = cgroup_hierarchy(meta.pod_cgroup, cg_root, sizeof(cg_root));
 		} else {
 			/* pins without meta: a loader died while pinning; nobody saw its generation */
 			if (remove_pins(state_dir, true))
@@ -2624,7 +2992,7 @@ int main(int argc, char **argv)
 		drain();
 		rebuild_targets(); /* the tasks map is the truth; the backlog's forks/exits are applied now */
 		for (int t = 1; t < MAX_TARGETS; t++)
-			if (targets[t].known && targets[t].npids == 0)
+			if (targets[t].known && targets[t].npids == 0 && !targets[t].pods)
 				printf("{\"t\":\"target-empty\",\"target\":%d}\n", t);
 	}
 	fflush(stdout);

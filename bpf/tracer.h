@@ -30,6 +30,21 @@
 #define TASK_ARMED 0x1   /* launched, not yet exec'd: syscalls not recorded */
 #define TASK_SESSION 0x2 /* entered a target's mount namespace from outside (exec session) */
 
+/* Which cgroup the exec-time pod check walks (rodata `pod_cgroup`, chosen by
+ * the loader from its mounts): none, the v2 tree (task->cgroups->dfl_cgrp),
+ * or one cgroup v1 hierarchy (task->cgroups->subsys[<controller>]). */
+enum pod_cgroup_mode {
+	PODCG_NONE = 0,
+	PODCG_V2 = 1,
+	PODCG_V1_PIDS = 2,
+	PODCG_V1_MEMORY = 3,
+	PODCG_V1_CPU = 4,
+};
+/* kernfs levels looked up from a task's cgroup upwards: the container's cgroup
+ * and its pod are the first two in every kubelet layout; the rest leaves room
+ * for cgroups a container makes below its own */
+#define POD_CGROUP_LEVELS 8
+
 struct task_info {
 	__u32 target;
 	__u32 flags;
@@ -65,6 +80,7 @@ enum rec_type {
 	REC_PTRACE = 12,
 	REC_MOUNT = 13,
 	REC_NS = 14,
+	REC_CONTAINER = 15, /* fork_rec: a new container of a pod target exec'd (see `podcg`) */
 };
 
 /* rec_hdr.flags */
@@ -80,7 +96,8 @@ enum stat_idx {
 	STAT_DEDUP_FULL = 5,      /* de-dup map insert failed: record sent, repeats not counted */
 	STAT_EVENTS = 6,          /* object events seen (files, caps, net, ...), incl. repeats */
 	STAT_URING_FIXED = 7,     /* io_uring opens into the fixed file table: no fd, not recorded */
-	STAT_MAX = 8,
+	STAT_MNTNS_FULL = 8,      /* mntns map insert failed: exec sessions into that container untracked */
+	STAT_MAX = 9,
 };
 
 struct rec_hdr {

@@ -2,7 +2,7 @@ import type { V1LabelSelector, V1ObjectMeta, V1Pod } from '@kubernetes/client-no
 import type { Kube } from './client.js';
 import { K8sError } from './errors.js';
 import { CALLS } from './rbac.js';
-import type { NodeTarget } from '../workflows/input.js';
+import type { NodeTarget, PodTarget } from '../workflows/input.js';
 import { formatTargetSpec, parseTargetSpec, type K8sTarget, type WorkloadKind } from './spec.js';
 
 export interface ResolvedContainer {
@@ -193,12 +193,19 @@ function filterContainers(pods: ResolvedPod[], target: K8sTarget, all: V1Pod[]):
 
 /**
  * The controller's resolver for the workflow (activities/resolve.ts's KubernetesResolver): per
- * node, the IDs of the target's running containers there.
+ * node, the target's pods there by UID, so that the node's collector follows the containers they
+ * start later; with a `?containers=` filter, each pod's IDs of the named running containers.
+ * Without a filter, a restarted container leaves the result unchanged (the collector keeps
+ * running and the tracer follows the new container).
  */
 export function kubernetesResolver(kube: Kube): (spec: string) => Promise<Record<string, NodeTarget>> {
   return async (spec) => {
-    const ids = new Map<string, string[]>();
-    for (const p of (await resolveTarget(kube, parseTargetSpec(spec))).pods) ids.set(p.node, [...(ids.get(p.node) ?? []), ...p.containers.map((c) => c.id)]);
-    return Object.fromEntries([...ids].map(([node, list]) => [node, { kind: 'containers', ids: list } satisfies NodeTarget]));
+    const target = parseTargetSpec(spec);
+    const pods = new Map<string, PodTarget[]>();
+    for (const p of (await resolveTarget(kube, target)).pods) {
+      const pod: PodTarget = target.containers ? { uid: p.uid, containers: p.containers.map((c) => c.id) } : { uid: p.uid };
+      pods.set(p.node, [...(pods.get(p.node) ?? []), pod]);
+    }
+    return Object.fromEntries([...pods].map(([node, list]) => [node, { kind: 'pods', pods: list } satisfies NodeTarget]));
   };
 }

@@ -127,6 +127,7 @@ export class Recorder {
         for (const [oid, n] of Object.entries(r.counts as Record<string, number>)) this.tally(oid, n);
         break;
       case 'joined':
+      case 'container-joined':
         break;
       default:
         return false;

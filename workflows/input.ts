@@ -14,7 +14,20 @@ export type Target =
 export type NodeTarget =
   | { kind: 'command'; argv: string[] }
   | { kind: 'pid'; pid: number }
-  | { kind: 'containers'; ids: string[] };
+  | { kind: 'containers'; ids: string[] }
+  | { kind: 'pods'; pods: PodTarget[] };
+
+/**
+ * A Kubernetes pod on one node. Without `containers` the collector tracks the pod by its UID and
+ * the tracer follows the containers the pod starts later (restarts, sidecars) itself. With
+ * `containers` (a `?containers=` filter) only those container IDs are traced: a new container
+ * cannot be matched by name from its cgroup, so a restarted one is picked up when the workflow
+ * resolves the target again and gets a fresh collector for the new IDs.
+ */
+export interface PodTarget {
+  uid: string;
+  containers?: string[];
+}
 
 /** What behavior cannot show, declared by the user for the rule advice. */
 export interface OutputContext {

@@ -8,14 +8,9 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { BUSYBOX, Tracer, loadable, unhex, unhexBuf, sleep, which } from './harness.mjs';
+import { BUSYBOX, Tracer, containerSkip, loadable, sh, unhex, unhexBuf, sleep } from './harness.mjs';
 
-let skipReason = await loadable(test, assert);
-if (!skipReason && !which('runc')) skipReason = 'runc not installed';
-if (!skipReason && !BUSYBOX) skipReason = 'busybox-static not installed';
-if (!skipReason && !which('gcc')) skipReason = 'gcc not installed';
-if (!skipReason && spawnSync('gcc', ['-static', '-x', 'c', '-o', '/dev/null', '-'], { input: 'int main(){return 0;}' }).status !== 0)
-  skipReason = 'gcc -static does not work (no static libc)';
+const skipReason = (await loadable(test, assert)) || containerSkip();
 
 // The workload: every behavior a profile needs, then it idles until killed.
 const WORKLOAD_C = String.raw`
@@ -234,12 +229,6 @@ let bundle;
 const ID = crypto.randomBytes(32).toString('hex');
 const cleanups = [];
 after(() => { for (const f of cleanups.reverse()) try { f(); } catch {} });
-
-function sh(cmd, args, opts = {}) {
-  const r = spawnSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 30000, ...opts });
-  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed (${r.status}): ${r.stderr}`);
-  return r.stdout;
-}
 
 function makeBundle(tcp, udp) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'varmor-oci-'));

@@ -19,6 +19,23 @@ export const isX86 = process.arch === 'x64';
 /** a busybox binary on the host, or undefined */
 export const BUSYBOX = ['/bin/busybox', '/usr/bin/busybox'].find((p) => fs.existsSync(p));
 
+/** Runs a command; returns its stdout, throws with its stderr if it fails. */
+export function sh(cmd, args, opts = {}) {
+  const r = spawnSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 30000, ...opts });
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed (${r.status}): ${r.stderr}`);
+  return r.stdout;
+}
+
+/** Why runc container tests cannot run here (they need runc, busybox-static and gcc -static), or false. */
+export function containerSkip() {
+  if (!which('runc')) return 'runc not installed';
+  if (!BUSYBOX) return 'busybox-static not installed';
+  if (!which('gcc')) return 'gcc not installed';
+  if (spawnSync('gcc', ['-static', '-x', 'c', '-o', '/dev/null', '-'], { input: 'int main(){return 0;}' }).status !== 0)
+    return 'gcc -static does not work (no static libc)';
+  return false;
+}
+
 export class Tracer {
   constructor(args = []) {
     this.proc = spawn(BIN, args, { stdio: ['pipe', 'pipe', 'pipe'] });

@@ -43,13 +43,28 @@ describe('k8s target resolution against a fake API server', () => {
     assert.ok(server.requests.some((q) => q.path === '/api/v1/namespaces/shop/pods' && q.query.get('labelSelector') === 'app=web'));
   });
 
-  test('the workflow\'s resolver: per node, the container IDs to trace', async () => {
+  test('the workflow\'s resolver: per node, the pods to trace by UID (their later containers are followed)', async () => {
     const web = deployment('shop', 'web', { app: 'web' });
     const rs = replicaSet('shop', 'web-1', { app: 'web' }, web);
-    server.add(web, rs, pod('shop', 'a', { owner: rs, node: 'node-a', containers: ['app', 'envoy'] }), pod('shop', 'b', { owner: rs, node: 'node-b' }));
+    const a = pod('shop', 'a', { owner: rs, node: 'node-a', containers: ['app', 'envoy'] });
+    const a2 = pod('shop', 'a2', { owner: rs, node: 'node-a' });
+    const b = pod('shop', 'b', { owner: rs, node: 'node-b' });
+    server.add(web, rs, a, a2, b);
     assert.deepEqual(await kubernetesResolver(kube)('k8s:shop/deployment/web'), {
-      'node-a': { kind: 'containers', ids: [containerId('a', 'app'), containerId('a', 'envoy')] },
-      'node-b': { kind: 'containers', ids: [containerId('b', 'app')] },
+      'node-a': { kind: 'pods', pods: [{ uid: a.metadata.uid }, { uid: a2.metadata.uid }] },
+      'node-b': { kind: 'pods', pods: [{ uid: b.metadata.uid }] },
+    });
+  });
+
+  test('the workflow\'s resolver with ?containers=: each pod with the IDs of the named containers only', async () => {
+    const web = deployment('shop', 'web', { app: 'web' });
+    const rs = replicaSet('shop', 'web-1', { app: 'web' }, web);
+    const a = pod('shop', 'a', { owner: rs, node: 'node-a', containers: ['app', 'envoy'] });
+    const b = pod('shop', 'b', { owner: rs, node: 'node-b', containers: ['app', 'envoy'] });
+    server.add(web, rs, a, b);
+    assert.deepEqual(await kubernetesResolver(kube)('k8s:shop/deployment/web?containers=envoy'), {
+      'node-a': { kind: 'pods', pods: [{ uid: a.metadata.uid, containers: [containerId('a', 'envoy')] }] },
+      'node-b': { kind: 'pods', pods: [{ uid: b.metadata.uid, containers: [containerId('b', 'envoy')] }] },
     });
   });
 

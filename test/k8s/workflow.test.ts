@@ -32,7 +32,7 @@ after(async () => {
 /** A collector stand-in that checkpoints one batch naming what its node traced (no BPF needed here). */
 async function collect(input: CollectInput): Promise<CollectResult> {
   const at = Date.now();
-  const ids = input.trace.kind === 'containers' ? input.trace.ids : [];
+  const ids = input.trace.kind === 'pods' ? input.trace.pods : [];
   await putBatch(await openStore(input.store), {
     format: BATCH_FORMAT, run: input.run, node: input.node, collector: 'bpf', replica: `${input.node}/bpf/test`, seq: 0, arch: 'x86_64', target: input.target, from: at, to: at, counters: {},
     behaviors: {
@@ -46,7 +46,9 @@ async function collect(input: CollectInput): Promise<CollectResult> {
 test('a Deployment on two nodes resolves through the API, and its model lands as an ArmorProfileModel resource', { timeout: 120_000 }, async () => {
   const web = deployment('shop', 'web', { app: 'web' });
   const rs = replicaSet('shop', 'web-5d9f', { app: 'web' }, web);
-  server.add(modelCrd(), web, rs, pod('shop', 'web-5d9f-a', { owner: rs, node: 'node-a' }), pod('shop', 'web-5d9f-b', { owner: rs, node: 'node-b' }), pod('shop', 'web-5d9f-c', { owner: rs, node: 'node-a', phase: 'Failed', reason: 'Evicted' }));
+  const onA = pod('shop', 'web-5d9f-a', { owner: rs, node: 'node-a' });
+  const onB = pod('shop', 'web-5d9f-b', { owner: rs, node: 'node-b' });
+  server.add(modelCrd(), web, rs, onA, onB, pod('shop', 'web-5d9f-c', { owner: rs, node: 'node-a', phase: 'Failed', reason: 'Evicted' }));
   const kube = connect({ kubeconfig: await server.kubeconfig(await tempDir('kube')), retry: { attempts: 3, baseMs: 1 } });
   const store = pathToFileURL(await tempDir('store')).href;
   const traced: CollectInput[] = [];
@@ -63,9 +65,9 @@ test('a Deployment on two nodes resolves through the API, and its model lands as
     for (const w of workers) w.shutdown();
     await Promise.all(running);
   }
-  // The evicted pod is not traced; each node traces its own running container.
+  // The evicted pod is not traced; each node traces its own running pod, by UID.
   assert.deepEqual([...new Set(traced.map((t) => `${t.node}:${JSON.stringify(t.trace)}`))].sort().length, 2);
-  assert.ok(traced.every((t) => t.trace.kind === 'containers' && t.trace.ids.length === 1));
+  for (const t of traced) assert.deepEqual(t.trace, { kind: 'pods', pods: [{ uid: (t.node === 'node-a' ? onA : onB).metadata.uid }] });
   assert.deepEqual(result.nodes.map((n) => n.node).sort(), ['node-a', 'node-b']);
 
   const stored = server.get('crd.varmor.org', 'v1beta1', 'armorprofilemodels', 'shop', 'varmor-shop-web') as (K8sObject & ArmorProfileModel) | undefined;

@@ -91,6 +91,16 @@ test('exec-session records go to the sessions set, syscalls included', () => {
   assert.equal(next.sessions.syscalls!.read!.n[R], 3);
 });
 
+test('a new container of a pod target is workload: its pid counts for attribution, its records are not sessions', () => {
+  const rec = feed([]);
+  assert.equal(rec.accept({ t: 'container-joined', target: T, pid: 9, ppid: 1, ts: 1, container: 'c'.repeat(64) }), true, 'a known record');
+  rec.accept({ t: 'exec', target: T, pid: 9, ts: 1, path_hex: hex('/bin/app'), filename_hex: hex('/bin/app'), comm_hex: '' });
+  assert.ok(rec.hasPid(9));
+  const { behaviors, sessions } = rec.take(10);
+  assert.deepEqual(Object.keys(behaviors.executions!), ['/bin/app']);
+  assert.deepEqual(sessions, {});
+});
+
 test('stats become counters', () => {
   const rec = feed([{ t: 'stats', ringbuf_dropped: 3, tasks_full: 0, path_truncated: 1, records: 9 }]);
   assert.deepEqual(rec.take(1).counters, { ringbuf_dropped: 3, tasks_full: 0, path_truncated: 1, records: 9 });
