@@ -91,6 +91,8 @@ const BIND_OPS = new Set(['bind', 'listen']);
 function rareOp(op: string): boolean {
   return op === 'signal' || op === 'ptrace' || MOUNT_OPS.has(op) || op.startsWith('dbus');
 }
+/** The kernel's note that printk dropped audit records (kernel/audit.c kauditd_printk_skb). */
+const SUPPRESSED = /kauditd_printk_skb: (\d{1,9}) callbacks suppressed/;
 const REPORTED: ReadonlySet<Rejection> = new Set(['too_long', 'binary', 'malformed', 'unbalanced_quote', 'duplicate_field', 'missing_field']);
 
 interface Agg {
@@ -295,8 +297,6 @@ export class Attributor {
   private readonly labels = new Map<string, LabelEntry>();
   /** The latest label resolved: consecutive records mostly share one. */
   private last: LabelEntry | undefined = undefined;
-  /** Time for records whose framing has none (journal audit transport): the latest time seen. */
-  private lastTime = 0;
   /** The record the scan path fills: reused, only the fields attribution reads. */
   private readonly view = new AppArmorRecord();
   private readonly lastSocket = { family: '', type: '', proto: '', key: '//' };
@@ -345,10 +345,7 @@ export class Attributor {
     TOUCHED.length = 0;
     const p = checkBody(line, scanFrame(line));
     if (p < 0) return this.rejected(p, line);
-    const t = SCAN_META[0]!;
-    const at = Number.isNaN(t) ? this.lastTime || Date.now() : t;
-    if (at > this.lastTime) this.lastTime = at;
-    NOW[0] = at;
+    NOW[0] = SCAN_META[0]!;
     const hash = bodyHash();
     const body = line.slice(p, bodyEnd());
     const seen = this.repeats.find(hash, body);
@@ -371,6 +368,12 @@ export class Attributor {
 
   private rejected(code: number, line: string): void {
     this.rejections[-1 - code]++;
+    // Without auditd, records reach the log through printk, which drops what exceeds its rate
+    // limit and says how many (kernel.printk_ratelimit=0 lifts the limit): lost records, counted.
+    if (code === -1 /* not_audit */) {
+      const lost = SUPPRESSED.exec(line);
+      if (lost !== null) this.count('kauditd_suppressed', Number(lost[1]));
+    }
     if (this.samples.length < this.maxSamples) {
       const reason = scanRejection(code);
       if (REPORTED.has(reason)) this.samples.push(`${reason}: ${sample(line)}`);
@@ -413,9 +416,7 @@ export class Attributor {
 
   record(rec: AuditRecord): void {
     TOUCHED.length = 0;
-    const at = Number.isNaN(rec.time) ? this.lastTime || Date.now() : rec.time;
-    if (at > this.lastTime) this.lastTime = at;
-    NOW[0] = at;
+    NOW[0] = rec.time;
     if (rec.kind === 'seccomp') this.seccomp(rec);
     else this.apparmor(rec);
   }

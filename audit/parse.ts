@@ -6,8 +6,8 @@ import { bodyHash, firstNonPrintable } from './bytes.js';
  *
  * Accepted framings: auditd (`[node=N ]type=AVC msg=audit(...)`), rsyslog kern.log
  * (`<date> <host> kernel: [ts] audit: type=1400 audit(...)`), dmesg (`[ts] audit: ...`), /dev/kmsg
- * (`5,seq,usec,-;audit: ...`, kernel facility only) and journal export `MESSAGE=` fields (kernel
- * transport `MESSAGE=audit: type=...` and audit transport `MESSAGE=AVC ...`, which carries no time).
+ * (`5,seq,usec,-;audit: ...`, kernel facility only). The journal's export format is not a line
+ * format: audit/journal.ts reads it and hands over its trusted records in these framings.
  *
  * Speed matters (a busy node logs ~10^5 records/s in modeling state), so scanLine() walks the line
  * once with indexOf and charCodeAt (and its bytes in WebAssembly, audit/bytes.ts) and creates no
@@ -22,8 +22,8 @@ export type Verdict = 'ALLOWED' | 'DENIED' | 'AUDIT' | 'STATUS' | 'HINT' | 'ERRO
 
 export class AppArmorRecord {
   readonly kind = 'apparmor' as const;
-  /** Milliseconds since the epoch, NaN when the framing carries no time (journal audit transport). */
-  time = NaN;
+  /** Milliseconds since the epoch. */
+  time = 0;
   serial = 0;
   type = 0;
   verdict: string | undefined = undefined;
@@ -66,7 +66,7 @@ export class AppArmorRecord {
 
 export class SeccompRecord {
   readonly kind = 'seccomp' as const;
-  time = NaN;
+  time = 0;
   serial = 0;
   type = 1326;
   pid: number | undefined = undefined;
@@ -173,10 +173,7 @@ export function scanFrame(line: string): number {
   let p: number;
   if (c0 === 116 /* t */ && line.startsWith('type=', 0)) return parseAuditd(line);
   if (line.startsWith('node=', 0)) return parseAuditd(line);
-  if (line.startsWith('MESSAGE=', 0)) {
-    p = 8;
-    if (!line.startsWith('audit: ', p)) return parseJournalAudit(line, p);
-  } else if (c0 >= 48 && c0 <= 57) {
+  if (c0 >= 48 && c0 <= 57) {
     p = kmsgBody(line);
     if (p < 0) p = syslogBody(line); // an RFC 3339 syslog timestamp also starts with a digit
   } else if (c0 === 91 /* [ */) {
@@ -296,18 +293,6 @@ function digits(s: string, p: number, e: number): number {
   return x;
 }
 
-/** Journal audit transport: `MESSAGE=<TYPE_NAME> fields...`; time and serial live in other fields. */
-function parseJournalAudit(s: string, p: number): number {
-  const sp = s.indexOf(' ', p);
-  if (sp < 0) return R_NOT_AUDIT;
-  const typeName = s.slice(p, sp);
-  const type = TYPE_NAMES[typeName] ?? (typeName.startsWith('AUDIT') ? Number(typeName.slice(5)) || 0 : 0);
-  if (type === 0) return R_NOT_AUDIT;
-  META[0] = NaN;
-  META[1] = 0;
-  META[2] = type;
-  return sp + 1;
-}
 
 function isAppArmorType(type: number): boolean {
   return type === AVC || type === USER_AVC || (type >= 1500 && type <= 1507);
@@ -365,7 +350,7 @@ const FN = new Float64Array(NFIELDS);
 const FG = new Int32Array(NFIELDS);
 let gen = 0;
 let S = '';
-/** Time (ms since the epoch, NaN when the framing carries none), serial and type of the latest scan: a typed array, so no number is boxed. Read only. */
+/** Time (ms since the epoch), serial and type of the latest scan: a typed array, so no number is boxed. Read only. */
 export const SCAN_META = new Float64Array(3);
 const META = SCAN_META;
 

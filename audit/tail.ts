@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { closeSync, constants, fstatSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
 import { MAX_LINE } from './parse.js';
 
@@ -9,7 +10,9 @@ import { MAX_LINE } from './parse.js';
  *
  * The checkpoint is the offset just past the last line handed out, so a restart from it neither
  * repeats nor skips a line, even when the file was rotated meanwhile (the old inode is looked up
- * as `<path>.1`).
+ * as `<path>.1`). A copytruncate whose new content grew past our offset before we looked (between
+ * two polls, or while we were down) keeps inode and size plausible; the bytes before the offset
+ * give it away, so the last WINDOW of them are kept (and hashed into the checkpoint) and checked.
  */
 
 export interface Position {
@@ -21,7 +24,13 @@ export interface Position {
   offset: number;
   /** /dev/kmsg only: sequence numbers restart with the kernel, so they hold for one boot id. */
   boot?: string;
+  /** Files: the SHA-256 of the tailBytes bytes before offset, to tell the same file from a rewritten one. */
+  tailBytes?: number;
+  tailSha256?: string;
 }
+
+/** Bytes before the read offset kept to recognise the file: a few lines' worth, time stamps and serials included. */
+const WINDOW = 512;
 
 export const DEFAULT_SOURCES = ['/var/log/audit/audit.log', '/var/log/kern.log'];
 
@@ -57,6 +66,8 @@ export class FileTailer {
   private skipping = false;
   private readonly buf: Buffer;
   private resume: Position | undefined;
+  /** The last bytes read (up to WINDOW), ending at readOffset. */
+  private window: Buffer = Buffer.alloc(0);
 
   constructor(private readonly opts: TailOptions) {
     this.buf = Buffer.allocUnsafe(Math.max(opts.bufferSize ?? 1 << 16, MAX_LINE));
@@ -76,6 +87,7 @@ export class FileTailer {
       }
       this.readOffset += n;
       total += n;
+      this.remember(this.carry + n, n);
       this.split(this.carry + n, sink);
     }
     return total;
@@ -90,7 +102,9 @@ export class FileTailer {
   /** Checkpoint: the followed path, the inode being read and the offset past the last complete line. */
   position(): Position | undefined {
     if (this.fd < 0) return this.resume;
-    return { path: this.source, inode: this.inode, offset: this.readOffset - this.carry };
+    // The window ends at readOffset; the checkpoint's offset is before the unfinished line.
+    const tail = this.window.subarray(0, Math.max(0, this.window.length - this.carry));
+    return { path: this.source, inode: this.inode, offset: this.readOffset - this.carry, tailBytes: tail.length, tailSha256: sha256(tail) };
   }
 
   close(): void {
@@ -110,10 +124,18 @@ export class FileTailer {
       this.source = path;
       if (resume && resume.path === path) {
         this.resume = undefined;
-        if (st.ino === resume.inode && st.size >= resume.offset) return this.openAt(path, resume.offset);
+        if (st.ino === resume.inode && st.size >= resume.offset && this.openAt(path, resume.offset)) {
+          if (this.sameTail(resume)) return true;
+          this.close();
+          this.count('truncated');
+          return this.openAt(path, 0);
+        }
         // Rotated while we were down: finish the old file first, if it is still there.
         const old = statOrUndefined(`${path}.1`);
-        if (old && old.ino === resume.inode && old.size >= resume.offset) return this.openAt(`${path}.1`, resume.offset);
+        if (old && old.ino === resume.inode && old.size >= resume.offset && this.openAt(`${path}.1`, resume.offset)) {
+          if (this.sameTail(resume)) return true;
+          this.close();
+        }
         this.count(st.ino === resume.inode ? 'truncated' : 'resume_lost');
         return this.openAt(path, 0);
       }
@@ -132,16 +154,37 @@ export class FileTailer {
     this.readOffset = offset;
     this.carry = 0;
     this.skipping = false;
+    this.window = this.readBefore(offset, Math.min(WINDOW, offset));
     return true;
   }
 
-  /** copytruncate: the open file shrank below what we read, so start it over. */
+  /** The n bytes of the open file before offset (fewer if the file is shorter now). */
+  private readBefore(offset: number, n: number): Buffer {
+    const out = Buffer.alloc(n);
+    return out.subarray(0, n > 0 ? readSync(this.fd, out, 0, n, offset - n) : 0);
+  }
+
+  /** Whether the open file still holds, before the offset, the bytes a checkpoint hashed. */
+  private sameTail(p: Position): boolean {
+    if (p.tailBytes === undefined || p.tailSha256 === undefined) return true;
+    return this.window.length >= p.tailBytes && sha256(this.window.subarray(this.window.length - p.tailBytes)) === p.tailSha256;
+  }
+
+  /** copytruncate: the open file shrank below what we read, or holds other bytes before it: start it over. */
   private checkTruncated(): void {
-    if (fstatSync(this.fd).size < this.readOffset) {
+    const changed = fstatSync(this.fd).size < this.readOffset || !this.readBefore(this.readOffset, this.window.length).equals(this.window);
+    if (changed) {
       this.count('truncated');
       this.readOffset = 0;
+      this.window = Buffer.alloc(0);
       this.dropPartial();
     }
+  }
+
+  /** Keeps the last WINDOW bytes read; the n newest are at buf[end - n, end). */
+  private remember(end: number, n: number): void {
+    const fresh = this.buf.subarray(end - Math.min(n, WINDOW), end);
+    this.window = n >= WINDOW ? Buffer.from(fresh) : Buffer.concat([this.window.subarray(Math.max(0, this.window.length + n - WINDOW)), fresh]);
   }
 
   /** At end of file: has the followed path moved on to a new file? Then switch to it. */
@@ -186,6 +229,10 @@ export class FileTailer {
     }
     if (this.skipping) this.carry = 0;
   }
+}
+
+function sha256(b: Buffer): string {
+  return createHash('sha256').update(b).digest('hex');
 }
 
 function statOrUndefined(path: string) {

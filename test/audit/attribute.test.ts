@@ -54,14 +54,14 @@ test('seccomp records: by subj label, else by pid through the lookup, else dropp
   const a = new Attributor({ profile: (p) => (p === PROFILE ? 'web' : undefined), pid: (pid) => (pid === 5236 ? 'runc-target' : undefined) }, { replica: 'r', arch: 'x86_64' });
   for (const l of lines) a.line(l);
   const d = a.drain();
-  assert.deepEqual(keys(d.get('web')!, 'syscalls'), ['execve', 'getdents64', 'ptrace', 'read']);
+  assert.deepEqual(keys(d.get('web')!, 'syscalls'), ['execve', 'getdents64', 'ptrace']);
   assert.deepEqual(keys(d.get('runc-target')!, 'syscalls'), ['close', 'openat', 'write']);
   assert.equal(a.counters.seccomp_other_arch, 1, 'the aarch64 record');
   assert.equal(a.counters.seccomp_unknown_arch, 1, 'the i386 record');
   const none = new Attributor({ profile: () => undefined }, { replica: 'r' });
   for (const l of lines) none.line(l);
   assert.equal(none.drain().size, 0);
-  assert.equal(none.counters.unattributed, 9, 'all but the i386 record, whose arch has no table');
+  assert.equal(none.counters.unattributed, 8, 'all but the i386 record, whose arch has no table');
 });
 
 test('drain hands out only what changed, with cumulative counts', () => {
@@ -86,4 +86,13 @@ test('hostile and malformed lines are counted, sampled, and reach no profile', a
   assert.equal(r.counters.not_audit, 3);
   assert.equal(r.samples.length, 5);
   for (const s of r.samples) assert.match(s, /^[a-z_]+: [\x20-\x7e…]*$/);
+});
+
+test('records printk dropped (no auditd) are counted as lost', () => {
+  const a = new Attributor({ profile: () => 't' }, { replica: 'r' });
+  a.line('Nov 27 10:00:00 node-1 kernel: [  123.456789] kauditd_printk_skb: 12 callbacks suppressed');
+  a.line('6,2041,123456789,-;kauditd_printk_skb: 3 callbacks suppressed');
+  a.line('Nov 27 10:00:00 node-1 sshd[1]: kauditd_printk_skb: nothing');
+  assert.equal(a.counters.kauditd_suppressed, 15);
+  assert.equal(a.counters.not_audit, 3);
 });

@@ -52,6 +52,41 @@ test('copytruncate and truncation start the file over', () => {
   t.close();
 });
 
+test('copytruncate that regrows past our offset, between polls or while we were down, starts the file over', () => {
+  const log = join(dir, 'regrow.log');
+  const line = (tag: string, i: number) => `type=AVC msg=audit(1700000000.${String(i).padStart(3, '0')}:${i}): ${tag} fsuid=0 ouid=0`;
+  const many = (tag: string, n: number) => Array.from({ length: n }, (_, i) => line(tag, i)).join('\n') + '\n';
+  writeFileSync(log, many('old', 3));
+  const t = new FileTailer({ sources: [log] });
+  assert.equal(drain(t).length, 3);
+  // Same inode, and already longer than what we read when we look again.
+  truncateSync(log, 0);
+  appendFileSync(log, many('new', 10));
+  const lines = drain(t);
+  assert.equal(lines.length, 10);
+  assert.ok(lines.every((l) => l.includes(' new ')));
+  assert.equal(t.counters.truncated, 1);
+  // Appending alone is no truncation.
+  appendFileSync(log, many('more', 2));
+  assert.equal(drain(t).length, 2);
+  assert.equal(t.counters.truncated, 1);
+  const pos = t.position()!;
+  t.close();
+  // While no tailer ran: rewritten and regrown, or only appended to.
+  truncateSync(log, 0);
+  appendFileSync(log, many('again', 20));
+  const after = new FileTailer({ sources: [log], position: pos });
+  assert.deepEqual(drain(after).length, 20);
+  assert.equal(after.counters.truncated, 1);
+  const pos2 = after.position()!;
+  after.close();
+  appendFileSync(log, many('tail', 1));
+  const resumed = new FileTailer({ sources: [log], position: pos2 });
+  assert.deepEqual(drain(resumed), [line('tail', 0)]);
+  assert.equal(resumed.counters.truncated, undefined);
+  resumed.close();
+});
+
 test('resume from a checkpoint: nothing repeated, nothing lost, even across a rotation', () => {
   const log = join(dir, 'resume.log');
   writeFileSync(log, 'r1\nr2\nr3');
