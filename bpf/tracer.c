@@ -2037,6 +2037,19 @@ static void on_match(const char *run, size_t n, const char *line, void *arg)
 	}
 }
 
+/* The container ids in /proc/PID/cgroup matching `id` (on_match); false if the process is gone. */
+static bool proc_cgroup_match(pid_t pid, const char *id, struct cmatch *m)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/cgroup", pid);
+	char *cg = read_small(path, 16384);
+	if (!cg)
+		return false;
+	match_ids(cg, id, on_match, m);
+	free(cg);
+	return true;
+}
+
 struct cproc {
 	pid_t pid, ppid;
 	unsigned long long start;
@@ -2092,14 +2105,9 @@ static int container_members(const char *full, struct cproc **out)
 	int n = proc_table(&pids, &ppids), m = 0;
 	struct cproc *v = calloc(n ? n : 1, sizeof(*v));
 	for (int i = 0; i < n; i++) {
-		char path[64];
-		snprintf(path, sizeof(path), "/proc/%d/cgroup", pids[i]);
-		char *cg = read_small(path, 16384);
-		if (!cg)
-			continue;
 		struct cmatch cm = {0};
-		match_ids(cg, full, on_match, &cm);
-		free(cg);
+		if (!proc_cgroup_match(pids[i], full, &cm))
+			continue;
 		if (cm.distinct && !strcmp(cm.full, full))
 			v[m++] = (struct cproc){.pid = pids[i], .ppid = ppids[i]};
 	}
@@ -2226,15 +2234,8 @@ static void cmd_track_container(int target, const char *id)
 	char found[65] = "";
 	int distinct = 0;
 	for (int i = 0; i < n && distinct < 2; i++) {
-		char path[64];
-		snprintf(path, sizeof(path), "/proc/%d/cgroup", pids[i]);
-		char *cg = read_small(path, 16384);
-		if (!cg)
-			continue;
 		struct cmatch one = {0};
-		match_ids(cg, id, on_match, &one);
-		free(cg);
-		if (!one.distinct)
+		if (!proc_cgroup_match(pids[i], id, &one) || !one.distinct)
 			continue;
 		if (one.distinct > 1 || (distinct && strcmp(found, one.full))) {
 			distinct = 2;
