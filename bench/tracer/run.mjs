@@ -144,8 +144,10 @@ async function startFloor(progs) {
 async function startBpftrace(prog) {
   const p = spawn('bpftrace', ['-e', prog], { stdio: ['ignore', 'pipe', 'inherit'] });
   await new Promise((res, rej) => {
-    lines(p.stdout, (l) => /^Attaching/.test(l) && res());
-    p.on('exit', () => rej(new Error('bpftrace exited')));
+    // bpftrace has been seen to hang before attaching on this VM: give up rather than wait forever
+    const timer = setTimeout(() => { p.kill('SIGKILL'); rej(new Error('bpftrace did not attach within 60 s')); }, 60000);
+    lines(p.stdout, (l) => /^Attaching/.test(l) && (clearTimeout(timer), res()));
+    p.on('exit', () => { clearTimeout(timer); rej(new Error('bpftrace exited')); });
   });
   await sleep(1500); // "Attaching" is printed before the attach completes
   return { stop: async () => { p.kill('SIGINT'); await waitExit(p); } };
