@@ -2273,9 +2273,10 @@ static void cmd_track_container(int target, const char *id)
 
 /* ---- pod targets ------------------------------------------------------------ */
 
-/* v1 controllers the pod check can use, by preference (mode PODCG_V1_PIDS + index);
- * the kubelet makes a pod's cgroup in each hierarchy */
-static const char *const V1_CTRLS[] = {"pids", "memory", "cpu"};
+/* `--pod-cgroup` values by enum pod_cgroup_mode ("auto": PODCG_NONE, let the
+ * loader choose); the v1 ones are the controller names (the kubelet makes a
+ * pod's cgroup in each hierarchy) */
+static const char *const CG_NAMES[] = {"auto", "v2", "pids", "memory", "cpu"};
 
 /* whether the comma-separated list has the word w */
 static bool has_word(const char *list, const char *w)
@@ -2311,7 +2312,7 @@ static int cgroup_hierarchy(int mode, char *root, size_t sz)
 		if (!strcmp(type, "cgroup2") && !found[PODCG_V2][0])
 			strcpy(found[PODCG_V2], mnt);
 		for (int i = 0; i < 3 && !strcmp(type, "cgroup"); i++)
-			if (has_word(opts, V1_CTRLS[i]) && !found[PODCG_V1_PIDS + i][0])
+			if (has_word(opts, CG_NAMES[PODCG_V1_PIDS + i]) && !found[PODCG_V1_PIDS + i][0])
 				strcpy(found[PODCG_V1_PIDS + i], mnt);
 	}
 	if (f)
@@ -2406,7 +2407,7 @@ static bool container_of_pid(pid_t pid, char *out, size_t sz)
 		/* "ID:CONTROLLERS:PATH"; v2: "0::PATH" */
 		char *ctrls = strchr(line, ':');
 		char *p = ctrls ? strchr(ctrls + 1, ':') : NULL;
-		if (!p || (cg_mode == PODCG_V2 ? p != ctrls + 1 : !has_word(ctrls + 1, V1_CTRLS[cg_mode - PODCG_V1_PIDS])))
+		if (!p || (cg_mode == PODCG_V2 ? p != ctrls + 1 : !has_word(ctrls + 1, CG_NAMES[cg_mode])))
 			continue;
 		bool in_pod = false;
 		for (char *c = strtok(p + 1, "/"); c && !found; c = strtok(NULL, "/")) {
@@ -2738,7 +2739,8 @@ static void reap(void)
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: varmor-tracer [--ringbuf-kb N] [--state-dir DIR [--spool-dir DIR]] [--verbose]\n"
+	fprintf(stderr, "usage: varmor-tracer [--ringbuf-kb N] [--state-dir DIR [--spool-dir DIR]]\n"
+			"                     [--pod-cgroup auto|v2|pids|memory|cpu] [--verbose]\n"
 			"       varmor-tracer --release DIR [--spool-dir DIR]\n");
 	exit(2);
 }
@@ -2854,6 +2856,7 @@ int main(int argc, char **argv)
 	}
 	long ringbuf_kb = 4096;
 	bool release_only = false;
+	int want_cg = PODCG_NONE;
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--ringbuf-kb") && i + 1 < argc) {
 			char *end;
@@ -2865,6 +2868,14 @@ int main(int argc, char **argv)
 			state_dir = argv[++i];
 		} else if (!strcmp(argv[i], "--spool-dir") && i + 1 < argc) {
 			spool_dir = argv[++i];
+		} else if (!strcmp(argv[i], "--pod-cgroup") && i + 1 < argc) {
+			i++;
+			want_cg = -1;
+			for (int m = PODCG_NONE; m <= PODCG_V1_CPU; m++)
+				if (!strcmp(argv[i], CG_NAMES[m]))
+					want_cg = m;
+			if (want_cg < 0)
+				usage();
 		} else if (!strcmp(argv[i], "--verbose") || !strcmp(argv[i], "-v")) {
 			verbose = true;
 		} else {
@@ -2903,7 +2914,12 @@ int main(int argc, char **argv)
 	if (ncpus <= 0)
 		die_load("cannot determine the number of possible CPUs");
 
-	cg_mode = cgroup_hierarchy(PODCG_NONE, cg_root, sizeof(cg_root));
+	cg_mode = cgroup_hierarchy(want_cg, cg_root, sizeof(cg_root));
+	if (cg_mode != want_cg && want_cg != PODCG_NONE) {
+		char msg[128];
+		snprintf(msg, sizeof(msg), "--pod-cgroup %s: that hierarchy is not mounted", CG_NAMES[want_cg]);
+		die_load(msg);
+	}
 	if (state_dir) {
 		const char *err = ensure_bpffs(state_dir);
 		if (err)
@@ -2923,6 +2939,16 @@ int main(int argc, char **argv)
 			err = adopt_pins();
 			if (err)
 				die_load(err);
+			/* the programs read the hierarchy they were loaded with */
+			if (want_cg != PODCG_NONE && (__u32)want_cg != meta.pod_cgroup) {
+				char msg[PATH_MAX + 200];
+				snprintf(msg, sizeof(msg),
+					 "state dir %s was loaded with pod cgroup hierarchy %s, not %s (release it with --release to change it)",
+					 state_dir,
+					 meta.pod_cgroup > PODCG_NONE && meta.pod_cgroup <= PODCG_V1_CPU ? CG_NAMES[meta.pod_cgroup] : "none",
+					 CG_NAMES[want_cg]);
+				die_load(msg);
+			}
 			cg_mode = cgroup_hierarchy(meta.pod_cgroup, cg_root, sizeof(cg_root));
 		} else {
 			/* pins without meta: a loader died while pinning; nobody saw its generation */
