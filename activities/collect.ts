@@ -45,6 +45,8 @@ export interface CollectorConfig {
   commandOutput: number | 'ignore';
   /** Audit log search order (vArmor's --auditLogPaths); empty: no audit collector. */
   auditSources: string[];
+  /** The cgroup hierarchy pods are found in (the loader's --pod-cgroup); default auto. */
+  podCgroup?: string;
 }
 
 const TARGET_ID = 1;
@@ -82,13 +84,13 @@ export function collectActivity(config: CollectorConfig) {
     };
     let tracer: TracerProcess;
     try {
-      tracer = await TracerProcess.start(config.tracerPath, { commandOutput: config.commandOutput, onRecord, ...(stateDir ? { stateDir } : {}) });
+      tracer = await TracerProcess.start(config.tracerPath, { commandOutput: config.commandOutput, onRecord, podCgroup: config.podCgroup, ...(stateDir ? { stateDir } : {}) });
     } catch (err) {
       if (!stateDir) throw ApplicationFailure.create({ message: (err as Error).message, type: 'BpfUnavailable', nonRetryable: true });
       // No usable bpffs (or a stale pin): trace without pinning rather than not at all.
       ctx.log.warn('tracer state cannot be pinned; tracing without it (a restart will lose what was not checkpointed)', { stateDir, error: (err as Error).message });
       try {
-        tracer = await TracerProcess.start(config.tracerPath, { commandOutput: config.commandOutput, onRecord });
+        tracer = await TracerProcess.start(config.tracerPath, { commandOutput: config.commandOutput, onRecord, podCgroup: config.podCgroup });
       } catch (again) {
         throw ApplicationFailure.create({ message: (again as Error).message, type: 'BpfUnavailable', nonRetryable: true });
       }

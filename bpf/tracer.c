@@ -2874,8 +2874,10 @@ int main(int argc, char **argv)
 			for (int m = PODCG_NONE; m <= PODCG_V1_CPU; m++)
 				if (!strcmp(argv[i], CG_NAMES[m]))
 					want_cg = m;
-			if (want_cg < 0)
-				usage();
+			if (want_cg < 0) {
+				fprintf(stderr, "varmor-tracer: --pod-cgroup %s: expected auto, v2, pids, memory or cpu\n", argv[i]);
+				exit(2);
+			}
 		} else if (!strcmp(argv[i], "--verbose") || !strcmp(argv[i], "-v")) {
 			verbose = true;
 		} else {

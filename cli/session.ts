@@ -2,7 +2,7 @@ import { Client, Connection } from '@temporalio/client';
 import type { Logger } from 'pino';
 import { archFromNode } from '../core/syscalls.js';
 import { connectOrStart, type TemporalEndpoint } from '../embedded/temporal-server.js';
-import { auditSources, defaultStoreUrl, nodeName, pinRoot, tracerPath } from '../lib/home.js';
+import { auditSources, defaultStoreUrl, nodeName, pinRoot, podCgroup, tracerPath } from '../lib/home.js';
 import { tlsFromEnv } from '../lib/temporal-tls.js';
 import { connect, type Kube } from '../k8s/client.js';
 import { startWorkers, type Role, type RunningWorkers } from '../workers/workers.js';
@@ -61,7 +61,7 @@ export async function openSession(opts: SessionOptions): Promise<Session> {
         node,
         store,
         ...(opts.workers !== 'node' ? kubeIfAny(opts) : {}),
-        collector: { tracerPath: tracerPath(), arch: archFromNode(process.arch), commandOutput: opts.commandOutput ?? 'ignore', auditSources: auditSources(), ...(pinRoot() ? { pinRoot: pinRoot()! } : {}) },
+        collector: { tracerPath: tracerPath(), arch: archFromNode(process.arch), commandOutput: opts.commandOutput ?? 'ignore', auditSources: auditSources(), podCgroup: podCgroup(), ...(pinRoot() ? { pinRoot: pinRoot()! } : {}) },
         logger: opts.log,
       });
       workers.done.catch((err: Error) => opts.log.error({ err }, 'worker failed'));

@@ -33,6 +33,13 @@ export function auditSources(): string[] {
   return spec === '' ? [] : parseSources(spec);
 }
 
+/** The cgroup hierarchy the tracer finds pods in (its --pod-cgroup): VARMOR_MODELER_POD_CGROUP, default auto. */
+export function podCgroup(): string {
+  const mode = process.env.VARMOR_MODELER_POD_CGROUP ?? 'auto';
+  if (!['auto', 'v2', 'pids', 'memory', 'cpu'].includes(mode)) throw new Error(`VARMOR_MODELER_POD_CGROUP=${mode}: expected auto, v2, pids, memory or cpu`);
+  return mode;
+}
+
 /** Where tracer state is pinned so it survives collector restarts: VARMOR_MODELER_PIN_ROOT, "" for no pinning. */
 export function pinRoot(): string | undefined {
   const root = process.env.VARMOR_MODELER_PIN_ROOT ?? '/sys/fs/bpf/varmor-modeler';

@@ -54,18 +54,20 @@ export class TracerProcess extends EventEmitter {
     this.child.stdin!.on('error', () => {}); // EPIPE after a crash surfaces through 'exit'
   }
 
-  /** Starts the loader and waits until its programs are attached. */
   /**
    * Starts the loader and waits until its programs are attached (or, with a state dir, adopted
    * and the spool replayed: replayed records reach onRecord before this resolves).
    */
-  static async start(binary: string, opts: { commandOutput?: number | 'ignore'; stateDir?: string; onRecord?: (r: TracerRecord) => void } = {}): Promise<TracerProcess> {
+  static async start(
+    binary: string,
+    opts: { commandOutput?: number | 'ignore'; stateDir?: string; podCgroup?: string | undefined; onRecord?: (r: TracerRecord) => void } = {},
+  ): Promise<TracerProcess> {
     try {
       await access(binary, constants.X_OK);
     } catch {
       throw new TracerError(`BPF tracer binary ${binary} is missing; build it with "make -C bpf" (make setup does)`, 'unavailable');
     }
-    const args = opts.stateDir ? ['--state-dir', opts.stateDir] : [];
+    const args = [...(opts.stateDir ? ['--state-dir', opts.stateDir] : []), ...(opts.podCgroup ? ['--pod-cgroup', opts.podCgroup] : [])];
     const tracer = new TracerProcess(binary, args, opts.commandOutput ?? 'ignore', opts.onRecord);
     try {
       tracer.ready = await tracer.waitFor((r) => r.t === 'ready');

@@ -132,6 +132,9 @@ describe('Helm chart', { skip }, () => {
     assert.deepEqual(await hostPaths('--set', 'node.auditLogPaths=null'), ['/run/varmor-modeler', '/sys/fs/bpf', '/sys/kernel/btf']);
     const env = one(await render(), 'DaemonSet').spec.template.spec.containers[0].env;
     assert.equal(env.find((e: Manifest) => e.name === 'VARMOR_MODELER_AUDIT_LOG_PATHS').value, '/var/log/audit/audit.log|/var/log/kern.log');
+    assert.equal(env.find((e: Manifest) => e.name === 'VARMOR_MODELER_POD_CGROUP').value, 'auto');
+    const v2 = one(await render('--set', 'node.podCgroup=v2'), 'DaemonSet').spec.template.spec.containers[0].env;
+    assert.equal(v2.find((e: Manifest) => e.name === 'VARMOR_MODELER_POD_CGROUP').value, 'v2');
   });
 
   test('RBAC grants exactly the calls the code makes (k8s/rbac.ts), to the controller only', async () => {
