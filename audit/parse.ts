@@ -1,5 +1,5 @@
 import { pathFromBytes } from '../core/paths.js';
-import { bodyHash, firstNonPrintable } from './bytes.js';
+import { F_UINT_APPARMOR, F_UINT_SECCOMP, F_UNIQUE, bodyHash, firstNonPrintable, scanFields, setFieldKeys } from './bytes.js';
 
 /**
  * One audit log line → one typed record, or the reason it was rejected.
@@ -9,11 +9,10 @@ import { bodyHash, firstNonPrintable } from './bytes.js';
  * (`5,seq,usec,-;audit: ...`, kernel facility only). The journal's export format is not a line
  * format: audit/journal.ts reads it and hands over its trusted records in these framings.
  *
- * Speed matters (a busy node logs ~10^5 records/s in modeling state), so scanLine() walks the line
- * once with indexOf and charCodeAt (and its bytes in WebAssembly, audit/bytes.ts) and creates no
- * string at all: it validates every field and
- * leaves their offsets in module-level typed arrays. parseLine() then builds the full record from
- * them; the attributor instead reads only the few fields it needs (field*(), interned for values
+ * Speed matters (a busy node logs ~10^5 records/s in modeling state), so scanLine() walks the
+ * framing with indexOf and charCodeAt and the body's bytes in WebAssembly (audit/bytes.ts), and
+ * creates no string at all: it validates every field and leaves their offsets in typed arrays.
+ * parseLine() then builds the full record from them; the attributor instead reads only the few fields it needs (field*(), interned for values
  * that repeat). Lines are latin1 strings, one char per byte, so byte-exact values survive until
  * pathFromBytes turns them into model paths.
  */
@@ -332,116 +331,6 @@ const K = {
 export const FIELD = K;
 const NFIELDS = 38;
 const IGNORED = -1;
-const BAD_KEY = -2;
-
-// Fields that are unsigned decimals, per record kind: validated while scanning (a bad one rejects
-// the record), kept as numbers.
-const UINT_APPARMOR = new Uint8Array(NFIELDS);
-for (const k of [K.fsuid, K.ouid, K.pid, K.capability, K.protocol, K.lport, K.fport]) UINT_APPARMOR[k] = 1;
-const UINT_SECCOMP = new Uint8Array(NFIELDS);
-for (const k of [K.pid, K.syscall]) UINT_SECCOMP[k] = 1;
-
-// The scan of the latest line: per field code, the value's offsets, whether it was quoted, its
-// number, and the scan generation that set it (a field is present iff FG[code] === gen).
-const F0 = new Int32Array(NFIELDS);
-const F1 = new Int32Array(NFIELDS);
-const FQ = new Uint8Array(NFIELDS);
-const FN = new Float64Array(NFIELDS);
-const FG = new Int32Array(NFIELDS);
-let gen = 0;
-let S = '';
-/** Time (ms since the epoch), serial and type of the latest scan: a typed array, so no number is boxed. Read only. */
-export const SCAN_META = new Float64Array(3);
-const META = SCAN_META;
-
-/** The second half of scanLine: the key=value list scanFrame() found, from p to bodyEnd(). */
-export function scanBody(s: string, p: number): number {
-  if (++gen > 0x3fffffff) {
-    FG.fill(0);
-    gen = 1;
-  }
-  S = s;
-  const type = META[2]!;
-  const apparmor = type !== SECCOMP;
-  const res = scanFields(s, p, END, apparmor);
-  if (res !== 0) return res;
-  if (!apparmor) return FG[K.arch] !== gen || FG[K.syscall] !== gen ? R_MISSING_FIELD : SCAN_SECCOMP;
-  if (FG[K.apparmor] !== gen) return type === AVC || type === USER_AVC ? R_NOT_APPARMOR : R_MISSING_FIELD;
-  return FG[K.operation] !== gen ? R_MISSING_FIELD : SCAN_APPARMOR;
-}
-
-function scanFields(s: string, p: number, end: number, apparmor: boolean): number {
-  let seen = 0;
-  while (p < end) {
-    if (s.charCodeAt(p) === 32) {
-      p++;
-      continue;
-    }
-    let code = knownKey(s, p);
-    let eq: number;
-    if (code !== UNKNOWN) {
-      eq = keyEnd;
-    } else {
-      eq = s.indexOf('=', p);
-      if (eq < 0 || eq >= end) return R_MALFORMED;
-      code = otherKey(s, p, eq);
-      if (code === BAD_KEY) return R_MALFORMED;
-    }
-    const q = s.charCodeAt(eq + 1);
-    let v0 = eq + 1;
-    let v1: number;
-    if (q === 34 /* " */) {
-      v0++;
-      v1 = s.indexOf('"', v0);
-      if (v1 < 0 || v1 >= end) return R_UNBALANCED_QUOTE;
-      p = v1 + 1;
-    } else if (q === 39 /* ' */) {
-      // USER_AVC: msg='apparmor="..." ...' carries the AppArmor fields of a userspace (dbus) check.
-      const close = s.lastIndexOf("'", end - 1);
-      if (close <= eq + 1) return R_UNBALANCED_QUOTE;
-      if (code !== K.msg || !apparmor || seen & (1 << K.msg)) return R_MALFORMED;
-      seen |= 1 << K.msg;
-      // The outer pid is the dbus daemon's; the inner fields describe the client.
-      FG[K.pid] = 0;
-      const inner = scanFields(s, eq + 2, close, apparmor);
-      if (inner !== 0) return inner;
-      p = close + 1;
-      continue;
-    } else {
-      // Mostly short (pid=1234, sig=0): a few chars by hand before asking indexOf.
-      v1 = v0;
-      const stop = v0 + 8 < end ? v0 + 8 : end;
-      while (v1 < stop && s.charCodeAt(v1) !== 32) v1++;
-      if (v1 === stop && v1 < end) {
-        v1 = s.indexOf(' ', v1);
-        if (v1 < 0 || v1 > end) v1 = end;
-      }
-      p = v1;
-      if (code === K.subj && v1 < end && s.charCodeAt(v1 + 1) === 40 /* ( */) {
-        // An AppArmor task label prints unquoted with its mode: `subj=name (complain)`.
-        const close = s.indexOf(')', v1);
-        if (close < 0 || close >= end) return R_MALFORMED;
-        v1 = p = close + 1;
-      }
-    }
-    if (p < end && s.charCodeAt(p) !== 32) return R_MALFORMED;
-    if (code === IGNORED) continue;
-    if (code < 30) {
-      if (seen & (1 << code)) return R_DUPLICATE_FIELD;
-      seen |= 1 << code;
-    }
-    if (apparmor ? UINT_APPARMOR[code] : UINT_SECCOMP[code]) {
-      const x = uint(s, v0, v1);
-      if (x < 0) return R_MALFORMED;
-      FN[code] = x;
-    }
-    F0[code] = v0;
-    F1[code] = v1;
-    FQ[code] = q === 34 ? 1 : 0;
-    FG[code] = gen;
-  }
-  return 0;
-}
 
 /** Names of the keys we use; aliases share a code. */
 const KEY_NAMES: Record<string, number> = {
@@ -455,72 +344,61 @@ const KEY_NAMES: Record<string, number> = {
   path: K.path, interface: K.interface, member: K.member,
 };
 
-// Keys are recognised from their first two characters: a short list of candidates, each confirmed
-// char by char and by the `=` that must follow. No substring, and no indexOf for a key we know.
-// Keys the kernel often logs that we do not use are known too, as IGNORED.
-const UNKNOWN = -3;
+// Keys the kernel often logs that we do not use are known too, as IGNORED: recognised like ours,
+// then skipped. Any other key is checked (not empty, no space or quote) and skipped.
 const IGNORED_KEYS = [
   'auid', 'uid', 'gid', 'ses', 'sig', 'compat', 'ip', 'success', 'exit', 'a0', 'a1', 'a2', 'a3', 'items', 'ppid',
   'euid', 'suid', 'egid', 'sgid', 'fsgid', 'tty', 'key', 'error', 'parent', 'sauid', 'hostname', 'terminal', 'res',
 ];
-const candName: string[][] = [];
-const candCode: number[][] = [];
-const firstTwo = new Int32Array(128 * 128).fill(-1);
-for (const [name, code] of [...Object.entries(KEY_NAMES), ...IGNORED_KEYS.map((k) => [k, IGNORED] as const)]) {
-  const i = (name.charCodeAt(0) << 7) | name.charCodeAt(1);
-  if (firstTwo[i] === -1) {
-    firstTwo[i] = candName.length;
-    candName.push([]);
-    candCode.push([]);
+
+// Per code: unsigned decimals per record kind (validated while scanning, a bad one rejects the
+// record, kept as numbers), and the codes a record may name once.
+const FLAGS = new Array<number>(NFIELDS).fill(0);
+for (const k of [K.fsuid, K.ouid, K.pid, K.capability, K.protocol, K.lport, K.fport]) FLAGS[k]! |= F_UINT_APPARMOR;
+for (const k of [K.pid, K.syscall]) FLAGS[k]! |= F_UINT_SECCOMP;
+for (let k = 0; k < 30; k++) FLAGS[k]! |= F_UNIQUE;
+
+// The scan of the latest line, in the WebAssembly module's memory: per field code, the value's
+// offsets, whether it was quoted, its number, and the scan generation that set it (a field is
+// present iff FG[code] === gen).
+const { f0: F0, f1: F1, fq: FQ, fn: FN, fg: FG } = setFieldKeys(
+  [...Object.entries(KEY_NAMES), ...IGNORED_KEYS.map((k) => [k, IGNORED] as const)],
+  FLAGS,
+  { msg: K.msg, pid: K.pid, subj: K.subj },
+  { malformed: R_MALFORMED, unbalanced: R_UNBALANCED_QUOTE, duplicate: R_DUPLICATE_FIELD },
+);
+let gen = 0;
+let S = '';
+/** Time (ms since the epoch), serial and type of the latest scan: a typed array, so no number is boxed. Read only. */
+export const SCAN_META = new Float64Array(3);
+const META = SCAN_META;
+
+/**
+ * The second half of scanLine: the key=value list scanFrame() found, from p to bodyEnd(). Scans
+ * the bytes checkBody() put in WebAssembly: call it right after checkBody() of the same line.
+ */
+export function scanBody(s: string, p: number): number {
+  if (++gen > 0x3fffffff) {
+    FG.fill(0);
+    gen = 1;
   }
-  candName[firstTwo[i]!]!.push(name);
-  candCode[firstTwo[i]!]!.push(code);
+  S = s;
+  const type = META[2]!;
+  const apparmor = type !== SECCOMP;
+  const res = scanFields(p, END, apparmor, gen);
+  if (res !== 0) return res;
+  if (!apparmor) return FG[K.arch] !== gen || FG[K.syscall] !== gen ? R_MISSING_FIELD : SCAN_SECCOMP;
+  if (FG[K.apparmor] !== gen) return type === AVC || type === USER_AVC ? R_NOT_APPARMOR : R_MISSING_FIELD;
+  return FG[K.operation] !== gen ? R_MISSING_FIELD : SCAN_APPARMOR;
 }
-// Where knownKey() found the key's `=`.
-let keyEnd = 0;
+
+// ---- Reading the latest scan. Only meaningful right after scanLine() accepted a record.
 
 /** s.startsWith(name, p), which V8 runs far slower than this loop for short names. */
 function sameAt(s: string, p: number, name: string): boolean {
   for (let i = 0; i < name.length; i++) if (s.charCodeAt(p + i) !== name.charCodeAt(i)) return false;
   return true;
 }
-
-/** sameAt() from the from-th character of name on. */
-function sameFrom(s: string, p: number, name: string, from: number): boolean {
-  for (let i = from; i < name.length; i++) if (s.charCodeAt(p + i) !== name.charCodeAt(i)) return false;
-  return true;
-}
-
-/** The code of a known key at p (setting keyEnd to its `=`), else UNKNOWN. */
-function knownKey(s: string, p: number): number {
-  const c0 = s.charCodeAt(p);
-  const c1 = s.charCodeAt(p + 1);
-  // Past the end c1 is NaN, which the shift makes 0: no key has that second character.
-  if (c0 >= 128 || c1 >= 128) return UNKNOWN;
-  const list = firstTwo[(c0 << 7) | c1]!;
-  if (list < 0) return UNKNOWN;
-  const names = candName[list]!;
-  for (let k = 0; k < names.length; k++) {
-    const name = names[k]!;
-    const e = p + name.length;
-    if (s.charCodeAt(e) === 61 /* = */ && sameFrom(s, p, name, 2)) {
-      keyEnd = e;
-      return candCode[list]![k]!;
-    }
-  }
-  return UNKNOWN;
-}
-
-/** The code of the key s[p, e) knownKey() did not know: IGNORED, or BAD_KEY for an empty one or one with a space or quote. */
-function otherKey(s: string, p: number, e: number): number {
-  if (e === p) return BAD_KEY;
-  const sp = s.indexOf(' ', p);
-  if (sp >= 0 && sp < e) return BAD_KEY;
-  const q = s.indexOf('"', p);
-  return q >= 0 && q < e ? BAD_KEY : IGNORED;
-}
-
-// ---- Reading the latest scan. Only meaningful right after scanLine() accepted a record.
 
 /** Changes with every scan that reaches the fields: a reader that let other code run can tell its fields were overwritten. */
 export function scanGeneration(): number {
@@ -648,18 +526,6 @@ function seccompRecord(): SeccompRecord {
   r.syscall = fieldNumber(K.syscall);
   r.code = fieldRaw(K.code);
   return r;
-}
-
-/** Decimal without sign, or -1. */
-function uint(s: string, v0: number, v1: number): number {
-  if (v1 <= v0 || v1 - v0 > 15) return -1;
-  let x = 0;
-  for (let i = v0; i < v1; i++) {
-    const c = s.charCodeAt(i) - 48;
-    if (c < 0 || c > 9) return -1;
-    x = x * 10 + c;
-  }
-  return x;
 }
 
 /**
