@@ -4,13 +4,13 @@
 // image when out/image is missing or older than what goes into it (a clean clone builds it).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseAllDocuments } from 'yaml';
-import { Tracer, sh, unhex, which } from '../bpf/harness.mjs';
+import { Tracer, sh, sleep, unhex, which } from '../bpf/harness.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const VERSION = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')).version;
@@ -166,4 +166,22 @@ test('without BPF or PERFMON the tracer stops with the permission error', () => 
     assert.match(r.stderr, /^varmor-tracer: cannot load BPF programs: permission denied \(needs root or CAP_BPF/m);
     assert.equal(JSON.parse(r.stdout.trim().split('\n').at(-1)).t, 'error');
   }
+});
+
+test("containerd imports the archive as kind does, under the chart's image name, and runs it", async () => {
+  assert.ok(which('containerd') && which('ctr'), 'containerd is not installed (tools/setup-system.sh installs it)');
+  // A private containerd: its own root, state and socket, stopped in teardown.
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'varmor-image-containerd-'));
+  const sock = path.join(dir, 'containerd.sock');
+  fs.writeFileSync(path.join(dir, 'config.toml'), `version = 2\nroot = "${dir}/root"\nstate = "${dir}/state"\n[grpc]\n  address = "${sock}"\n`);
+  const daemon = spawn('containerd', ['--config', path.join(dir, 'config.toml')], { stdio: 'ignore' });
+  cleanups.push(() => { daemon.kill(); spawnSync('sleep', ['1']); fs.rmSync(dir, { recursive: true, force: true }); });
+  const ctr = (args, opts) => sh('ctr', ['--address', sock, '--namespace', 'k8s.io', ...args], { timeout: 60000, ...opts });
+  for (let i = 0; !fs.existsSync(sock); i++) { assert.ok(i < 100, 'containerd did not start'); await sleep(100); }
+
+  // kind load image-archive runs exactly this on each node.
+  ctr(['images', 'import', '--all-platforms', '--digests', '-'], { stdio: 'pipe', input: fs.readFileSync(path.join(ROOT, 'out', `varmor-modeler-${VERSION}.oci.tar`)) });
+  const name = `docker.io/library/${pods.DaemonSet.containers[0].image}`;
+  assert.ok(ctr(['images', 'ls', '-q']).split('\n').includes(name), `${name} imported`);
+  assert.equal(ctr(['run', '--rm', name, `varmor-image-${process.pid}`, 'varmor-modeler', '--version']).trim(), VERSION);
 });
