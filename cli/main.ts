@@ -1,6 +1,8 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { Command, Option } from 'commander';
 import { createLogger } from '../lib/log.js';
-import { stateHome } from '../lib/home.js';
+import { PACKAGE_ROOT, stateHome } from '../lib/home.js';
 import { adviseCommand, contextFrom, diffCommand, profileCommand, type ContextFlags, type ProfileFormat } from './analyse.js';
 import { ingestCommand } from './audit.js';
 import { resolveCommand } from '../k8s/cli.js';
@@ -35,6 +37,7 @@ function action<A extends unknown[]>(fn: (...args: A) => Promise<number>) {
 
 const program = new Command('varmor-modeler')
   .description('Watch what a workload really does, then generate the tightest AppArmor and seccomp profiles it can run under.')
+  .version((JSON.parse(readFileSync(join(PACKAGE_ROOT, 'package.json'), 'utf8')) as { version: string }).version)
   .addOption(new Option('--home <dir>', 'state directory (server database, embedded object store)').env('VARMOR_MODELER_HOME'))
   .showHelpAfterError();
 

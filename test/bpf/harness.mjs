@@ -37,8 +37,9 @@ export function containerSkip() {
 }
 
 export class Tracer {
-  constructor(args = []) {
-    this.proc = spawn(BIN, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+  /** `bin`: another command that runs the loader with our stdio (e.g. runc run, for a container). */
+  constructor(args = [], bin = BIN) {
+    this.proc = spawn(bin, args, { stdio: ['pipe', 'pipe', 'pipe'] });
     this.records = [];
     this.waiters = new Set();
     this.stderr = '';

@@ -2,10 +2,15 @@
 # End to end on a real cluster: install varmor-modeler with its chart, model an nginx Deployment
 # for two minutes, and print the ArmorProfileModel. Not run by `make test` (it needs a cluster).
 #
-#   IMAGE=varmor-modeler:dev test/e2e/kind-e2e.sh
+#   make image && test/e2e/kind-e2e.sh           the image `make image` built, loaded into kind
+#   IMAGE=registry.example/varmor-modeler:0.1.0 USE_CURRENT_CONTEXT=1 test/e2e/kind-e2e.sh
 #
 # Environment:
-#   IMAGE                 varmor-modeler image to run (required); loaded into kind when kind is used
+#   IMAGE                 varmor-modeler image to run; unset: docker.io/library/varmor-modeler:<version>
+#                         from make image's archive. With kind it is loaded from IMAGE_ARCHIVE, else
+#                         from the docker engine; another cluster pulls it (push the archive first:
+#                         skopeo copy oci-archive:out/varmor-modeler-<version>.oci.tar docker://REGISTRY/...)
+#   IMAGE_ARCHIVE         image tarball for kind (default, when IMAGE is unset: out/varmor-modeler-<version>.oci.tar)
 #   USE_CURRENT_CONTEXT=1 use the current kubectl context instead of creating a kind cluster
 #   CLUSTER               kind cluster name (default varmor-modeler-e2e)
 #   KEEP=1                keep the kind cluster and everything installed afterwards
@@ -15,7 +20,12 @@
 set -euo pipefail
 
 cd "$(dirname "$0")/../.."
-: "${IMAGE:?set IMAGE to a varmor-modeler image, e.g. IMAGE=varmor-modeler:dev}"
+if [ -z "${IMAGE:-}" ]; then
+  version=$(node -p 'require("./package.json").version')
+  IMAGE=docker.io/library/varmor-modeler:$version
+  IMAGE_ARCHIVE=${IMAGE_ARCHIVE:-out/varmor-modeler-$version.oci.tar}
+  [ -f "$IMAGE_ARCHIVE" ] || { echo "kind-e2e: no $IMAGE_ARCHIVE: run make image, or set IMAGE" >&2; exit 1; }
+fi
 CLUSTER=${CLUSTER:-varmor-modeler-e2e}
 NS=varmor-modeler
 DURATION=${DURATION:-2m}
@@ -45,8 +55,13 @@ if [ -z "${USE_CURRENT_CONTEXT:-}" ]; then
     created=1
   fi
   kubectl config use-context "kind-$CLUSTER"
-  log "loading $IMAGE into kind"
-  kind load docker-image "$IMAGE" --name "$CLUSTER"
+  if [ -n "${IMAGE_ARCHIVE:-}" ]; then
+    log "loading $IMAGE_ARCHIVE ($IMAGE) into kind"
+    kind load image-archive "$IMAGE_ARCHIVE" --name "$CLUSTER"
+  else
+    log "loading $IMAGE into kind"
+    kind load docker-image "$IMAGE" --name "$CLUSTER"
+  fi
 fi
 
 kubectl create namespace "$NS" --dry-run=client -o yaml | kubectl apply -f -
