@@ -2776,7 +2776,7 @@ static void load_and_attach(long ringbuf_kb)
 		if (e == EPERM || e == EACCES)
 			snprintf(msg, sizeof(msg),
 				 "cannot load BPF programs: permission denied (needs root or "
-				 "CAP_BPF+CAP_PERFMON+CAP_SYS_RESOURCE)");
+				 "CAP_BPF+CAP_PERFMON)");
 		else
 			snprintf(msg, sizeof(msg),
 				 "cannot load BPF programs: %s (needs kernel >= 5.17 with BTF, BPF ring buffer, "

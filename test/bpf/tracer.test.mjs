@@ -1,5 +1,5 @@
 // Drives bpf/build/varmor-tracer over its stdin/stdout protocol (see bpf/README.md).
-// Needs root (or CAP_BPF+CAP_PERFMON+CAP_SYS_RESOURCE); skips otherwise.
+// Needs root (or CAP_BPF+CAP_PERFMON); skips otherwise.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
