@@ -11,10 +11,9 @@ import {
   fieldTextInterned,
   bodyEnd,
   bodyHash,
-  checkBody,
   SCAN_SECCOMP,
   scanBody,
-  scanFrame,
+  frameLine,
   scanLine,
   scanRejection,
   SCAN_META,
@@ -343,7 +342,7 @@ export class Attributor {
   line(line: string): void {
     this.lines++;
     TOUCHED.length = 0;
-    const p = checkBody(line, scanFrame(line));
+    const p = frameLine(line);
     if (p < 0) return this.rejected(p, line);
     NOW[0] = SCAN_META[0]!;
     const hash = bodyHash();

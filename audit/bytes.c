@@ -3,6 +3,8 @@
  * The byte-level half of checking an audit log line, compiled to WebAssembly (tools/build-wasm.sh)
  * and driven by audit/bytes.ts. JavaScript walks a string at about 2 ns a character on our nodes,
  * so the jobs that must see every byte of every line run here, 16 bytes at a time where they can:
+ *   - the framing (frame): auditd's or the kernel's prefix, its time stamp, serial and type, with
+ *     the limits parse.ts had in characters (type names and accepted types written here by types());
  *   - the first byte that is not printable ASCII (the kernel logs nothing else; auditd's ENRICHED
  *     format separates its appended fields with 0x1d);
  *   - a hash of the record's body, with which the attributor recognises a body it has seen;
@@ -22,7 +24,7 @@ static int32_t hash;
 
 __attribute__((export_name("buffer"))) unsigned char *buffer(void) { return line; }
 __attribute__((export_name("capacity"))) int32_t capacity(void) { return CAP - 16; }
-/* The hash check() computed. */
+/* The hash frame() computed. */
 __attribute__((export_name("body_hash"))) int32_t body_hash(void) { return hash; }
 
 /* Offset of the first byte outside 0x20..0x7e in line[0, n), or n. */
@@ -62,22 +64,272 @@ static int32_t mix(int32_t p, int32_t end)
 	return (int32_t)(h ^ (h >> 29));
 }
 
-/*
- * The line is line[0, n) (UTF-8 encoding written bytes) and its body starts at p. Returns the first
- * byte that is not printable ASCII (or n) and hashes the body, which ends at that byte when it is
- * ENRICHED's 0x1d. The byte after the line is zeroed: the field scan may look one byte past the
- * body's end, and must not see the previous line there.
- */
-__attribute__((export_name("check"))) int32_t check(int32_t written, int32_t n, int32_t p)
+/* ---- The framing. Type names, accepted types and rejection codes are audit/parse.ts's (types()). */
+
+#define MAX_TYPES 32
+/* Written by parse.ts: per accepted type, its number (16 bits, little endian), its name's length and name (0: no name); number 0 ends. */
+static unsigned char typetab[512];
+static int32_t tnum[MAX_TYPES], tname[MAX_TYPES], tlen[MAX_TYPES], ntypes;
+static int32_t r_not_audit, r_other_type, r_binary, r_frame_malformed;
+/* The frame's results: time (ms since the epoch), serial, type; and where the body ends. */
+static double meta[3];
+static int32_t body_end_;
+/* The line's length in bytes, and whether each byte is a character (all ASCII). */
+static int32_t len_, ascii_;
+
+__attribute__((export_name("typetab"))) unsigned char *typetab_(void) { return typetab; }
+__attribute__((export_name("typetab_size"))) int32_t typetab_size(void) { return sizeof(typetab); }
+__attribute__((export_name("meta"))) double *meta_(void) { return meta; }
+__attribute__((export_name("body_end"))) int32_t body_end(void) { return body_end_; }
+
+/* Builds the type lookup from typetab and takes the rejection codes; returns the number of types, or -1. */
+__attribute__((export_name("types"))) int32_t types(int32_t not_audit, int32_t other_type, int32_t malformed, int32_t binary)
 {
-	int32_t bad;
+	int32_t o = 0;
 
-	line[written] = 0;
-	bad = first_bad(n);
-	int32_t end = bad < n && line[bad] == 0x1d && bad >= p ? bad : n;
+	r_not_audit = not_audit, r_other_type = other_type, r_frame_malformed = malformed, r_binary = binary;
+	for (ntypes = 0; typetab[o] | typetab[o + 1]; o += 3 + typetab[o + 2], ntypes++) {
+		if (ntypes >= MAX_TYPES || o + 3 + typetab[o + 2] >= (int32_t)sizeof(typetab) - 2)
+			return -1;
+		tnum[ntypes] = typetab[o] | typetab[o + 1] << 8;
+		tlen[ntypes] = typetab[o + 2];
+		tname[ntypes] = o + 3;
+	}
+	return ntypes;
+}
 
+/*
+ * The limits of the framing count characters (UTF-16 units, as the line's string does): the units
+ * before byte offset b, which is the same number unless a non-ASCII character precedes it.
+ */
+static int32_t units(int32_t b)
+{
+	int32_t u = 0;
+
+	if (ascii_)
+		return b;
+	for (int32_t i = 0; i < b; i++)
+		u += (line[i] & 0xc0) != 0x80 ? 1 + (line[i] >= 0xf0) : 0;
+	return u;
+}
+
+/* Whether the line has the literal at p. */
+static int at(int32_t p, const char *lit)
+{
+	for (; *lit; p++, lit++)
+		if (p >= len_ || line[p] != (unsigned char)*lit)
+			return 0;
+	return 1;
+}
+
+/* The first c in line[p, len_), or -1 (find() of the field scan reads 16 bytes at a time; a frame rarely looks far). */
+static int32_t index_of(int32_t p, unsigned char c)
+{
+	for (; p < len_; p++)
+		if (line[p] == c)
+			return p;
+	return -1;
+}
+
+static int digit(int32_t p) { return p < len_ && line[p] >= '0' && line[p] <= '9'; }
+
+/* Offset of the message in a /dev/kmsg record `prio,seq,usec,flags[,...];msg`, or -1 (not the kernel facility). */
+static int32_t kmsg_body(void)
+{
+	int32_t i = 0, semi;
+	double prio = 0;
+
+	for (; digit(i); i++)
+		prio = prio * 10 + line[i] - 48;
+	if (!at(i, ","))
+		return -1;
+	semi = index_of(i, ';');
+	if (semi < 0 || units(semi) > 64)
+		return -1;
+	/* Facility is prio >> 3; the kernel rejects facility 0 (kern) from userspace writers of /dev/kmsg. */
+	return prio < 8 ? semi + 1 : -1;
+}
+
+/* Offset of the message in `<timestamp> <host> kernel: msg`, or -1 when another program logged it. */
+static int32_t syslog_body(void)
+{
+	/* RFC 3164 timestamps are three words (`Nov  7 10:00:00`), RFC 3339 ones a single word. */
+	int32_t i = 0, words = digit(0) ? 2 : 4;
+
+	for (int32_t w = 0; w < words; w++) {
+		int32_t sp = index_of(i, ' ');
+		if (sp < 0 || units(sp) > 128)
+			return -1;
+		i = sp + 1;
+		while (at(i, " "))
+			i++;
+	}
+	return at(i, "kernel: ") ? i + 8 : -1;
+}
+
+static int32_t accepted(double type)
+{
+	for (int32_t k = 0; k < ntypes; k++)
+		if (tnum[k] == type)
+			return 1;
+	return 0;
+}
+
+/* From just after `audit(`: the time stamp; returns where the fields start. */
+static int32_t parse_stamp(int32_t p, double type)
+{
+	double sec = 0, ms = 0, serial = 0;
+	int32_t p0 = p, m0;
+
+	if (!accepted(type))
+		return r_other_type;
+	for (; digit(p); p++)
+		sec = sec * 10 + line[p] - 48;
+	if (p == p0 || !at(p, "."))
+		return r_frame_malformed;
+	m0 = ++p;
+	for (; digit(p); p++)
+		ms = ms * 10 + line[p] - 48;
+	if (p - m0 != 3 || !at(p, ":"))
+		return r_frame_malformed;
+	p0 = ++p;
+	for (; digit(p); p++)
+		serial = serial * 10 + line[p] - 48;
+	if (p == p0 || !at(p, "): "))
+		return r_frame_malformed;
+	meta[0] = sec * 1000 + ms;
+	meta[1] = serial;
+	meta[2] = type;
+	return p + 3;
+}
+
+/* Kernel framing from offset p: `[ts] ` then `audit: ` then `type=N audit(sec.ms:serial): `. */
+static int32_t parse_kernel(int32_t p)
+{
+	double type = 0;
+	int32_t t0;
+
+	if (at(p, "[")) {
+		int32_t close = index_of(p, ']');
+		while (close >= 0 && !at(close + 1, " "))
+			close = index_of(close + 1, ']');
+		if (close < 0 || units(close) - units(p) > 32)
+			return r_not_audit;
+		p = close + 2;
+	}
+	if (at(p, "audit: "))
+		p += 7;
+	if (!at(p, "type="))
+		return r_not_audit;
+	p += 5;
+	for (t0 = p; digit(p); p++)
+		type = type * 10 + line[p] - 48;
+	if (p == t0 || !at(p, " audit("))
+		return r_not_audit;
+	return parse_stamp(p + 7, type);
+}
+
+/* One to five decimal digits line[p, e), else -1. */
+static int32_t digits(int32_t p, int32_t e)
+{
+	int32_t x = 0;
+
+	if (e <= p || e - p > 5)
+		return -1;
+	for (; p < e; p++) {
+		if (!digit(p))
+			return -1;
+		x = x * 10 + line[p] - 48;
+	}
+	return x;
+}
+
+/* `AVC`, `1400`, auditd's `UNKNOWN[1400]` or another accepted name in line[p, e); -1 for any other type (SYSCALL, PATH, ...). */
+static int32_t type_number(int32_t p, int32_t e)
+{
+	if (digit(p))
+		return digits(p, e);
+	if (at(p, "UNKNOWN[") && line[e - 1] == ']')
+		return digits(p + 8, e - 1);
+	for (int32_t k = 0; k < ntypes; k++) {
+		int32_t i = 0;
+		if (tlen[k] == 0 || tlen[k] != e - p) /* a type without a name has none to match */
+			continue;
+		while (i < tlen[k] && line[p + i] == typetab[tname[k] + i])
+			i++;
+		if (i == tlen[k])
+			return tnum[k];
+	}
+	return -1;
+}
+
+/* auditd framing: `[node=N ]type=NAME msg=audit(sec.ms:serial): `. */
+static int32_t parse_auditd(void)
+{
+	int32_t p = 0, sp;
+
+	if (at(0, "node=")) {
+		sp = index_of(5, ' ');
+		if (sp < 0 || !at(sp + 1, "type="))
+			return r_not_audit;
+		p = sp + 1;
+	}
+	sp = index_of(p + 5, ' ');
+	/* Kernel framing without its prefixes (`type=1400 audit(...)`), as older kernels printed it. */
+	if (sp >= 0 && at(sp, " audit("))
+		return parse_kernel(p);
+	if (sp < 0 || !at(sp, " msg=audit("))
+		return r_not_audit;
+	return parse_stamp(sp + 11, type_number(p + 5, sp));
+}
+
+static int32_t frame_at(void)
+{
+	int32_t p;
+
+	if (at(0, "type=") || at(0, "node="))
+		return parse_auditd();
+	if (digit(0)) {
+		p = kmsg_body();
+		if (p < 0)
+			p = syslog_body(); /* an RFC 3339 syslog timestamp also starts with a digit */
+	} else if (at(0, "[") || at(0, "audit: ")) {
+		p = 0;
+	} else {
+		p = syslog_body();
+	}
+	return p < 0 ? r_not_audit : parse_kernel(p);
+}
+
+/*
+ * The line is line[0, n) (TextEncoder's UTF-8, n bytes; ascii when that is one byte a character).
+ * Finds the framing (time, serial and type into meta), then checks the bytes: the kernel logs
+ * printable ASCII only, and auditd's ENRICHED format appends interpreted copies of the fields after
+ * a 0x1d, where the body ends (body_end). Hashes the body. Returns where the body starts, or a
+ * rejection code; the framing's rejections come first. Every byte before the first that is not
+ * printable ASCII is one character, so an accepted line's offsets are character offsets. The byte
+ * after the line is zeroed: the field scan may look one byte past the body's end, and must not see
+ * the previous line there.
+ */
+__attribute__((export_name("frame"))) int32_t frame(int32_t n, int32_t ascii)
+{
+	int32_t p, bad, end;
+
+	line[n] = 0;
+	len_ = n, ascii_ = ascii;
+	p = frame_at();
+	if (p < 0)
+		return p;
+	end = n > 0 && line[n - 1] == '\r' ? n - 1 : n; /* CRLF */
+	bad = first_bad(end);
+	if (bad < end) {
+		if (line[bad] != 0x1d || bad < p)
+			return r_binary;
+		end = bad;
+	}
+	body_end_ = end;
 	hash = mix(p, end);
-	return bad;
+	return p;
 }
 
 /* ---- The field scan. Codes, flags and rejection codes are audit/parse.ts's (keys()). */

@@ -2,15 +2,20 @@ import { readFileSync } from 'node:fs';
 
 /**
  * audit/bytes.c, compiled to WebAssembly by the build: the work that must see every byte of a line
- * (printable ASCII, the body's hash, the field scan) at SIMD speed rather than JavaScript's 2 ns a
+ * (the framing, printable ASCII, the body's hash, the field scan) at SIMD speed rather than JavaScript's 2 ns a
  * character.
  */
 interface Exports {
   memory: { buffer: ArrayBuffer };
   buffer(): number;
   capacity(): number;
-  check(written: number, n: number, p: number): number;
+  frame(n: number, ascii: number): number;
   body_hash(): number;
+  body_end(): number;
+  meta(): number;
+  typetab(): number;
+  typetab_size(): number;
+  types(notAudit: number, otherType: number, malformed: number, binary: number): number;
   f0(): number;
   f1(): number;
   fg(): number;
@@ -36,18 +41,43 @@ const bytes = new Uint8Array(wasm.memory.buffer, wasm.buffer(), wasm.capacity())
 const encoder = new TextEncoder();
 
 /**
- * The offset of the first character of line[0, end) that is not printable ASCII, or end; also
- * hashes the body line[p, end) (see bodyHash). Lines are UTF-8 encoded into the module: a character past
- * 0x7e becomes bytes past 0x7e, and everything before the first of them is one byte a character,
- * so byte offsets are character offsets wherever they matter. The buffer holds MAX_LINE characters
- * of three bytes each (longer lines are refused before they get here).
+ * Hands the framing its table, once at start-up: the record types it accepts, with the name auditd
+ * gives each ('' for none), and the rejection codes it returns. Returns where frame() leaves time
+ * (ms since the epoch), serial and type: a view on the module's memory, which never grows.
  */
-export function firstNonPrintable(line: string, p: number, end: number): number {
-  const written = encoder.encodeInto(line, bytes).written;
-  return wasm.check(written, Math.min(written, end), p);
+export function setTypes(
+  types: readonly (readonly [string, number])[],
+  reject: { notAudit: number; otherType: number; malformed: number; binary: number },
+): Float64Array {
+  const table: number[] = [];
+  for (const [name, type] of types) table.push(type & 0xff, type >> 8, name.length, ...Array.from(name, (c) => c.charCodeAt(0)));
+  table.push(0, 0);
+  if (table.length > wasm.typetab_size()) throw new Error('audit/bytes: type table too large');
+  new Uint8Array(wasm.memory.buffer).set(table, wasm.typetab());
+  if (wasm.types(reject.notAudit, reject.otherType, reject.malformed, reject.binary) !== types.length) {
+    throw new Error('audit/bytes: type table refused');
+  }
+  return new Float64Array(wasm.memory.buffer, wasm.meta(), 3);
 }
 
-/** The hash firstNonPrintable() computed of the body: from p to end, or to an ENRICHED 0x1d before it. */
+/**
+ * Finds the line's framing and checks its bytes (printable ASCII up to the body's end, or up to an
+ * ENRICHED 0x1d in the body) in one call, hashing the body (bodyHash). Returns where the body
+ * starts, or a rejection code setTypes() was given. The line is UTF-8 encoded into the module; the
+ * framing's limits still count characters, and an accepted line is one byte a character up to
+ * bodyEnd(). The buffer holds MAX_LINE characters of three bytes each (the caller refuses longer lines).
+ */
+export function frame(line: string): number {
+  const written = encoder.encodeInto(line, bytes).written;
+  return wasm.frame(written, written === line.length ? 1 : 0);
+}
+
+/** Where the body frame() accepted ends: before a CR, or at an ENRICHED 0x1d. */
+export function bodyEnd(): number {
+  return wasm.body_end();
+}
+
+/** The hash frame() computed of the accepted body, from its start to bodyEnd(). */
 export function bodyHash(): number {
   return wasm.body_hash();
 }
@@ -106,7 +136,7 @@ export function setFieldKeys(
 }
 
 /**
- * Scans the key=value list in bytes [p, end) of the line firstNonPrintable() last saw (accepted up
+ * Scans the key=value list in bytes [p, end) of the line frame() last accepted (accepted up
  * to end, so one byte a character) into the field tables, stamping each field with gen. Returns 0,
  * or the rejection code setFieldKeys() was given.
  */

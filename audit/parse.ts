@@ -1,5 +1,5 @@
 import { pathFromBytes } from '../core/paths.js';
-import { F_UINT_APPARMOR, F_UINT_SECCOMP, F_UNIQUE, bodyHash, firstNonPrintable, scanFields, setFieldKeys } from './bytes.js';
+import { F_UINT_APPARMOR, F_UINT_SECCOMP, F_UNIQUE, bodyEnd, bodyHash, frame, scanFields, setFieldKeys, setTypes } from './bytes.js';
 
 /**
  * One audit log line → one typed record, or the reason it was rejected.
@@ -10,8 +10,8 @@ import { F_UINT_APPARMOR, F_UINT_SECCOMP, F_UNIQUE, bodyHash, firstNonPrintable,
  * format: audit/journal.ts reads it and hands over its trusted records in these framings.
  *
  * Speed matters (a busy node logs ~10^5 records/s in modeling state), so scanLine() walks the
- * framing with indexOf and charCodeAt and the body's bytes in WebAssembly (audit/bytes.ts), and
- * creates no string at all: it validates every field and leaves their offsets in typed arrays.
+ * framing and the body's bytes in WebAssembly (audit/bytes.ts), and creates no string at all:
+ * it validates every field and leaves their offsets in typed arrays.
  * parseLine() then builds the full record from them; the attributor instead reads only the few fields it needs (field*(), interned for values
  * that repeat). Lines are latin1 strings, one char per byte, so byte-exact values survive until
  * pathFromBytes turns them into model paths.
@@ -105,18 +105,20 @@ const AVC = 1400;
 const USER_AVC = 1107;
 const SECCOMP = 1326;
 
-const TYPE_NAMES: Record<string, number> = {
-  AVC,
-  USER_AVC,
-  SECCOMP,
-  APPARMOR_AUDIT: 1501,
-  APPARMOR_ALLOWED: 1502,
-  APPARMOR_DENIED: 1503,
-  APPARMOR_HINT: 1504,
-  APPARMOR_STATUS: 1505,
-  APPARMOR_ERROR: 1506,
-  APPARMOR_KILL: 1507,
-};
+// The types we accept, with auditd's names for them (1500 has none).
+const TYPE_NAMES: readonly (readonly [string, number])[] = [
+  ['AVC', AVC],
+  ['USER_AVC', USER_AVC],
+  ['SECCOMP', SECCOMP],
+  ['', 1500],
+  ['APPARMOR_AUDIT', 1501],
+  ['APPARMOR_ALLOWED', 1502],
+  ['APPARMOR_DENIED', 1503],
+  ['APPARMOR_HINT', 1504],
+  ['APPARMOR_STATUS', 1505],
+  ['APPARMOR_ERROR', 1506],
+  ['APPARMOR_KILL', 1507],
+];
 
 // The scanner's results: a record kind (positive) or a rejection (negative, -1 - index in REASONS).
 /** scanLine() accepted an AppArmor record (AVC, USER_AVC, APPARMOR_*). */
@@ -154,169 +156,20 @@ export function parseLine(line: string): AuditRecord | Rejected {
  * SCAN_SECCOMP, or a negative code (scanRejection).
  */
 export function scanLine(line: string): number {
-  const p = checkBody(line, scanFrame(line));
+  const p = frameLine(line);
   return p < 0 ? p : scanBody(line, p);
 }
 
 /**
- * The framing: time, serial and type into SCAN_META. Returns where the record's fields start (they
- * end at bodyEnd()), or a negative code. The bytes are checked by checkBody(), which also hashes
- * the body (bodyHash()).
+ * The framing (auditd's, or the kernel's in kern.log, dmesg and /dev/kmsg) and the line's bytes, in
+ * WebAssembly (audit/bytes.c frame()): time, serial and type into SCAN_META, the body's hash into
+ * bodyHash(). Returns where the record's fields start (they end at bodyEnd()), or a negative code.
  */
-export function scanFrame(line: string): number {
-  let end = line.length;
-  if (end > MAX_LINE) return R_TOO_LONG;
-  if (end > 0 && line.charCodeAt(end - 1) === 13) end--; // CRLF
-  END = end;
-  const c0 = line.charCodeAt(0);
-  let p: number;
-  if (c0 === 116 /* t */ && line.startsWith('type=', 0)) return parseAuditd(line);
-  if (line.startsWith('node=', 0)) return parseAuditd(line);
-  if (c0 >= 48 && c0 <= 57) {
-    p = kmsgBody(line);
-    if (p < 0) p = syslogBody(line); // an RFC 3339 syslog timestamp also starts with a digit
-  } else if (c0 === 91 /* [ */) {
-    p = 0;
-  } else if (line.startsWith('audit: ', 0)) {
-    p = 0;
-  } else {
-    p = syslogBody(line);
-  }
-  if (p < 0) return R_NOT_AUDIT;
-  return parseKernel(line, p);
+export function frameLine(line: string): number {
+  return line.length > MAX_LINE ? R_TOO_LONG : frame(line);
 }
 
-export { bodyHash };
-
-/** Where the body scanFrame() found ends (before a CR; checkBody() may move it back). */
-export function bodyEnd(): number {
-  return END;
-}
-let END = 0;
-
-/**
- * The line's bytes, for the body scanFrame() found at p: the kernel logs printable ASCII only,
- * hex-encoding anything else. One pass also finds the 0x1d after which auditd's ENRICHED format
- * appends interpreted copies of fields: the body ends there. Returns p, or a negative code.
- */
-export function checkBody(s: string, p: number): number {
-  if (p < 0) return p;
-  const bad = firstNonPrintable(s, p, END);
-  if (bad < END) {
-    if (s.charCodeAt(bad) !== 0x1d || bad < p) return R_BINARY;
-    END = bad;
-  }
-  return p;
-}
-
-
-/** Offset of the message in a /dev/kmsg record `prio,seq,usec,flags[,...];msg`, or -1 (not the kernel facility). */
-function kmsgBody(s: string): number {
-  let i = 0;
-  let prio = 0;
-  for (let c = s.charCodeAt(i); c >= 48 && c <= 57; c = s.charCodeAt(++i)) prio = prio * 10 + c - 48;
-  if (s.charCodeAt(i) !== 44 /* , */) return -1;
-  const semi = s.indexOf(';', i);
-  if (semi < 0 || semi > 64) return -1;
-  // Facility is prio >> 3; the kernel rejects facility 0 (kern) from userspace writers of /dev/kmsg.
-  return prio < 8 ? semi + 1 : -1;
-}
-
-/** Offset of the message in `<timestamp> <host> kernel: msg`, or -1 when another program logged it. */
-function syslogBody(s: string): number {
-  // RFC 3164 timestamps are three words (`Nov  7 10:00:00`), RFC 3339 ones a single word.
-  let i = 0;
-  const words = s.charCodeAt(0) >= 48 && s.charCodeAt(0) <= 57 ? 2 : 4;
-  for (let w = 0; w < words; w++) {
-    const sp = s.indexOf(' ', i);
-    if (sp < 0 || sp > 128) return -1;
-    i = sp + 1;
-    while (s.charCodeAt(i) === 32) i++;
-  }
-  return s.startsWith('kernel: ', i) ? i + 8 : -1;
-}
-
-/** Kernel framing from offset p: `[ts] ` then `audit: ` then `type=N audit(sec.ms:serial): `. */
-function parseKernel(s: string, p: number): number {
-  if (s.charCodeAt(p) === 91 /* [ */) {
-    const close = s.indexOf('] ', p);
-    if (close < 0 || close - p > 32) return R_NOT_AUDIT;
-    p = close + 2;
-  }
-  if (s.startsWith('audit: ', p)) p += 7;
-  if (!s.startsWith('type=', p)) return R_NOT_AUDIT;
-  p += 5;
-  let type = 0;
-  const t0 = p;
-  for (let c = s.charCodeAt(p); c >= 48 && c <= 57; c = s.charCodeAt(++p)) type = type * 10 + c - 48;
-  if (p === t0 || !s.startsWith(' audit(', p)) return R_NOT_AUDIT;
-  return parseStamp(s, p + 7, type);
-}
-
-/** auditd framing: `[node=N ]type=NAME msg=audit(sec.ms:serial): `. */
-function parseAuditd(s: string): number {
-  let p = 0;
-  if (s.startsWith('node=', 0)) {
-    const sp = s.indexOf(' ', 5);
-    if (sp < 0 || !s.startsWith('type=', sp + 1)) return R_NOT_AUDIT;
-    p = sp + 1;
-  }
-  const sp = s.indexOf(' ', p + 5);
-  // Kernel framing without its prefixes (`type=1400 audit(...)`), as older kernels printed it.
-  if (sp >= 0 && s.startsWith(' audit(', sp)) return parseKernel(s, p);
-  p += 5;
-  if (sp < 0 || !s.startsWith(' msg=audit(', sp)) return R_NOT_AUDIT;
-  return parseStamp(s, sp + 11, typeNumber(s, p, sp));
-}
-
-/** `AVC`, `1400` or auditd's `UNKNOWN[1400]` in s[p, e); -1 for any other type (SYSCALL, PATH, ...). */
-function typeNumber(s: string, p: number, e: number): number {
-  const c = s.charCodeAt(p);
-  if (c >= 48 && c <= 57) return digits(s, p, e);
-  if (e - p === 3 && c === 65 && s.charCodeAt(p + 1) === 86 && s.charCodeAt(p + 2) === 67) return AVC;
-  if (c === 85 && s.startsWith('UNKNOWN[', p) && s.charCodeAt(e - 1) === 93 /* ] */) return digits(s, p + 8, e - 1);
-  // Only AVC, SECCOMP, USER_AVC and APPARMOR_* are ours: skip the lookup for SYSCALL, PATH, CWD, ...
-  if (c !== 65 && c !== 83 && c !== 85) return -1;
-  return TYPE_NAMES[s.slice(p, e)] ?? -1;
-}
-
-/** One to five decimal digits s[p, e), else -1. */
-function digits(s: string, p: number, e: number): number {
-  if (e <= p || e - p > 5) return -1;
-  let x = 0;
-  for (let i = p; i < e; i++) {
-    const c = s.charCodeAt(i) - 48;
-    if (c < 0 || c > 9) return -1;
-    x = x * 10 + c;
-  }
-  return x;
-}
-
-
-function isAppArmorType(type: number): boolean {
-  return type === AVC || type === USER_AVC || (type >= 1500 && type <= 1507);
-}
-
-/** From just after `audit(`: the time stamp; returns where the fields start. */
-function parseStamp(s: string, p: number, type: number): number {
-  if (type !== SECCOMP && !isAppArmorType(type)) return R_OTHER_TYPE;
-  let sec = 0;
-  const p0 = p;
-  for (let c = s.charCodeAt(p); c >= 48 && c <= 57; c = s.charCodeAt(++p)) sec = sec * 10 + c - 48;
-  if (p === p0 || s.charCodeAt(p) !== 46 /* . */) return R_MALFORMED;
-  const m0 = ++p;
-  let ms = 0;
-  for (let c = s.charCodeAt(p); c >= 48 && c <= 57; c = s.charCodeAt(++p)) ms = ms * 10 + c - 48;
-  if (p - m0 !== 3 || s.charCodeAt(p) !== 58 /* : */) return R_MALFORMED;
-  const s0 = ++p;
-  let serial = 0;
-  for (let c = s.charCodeAt(p); c >= 48 && c <= 57; c = s.charCodeAt(++p)) serial = serial * 10 + c - 48;
-  if (p === s0 || !s.startsWith('): ', p)) return R_MALFORMED;
-  META[0] = sec * 1000 + ms;
-  META[1] = serial;
-  META[2] = type;
-  return p + 3;
-}
+export { bodyEnd, bodyHash };
 
 // Field codes. Codes below 30 double as bits for refusing a record that names a field twice: the
 // kernel never does, a forger appending fields might.
@@ -370,12 +223,12 @@ const { f0: F0, f1: F1, fq: FQ, fn: FN, fg: FG } = setFieldKeys(
 let gen = 0;
 let S = '';
 /** Time (ms since the epoch), serial and type of the latest scan: a typed array, so no number is boxed. Read only. */
-export const SCAN_META = new Float64Array(3);
+export const SCAN_META = setTypes(TYPE_NAMES, { notAudit: R_NOT_AUDIT, otherType: R_OTHER_TYPE, malformed: R_MALFORMED, binary: R_BINARY });
 const META = SCAN_META;
 
 /**
- * The second half of scanLine: the key=value list scanFrame() found, from p to bodyEnd(). Scans
- * the bytes checkBody() put in WebAssembly: call it right after checkBody() of the same line.
+ * The second half of scanLine: the key=value list frameLine() found, from p to bodyEnd(). Scans
+ * the bytes frameLine() put in WebAssembly: call it right after frameLine() of the same line.
  */
 export function scanBody(s: string, p: number): number {
   if (++gen > 0x3fffffff) {
@@ -385,7 +238,7 @@ export function scanBody(s: string, p: number): number {
   S = s;
   const type = META[2]!;
   const apparmor = type !== SECCOMP;
-  const res = scanFields(p, END, apparmor, gen);
+  const res = scanFields(p, bodyEnd(), apparmor, gen);
   if (res !== 0) return res;
   if (!apparmor) return FG[K.arch] !== gen || FG[K.syscall] !== gen ? R_MISSING_FIELD : SCAN_SECCOMP;
   if (FG[K.apparmor] !== gen) return type === AVC || type === USER_AVC ? R_NOT_APPARMOR : R_MISSING_FIELD;

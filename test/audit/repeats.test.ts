@@ -2,8 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import { Attributor, type Attribution } from '../../audit/attribute.js';
-import { bodyHash, firstNonPrintable } from '../../audit/bytes.js';
-import { parseLine } from '../../audit/parse.js';
+import { bodyEnd, bodyHash, frameLine, parseLine } from '../../audit/parse.js';
 import { corpusLines } from './corpus.js';
 
 // The attributor recognises a record body it has seen and repeats its effects without parsing it
@@ -79,18 +78,23 @@ test('a body seen before does not excuse a bad framing, and ENRICHED fields do n
 
 test('bytes: the WebAssembly check agrees with a regular expression, and equal bodies hash equal', () => {
   const nonPrintable = /[^\x20-\x7e]/;
-  const chars = fc.oneof(fc.constantFrom('a', ' ', '"', '=', '\x1d', '\x00', '\x7f', '\x1f', 'é', '\u0101', '\ud83d\ude00'), fc.string({ unit: 'binary', maxLength: 3 }));
+  const chars = fc.oneof(fc.constantFrom('a', ' ', '"', '=', '\x1d', '\x00', '\x7f', '\x1f', '\r', 'é', '\u0101', '\ud83d\ude00'), fc.string({ unit: 'binary', maxLength: 3 }));
+  const head = 'type=AVC msg=audit(1.000:1): ';
   fc.assert(
     fc.property(fc.array(chars, { maxLength: 80 }), fc.string({ maxLength: 30 }), (parts, prefix) => {
       const line = parts.join('');
-      const want = line.search(nonPrintable);
-      assert.equal(firstNonPrintable(line, 0, line.length), want < 0 ? line.length : want);
+      const body = line.endsWith('\r') ? line.slice(0, -1) : line;
+      const bad = body.search(nonPrintable);
+      const p = frameLine(head + line);
+      if (bad >= 0 && body.charCodeAt(bad) !== 0x1d) return assert.equal(p, -5 /* binary */);
+      assert.equal(p, head.length);
+      assert.equal(bodyEnd(), head.length + (bad < 0 ? body.length : bad));
       // The hash depends on the body only, not on what precedes it.
-      const clean = prefix.replace(/[^\x20-\x7e]/g, '');
-      const body = line.replace(/[^\x20-\x7e]/g, '');
-      firstNonPrintable(body, 0, body.length);
+      const clean = body.replace(/[^\x20-\x7e]/g, '');
+      frameLine(head + clean);
       const h = bodyHash();
-      firstNonPrintable(clean + body, clean.length, clean.length + body.length);
+      const node = `node=${prefix.replace(/[^\x21-\x7e]/g, '')}x type=AVC msg=audit(2.000:3): `;
+      assert.equal(frameLine(node + clean), node.length);
       assert.equal(bodyHash(), h);
     }),
     { numRuns: 2000 },
