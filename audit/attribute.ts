@@ -232,13 +232,13 @@ interface Repeat {
   /** The record type the body came with (SCAN_META[2]). */
   type: number;
   seccomp: boolean;
-  /** The target whose items it touched; undefined for a status or an unattributed record. */
-  behaviors: TargetBehaviors | undefined;
-  status: boolean;
+  /** The target whose items it touched, or what became of a record that touched none. */
+  outcome: Outcome;
   /** The drain it is valid until, or -1 for ever. */
   drain: number;
   items: Agg[];
 }
+type Outcome = TargetBehaviors | typeof STATUS | typeof UNATTRIBUTED;
 /** Repeat-cache admission: a window of this many records with fewer than 1 in ADMIT_MIN_HITS hits makes the next keep 1 body in ADMIT_SAMPLE. */
 const ADMIT_WINDOW = 4096;
 const ADMIT_MIN_HITS = 8;
@@ -302,7 +302,7 @@ export class Attributor {
   /** Record bodies seen, with what they did (see Repeat). */
   private readonly repeats = new RepeatCache();
   /** Set by the attribution of the latest line when a repeat of its body may do the same. */
-  private outcome: TargetBehaviors | typeof STATUS | typeof UNATTRIBUTED | undefined = undefined;
+  private outcome: Outcome | undefined = undefined;
   /** Drains so far: what the attribution did not know may be known after one. */
   private drains = 0;
   /** Admission to the repeat cache: lines and hits in the current window, whether the last was sparse. */
@@ -386,16 +386,14 @@ export class Attributor {
    */
   private remember(hash: number, body: string, seccomp: boolean): void {
     if (this.sparse && ++this.skipped % ADMIT_SAMPLE !== 0) return;
-    const o = this.outcome;
-    const behaviors = o === STATUS || o === UNATTRIBUTED ? undefined : o;
+    const o = this.outcome!;
     this.repeats.add(hash, body, {
       type: SCAN_META[2]!,
       seccomp,
-      behaviors,
-      status: o === STATUS,
+      outcome: o,
       // The attribution may learn the label's target by the next drain.
       drain: o === UNATTRIBUTED ? this.drains : -1,
-      items: behaviors === undefined ? [] : TOUCHED.slice(),
+      items: TOUCHED.slice(),
     });
   }
 
@@ -403,14 +401,10 @@ export class Attributor {
   private repeat(seen: Repeat): void {
     if (seen.seccomp) this.nSeccomp++;
     else this.nApparmor++;
-    const b = seen.behaviors;
-    if (b !== undefined) {
-      for (let i = 0; i < seen.items.length; i++) b.again(seen.items[i]!);
-    } else if (seen.status) {
-      this.nStatus++;
-    } else {
-      this.nUnattributed++;
-    }
+    const o = seen.outcome;
+    if (o === STATUS) this.nStatus++;
+    else if (o === UNATTRIBUTED) this.nUnattributed++;
+    else for (let i = 0; i < seen.items.length; i++) o.again(seen.items[i]!);
   }
 
   record(rec: AuditRecord): void {

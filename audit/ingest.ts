@@ -3,7 +3,7 @@ import { mergeInto, type BehaviorSet } from '../core/behavior.js';
 import { isArch } from '../core/syscalls.js';
 import { Attributor, type Attribution } from './attribute.js';
 import { JournalExport } from './journal.js';
-import { FileTailer } from './tail.js';
+import { FileTailer, type LineSink } from './tail.js';
 
 export interface IngestOptions {
   file: string;
@@ -54,7 +54,7 @@ function isJournalExport(file: string): boolean {
 }
 
 /** A line-oriented log, streamed; yields between chunks so a large file does not starve the event loop. */
-async function readLog(file: string, sink: (line: string) => void): Promise<Read> {
+async function readLog(file: string, sink: LineSink): Promise<Read> {
   const tailer = new FileTailer({ sources: [file], start: 'beginning' });
   try {
     while (tailer.poll(sink) > 0) await new Promise((r) => setImmediate(r));
@@ -66,7 +66,7 @@ async function readLog(file: string, sink: (line: string) => void): Promise<Read
 }
 
 /** A journal export, streamed through the entry reader: only what the kernel logged reaches sink. */
-async function readJournal(file: string, sink: (line: string) => void): Promise<Read> {
+async function readJournal(file: string, sink: LineSink): Promise<Read> {
   const journal = new JournalExport();
   const fd = openSync(file, 'r');
   const buf = Buffer.allocUnsafe(1 << 20);

@@ -1,4 +1,5 @@
 import { MAX_LINE } from './parse.js';
+import type { LineSink } from './tail.js';
 
 /**
  * `journalctl -o export` → the audit records it holds, as log lines the parser knows.
@@ -33,7 +34,7 @@ export class JournalExport {
   private dead = false;
 
   /** Parses a chunk; hands each trusted audit record to sink as one line. */
-  push(chunk: Buffer, sink: (line: string) => void): void {
+  push(chunk: Buffer, sink: LineSink): void {
     if (this.dead) return;
     const buf = this.rest.length > 0 ? Buffer.concat([this.rest, chunk]) : chunk;
     let p = 0;
@@ -90,7 +91,7 @@ export class JournalExport {
   }
 
   /** The end of the input: an entry without its closing empty line still counts. */
-  end(sink: (line: string) => void): void {
+  end(sink: LineSink): void {
     if (this.dead) return;
     if (this.binaryLeft >= 0 || this.skippingText || this.rest.length > 0) return this.malformed();
     if (this.fields.size > 0) this.endEntry(sink);
@@ -145,7 +146,7 @@ export class JournalExport {
     this.fields.clear();
   }
 
-  private endEntry(sink: (line: string) => void): void {
+  private endEntry(sink: LineSink): void {
     const f = this.fields;
     this.fields = new Map();
     this.counters.journal_entries++;
