@@ -210,6 +210,31 @@ struct {
 	__type(value, __u32);
 } podcg SEC(".maps");
 
+/* Tracked processes that exited (tgid -> target and start time), until the
+ * LRU evicts them: a signal or ptrace to one that is still a zombie, or
+ * dying, stays inside the target (a shell's `kill $child` at teardown). The
+ * start time tells a reused pid apart. 4096 exits is far more than the
+ * zombies a tree leaves unreaped at once. */
+struct exited_info {
+	__u64 start;
+	__u32 target;
+	__u32 pad;
+};
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u32);
+	__type(value, struct exited_info);
+} exited SEC(".maps");
+
+/* Kernel text ranges [lo, hi) of the callers whose capability checks are not
+ * a request for the privilege (CAP_OPT_NOAUDIT: *_noaudit, the
+ * vm_enough_memory overcommit check), set by the loader from /proc/kallsyms
+ * before load. noaudit_n == 0 (kallsyms hides addresses): every check counts. */
+const volatile __u64 noaudit_lo[NOAUDIT_RANGES] = {};
+const volatile __u64 noaudit_hi[NOAUDIT_RANGES] = {};
+const volatile __u32 noaudit_n = 0;
+
 /* the hierarchy the pod check reads (enum pod_cgroup_mode), set by the loader before load */
 const volatile __u32 pod_cgroup = PODCG_NONE;
 
@@ -375,6 +400,8 @@ int BPF_PROG(on_exit, struct task_struct *p)
 		status = BPF_CORE_READ(p, signal, group_exit_code);
 	else
 		status = BPF_CORE_READ(p, group_leader, exit_code); /* what wait() reports */
+	struct exited_info ex = {.start = BPF_CORE_READ(p, group_leader, start_time), .target = ti->target};
+	bpf_map_update_elem(&exited, &tgid, &ex, BPF_ANY);
 	set_tracked(tgid, NULL);
 	bpf_map_delete_elem(&tasks, &tgid);
 
@@ -1157,6 +1184,18 @@ __noinline int h_setns(__u32 slot, long fd, __u32 nstype, long ret)
 	return h_ns(slot, OP_SETNS, nstype, ret);
 }
 
+/* Is `peer` outside `target`? Untracked, or another target's, unless it is
+ * one of the target's own processes that has exited (see `exited`). */
+static __always_inline __u32 outside(__u32 target, struct task_struct *peer)
+{
+	__u32 ptgid = BPF_CORE_READ(peer, tgid);
+	struct task_info *pi = bpf_map_lookup_elem(&tasks, &ptgid);
+	if (pi)
+		return pi->target != target;
+	struct exited_info *ex = bpf_map_lookup_elem(&exited, &ptgid);
+	return !ex || ex->target != target || ex->start != BPF_CORE_READ(peer, group_leader, start_time);
+}
+
 /* a ptrace-mediated access to `peer` (bits: 1 read, 2 trace), its attempt
  * (`ret`) and how (`op`: OP_PTRACE, OP_VM_READ, OP_VM_WRITE); allowed and
  * denied ones are separate objects */
@@ -1164,8 +1203,7 @@ static __always_inline int ptrace_send(__u32 slot, __u32 op, long request, struc
 				       long ret)
 {
 	__u32 ptgid = BPF_CORE_READ(peer, tgid);
-	struct task_info *pi = bpf_map_lookup_elem(&tasks, &ptgid);
-	__u32 external = !pi || pi->target != (slot & (MAX_TARGETS - 1));
+	__u32 external = outside(slot & (MAX_TARGETS - 1), peer);
 	struct scratch *s = get_scratch();
 	if (!s)
 		return 0;
@@ -1538,7 +1576,57 @@ int BPF_PROG(on_uring_complete, void *ring, void *req, struct io_uring_cqe *cqe)
 	return 0;
 }
 
-/* Capability checks (granted: ret == 0). Bystanders: a bitmap test. */
+/* A small record (no path) straight into the ring: capability and signal
+ * programs may run in any context, where the per-CPU scratch is not safe.
+ * `extra` bytes of `data` follow, filled by the caller. */
+static __always_inline struct obj_rec *small_rec(__u32 slot, __u32 kind, __u32 tgid, __u64 h, __u32 extra)
+{
+	struct obj_rec *r = bpf_ringbuf_reserve(&events, offsetof(struct obj_rec, data) + extra, 0);
+	if (!r) {
+		undedup(slot, kind, h, 1);
+		return NULL;
+	}
+	set_hdr(&r->h, kind, slot);
+	r->pid = tgid;
+	r->bits = 1;
+	r->id = h;
+	r->ret = 0;
+	r->a = r->b = r->c = 0;
+	r->d = 0;
+	r->len1 = r->len2 = r->flags = r->name_off = 0;
+	return r;
+}
+
+static __always_inline void small_send(struct obj_rec *r)
+{
+	bpf_ringbuf_submit(r, 0);
+	stat_inc(STAT_RECORDS);
+}
+
+/* Is any of the frames inside a noaudit caller (see noaudit_lo)? */
+static __always_inline bool unaudited(const __u64 *ips, long n)
+{
+	for (int i = 0; i < CAP_FRAMES; i++) {
+		if (i >= n / 8)
+			break;
+		for (__u32 j = 0; j < NOAUDIT_RANGES; j++) {
+			if (j >= noaudit_n)
+				break;
+			if (ips[i] >= noaudit_lo[j] && ips[i] < noaudit_hi[j])
+				return true;
+		}
+	}
+	return false;
+}
+
+/*
+ * Capability checks (granted: ret == 0). Bystanders: a bitmap test. For a
+ * target, the kernel stack's first CAP_FRAMES frames say who asked: a check
+ * made without auditing (CAP_OPT_NOAUDIT) only probes the privilege (the
+ * overcommit check asks CAP_SYS_ADMIN on every mmap of a root process), so
+ * it is REC_CAP_NOAUDIT, never a capability. The frames go with the record
+ * (once per object) for the loader to name the caller.
+ */
 SEC("tp_btf/cap_capable")
 int BPF_PROG(on_cap, const struct cred *cred, struct user_namespace *target_ns,
 	     const struct user_namespace *capable_ns, int cap, int ret)
@@ -1550,26 +1638,23 @@ int BPF_PROG(on_cap, const struct cred *cred, struct user_namespace *target_ns,
 	__u32 slot = slot_of(ti);
 	__u32 granted = ret == 0;
 	__u64 h = ((__u64)granted << 8) | (cap & 0xff);
-	if (!dedup(slot, REC_CAP, h, 1))
-		return 0;
-	/* may run in any context: a small record straight into the ring */
-	struct obj_rec *r = bpf_ringbuf_reserve(&events, offsetof(struct obj_rec, data), 0);
-	if (!r) {
-		undedup(slot, REC_CAP, h, 1);
-		return 0;
+	__u64 ips[CAP_FRAMES] = {};
+	long n = bpf_get_stack(ctx, ips, sizeof(ips), 0);
+	__u32 kind = REC_CAP;
+	if (n > 0 && noaudit_n && unaudited(ips, n)) {
+		kind = REC_CAP_NOAUDIT;
+		stat_inc(STAT_CAP_NOAUDIT);
 	}
-	set_hdr(&r->h, REC_CAP, slot);
-	r->pid = tgid;
-	r->bits = 1;
-	r->id = h;
+	if (!dedup(slot, kind, h, 1))
+		return 0;
+	struct obj_rec *r = small_rec(slot, kind, tgid, h, sizeof(ips));
+	if (!r)
+		return 0;
 	r->ret = ret;
 	r->a = cap;
 	r->b = granted;
-	r->c = 0;
-	r->d = 0;
-	r->len1 = r->len2 = r->flags = r->name_off = 0;
-	bpf_ringbuf_submit(r, 0);
-	stat_inc(STAT_RECORDS);
+	__builtin_memcpy(r->data, ips, sizeof(ips));
+	small_send(r);
 	return 0;
 }
 
@@ -1587,28 +1672,17 @@ int BPF_PROG(on_signal, int sig, struct kernel_siginfo *info, struct task_struct
 	if (BPF_CORE_READ(info, si_code) > 0) /* SI_USER 0, SI_QUEUE -1, SI_TKILL -6, ... */
 		return 0;
 	__u32 slot = slot_of(ti);
-	__u32 rtgid = BPF_CORE_READ(task, tgid);
-	struct task_info *ri = bpf_map_lookup_elem(&tasks, &rtgid);
-	__u32 external = !ri || ri->target != ti->target;
+	__u32 external = outside(ti->target, task);
 	__u64 h = ((__u64)external << 8) | (sig & 0xff);
 	if (!dedup(slot, REC_SIGNAL, h, 1))
 		return 0;
-	struct obj_rec *r = bpf_ringbuf_reserve(&events, offsetof(struct obj_rec, data), 0);
-	if (!r) {
-		undedup(slot, REC_SIGNAL, h, 1);
+	struct obj_rec *r = small_rec(slot, REC_SIGNAL, tgid, h, 0);
+	if (!r)
 		return 0;
-	}
-	set_hdr(&r->h, REC_SIGNAL, slot);
-	r->pid = tgid;
-	r->bits = 1;
-	r->id = h;
 	r->ret = result;
 	r->a = sig;
 	r->b = external;
-	r->c = rtgid;
-	r->d = 0;
-	r->len1 = r->len2 = r->flags = r->name_off = 0;
-	bpf_ringbuf_submit(r, 0);
-	stat_inc(STAT_RECORDS);
+	r->c = BPF_CORE_READ(task, tgid);
+	small_send(r);
 	return 0;
 }

@@ -36,6 +36,7 @@
 #include <bpf/bpf.h>
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
+#include "ksyms.h"
 #include "tracer.h"
 #include "tracer.skel.h"
 
@@ -544,7 +545,7 @@ static void put_addr(const struct obj_rec *r, unsigned fam, unsigned port, size_
 
 static void print_obj(int target, const struct obj_rec *r, size_t size)
 {
-	static const char *const kinds[] = {[REC_FILE] = "file",       [REC_CAP] = "capability",
+	static const char *const kinds[] = {[REC_FILE] = "file",       [REC_CAP] = "capability", [REC_CAP_NOAUDIT] = "capability",
 					    [REC_SOCKET] = "socket",   [REC_CONNECT] = "connect",
 					    [REC_BIND] = "bind",       [REC_SIGNAL] = "signal",
 					    [REC_PTRACE] = "ptrace",   [REC_MOUNT] = "mount",
@@ -573,11 +574,20 @@ static void print_obj(int target, const struct obj_rec *r, size_t size)
 		break;
 	}
 	case REC_CAP:
+	case REC_CAP_NOAUDIT: {
 		printf(",\"cap\":%u", r->a);
 		if (r->a < sizeof(CAP_NAMES) / sizeof(*CAP_NAMES))
 			printf(",\"name\":\"%s\"", CAP_NAMES[r->a]);
 		printf(",\"granted\":%s", r->b ? "true" : "false");
+		if (r->h.type == REC_CAP_NOAUDIT)
+			printf(",\"noaudit\":true");
+		__u64 ips[CAP_FRAMES] = {0};
+		memcpy(ips, data, dlen < sizeof(ips) ? dlen : sizeof(ips));
+		char caller[64];
+		if (ksyms_caller(ips, CAP_FRAMES, caller, sizeof(caller)))
+			put_jstr("caller", caller);
 		break;
+	}
 	case REC_SOCKET:
 		printf(",\"domain\":%u,\"type\":%u,\"protocol\":%u", r->a, r->b, r->c);
 		break;
@@ -662,6 +672,7 @@ static int on_record(void *ctx, void *data, size_t size)
 	}
 	case REC_FILE:
 	case REC_CAP:
+	case REC_CAP_NOAUDIT:
 	case REC_SOCKET:
 	case REC_CONNECT:
 	case REC_BIND:
@@ -2647,12 +2658,13 @@ static void cmd_flush(const char *token)
 	read_stats(st);
 	printf("{\"t\":\"stats\",\"ringbuf_dropped\":%llu,\"tasks_full\":%llu,"
 	       "\"path_truncated\":%llu,\"records\":%llu,\"path_failed\":%llu,\"dedup_full\":%llu,"
-	       "\"events\":%llu,\"uring_fixed\":%llu,\"mntns_full\":%llu,\"names_unresolved\":%llu}\n",
+	       "\"events\":%llu,\"uring_fixed\":%llu,\"mntns_full\":%llu,\"names_unresolved\":%llu,"
+	       "\"cap_noaudit\":%llu}\n",
 	       (unsigned long long)st[STAT_RINGBUF_DROPPED], (unsigned long long)st[STAT_TASKS_FULL],
 	       (unsigned long long)st[STAT_PATH_TRUNCATED], (unsigned long long)st[STAT_RECORDS],
 	       (unsigned long long)st[STAT_PATH_FAILED], (unsigned long long)st[STAT_DEDUP_FULL],
 	       (unsigned long long)st[STAT_EVENTS], (unsigned long long)st[STAT_URING_FIXED],
-	       (unsigned long long)st[STAT_MNTNS_FULL], names_unresolved);
+	       (unsigned long long)st[STAT_MNTNS_FULL], names_unresolved, (unsigned long long)st[STAT_CAP_NOAUDIT]);
 	printf("{\"t\":\"flushed\"");
 	put_jstr("token", token);
 	printf("}\n");
@@ -2745,6 +2757,10 @@ static void usage(void)
 	exit(2);
 }
 
+/* noaudit callers' text ranges from kallsyms (ksyms_init), for the kernel side */
+static __u64 noaudit_lo[NOAUDIT_RANGES], noaudit_hi[NOAUDIT_RANGES];
+static int noaudit_ranges;
+
 /* fresh load and attach (the programs start tracking nothing: `tasks` is empty) */
 static void load_and_attach(long ringbuf_kb)
 {
@@ -2768,6 +2784,12 @@ static void load_and_attach(long ringbuf_kb)
 		bpf_program__set_autoload(skel->progs.on_uring_complete, false);
 	btf__free(vmlinux);
 	skel->rodata->pod_cgroup = meta.pod_cgroup = cg_mode;
+	/* noaudit capability checks are told apart only when kallsyms shows addresses */
+	for (int i = 0; i < noaudit_ranges; i++) {
+		skel->rodata->noaudit_lo[i] = noaudit_lo[i];
+		skel->rodata->noaudit_hi[i] = noaudit_hi[i];
+	}
+	skel->rodata->noaudit_n = noaudit_ranges > 0 ? noaudit_ranges : 0;
 
 	int err = tracer_bpf__load(skel);
 	if (err) {
@@ -2826,7 +2848,8 @@ static void close_skel(bool detach)
 static void put_ready(void)
 {
 	char buf[8192];
-	int o = snprintf(buf, sizeof(buf), "{\"t\":\"ready\",\"version\":%d", PROTOCOL_VERSION);
+	int o = snprintf(buf, sizeof(buf), "{\"t\":\"ready\",\"version\":%d,\"noaudit\":%s", PROTOCOL_VERSION,
+			 noaudit_ranges > 0 ? "true" : "false");
 	if (state_dir) {
 		o += snprintf(buf + o, sizeof(buf) - o, ",\"adopted\":%s,\"generation\":\"%s\"", adopted ? "true" : "false",
 			      generation_hex);
@@ -2913,6 +2936,11 @@ int main(int argc, char **argv)
 	setrlimit(RLIMIT_MEMLOCK, &rl); /* for kernels that still charge memlock */
 
 	ncpus = libbpf_num_possible_cpus();
+	noaudit_ranges = ksyms_init(noaudit_lo, noaudit_hi, NOAUDIT_RANGES);
+	if (noaudit_ranges <= 0)
+		logmsg("kallsyms %s: capability checks made without auditing are modelled as capability use "
+		       "(needs CAP_SYSLOG or kernel.kptr_restrict=0)",
+		       noaudit_ranges < 0 ? "unreadable" : "hides kernel addresses");
 	if (ncpus <= 0)
 		die_load("cannot determine the number of possible CPUs");
 

@@ -81,6 +81,7 @@ enum rec_type {
 	REC_MOUNT = 13,
 	REC_NS = 14,
 	REC_CONTAINER = 15, /* fork_rec: a new container of a pod target exec'd (see `podcg`) */
+	REC_CAP_NOAUDIT = 16, /* obj_rec like REC_CAP: a check that only probes the privilege */
 };
 
 /* rec_hdr.flags */
@@ -97,7 +98,8 @@ enum stat_idx {
 	STAT_EVENTS = 6,          /* object events seen (files, caps, net, ...), incl. repeats */
 	STAT_URING_FIXED = 7,     /* io_uring opens into the fixed file table: no fd, not recorded */
 	STAT_MNTNS_FULL = 8,      /* mntns map insert failed: exec sessions into that container untracked */
-	STAT_MAX = 9,
+	STAT_CAP_NOAUDIT = 9,     /* capability checks made without auditing: not a use of the privilege */
+	STAT_MAX = 10,
 };
 
 struct rec_hdr {
@@ -189,11 +191,18 @@ enum perm_bit {
 
 #define OBJ_DATA (2 * PATH_BUF + 256)
 
+/* Kernel stack frames a capability check keeps: the BPF and tracepoint glue,
+ * cap_capable, security_capable and the callers that tell why it asked. */
+#define CAP_FRAMES 8
+/* Text ranges of noaudit callers the kernel side can test (see noaudit_lo). */
+#define NOAUDIT_RANGES 16
+
 /*
  * One record for every object kind (files, capabilities, sockets, ...).
  * The meaning of a/b/c/d per kind:
  *   FILE:    bits = new perm bits; data = path (len1)
- *   CAP:     a = capability number, b = 1 granted / 0 denied
+ *   CAP:     a = capability number, b = 1 granted / 0 denied; data = CAP_FRAMES kernel
+ *            return addresses (u64, 0 past the stack's end); CAP_NOAUDIT alike
  *   SOCKET:  a = domain, b = type (without SOCK_NONBLOCK/CLOEXEC), c = protocol
  *   CONNECT: a = family, b = port; data = address (4/16 bytes) or unix path
  *   BIND:    a = op (OP_BIND/OP_LISTEN), b = port, c = family; data = address or unix path

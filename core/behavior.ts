@@ -29,7 +29,8 @@ export const CATEGORIES = [
   'executions', // key: absolute path of the executed binary or script
   'files', // key: absolute path; sets.perms: read write append create exec rename link lock mmap chmod chown delete
   'syscalls', // key: syscall name
-  'capabilities', // key: capability name without cap_; sets.verdict: granted / denied
+  'capabilities', // key: capability name without cap_; sets.verdict: granted / denied; sets.callers: kernel functions that asked
+  'noaudit', // key: capability name; checks that only probe the privilege (CAP_OPT_NOAUDIT, the overcommit check): never a use, kept only to be counted
   'sockets', // key: `${domain}/${type}/${protocol}`
   'egresses', // key: `${family}|${address}|${port}` (unix: `unix|${path}|0`)
   'binds', // key: `${family}|${address}|${port}`; sets.ops: bind listen

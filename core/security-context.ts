@@ -60,6 +60,27 @@ function under(path: string, prefixes: readonly string[]): boolean {
   return prefixes.some((p) => path === p || path.startsWith(p.endsWith('/') ? p : p + '/'));
 }
 
+/** What to change so that nothing needs uid 0, per capability used (and for a low port). */
+const ROOT_CHANGES: [readonly string[], string][] = [
+  [['setuid', 'setgid'], 'it switches to another user by itself (setuid/setgid): start it as that user (runAsUser, runAsGroup) and turn its own switch off (e.g. nginx\'s `user` directive)'],
+  [['chown', 'fowner', 'dac_override', 'dac_read_search'], 'it works on files it does not own: make them owned by the run-as user (fsGroup for volumes, chown in the image)'],
+  [['net_bind_service'], 'it binds a port below 1024: bind a port >= 1024 (or set the sysctl net.ipv4.ip_unprivileged_port_start)'],
+];
+
+function rootChanges(caps: readonly string[], lowPort: boolean): string[] {
+  const out: string[] = [];
+  const covered = new Set<string>();
+  for (const [group, change] of ROOT_CHANGES) {
+    const hit = group.filter((c) => caps.includes(c) || (c === 'net_bind_service' && lowPort));
+    if (!hit.length) continue;
+    out.push(change);
+    for (const c of group) covered.add(c);
+  }
+  const rest = caps.filter((c) => !covered.has(c));
+  if (rest.length) out.push(`it uses ${rest.join(', ')}: remove that need, or keep root with exactly these capabilities`);
+  return out;
+}
+
 export function adviseSecurityContext(set: BehaviorSet, options: SecurityContextOptions = {}): SecurityContextAdvice {
   const lines: AdviceLine[] = [];
   const line = (field: string, value: unknown, why: string, ev: Evidence[] = []) => lines.push({ field, value, why, evidence: ev.slice(0, MAX) });
@@ -109,12 +130,7 @@ export function adviseSecurityContext(set: BehaviorSet, options: SecurityContext
   if (rootEvidence.length === 0) {
     line('securityContext.runAsNonRoot', true, 'No capability was used and no port below 1024 was bound: nothing needed uid 0. The image needs a numeric non-root USER (or set runAsUser).');
   } else {
-    line(
-      'securityContext.runAsNonRoot',
-      false,
-      'Capabilities were used or a port below 1024 was bound: a non-root process gets no capabilities in Kubernetes. Bind a high port (or lower net.ipv4.ip_unprivileged_port_start) and drop the need for the capabilities first.',
-      rootEvidence,
-    );
+    line('securityContext.runAsNonRoot', false, `It needs uid 0 as it runs now: a non-root container process gets no capabilities in Kubernetes. To run it as non-root: ${rootChanges(capNames, lowBinds.length > 0).join('; ')}.`, rootEvidence);
   }
 
   const syscalls = Object.keys(set.syscalls ?? {});

@@ -88,10 +88,12 @@ export class Recorder {
       case 'file':
         put('files', pathFromHex(String(r.path_hex)), { perms: strings(r.perms) });
         break;
-      case 'capability':
-        if (typeof r.name === 'string') put('capabilities', r.name, { verdict: [r.granted ? 'granted' : 'denied'] });
-        else put('unhandled', `capability ${String(r.cap)}`);
+      case 'capability': {
+        const sets = { verdict: [r.granted ? 'granted' : 'denied'], ...(typeof r.caller === 'string' ? { callers: [r.caller] } : {}) };
+        if (typeof r.name !== 'string') put('unhandled', `capability ${String(r.cap)}`);
+        else put(r.noaudit ? 'noaudit' : 'capabilities', r.name, sets);
         break;
+      }
       case 'socket': {
         const k = socketKind(`${String(r.domain)}/${String(r.type)}/${String(r.protocol)}`);
         put('sockets', `${k.domain}/${k.type}/${k.protocol}`);

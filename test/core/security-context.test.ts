@@ -37,6 +37,10 @@ test('evidence flips each line', () => {
   assert.equal(a.securityContext.readOnlyRootFilesystem, false);
   assert.deepEqual(field(a, 'securityContext.readOnlyRootFilesystem').evidence.map((e) => e.key), ['/var/lib/app/db'], '/dev writes are the runtime mounts');
   assert.equal(a.securityContext.runAsNonRoot, false);
+  const nonRoot = field(a, 'securityContext.runAsNonRoot').why;
+  assert.match(nonRoot, /start it as that user \(runAsUser/, 'setuid: what to change');
+  assert.match(nonRoot, /bind a port >= 1024/, 'net_bind_service and port 80: what to change');
+  assert.doesNotMatch(nonRoot, /sys_admin/, 'a denied check is not a need');
   assert.deepEqual(a.securityContext.seccompProfile, { type: 'Localhost', localhostProfile: 'varmor-ns-app.json' });
   assert.match(field(a, 'securityContext.seccompProfile').why, /mount \(unless capability sys_admin\)/);
   assert.equal(field(a, 'securityContext.privileged').value, 'review');

@@ -22,6 +22,8 @@ test('records map to the model categories and key conventions', () => {
     { t: 'file', target: T, pid: 5, ts: 1003, id: '6:03', path_hex: hex(Buffer.from([0x2f, 0x61, 0x0a, 0xff])), perms: ['read'] },
     { t: 'capability', target: T, pid: 5, ts: 1004, id: '7:a', cap: 0, name: 'chown', granted: true },
     { t: 'capability', target: T, pid: 5, ts: 1004, id: '7:b', cap: 21, name: 'sys_admin', granted: false },
+    { t: 'capability', target: T, pid: 5, ts: 1004, id: '16:c', cap: 21, name: 'sys_admin', granted: true, noaudit: true, caller: 'security_vm_enough_memory_mm' },
+    { t: 'capability', target: T, pid: 5, ts: 1004, id: '7:d', cap: 12, name: 'net_admin', granted: true, caller: 'dev_ioctl' },
     { t: 'socket', target: T, pid: 5, ts: 1005, id: '8:1', domain: 2, type: 1, protocol: 0 },
     { t: 'socket', target: T, pid: 5, ts: 1005, id: '8:2', domain: 1, type: 2, protocol: 0 },
     { t: 'socket', target: T, pid: 5, ts: 1005, id: '8:3', domain: 10, type: 2, protocol: 17 },
@@ -53,7 +55,9 @@ test('records map to the model categories and key conventions', () => {
   assert.ok(b.files!['/a\n\\xff'], 'non-UTF-8 bytes escaped, newline kept');
   assert.equal(b.files!['/other'], undefined, 'other target');
   assert.deepEqual(b.capabilities!.chown!.sets, { verdict: ['granted'] });
-  assert.deepEqual(b.capabilities!.sys_admin!.sets, { verdict: ['denied'] });
+  assert.deepEqual(b.capabilities!.sys_admin!.sets, { verdict: ['denied'] }, 'a probe never makes a capability granted');
+  assert.deepEqual(b.capabilities!.net_admin!.sets, { verdict: ['granted'], callers: ['dev_ioctl'] });
+  assert.deepEqual(b.noaudit!.sys_admin!.sets, { verdict: ['granted'], callers: ['security_vm_enough_memory_mm'] });
   assert.deepEqual(Object.keys(b.sockets!).sort(), ['inet/stream/tcp', 'inet6/dgram/udp', 'unix/dgram/0']);
   assert.deepEqual(Object.keys(b.egresses!).sort(), ['inet|127.0.0.1|8080', 'unix|/run/x.sock|0', 'unix|@abs|0']);
   assert.deepEqual(b.binds!['inet6|::|80']!.sets, { ops: ['bind', 'listen'] });
