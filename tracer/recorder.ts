@@ -55,6 +55,11 @@ export class Recorder {
       for (const [k, v] of Object.entries(r)) if (typeof v === 'number') this.counters[k] = v;
       return true;
     }
+    // kallsyms hid the kernel's addresses: capability probes are modelled as use (bpf/README.md)
+    if (r.t === 'ready') {
+      if (r.noaudit === false) this.counters.noaudit_unclassified = 1;
+      return true;
+    }
     if (r.target !== this.target) return false;
     if (typeof r.pid === 'number') this.pids.add(r.pid);
     const at = Number(r.ts ?? Date.now());

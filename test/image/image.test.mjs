@@ -145,6 +145,7 @@ test("the node agent's tracer loads BPF with exactly the chart's capabilities an
   try {
     const ready = await tracer.waitFor(() => true, { timeout: 30000, what: 'ready' });
     assert.equal(ready.t, 'ready', JSON.stringify(ready) + tracer.stderr);
+    assert.equal(ready.noaudit, true, 'with the chart\'s SYSLOG, kallsyms shows the addresses that tell capability probes from use');
     // The CLI as the chart's command line starts it: PATH search, the script's #! env, then node.
     const launched = await tracer.launch(1, ['varmor-modeler', '--version']);
     assert.equal(launched.t, 'launched', JSON.stringify(launched));

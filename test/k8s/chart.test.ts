@@ -105,7 +105,7 @@ describe('Helm chart', { skip }, () => {
     const readOnly = documented('hostPath, read-only');
     const writable = documented('hostPath, read-write');
     const paths = [...readOnly, ...writable];
-    assert.deepEqual(caps, ['BPF', 'PERFMON', 'SYS_PTRACE', 'SYS_CHROOT'], 'docs table parsed');
+    assert.deepEqual(caps, ['BPF', 'PERFMON', 'SYS_PTRACE', 'SYS_CHROOT', 'SYSLOG'], 'docs table parsed');
     assert.deepEqual(readOnly, ['/sys/kernel/btf', '/var/log'], 'docs table parsed');
     assert.deepEqual(writable, ['/sys/fs/bpf', '/run/varmor-modeler'], 'docs table parsed');
     const spec = one(await render(), 'DaemonSet').spec.template.spec;
