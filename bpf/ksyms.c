@@ -7,11 +7,6 @@
 
 #define KALLSYMS "/proc/kallsyms"
 
-struct range {
-	__u64 lo, hi;
-};
-static struct range cap_capable_r, security_capable_r;
-
 /* names resolved so far: callers repeat, and a lookup reads all of kallsyms */
 #define CACHE 64
 static struct {
@@ -37,10 +32,10 @@ static bool noaudit_name(const char *name)
 	 * matters to a call that raises the inheritable set above the permitted
 	 * one: dropping capabilities (ping, most daemons) never needs it */
 	return (base > 8 && !strncmp(name + base - 8, "_noaudit", 8)) || strstr(name, "vm_enough_memory") ||
-	       !strcmp(name, "cap_capset");
+	       !strcmp(name, "cap_capset") || !strcmp(name, "cap_inh_is_capped");
 }
 
-int ksyms_init(__u64 *lo, __u64 *hi, int max)
+int ksyms_init(__u64 *lo, __u64 *hi, int max, __u64 cap_lo[2], __u64 cap_hi[2])
 {
 	FILE *f = fopen(KALLSYMS, "re");
 	if (!f)
@@ -59,12 +54,10 @@ int ksyms_init(__u64 *lo, __u64 *hi, int max)
 			*open_hi = addr;
 			open_hi = NULL;
 		}
-		if (!strcmp(name, "cap_capable")) {
-			cap_capable_r.lo = addr;
-			open_hi = &cap_capable_r.hi;
-		} else if (!strcmp(name, "security_capable")) {
-			security_capable_r.lo = addr;
-			open_hi = &security_capable_r.hi;
+		int k = !strcmp(name, "cap_capable") ? 0 : !strcmp(name, "security_capable") ? 1 : -1;
+		if (k >= 0) {
+			cap_lo[k] = addr;
+			open_hi = &cap_hi[k];
 		} else if (n < max && noaudit_name(name)) {
 			lo[n] = addr;
 			open_hi = &hi[n];
@@ -82,12 +75,7 @@ int ksyms_init(__u64 *lo, __u64 *hi, int max)
 	return n;
 }
 
-static bool in(const struct range *r, __u64 ip)
-{
-	return r->lo && ip >= r->lo && ip < r->hi;
-}
-
-static bool lookup(__u64 ip, char *out, size_t size)
+bool ksyms_name(__u64 ip, char *out, size_t size)
 {
 	for (int i = 0; i < cached; i++)
 		if (cache[i].ip == ip) {
@@ -113,15 +101,4 @@ static bool lookup(__u64 ip, char *out, size_t size)
 	snprintf(cache[slot].name, sizeof(cache[slot].name), "%s", best);
 	snprintf(out, size, "%s", best);
 	return true;
-}
-
-bool ksyms_caller(const __u64 *ips, int n, char *out, size_t size)
-{
-	int last = -1;
-	for (int i = 0; i < n && ips[i]; i++)
-		if (in(&cap_capable_r, ips[i]) || in(&security_capable_r, ips[i]))
-			last = i;
-	if (last < 0 || last + 1 >= n || !ips[last + 1])
-		return false;
-	return lookup(ips[last + 1], out, size);
 }

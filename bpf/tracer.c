@@ -581,10 +581,10 @@ static void print_obj(int target, const struct obj_rec *r, size_t size)
 		printf(",\"granted\":%s", r->b ? "true" : "false");
 		if (r->h.type == REC_CAP_NOAUDIT)
 			printf(",\"noaudit\":true");
-		__u64 ips[CAP_FRAMES] = {0};
-		memcpy(ips, data, dlen < sizeof(ips) ? dlen : sizeof(ips));
+		__u64 asker = 0;
+		memcpy(&asker, data, dlen < sizeof(asker) ? dlen : sizeof(asker));
 		char caller[64];
-		if (ksyms_caller(ips, CAP_FRAMES, caller, sizeof(caller)))
+		if (asker && ksyms_name(asker, caller, sizeof(caller)))
 			put_jstr("caller", caller);
 		break;
 	}
@@ -2659,12 +2659,13 @@ static void cmd_flush(const char *token)
 	printf("{\"t\":\"stats\",\"ringbuf_dropped\":%llu,\"tasks_full\":%llu,"
 	       "\"path_truncated\":%llu,\"records\":%llu,\"path_failed\":%llu,\"dedup_full\":%llu,"
 	       "\"events\":%llu,\"uring_fixed\":%llu,\"mntns_full\":%llu,\"names_unresolved\":%llu,"
-	       "\"cap_noaudit\":%llu}\n",
+	       "\"cap_noaudit\":%llu,\"cap_slot_miss\":%llu}\n",
 	       (unsigned long long)st[STAT_RINGBUF_DROPPED], (unsigned long long)st[STAT_TASKS_FULL],
 	       (unsigned long long)st[STAT_PATH_TRUNCATED], (unsigned long long)st[STAT_RECORDS],
 	       (unsigned long long)st[STAT_PATH_FAILED], (unsigned long long)st[STAT_DEDUP_FULL],
 	       (unsigned long long)st[STAT_EVENTS], (unsigned long long)st[STAT_URING_FIXED],
-	       (unsigned long long)st[STAT_MNTNS_FULL], names_unresolved, (unsigned long long)st[STAT_CAP_NOAUDIT]);
+	       (unsigned long long)st[STAT_MNTNS_FULL], names_unresolved, (unsigned long long)st[STAT_CAP_NOAUDIT],
+	       (unsigned long long)st[STAT_CAP_SLOT_MISS]);
 	printf("{\"t\":\"flushed\"");
 	put_jstr("token", token);
 	printf("}\n");
@@ -2760,6 +2761,7 @@ static void usage(void)
 /* noaudit callers' text ranges from kallsyms (ksyms_init), for the kernel side */
 static __u64 noaudit_lo[NOAUDIT_RANGES], noaudit_hi[NOAUDIT_RANGES];
 static int noaudit_ranges;
+static __u64 capable_lo[2], capable_hi[2]; /* cap_capable, security_capable */
 
 /* fresh load and attach (the programs start tracking nothing: `tasks` is empty) */
 static void load_and_attach(long ringbuf_kb)
@@ -2790,6 +2792,10 @@ static void load_and_attach(long ringbuf_kb)
 		skel->rodata->noaudit_hi[i] = noaudit_hi[i];
 	}
 	skel->rodata->noaudit_n = noaudit_ranges > 0 ? noaudit_ranges : 0;
+	for (int i = 0; i < 2; i++) {
+		skel->rodata->capable_lo[i] = capable_lo[i];
+		skel->rodata->capable_hi[i] = capable_hi[i];
+	}
 
 	int err = tracer_bpf__load(skel);
 	if (err) {
@@ -2936,7 +2942,7 @@ int main(int argc, char **argv)
 	setrlimit(RLIMIT_MEMLOCK, &rl); /* for kernels that still charge memlock */
 
 	ncpus = libbpf_num_possible_cpus();
-	noaudit_ranges = ksyms_init(noaudit_lo, noaudit_hi, NOAUDIT_RANGES);
+	noaudit_ranges = ksyms_init(noaudit_lo, noaudit_hi, NOAUDIT_RANGES, capable_lo, capable_hi);
 	if (noaudit_ranges <= 0)
 		logmsg("kallsyms %s: capability checks made without auditing are modelled as capability use "
 		       "(needs CAP_SYSLOG or kernel.kptr_restrict=0)",

@@ -99,7 +99,8 @@ enum stat_idx {
 	STAT_URING_FIXED = 7,     /* io_uring opens into the fixed file table: no fd, not recorded */
 	STAT_MNTNS_FULL = 8,      /* mntns map insert failed: exec sessions into that container untracked */
 	STAT_CAP_NOAUDIT = 9,     /* capability checks made without auditing: not a use of the privilege */
-	STAT_MAX = 10,
+	STAT_CAP_SLOT_MISS = 10,  /* the learned stack slots gave another asker than a walk (relearned) */
+	STAT_MAX = 11,
 };
 
 struct rec_hdr {
@@ -191,9 +192,15 @@ enum perm_bit {
 
 #define OBJ_DATA (2 * PATH_BUF + 256)
 
-/* Kernel stack frames a capability check keeps: the BPF and tracepoint glue,
- * cap_capable, security_capable and the callers that tell why it asked. */
+/* Kernel stack frames a capability check walks: the BPF and tracepoint glue,
+ * cap_capable, security_capable and the caller that tells why it asked. */
 #define CAP_FRAMES 8
+/* words above the tracepoint's arguments searched for those frames' slots */
+#define CAP_SCAN_WORDS 64
+/* a walk re-derives the asker every this many checks (a power of two) */
+#define CAP_VERIFY_EVERY 1024
+#define CAP_CAPABLE 0
+#define CAP_SECURITY 1
 /* Text ranges of noaudit callers the kernel side can test (see noaudit_lo). */
 #define NOAUDIT_RANGES 16
 
@@ -201,8 +208,8 @@ enum perm_bit {
  * One record for every object kind (files, capabilities, sockets, ...).
  * The meaning of a/b/c/d per kind:
  *   FILE:    bits = new perm bits; data = path (len1)
- *   CAP:     a = capability number, b = 1 granted / 0 denied; data = CAP_FRAMES kernel
- *            return addresses (u64, 0 past the stack's end); CAP_NOAUDIT alike
+ *   CAP:     a = capability number, b = 1 granted / 0 denied; data = the asker's
+ *            kernel address (u64, 0 unknown); CAP_NOAUDIT alike
  *   SOCKET:  a = domain, b = type (without SOCK_NONBLOCK/CLOEXEC), c = protocol
  *   CONNECT: a = family, b = port; data = address (4/16 bytes) or unix path
  *   BIND:    a = op (OP_BIND/OP_LISTEN), b = port, c = family; data = address or unix path

@@ -34,3 +34,18 @@ int BPF_PROG(lookup_exit, struct pt_regs *regs, long ret)
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
 	return bpf_map_lookup_elem(&tasks, &tgid) ? 1 : 0;
 }
+
+/* the capability hook: empty, and with only the stack walk the tracer's
+ * noaudit check takes (8 frames), to price that walk on its own */
+SEC("tp_btf/cap_capable")
+int BPF_PROG(floor_cap, const struct cred *cred, struct user_namespace *ns, const struct user_namespace *cns, int cap, int ret)
+{
+	return 0;
+}
+
+SEC("tp_btf/cap_capable")
+int BPF_PROG(stack_cap, const struct cred *cred, struct user_namespace *ns, const struct user_namespace *cns, int cap, int ret)
+{
+	__u64 ips[8];
+	return bpf_get_stack(ctx, ips, sizeof(ips), 0) > 0;
+}

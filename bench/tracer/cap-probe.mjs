@@ -1,0 +1,151 @@
+#!/usr/bin/env node
+// Cost of telling capability probes from use (issue 11): a root program whose every
+// iteration makes overcommit checks (CAP_SYS_ADMIN, CAP_OPT_NOAUDIT: private mmap, malloc
+// above the mmap threshold, brk; the tracer's cap_noaudit counter gives how many), timed by
+// itself. Needs root.
+//
+//   bench/tracer/build.sh && make -C bpf
+//   node bench/tracer/cap-probe.mjs [--rounds 7] [--iters 200000] [--before REV]
+//
+// Configurations, interleaved round by round: base (no BPF); the floor (an empty tp_btf
+// program on cap_capable); the stack walk alone (bpf_get_stack of 8 frames on that hook);
+// varmor-tracer before the noaudit check (REV, default the commit before it, built in a
+// temporary worktree) tracing the program; varmor-tracer now, tracing it; and varmor-tracer
+// now with the program as a bystander. Prints a Markdown table (progress on stderr).
+import { spawn, spawnSync, execFileSync } from 'node:child_process';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Tracer } from '../../test/bpf/harness.mjs';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const repo = resolve(here, '../..');
+const argv = process.argv.slice(2);
+const opt = (name, def) => {
+  const i = argv.indexOf(`--${name}`);
+  return i < 0 ? def : typeof def === 'number' ? Number(argv[i + 1]) : argv[i + 1];
+};
+const ROUNDS = opt('rounds', 7);
+const ITERS = opt('iters', 200000);
+const BEFORE = opt('before', execFileSync('git', ['-C', repo, 'log', '-1', '--format=%H', '--grep=capability checks that only probe the privilege']).toString().trim() + '^');
+const log = (...a) => console.error(new Date().toISOString().slice(11, 19), ...a);
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+
+const work = mkdtempSync(join(tmpdir(), 'cap-probe-'));
+const PROG = join(work, 'mmaps');
+writeFileSync(`${PROG}.c`, String.raw`
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+int main(int argc, char **argv) {
+  long n = atol(argv[1]);
+  struct timespec a, b;
+  clock_gettime(CLOCK_MONOTONIC, &a);
+  for (long i = 0; i < n; i++) {
+    char *p = mmap(0, 1 << 16, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    p[0] = 1;
+    munmap(p, 1 << 16);
+    free(malloc(1 << 20));
+    sbrk(i & 1 ? -4096 : 4096);
+  }
+  clock_gettime(CLOCK_MONOTONIC, &b);
+  FILE *f = fopen(argv[2], "w");
+  fprintf(f, "%.1f\n", ((b.tv_sec - a.tv_sec) * 1e9 + (b.tv_nsec - a.tv_nsec)) / n);
+  fclose(f);
+  return 0;
+}`);
+execFileSync('gcc', ['-O2', '-o', PROG, `${PROG}.c`]);
+const RESULT = join(work, 'ns');
+const nsPerIter = () => Number(readFileSync(RESULT, 'utf8'));
+
+// The tracer before the noaudit check, built from git in a temporary worktree.
+const old = join(work, 'before');
+log(`building varmor-tracer at ${BEFORE}`);
+execFileSync('git', ['-C', repo, 'worktree', 'add', '--detach', old, BEFORE], { stdio: 'ignore' });
+execFileSync('make', ['-s', '-C', join(old, 'bpf')], { stdio: 'inherit' });
+const OLD_TRACER = join(work, 'varmor-tracer-before');
+copyFileSync(join(old, 'bpf/build/varmor-tracer'), OLD_TRACER);
+execFileSync('git', ['-C', repo, 'worktree', 'remove', '--force', old]);
+const NEW_TRACER = join(work, 'varmor-tracer');
+copyFileSync(join(repo, 'bpf/build/varmor-tracer'), NEW_TRACER);
+
+function direct() {
+  const r = spawnSync(PROG, [String(ITERS), RESULT]);
+  if (r.status !== 0) throw new Error(`mmaps failed: ${r.stderr}`);
+  return nsPerIter();
+}
+
+async function withFloor(prog, fn) {
+  const f = spawn(join(here, 'build/floor'), [prog], { stdio: ['pipe', 'pipe', 'inherit'] });
+  await new Promise((res, rej) => {
+    f.stdout.once('data', res);
+    f.once('exit', () => rej(new Error(`floor ${prog} did not start`)));
+  });
+  try {
+    return fn();
+  } finally {
+    f.stdin.end();
+    await new Promise((r) => f.once('exit', r));
+  }
+}
+
+async function withTracer(bin, traced) {
+  const t = new Tracer([], bin);
+  const ready = await t.waitFor((r) => r.t === 'ready' || r.t === 'error', { timeout: 30000 });
+  if (ready.t !== 'ready') throw new Error(JSON.stringify(ready));
+  try {
+    if (!traced) return direct();
+    const l = await t.launch(1, [PROG, String(ITERS), RESULT]);
+    if (l.t !== 'launched') throw new Error(JSON.stringify(l));
+    await t.waitFor((r) => r.t === 'exit' && r.target === 1 && r.pid === l.pid, { timeout: 300000 });
+    await t.flush('f');
+    const stats = t.records.filter((r) => r.t === 'stats').at(-1);
+    const caps = t.records.filter((r) => r.t === 'capability').map((r) => `${r.name}${r.noaudit ? ' (noaudit)' : ''}`);
+    return { ns: nsPerIter(), noaudit: stats.cap_noaudit ?? 0, misses: stats.cap_slot_miss ?? 0, caps };
+  } finally {
+    await t.quit();
+  }
+}
+
+const configs = {
+  base: async () => direct(),
+  'floor: empty program on cap_capable': () => withFloor('floor_cap', direct),
+  'stack walk alone (8 frames) on cap_capable': () => withFloor('stack_cap', direct),
+  'varmor-tracer before the noaudit check, traced': () => withTracer(OLD_TRACER, true),
+  'varmor-tracer, traced': () => withTracer(NEW_TRACER, true),
+  'varmor-tracer, bystander': () => withTracer(NEW_TRACER, false),
+};
+const samples = Object.fromEntries(Object.keys(configs).map((k) => [k, []]));
+const seen = {};
+try {
+  for (let r = 1; r <= ROUNDS; r++) {
+    for (const [name, run] of Object.entries(configs)) {
+      const v = await run();
+      const ns = typeof v === 'number' ? v : v.ns;
+      if (typeof v === 'object') seen[name] = v;
+      samples[name].push(ns);
+    }
+    log(`round ${r}/${ROUNDS}: ` + Object.entries(samples).map(([k, s]) => `${k.split(',')[0].slice(0, 22)} ${s.at(-1)}`).join(' | '));
+  }
+} finally {
+  rmSync(work, { recursive: true, force: true });
+}
+
+const base = median(samples.base);
+const checks = seen['varmor-tracer, traced'].noaudit / ITERS;
+console.log(`${ROUNDS} rounds of ${ITERS} iterations (${checks.toFixed(2)} overcommit checks each, from cap_noaudit), ${new Date().toISOString()}, load ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')}\n`);
+console.log('| configuration | ns / iteration (median) | × base | ns per check over base |');
+console.log('|---|---:|---:|---:|');
+for (const [name, s] of Object.entries(samples)) {
+  const m = median(s);
+  console.log(`| ${name} | ${m.toFixed(0)} | ${(m / base).toFixed(3)} | ${((m - base) / checks).toFixed(0)} |`);
+}
+console.log('');
+for (const [name, v] of Object.entries(seen)) console.log(`- ${name}: capabilities in the records: ${v.caps.join(', ') || 'none'}; cap_noaudit ${v.noaudit}; cap_slot_miss ${v.misses}`);
