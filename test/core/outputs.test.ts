@@ -5,7 +5,7 @@ import { buildOutputs, type OutputInput } from '../../core/outputs.js';
 import { cell } from '../../core/report-md.js';
 import { spoAppArmorProfile } from '../../core/spo.js';
 import type { BehaviorSet, Item } from '../../core/behavior.js';
-import { haveParser, parse } from './apparmor-parser.js';
+import { compiledRules, diffAgainstModel, haveParser, parse } from './apparmor-parser.js';
 
 const T0 = Date.UTC(2025, 0, 1);
 const it = (first: number, sets?: Record<string, string[]>, n = 1): Item => ({ first: T0 + first, last: T0 + first, n: { 'n1/c/0': n }, ...(sets ? { sets } : {}) });
@@ -100,4 +100,15 @@ test('50,000 behaviors: everything generated in well under a few seconds', () =>
   assert.ok(out.files.length === 7);
   console.log(`50k behaviors: ${Math.round(ms)} ms`);
   assert.ok(ms < 4000, `took ${Math.round(ms)} ms`);
+});
+
+test('the compiled AppArmor profile allows exactly what the model says: files, executions, capabilities', { skip: haveParser ? false : 'apparmor_parser is not installed' }, () => {
+  const out = buildOutputs(input(behaviors));
+  const aa = out.model.data.dynamicResult.appArmor!;
+  const compiled = compiledRules(out.model.data.profile.appArmor);
+  assert.deepEqual(diffAgainstModel(compiled, aa), []);
+  assert.deepEqual(compiled.capabilities, ['net_bind_service']);
+  // The diff sees a rule the profile lacks and a capability it does not grant.
+  const more = { ...aa, files: [...aa.files!, { path: '/srv/other', permissions: ['w'] }], capabilities: ['net_bind_service', 'sys_admin'] };
+  assert.deepEqual(diffAgainstModel(compiled, more), ['file /srv/other: no compiled rule', 'capabilities: model net_bind_service,sys_admin, compiled net_bind_service']);
 });
