@@ -3,7 +3,7 @@
 # Everything comes from Debian's registry; nothing is downloaded from elsewhere.
 set -euo pipefail
 packages=(clang llvm lld libbpf-dev bpftool libelf-dev zlib1g-dev pkg-config make runc apparmor strace
-  busybox-static python3-venv python3-libapparmor umoci containerd)
+  busybox-static python3-venv python3-libapparmor umoci containerd iputils-ping)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
