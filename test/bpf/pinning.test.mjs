@@ -505,7 +505,7 @@ test('ring buffer overflow during the downtime: counted in ringbuf_dropped, lost
 test('without --state-dir nothing is pinned and ready is unchanged', { skip: skipReason }, async () => {
   const before = fs.existsSync(BASE) ? fs.readdirSync(BASE).length : 0;
   const [t, ready] = await start([]);
-  assert.deepEqual(Object.keys(ready).filter((k) => k !== 'index'), ['t', 'version']);
+  assert.deepEqual(Object.keys(ready).filter((k) => k !== 'index'), ['t', 'version', 'noaudit']);
   const ck = await t.request('checkpointed z', (r) => r.t === 'checkpointed', 'checkpointed');
   assert.equal(ck.dropped, 0);
   assert.equal((await t.quit()).code, 0);
