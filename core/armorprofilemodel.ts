@@ -4,7 +4,7 @@ import { letters } from './perms.js';
 /**
  * vArmor's ArmorProfileModel (crd.varmor.org/v1beta1), the contract our output must keep so that
  * vArmor loads it as-is. Fields of our own live under names vArmor does not use
- * (`data.varmorModeler`, `storage`).
+ * (`storage`, kept only where the CRD declares it; on vArmor's CRD an annotation).
  */
 export interface ArmorProfileModel {
   apiVersion: 'crd.varmor.org/v1beta1';
@@ -30,7 +30,7 @@ export interface AppArmorResult {
   executions?: string[];
   files?: { path: string; oldPath?: string; owner?: boolean; permissions: string[] }[];
   capabilities?: string[];
-  networks?: { sockets?: Socket[]; egresses?: string[] };
+  networks?: { sockets?: Socket[]; egresses?: Egress[] };
   ptraces?: { peer: string; permissions: string[]; external?: boolean }[];
   signals?: { peer: string; permissions: string[]; signals: string[] }[];
   unhandled?: string[];
@@ -40,9 +40,14 @@ export interface BpfResult {
   executions?: string[];
   files?: { path: string; oldPath?: string; owner?: boolean; permissions: string[] }[];
   capabilities?: string[];
-  network?: { sockets?: Socket[]; egresses?: { ip: string; ports: number[] }[] };
+  network?: { sockets?: Socket[]; egresses?: Egress[] };
   ptraces?: { external: boolean; permissions: string[] }[];
   mounts?: { path: string; type: string; flags: string[] }[];
+}
+
+export interface Egress {
+  ip: string;
+  ports: number[];
 }
 
 export interface Socket {
@@ -56,7 +61,8 @@ export interface ProfileSection {
   enforcer: string;
   mode: 'enforce' | 'complain';
   appArmor: string;
-  bpf: string;
+  /** vArmor's BpfContent (an object) for its BPF enforcer; absent: we generate none. */
+  bpf?: Record<string, unknown>;
   seccomp: string;
 }
 
@@ -114,7 +120,7 @@ function sockets(set: BehaviorSet): Socket[] {
   });
 }
 
-function egressByIp(set: BehaviorSet): { ip: string; ports: number[] }[] {
+function egressByIp(set: BehaviorSet): Egress[] {
   const byIp = new Map<string, Set<number>>();
   for (const k of keys(set, 'egresses')) {
     const [family, address = '', port = '0'] = splitKey(k, '|');
@@ -138,14 +144,17 @@ function compact<T extends object>(o: T): T {
   return o;
 }
 
-/** The vArmor-shaped dynamic results of a merged behavior set. */
-export function dynamicResult(set: BehaviorSet): ArmorProfileModel['data']['dynamicResult'] {
+/**
+ * The vArmor-shaped dynamic results of a merged behavior set. `profiles` names the profile the
+ * workload was modelled under: ours, exactly one, as vArmor's generator requires.
+ */
+export function dynamicResult(set: BehaviorSet, profile: string): ArmorProfileModel['data']['dynamicResult'] {
   const appArmor: AppArmorResult = compact({
-    profiles: keys(set, 'profiles'),
+    profiles: [profile],
     executions: keys(set, 'executions'),
     files: fileEntries(set, letters),
     capabilities: keys(set, 'capabilities'),
-    networks: { sockets: sockets(set), egresses: keys(set, 'egresses').map((k) => splitKey(k, '|')[1]!) },
+    networks: { sockets: sockets(set), egresses: egressByIp(set) },
     ptraces: Object.entries(set.ptraces ?? {}).map(([peer, item]) => ({ peer, permissions: setOf(item, 'perms'), ...(peer === 'external' ? { external: true } : {}) })),
     signals: Object.entries(set.signals ?? {}).map(([peer, item]) => ({ peer, permissions: ['send'], signals: setOf(item, 'signals') })),
     unhandled: keys(set, 'unhandled'),

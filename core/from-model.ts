@@ -30,7 +30,9 @@ export function behaviorsFromModel(model: ArmorProfileModel): BehaviorSet {
   for (const f of bpf.files ?? []) put(set, 'files', f.path, { perms: f.permissions }, fileExtra(f));
   for (const c of [...(aa.capabilities ?? []), ...(bpf.capabilities ?? [])]) put(set, 'capabilities', c, { verdict: ['granted'] });
   for (const s of [...(aa.networks?.sockets ?? []), ...(bpf.network?.sockets ?? [])]) put(set, 'sockets', `${s.domain}/${s.type}/${s.protocol}`);
-  for (const e of bpf.network?.egresses ?? []) for (const port of e.ports) put(set, 'egresses', `${e.ip.includes(':') ? 'inet6' : 'inet'}|${e.ip}|${port}`);
+  // Egresses are {ip, ports} objects in both results (models of ours before 0.2 had strings in appArmor's: no ports, skipped).
+  const egresses = [...(aa.networks?.egresses ?? []), ...(bpf.network?.egresses ?? [])].filter((e) => typeof e === 'object');
+  for (const e of egresses) for (const port of e.ports ?? []) put(set, 'egresses', `${e.ip.includes(':') ? 'inet6' : 'inet'}|${e.ip}|${port}`);
   for (const p of aa.ptraces ?? []) put(set, 'ptraces', p.peer, { perms: p.permissions });
   for (const s of aa.signals ?? []) put(set, 'signals', s.peer, { signals: s.signals });
   for (const m of bpf.mounts ?? []) put(set, 'mounts', `${m.path}|${m.type}`, { flags: m.flags, ops: ['mount'] });

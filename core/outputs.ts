@@ -108,7 +108,7 @@ export function buildOutputs(input: OutputInput): Outputs {
   const mode = input.mode ?? 'enforce';
   const context = input.context ?? {};
   const generalised = generalise(input.behaviors);
-  const result = dynamicResult(generalised.set);
+  const result = dynamicResult(generalised.set, profile);
   const appArmor = appArmorProfile(generalised.set, { name: profile, mode });
   const seccomp = seccompProfile(result.seccomp?.syscalls ?? [], input.arches);
   const seccompJson = JSON.stringify(seccomp, null, 2) + '\n';
@@ -125,7 +125,7 @@ export function buildOutputs(input: OutputInput): Outputs {
     data: {
       dynamicResult: result,
       staticResult: {},
-      profile: { name: profile, enforcer: 'AppArmorSeccomp', mode, appArmor: appArmor.text, bpf: '', seccomp: JSON.stringify(seccomp) },
+      profile: { name: profile, enforcer: 'AppArmorSeccomp', mode, appArmor: appArmor.text, seccomp: JSON.stringify(seccomp) },
     },
     status: status(input.nodes),
   };

@@ -75,15 +75,17 @@ function candidates(model: ArmorProfileModel, storage: WriteModelOptions['storag
   if (!storage) return [model];
   const profile = model.data.profile;
   const annotations = { ...model.metadata.annotations };
-  if (prunedFields(crd.schema, { storage }).includes('storage')) annotations[STORAGE_ANNOTATION] = `${storage.url}#${storage.key}`;
+  // vArmor's CRD prunes our `storage` field: the reference then goes in an annotation instead.
+  const pruned = prunedFields(crd.schema, { storage }).includes('storage');
+  if (pruned) annotations[STORAGE_ANNOTATION] = `${storage.url}#${storage.key}`;
   const byReference: ArmorProfileModel = {
     ...model,
     metadata: { ...model.metadata, annotations },
     storageType: 'LocalDisk',
-    storage,
+    ...(pruned ? {} : { storage }),
     data: { dynamicResult: {}, staticResult: {}, profile },
   };
-  const bare = { ...byReference, data: { ...byReference.data, profile: { ...profile, appArmor: '', bpf: '', seccomp: '' } } };
+  const bare = { ...byReference, data: { ...byReference.data, profile: { name: profile.name, enforcer: profile.enforcer, mode: profile.mode, appArmor: '', seccomp: '' } } };
   return [model, byReference, bare];
 }
 

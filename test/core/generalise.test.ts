@@ -119,7 +119,7 @@ test('items collapsing to one pattern merge: counts per replica, earliest first,
 test('glob characters in real names are escaped, raw kept as oldPath, model escapes untouched', () => {
   const { set } = generalise(files({ '/data/a*b?[c]{d}': at(1, ['read']), '/data/\\xffAbc12345': at(2, ['read']), '/data/back\\\\slash': at(3, ['read']) }));
   assert.deepEqual(keysOf(set), ['/data/\\xff*', '/data/a\\*b\\?\\[c\\]\\{d\\}', '/data/back\\\\slash']);
-  const result = dynamicResult(set);
+  const result = dynamicResult(set, 'varmor-t-x');
   const entry = result.appArmor!.files!.find((f) => f.path === '/data/a\\*b\\?\\[c\\]\\{d\\}')!;
   assert.equal(entry.oldPath, '/data/a*b?[c]{d}');
   assert.equal(result.appArmor!.files!.find((f) => f.path === '/data/back\\\\slash')!.oldPath, undefined);

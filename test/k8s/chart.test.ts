@@ -6,6 +6,7 @@ import { parseAllDocuments } from 'yaml';
 import { CALLS } from '../../k8s/rbac.js';
 import { PACKAGE_ROOT } from '../../lib/home.js';
 import { run } from '../helpers.js';
+import { varmorCrd } from './varmor-schema.js';
 
 const HELM = join(PACKAGE_ROOT, '.tools', 'bin', 'helm');
 const CHART = join(PACKAGE_ROOT, 'charts', 'varmor-modeler');
@@ -167,17 +168,17 @@ describe('Helm chart', { skip }, () => {
     }
   });
 
-  test('crd.install: auto and true render the CRD (no cluster to look up), false does not, anything else fails', async () => {
+  test('crd.install: auto and true render vArmor\'s CRD (no cluster to look up), false does not, anything else fails', async () => {
     for (const mode of ['auto', 'true']) {
       const crd = one(await render('--set', `crd.install=${mode}`), 'CustomResourceDefinition');
       assert.equal(crd.metadata.name, 'armorprofilemodels.crd.varmor.org');
       assert.equal(crd.metadata.labels['app.kubernetes.io/part-of'], 'varmor-modeler');
       assert.equal(crd.metadata.annotations['helm.sh/resource-policy'], 'keep');
+      assert.deepEqual(crd.spec, varmorCrd.spec, 'the chart installs vArmor\'s own CRD, the schema every model is validated against');
       const v = crd.spec.versions[0];
       assert.equal(v.name, 'v1beta1');
       assert.deepEqual(v.subresources, { status: {} });
       assert.deepEqual(v.additionalPrinterColumns.map((c: Manifest) => c.name), ['STORAGE-TYPE', 'DESIRED', 'COMPLETED', 'READY', 'AGE']);
-      assert.equal(v.schema.openAPIV3Schema.properties.data['x-kubernetes-preserve-unknown-fields'], true);
     }
     assert.ok(!(await render('--set', 'crd.install=false')).some((m) => m.kind === 'CustomResourceDefinition'));
     const bad = await run(HELM, ['template', 'test', CHART, ...KUBE_VERSION, ...BASE, '--set', 'crd.install=maybe']);

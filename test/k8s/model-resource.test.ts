@@ -7,6 +7,7 @@ import { STORAGE_ANNOTATION, writeModel } from '../../k8s/model-resource.js';
 import { tempDir } from '../helpers.js';
 import { FakeApiServer, type K8sObject } from './fake-apiserver.js';
 import { modelCrd } from './objects.js';
+import { varmorSchema } from './varmor-schema.js';
 
 const STORAGE = { url: 's3://models/prod', key: 'runs/shop/web/r1/outputs/armorprofilemodel.yaml' };
 
@@ -22,7 +23,7 @@ function model(files = 3): ArmorProfileModel {
         seccomp: { syscalls: ['read', 'write'] },
       },
       staticResult: {},
-      profile: { name: 'varmor-shop-web', enforcer: 'AppArmorSeccomp', mode: 'enforce', appArmor: 'profile varmor-shop-web {}', bpf: '', seccomp: '{"defaultAction":"SCMP_ACT_ERRNO"}' },
+      profile: { name: 'varmor-shop-web', enforcer: 'AppArmorSeccomp', mode: 'enforce', appArmor: 'profile varmor-shop-web {}', seccomp: '{"defaultAction":"SCMP_ACT_ERRNO"}' },
     },
     status: {
       desiredNumber: 2,
@@ -124,24 +125,15 @@ describe('ArmorProfileModel resource writer against a fake API server', () => {
     await assert.rejects(writeModel(kube, model(5000), { maxBytes: 10_000 }), /ArmorProfileModel "varmor-shop-web" in namespace "shop" is too large for the API server \(\d+ bytes at its smallest, limit 10000\) and no object-store copy was given/);
   });
 
-  test('vArmor\'s CRD is reused as it is: fields it does not declare are reported, the reference goes into an annotation', async () => {
-    const schema = {
-      type: 'object',
-      properties: {
-        apiVersion: { type: 'string' },
-        kind: { type: 'string' },
-        metadata: { type: 'object' },
-        storageType: { type: 'string' },
-        data: { type: 'object', properties: { dynamicResult: { type: 'object', properties: { seccomp: { type: 'object', properties: { syscalls: { type: 'array', items: { type: 'string' } } } } } }, staticResult: { type: 'object' }, profile: { type: 'object', properties: { name: { type: 'string' }, enforcer: { type: 'string' }, mode: { type: 'string' } } } } },
-        status: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true },
-      },
-    };
-    server.add(modelCrd({ ours: false, schema }));
+  test('vArmor\'s CRD is reused as it is: nothing we write is pruned; the object-store reference goes into an annotation', async () => {
+    server.add(modelCrd({ ours: false, schema: varmorSchema }));
     const w = await writeModel(kube, model(), { storage: STORAGE });
     assert.equal(w.crd.ours, false);
-    assert.deepEqual(w.pruned, ['data.dynamicResult.appArmor', 'data.profile.appArmor', 'data.profile.bpf', 'data.profile.seccomp']);
+    assert.deepEqual(w.pruned, []);
     const big = await writeModel(kube, model(5000), { storage: STORAGE, maxBytes: 100_000 });
-    assert.ok(big.pruned.includes('storage'));
+    assert.deepEqual(big.pruned, [], 'the `storage` field vArmor\'s schema would prune is not sent');
+    assert.equal(stored().storageType, 'LocalDisk');
+    assert.equal(stored().storage, undefined);
     assert.equal(stored().metadata.annotations?.[STORAGE_ANNOTATION], `${STORAGE.url}#${STORAGE.key}`);
   });
 
