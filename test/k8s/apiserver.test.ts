@@ -1,0 +1,112 @@
+/**
+ * The ArmorProfileModel against a real kube-apiserver (built from k8s.io/kubernetes, etcd behind
+ * it) with the chart's CRD installed, which is vArmor's published CRD: its schema validation, the
+ * status subresource, the printer columns kubectl shows, and the size limit.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { connect, type Kube } from '../../k8s/client.js';
+import { MODEL_GROUP, MODEL_PLURAL, MODEL_VERSION } from '../../k8s/crd.js';
+import { STORAGE_ANNOTATION, writeModel } from '../../k8s/model-resource.js';
+import { PACKAGE_ROOT } from '../../lib/home.js';
+import { run } from '../helpers.js';
+import { ControlPlane, controlPlaneMissing } from './control-plane.js';
+import { everyFieldModel } from './model-fixture.js';
+
+const HELM = join(PACKAGE_ROOT, '.tools', 'bin', 'helm');
+const CHART = join(PACKAGE_ROOT, 'charts', 'varmor-modeler');
+const skip = controlPlaneMissing();
+
+/** The chart's manifests as `helm template` renders them (only the given templates when named). */
+export async function chartManifests(args: string[] = []): Promise<string> {
+  const r = await run(HELM, ['template', 'vm', CHART, '--namespace', 'varmor', '--kube-version', '1.34.4', '--set', 'store.url=s3://models/test', ...args]);
+  assert.equal(r.code, 0, r.stderr);
+  return r.stdout;
+}
+
+describe('ArmorProfileModel on a real kube-apiserver with the chart\'s CRD (vArmor\'s)', { skip }, () => {
+  let cp: ControlPlane;
+  let kube: Kube;
+  const modelOf = (name: string) => kube.custom.getNamespacedCustomObject({ group: MODEL_GROUP, version: MODEL_VERSION, plural: MODEL_PLURAL, namespace: 'shop', name });
+
+  before(async () => {
+    cp = await ControlPlane.start({ controllers: false });
+    kube = connect({ kubeconfig: cp.kubeconfig });
+    await cp.apply(await chartManifests(['--show-only', 'templates/crd.yaml']));
+    const est = await cp.kubectl(['wait', '--for=condition=Established', '--timeout=60s', 'crd/armorprofilemodels.crd.varmor.org']);
+    assert.equal(est.code, 0, est.stderr);
+    await cp.kubectl(['create', 'namespace', 'shop']);
+  });
+  after(() => cp?.stop());
+
+  test('a model with every field is created, then updated, its status written through the status subresource; nothing is pruned', async () => {
+    const model = everyFieldModel();
+    const first = await writeModel(kube, model);
+    assert.equal(first.created, true);
+    assert.equal(first.crd.ours, true);
+    assert.equal(first.crd.statusSubresource, true);
+    const stored = (await modelOf(model.metadata.name)) as typeof model & { metadata: { generation: number } };
+    assert.deepEqual(stored.data, JSON.parse(JSON.stringify(model.data)), 'the API server kept every field of data as sent');
+    assert.deepEqual(stored.status, model.status, 'status went through /status');
+
+    const more = everyFieldModel();
+    more.data.dynamicResult.seccomp!.syscalls.push('io_uring_setup');
+    more.status.completedNumber = 2;
+    const second = await writeModel(kube, more);
+    assert.equal(second.created, false);
+    const updated = (await modelOf(model.metadata.name)) as typeof model & { metadata: { generation: number } };
+    assert.ok(updated.data.dynamicResult.seccomp!.syscalls.includes('io_uring_setup'));
+    assert.equal(updated.status.completedNumber, 2);
+    assert.equal(updated.metadata.generation, 2, 'the status write did not bump the generation: it went through the subresource');
+  });
+
+  test('kubectl get armorprofilemodels shows vArmor\'s printer columns', async () => {
+    await writeModel(kube, everyFieldModel());
+    const r = await cp.kubectl(['get', 'armorprofilemodels', '-n', 'shop']);
+    assert.equal(r.code, 0, r.stderr);
+    const [header, row] = r.stdout.trim().split('\n').map((l) => l.trim().split(/\s+/));
+    assert.deepEqual(header, ['NAME', 'STORAGE-TYPE', 'DESIRED', 'COMPLETED', 'READY', 'AGE']);
+    assert.deepEqual(row!.slice(0, 5), ['varmor-shop-web', 'CRDInternal', '2', '1', 'true']);
+  });
+
+  test('the schema is enforced for real: the shapes the demo once had are refused with 422', async () => {
+    const bad = everyFieldModel() as unknown as { metadata: { name: string }; data: { dynamicResult: { appArmor: { networks: { egresses: unknown } } }; profile: { bpf?: unknown } } };
+    bad.metadata.name = 'varmor-shop-bad';
+    bad.data.dynamicResult.appArmor.networks.egresses = ['10.0.0.7'];
+    bad.data.profile.bpf = '';
+    await assert.rejects(
+      kube.custom.createNamespacedCustomObject({ group: MODEL_GROUP, version: MODEL_VERSION, plural: MODEL_PLURAL, namespace: 'shop', body: bad }),
+      (err: { code?: number; body?: string }) => {
+        assert.equal(err.code, 422, String(err.body));
+        const causes = (JSON.parse(String(err.body)) as { details: { causes: { reason: string; field: string }[] } }).details.causes;
+        assert.deepEqual(causes.map((c) => `${c.field} ${c.reason}`).sort(), ['data.dynamicResult.appArmor.networks.egresses[0] FieldValueTypeInvalid', 'data.profile.bpf FieldValueTypeInvalid']);
+        return true;
+      },
+    );
+  });
+
+  test('a model too large for one object: the API server refuses the inline form, the writer stores it by reference', async () => {
+    const big = everyFieldModel();
+    big.metadata.name = 'varmor-shop-big';
+    const files = big.data.dynamicResult.appArmor!.files!;
+    for (let i = 0; i < 40_000; i++) files.push({ path: `/srv/www/assets/${'x'.repeat(60)}-${i}.js`, permissions: ['r'] });
+    const bytes = Buffer.byteLength(JSON.stringify(big));
+    assert.ok(bytes > 3 * 1024 * 1024, `${bytes} bytes`);
+    await assert.rejects(
+      kube.custom.createNamespacedCustomObject({ group: MODEL_GROUP, version: MODEL_VERSION, plural: MODEL_PLURAL, namespace: 'shop', body: big }),
+      (err: { code?: number; body?: string }) => {
+        assert.ok(err.code === 413 || /too large/i.test(String(err.body)), `inline form: ${err.code} ${String(err.body).slice(0, 300)}`);
+        return true;
+      },
+    );
+    const storage = { url: 's3://models/prod', key: 'runs/shop/web/r1/outputs/armorprofilemodel.yaml' };
+    const w = await writeModel(kube, big, { storage, maxBytes: Infinity });
+    assert.equal(w.storageType, 'LocalDisk');
+    const stored = (await modelOf('varmor-shop-big')) as { storageType: string; metadata: { annotations: Record<string, string> }; data: { dynamicResult: object; profile: { name: string } } };
+    assert.equal(stored.storageType, 'LocalDisk');
+    assert.equal(stored.metadata.annotations[STORAGE_ANNOTATION], `${storage.url}#${storage.key}`);
+    assert.deepEqual(stored.data.dynamicResult, {});
+    assert.equal(stored.data.profile.name, 'varmor-shop-web');
+  });
+});

@@ -1,0 +1,205 @@
+/**
+ * A real Kubernetes control plane on loopback for the tests (issue 12): etcd, kube-apiserver and
+ * kube-controller-manager built by `make kube-tools` into .tools/bin, with a CA, serving and
+ * client certificates and a service-account key generated per run (openssl). There is no kubelet
+ * and no scheduler: pods are API objects the real controllers make, and a test binds them to nodes
+ * itself. Authorization is RBAC, as on a cluster.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, openSync, writeFileSync, closeSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { PACKAGE_ROOT } from '../../lib/home.js';
+import { run, tempDir } from '../helpers.js';
+
+const BIN = join(PACKAGE_ROOT, '.tools', 'bin');
+export const KUBECTL = join(BIN, 'kubectl');
+const TOOLS = ['etcd', 'kube-apiserver', 'kube-controller-manager', 'kubectl'];
+
+/** Why the control plane cannot run here, or false. */
+export function controlPlaneMissing(): string | false {
+  const missing = TOOLS.filter((t) => !existsSync(join(BIN, t)));
+  return missing.length ? `${missing.join(', ')} not built: run make kube-tools` : false;
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+async function openssl(dir: string, ...args: string[]): Promise<void> {
+  const r = await run('openssl', args, { cwd: dir });
+  if (r.code !== 0) throw new Error(`openssl ${args.join(' ')}: ${r.stderr}`);
+}
+
+/** A key and a certificate signed by the run's CA. */
+async function issue(dir: string, name: string, subject: string, ext: string): Promise<void> {
+  writeFileSync(join(dir, `${name}.ext`), ext);
+  await openssl(dir, 'req', '-newkey', 'rsa:2048', '-nodes', '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', subject);
+  await openssl(dir, 'x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-days', '2', '-out', `${name}.crt`, '-extfile', `${name}.ext`);
+}
+
+interface Proc {
+  child: ChildProcess;
+  exited: Promise<void>;
+}
+
+function launch(name: string, dir: string, args: string[]): Proc {
+  const log = openSync(join(dir, `${name}.log`), 'a');
+  const child = spawn(join(BIN, name), args, { stdio: ['ignore', log, log] });
+  closeSync(log);
+  return { child, exited: new Promise((r) => child.once('exit', () => r())) };
+}
+
+async function stopProc(p: Proc | undefined): Promise<void> {
+  if (!p || p.child.exitCode !== null || p.child.signalCode !== null) return;
+  p.child.kill('SIGTERM');
+  const t = setTimeout(() => p.child.kill('SIGKILL'), 10_000);
+  await p.exited;
+  clearTimeout(t);
+}
+
+export class ControlPlane {
+  private etcd?: Proc;
+  private apiserver?: Proc;
+  private controllers?: Proc;
+
+  private constructor(
+    readonly dir: string,
+    readonly url: string,
+    /** Admin (system:masters) kubeconfig. */
+    readonly kubeconfig: string,
+    private readonly ports: { etcd: number; peer: number; api: number },
+  ) {}
+
+  static async start(opts: { controllers?: boolean } = {}): Promise<ControlPlane> {
+    const dir = await tempDir('control-plane');
+    await openssl(dir, 'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '2', '-subj', '/CN=varmor-test-ca');
+    await issue(dir, 'apiserver', '/CN=kube-apiserver', 'subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:kubernetes.default.svc,IP:10.96.0.1\nextendedKeyUsage=serverAuth\n');
+    await issue(dir, 'admin', '/O=system:masters/CN=admin', 'extendedKeyUsage=clientAuth\n');
+    await openssl(dir, 'genrsa', '-out', 'sa.key', '2048');
+    await openssl(dir, 'rsa', '-in', 'sa.key', '-pubout', '-out', 'sa.pub');
+    const ports = { etcd: await freePort(), peer: await freePort(), api: await freePort() };
+    const url = `https://127.0.0.1:${ports.api}`;
+    const kubeconfig = join(dir, 'admin.kubeconfig');
+    writeFileSync(
+      kubeconfig,
+      [
+        'apiVersion: v1',
+        'kind: Config',
+        'clusters: [{name: test, cluster: {server: "' + url + '", certificate-authority: ' + join(dir, 'ca.crt') + '}}]',
+        'users: [{name: admin, user: {client-certificate: ' + join(dir, 'admin.crt') + ', client-key: ' + join(dir, 'admin.key') + '}}]',
+        'contexts: [{name: test, context: {cluster: test, user: admin, namespace: default}}]',
+        'current-context: test',
+        '',
+      ].join('\n'),
+    );
+    const cp = new ControlPlane(dir, url, kubeconfig, ports);
+    try {
+      cp.startEtcd();
+      await cp.startApiserver();
+      if (opts.controllers !== false) cp.startControllers();
+    } catch (err) {
+      await cp.stop();
+      throw err;
+    }
+    return cp;
+  }
+
+  private startEtcd(): void {
+    const { etcd, peer } = this.ports;
+    this.etcd = launch('etcd', this.dir, [
+      '--name=test',
+      `--data-dir=${join(this.dir, 'etcd')}`,
+      `--listen-client-urls=http://127.0.0.1:${etcd}`,
+      `--advertise-client-urls=http://127.0.0.1:${etcd}`,
+      `--listen-peer-urls=http://127.0.0.1:${peer}`,
+      `--initial-advertise-peer-urls=http://127.0.0.1:${peer}`,
+      `--initial-cluster=test=http://127.0.0.1:${peer}`,
+      '--log-level=warn',
+    ]);
+  }
+
+  /** Starts kube-apiserver and waits until it answers /readyz. */
+  async startApiserver(): Promise<void> {
+    const d = (f: string) => join(this.dir, f);
+    this.apiserver = launch('kube-apiserver', this.dir, [
+      `--etcd-servers=http://127.0.0.1:${this.ports.etcd}`,
+      '--bind-address=127.0.0.1',
+      '--advertise-address=127.0.0.1',
+      `--secure-port=${this.ports.api}`,
+      `--tls-cert-file=${d('apiserver.crt')}`,
+      `--tls-private-key-file=${d('apiserver.key')}`,
+      `--client-ca-file=${d('ca.crt')}`,
+      '--service-account-issuer=https://kubernetes.default.svc',
+      `--service-account-key-file=${d('sa.pub')}`,
+      `--service-account-signing-key-file=${d('sa.key')}`,
+      '--service-cluster-ip-range=10.96.0.0/16',
+      '--authorization-mode=RBAC',
+      '--allow-privileged=true',
+      '--profiling=false',
+      '--enable-priority-and-fairness=false',
+    ]);
+    await this.waitReady();
+  }
+
+  private startControllers(): void {
+    this.controllers = launch('kube-controller-manager', this.dir, [
+      `--kubeconfig=${this.kubeconfig}`,
+      '--leader-elect=false',
+      `--service-account-private-key-file=${join(this.dir, 'sa.key')}`,
+      `--root-ca-file=${join(this.dir, 'ca.crt')}`,
+      '--use-service-account-credentials=false',
+      '--bind-address=127.0.0.1',
+      '--secure-port=0',
+      '--concurrent-deployment-syncs=2',
+    ]);
+  }
+
+  /** kubectl as admin. */
+  kubectl(args: string[]) {
+    return run(KUBECTL, [`--kubeconfig=${this.kubeconfig}`, ...args]);
+  }
+
+  /** `kubectl apply` of manifests (YAML text), as admin; throws with kubectl's message when refused. */
+  async apply(yaml: string, extra: string[] = []): Promise<string> {
+    const file = join(this.dir, `apply-${++this.applied}.yaml`);
+    writeFileSync(file, yaml);
+    const r = await this.kubectl(['apply', '-f', file, ...extra]);
+    if (r.code !== 0) throw new Error(`kubectl apply refused: ${r.stderr}`);
+    return r.stdout;
+  }
+  private applied = 0;
+
+  private async waitReady(timeoutMs = 90_000): Promise<void> {
+    const until = Date.now() + timeoutMs;
+    let last = '';
+    while (Date.now() < until) {
+      if (this.apiserver!.child.exitCode !== null) throw new Error(`kube-apiserver exited (${this.apiserver!.child.exitCode}); see ${join(this.dir, 'kube-apiserver.log')}`);
+      const r = await this.kubectl(['get', '--raw', '/readyz']);
+      if (r.code === 0 && r.stdout.trim() === 'ok') return;
+      last = r.stderr || r.stdout;
+      await new Promise((res) => setTimeout(res, 500));
+    }
+    throw new Error(`kube-apiserver not ready after ${timeoutMs} ms: ${last}`);
+  }
+
+  /** Stops the API server and starts it again on the same port and etcd (watches must survive it). */
+  async restartApiserver(downMs = 1000): Promise<void> {
+    await stopProc(this.apiserver);
+    await new Promise((r) => setTimeout(r, downMs));
+    await this.startApiserver();
+  }
+
+  async stop(): Promise<void> {
+    await stopProc(this.controllers);
+    await stopProc(this.apiserver);
+    await stopProc(this.etcd);
+  }
+}

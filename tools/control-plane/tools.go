@@ -1,0 +1,13 @@
+//go:build tools
+
+// The real Kubernetes control plane the tests run against (issue 12): kube-apiserver,
+// kube-controller-manager and kubectl from k8s.io/kubernetes at one release. Its go.mod points
+// the k8s.io staging modules at local paths, so it cannot be installed directly; this module
+// requires it and pins every staging module to the matching v0.x release (Makefile: kube-tools).
+package tools
+
+import (
+	_ "k8s.io/kubernetes/cmd/kube-apiserver"
+	_ "k8s.io/kubernetes/cmd/kube-controller-manager"
+	_ "k8s.io/kubernetes/cmd/kubectl"
+)
