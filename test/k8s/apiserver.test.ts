@@ -5,25 +5,13 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
 import { connect, type Kube } from '../../k8s/client.js';
 import { MODEL_GROUP, MODEL_PLURAL, MODEL_VERSION } from '../../k8s/crd.js';
 import { STORAGE_ANNOTATION, writeModel } from '../../k8s/model-resource.js';
-import { PACKAGE_ROOT } from '../../lib/home.js';
-import { run } from '../helpers.js';
-import { ControlPlane, controlPlaneMissing } from './control-plane.js';
+import { chartManifests, ControlPlane, controlPlaneMissing } from './control-plane.js';
 import { everyFieldModel } from './model-fixture.js';
 
-const HELM = join(PACKAGE_ROOT, '.tools', 'bin', 'helm');
-const CHART = join(PACKAGE_ROOT, 'charts', 'varmor-modeler');
 const skip = controlPlaneMissing();
-
-/** The chart's manifests as `helm template` renders them (only the given templates when named). */
-export async function chartManifests(args: string[] = []): Promise<string> {
-  const r = await run(HELM, ['template', 'vm', CHART, '--namespace', 'varmor', '--kube-version', '1.34.4', '--set', 'store.url=s3://models/test', ...args]);
-  assert.equal(r.code, 0, r.stderr);
-  return r.stdout;
-}
 
 describe('ArmorProfileModel on a real kube-apiserver with the chart\'s CRD (vArmor\'s)', { skip }, () => {
   let cp: ControlPlane;

@@ -13,13 +13,21 @@ import { PACKAGE_ROOT } from '../../lib/home.js';
 import { run, tempDir } from '../helpers.js';
 
 const BIN = join(PACKAGE_ROOT, '.tools', 'bin');
+const CHART = join(PACKAGE_ROOT, 'charts', 'varmor-modeler');
 export const KUBECTL = join(BIN, 'kubectl');
-const TOOLS = ['etcd', 'kube-apiserver', 'kube-controller-manager', 'kubectl'];
+const TOOLS = ['etcd', 'kube-apiserver', 'kube-controller-manager', 'kubectl', 'helm'];
 
 /** Why the control plane cannot run here, or false. */
 export function controlPlaneMissing(): string | false {
   const missing = TOOLS.filter((t) => !existsSync(join(BIN, t)));
   return missing.length ? `${missing.join(', ')} not built: run make kube-tools` : false;
+}
+
+/** The chart's manifests as `helm template` renders them for namespace varmor (release vm); args add to it. */
+export async function chartManifests(args: string[] = []): Promise<string> {
+  const r = await run(join(BIN, 'helm'), ['template', 'vm', CHART, '--namespace', 'varmor', '--kube-version', '1.34.4', '--set', 'store.url=s3://models/test', ...args]);
+  if (r.code !== 0) throw new Error(`helm template failed: ${r.stderr}`);
+  return r.stdout;
 }
 
 function freePort(): Promise<number> {
