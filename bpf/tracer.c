@@ -2587,13 +2587,24 @@ static void finish_kill(int target)
 	printf("{\"t\":\"killed\",\"target\":%d,\"pids\":%d}\n", target, t->kill_count);
 }
 
+/*
+ * Stops a target as a container runtime stops a container: SIGTERM to its
+ * root process only (the launched command, the tracked pid), whose own
+ * shutdown (telling its workers, waiting for them) is then part of the
+ * model; SIGKILL to everything left when the grace period ends. Without a
+ * live tracked root, every process gets the SIGTERM.
+ */
 static void cmd_kill(int target, long grace_ms)
 {
 	struct target *t = &targets[target];
 	pid_t *pids;
 	int n = tasks_of(target, &pids), sent = 0;
+	pid_t root = (pid_t)meta.root[target];
+	bool root_tracked = false;
 	for (int i = 0; i < n; i++)
-		if (kill(pids[i], SIGTERM) == 0)
+		root_tracked |= root > 0 && pids[i] == root;
+	for (int i = 0; i < n; i++)
+		if ((!root_tracked || pids[i] == root) && kill(pids[i], SIGTERM) == 0)
 			sent++;
 	free(pids);
 	if (t->kill_pending) /* a second kill restarts the grace period */

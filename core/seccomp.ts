@@ -1,6 +1,7 @@
 import baseline from './data/seccomp-baseline.json' with { type: 'json' };
+import equivalents from './data/seccomp-equivalents.json' with { type: 'json' };
 import runtimeDefaultData from './data/runtime-default-syscalls.json' with { type: 'json' };
-import { SCMP_ARCH, type Arch } from './syscalls.js';
+import { SCMP_ARCH, syscallNumber, type Arch } from './syscalls.js';
 
 /** The seccomp profile format of runc's config.json and of Kubernetes localhost profiles. */
 export interface SeccompProfile {
@@ -15,10 +16,27 @@ export const BASELINE_SYSCALLS: Readonly<Record<string, string>> = baseline.sysc
 
 const EPERM = 1;
 
-/** Allow-list profile: the observed syscalls plus the runtime baseline; everything else fails with EPERM. */
+/** Groups of interchangeable syscalls, with the reason (see the data file). */
+export const EQUIVALENT_SYSCALLS: readonly { names: readonly string[]; why: string }[] = equivalents.groups;
+
+/** The members of the groups any of `names` belongs to, that exist on one of the architectures. */
+export function equivalentsOf(names: ReadonlySet<string>, arches: readonly Arch[]): string[] {
+  const out: string[] = [];
+  for (const g of EQUIVALENT_SYSCALLS) {
+    if (!g.names.some((n) => names.has(n))) continue;
+    out.push(...g.names.filter((n) => arches.length === 0 || arches.some((a) => syscallNumber(a, n) !== undefined)));
+  }
+  return out;
+}
+
+/**
+ * Allow-list profile: the observed syscalls, the runtime baseline and the equivalents of both;
+ * everything else fails with EPERM.
+ */
 export function seccompProfile(observed: Iterable<string>, arches: readonly Arch[]): SeccompProfile {
+  const seen = new Set([...observed, ...Object.keys(BASELINE_SYSCALLS)]);
   // Names the table did not know (`syscall_<nr>`) cannot be expressed by name in the profile.
-  const names = [...new Set([...observed, ...Object.keys(BASELINE_SYSCALLS)])].filter((n) => /^[a-z0-9_]+$/.test(n) && !n.startsWith('syscall_'));
+  const names = [...new Set([...seen, ...equivalentsOf(seen, arches)])].filter((n) => /^[a-z0-9_]+$/.test(n) && !n.startsWith('syscall_'));
   return {
     defaultAction: 'SCMP_ACT_ERRNO',
     defaultErrnoRet: EPERM,

@@ -60,6 +60,23 @@ function under(path: string, prefixes: readonly string[]): boolean {
   return prefixes.some((p) => path === p || path.startsWith(p.endsWith('/') ? p : p + '/'));
 }
 
+/** Capabilities a program uses to leave root for another user: setuid/setgid, and chown to hand it its files. */
+const SWITCH_CAPABILITIES: readonly string[] = ['setuid', 'setgid', 'chown'];
+
+/**
+ * How the workload used setuid/setgid, if at all: `wrapper` when a process that switched user then
+ * exec'd (setpriv, gosu, su: the switch is the wrapper's whole job, and it fails as non-root);
+ * `drops-itself` when the program switched without exec'ing and used nothing but the switch's
+ * capabilities and no low port (a server that leaves root for its workers, and starts as non-root
+ * when it is started so); undefined otherwise.
+ */
+function userSwitch(caps: [string, Item][], names: readonly string[], lowPort: boolean): 'wrapper' | 'drops-itself' | undefined {
+  const switches = caps.filter(([k]) => ['setuid', 'setgid'].includes(capability(k) ?? ''));
+  if (switches.length === 0) return undefined;
+  if (switches.some(([, item]) => item.sets?.then?.includes('exec'))) return 'wrapper';
+  return !lowPort && names.every((c) => SWITCH_CAPABILITIES.includes(c)) ? 'drops-itself' : undefined;
+}
+
 /** What to change so that nothing needs uid 0, per capability used (and for a low port). */
 const ROOT_CHANGES: [readonly string[], string][] = [
   [['setuid', 'setgid'], 'it switches to another user by itself (setuid/setgid): start it as that user (runAsUser, runAsGroup) and turn its own switch off (e.g. nginx\'s `user` directive)'],
@@ -67,10 +84,15 @@ const ROOT_CHANGES: [readonly string[], string][] = [
   [['net_bind_service'], 'it binds a port below 1024: bind a port >= 1024 (or set the sysctl net.ipv4.ip_unprivileged_port_start)'],
 ];
 
-function rootChanges(caps: readonly string[], lowPort: boolean): string[] {
+function rootChanges(caps: readonly string[], lowPort: boolean, wrapper: boolean): string[] {
   const out: string[] = [];
   const covered = new Set<string>();
+  if (wrapper) {
+    out.push('it starts through a wrapper that switches user and then execs the program (setpriv, gosu, su): run the program itself as that user (runAsUser, runAsGroup) without the wrapper');
+    for (const c of ['setuid', 'setgid']) covered.add(c);
+  }
   for (const [group, change] of ROOT_CHANGES) {
+    if (group.every((c) => covered.has(c))) continue;
     const hit = group.filter((c) => caps.includes(c) || (c === 'net_bind_service' && lowPort));
     if (!hit.length) continue;
     out.push(change);
@@ -88,8 +110,13 @@ export function adviseSecurityContext(set: BehaviorSet, options: SecurityContext
   const caps = entries(set, 'capabilities').filter(([, item]) => granted(item.sets?.verdict));
   const capNames = caps.map(([k]) => capability(k)).filter((c): c is NonNullable<typeof c> => c !== undefined);
   const capEvidence = evidenceOf('capabilities', caps);
+  const lowBinds = entries(set, 'binds').filter(([k]) => {
+    const port = endpoint(k).port;
+    return port > 0 && port < 1024;
+  });
+  const switching = userSwitch(caps, capNames, lowBinds.length > 0);
   line('securityContext.capabilities.drop', ['ALL'], 'Start from no capabilities; the runtime default set grants more than most workloads use.');
-  if (capNames.length) line('securityContext.capabilities.add', capNames.map((c) => c.toUpperCase()), `The workload used ${capNames.length} capabilit${capNames.length === 1 ? 'y' : 'ies'} successfully.`, capEvidence);
+  if (capNames.length && switching !== 'drops-itself') line('securityContext.capabilities.add', capNames.map((c) => c.toUpperCase()), `The workload used ${capNames.length} capabilit${capNames.length === 1 ? 'y' : 'ies'} successfully.`, capEvidence);
 
   const setuidExecs = entries(set, 'executions').filter(([k, item]) => [k, item.raw ?? k].some((p) => SETUID_BINARIES.has(p.slice(p.lastIndexOf('/') + 1))));
   const idCaps = caps.filter(([k]) => ['setuid', 'setgid'].includes(capability(k) ?? ''));
@@ -122,15 +149,18 @@ export function adviseSecurityContext(set: BehaviorSet, options: SecurityContext
     );
   }
 
-  const lowBinds = entries(set, 'binds').filter(([k]) => {
-    const port = endpoint(k).port;
-    return port > 0 && port < 1024;
-  });
   const rootEvidence = [...capEvidence, ...evidenceOf('binds', lowBinds)];
   if (rootEvidence.length === 0) {
     line('securityContext.runAsNonRoot', true, 'No capability was used and no port below 1024 was bound: nothing needed uid 0. The image needs a numeric non-root USER (or set runAsUser).');
+  } else if (switching === 'drops-itself') {
+    line(
+      'securityContext.runAsNonRoot',
+      true,
+      `The capabilities it used (${capNames.join(', ')}) only switched it from root to another user after it started, without exec'ing a new program: started as that user (runAsUser, runAsGroup, with the paths it writes owned by it) there is nothing to switch and no capability is needed. If it refuses to start as non-root, keep runAsNonRoot false and add exactly ${capNames.map((c) => c.toUpperCase()).join(', ')}.`,
+      rootEvidence,
+    );
   } else {
-    line('securityContext.runAsNonRoot', false, `It needs uid 0 as it runs now: a non-root container process gets no capabilities in Kubernetes. To run it as non-root: ${rootChanges(capNames, lowBinds.length > 0).join('; ')}.`, rootEvidence);
+    line('securityContext.runAsNonRoot', false, `It needs uid 0 as it runs now: a non-root container process gets no capabilities in Kubernetes. To run it as non-root: ${rootChanges(capNames, lowBinds.length > 0, switching === 'wrapper').join('; ')}.`, rootEvidence);
   }
 
   const syscalls = Object.keys(set.syscalls ?? {});
@@ -142,7 +172,7 @@ export function adviseSecurityContext(set: BehaviorSet, options: SecurityContext
     'securityContext.seccompProfile',
     seccomp,
     fit.compatible
-      ? `Every observed syscall is allowed by the runtime's RuntimeDefault profile${fit.conditional.length ? ` (${fit.conditional.map((c) => c.syscall).join(', ')} only for some arguments)` : ''}; the generated Localhost profile is tighter still.`
+      ? `Every observed syscall is allowed by the runtime's RuntimeDefault profile${fit.conditional.length ? ` (${fit.conditional.map((c) => c.syscall).join(', ')} only for some arguments)` : ''}. The generated Localhost profile is tighter still, but allows only what was observed (with its equivalents, e.g. writev for write): use it once the modeling window has driven every code path, as it refuses the others.`
       : `RuntimeDefault refuses ${fit.refused.map((r) => r.syscall + (r.allowedWith ? ` (unless ${r.allowedWith})` : '')).join(', ')}; use the generated Localhost profile.`,
     fit.refused.map((r) => evidence('syscalls', r.syscall, set.syscalls![r.syscall]!)),
   );

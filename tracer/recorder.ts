@@ -37,6 +37,8 @@ export class Recorder {
   private counters: Record<string, number> = {};
   /** Host pids seen in this target's records: the audit collector attributes seccomp records by them. */
   private readonly pids = new Set<number>();
+  /** Processes that switched user (setuid/setgid granted): if one then execs, it was a wrapper (setpriv, gosu, su). */
+  private readonly switched = new Map<number, { session: boolean; caps: Set<string> }>();
   events = 0;
 
   constructor(
@@ -71,6 +73,7 @@ export class Recorder {
       this.bump(into, category, key, at, id ?? `${category}\0${key}\0${at}`, session, sets);
       this.events++;
     };
+    if (r.t === 'exit') this.switched.delete(Number(r.pid)); // its pid may be reused
     switch (r.t) {
       case 'syscall': {
         const nr = Number(r.nr);
@@ -82,6 +85,7 @@ export class Recorder {
         for (const [nr, count] of Object.entries(r.syscalls as Record<string, number>)) syscalls.counts.set(Number(nr), count);
         break;
       case 'exec': {
+        this.markWrapper(Number(r.pid), at);
         const path = pathFromHex(String(r.path_hex));
         put('executions', path);
         put('files', path, { perms: ['exec'] });
@@ -97,6 +101,11 @@ export class Recorder {
         const sets = { verdict: [r.granted ? 'granted' : 'denied'], ...(typeof r.caller === 'string' ? { callers: [r.caller] } : {}) };
         if (typeof r.name !== 'string') put('unhandled', `capability ${String(r.cap)}`);
         else put(r.noaudit ? 'noaudit' : 'capabilities', r.name, sets);
+        if (!r.noaudit && r.granted && (r.name === 'setuid' || r.name === 'setgid')) {
+          const s = this.switched.get(Number(r.pid)) ?? { session, caps: new Set<string>() };
+          s.caps.add(r.name);
+          this.switched.set(Number(r.pid), s);
+        }
         break;
       }
       case 'socket': {
@@ -140,6 +149,17 @@ export class Recorder {
         return false;
     }
     return true;
+  }
+
+  /** The process switched user and now execs: its setuid/setgid items get `then: exec` (count unchanged). */
+  private markWrapper(pid: number, at: number): void {
+    const s = this.switched.get(pid);
+    if (!s) return;
+    this.switched.delete(pid);
+    for (const cap of s.caps) {
+      const item = `${s.session ? 's' : 'w'}\0capabilities\0${cap}`;
+      observe(s.session ? this.sessions : this.delta, 'capabilities', cap, at, this.replica, sum(this.itemCounts.get(item) ?? new Map()), { sets: { verdict: ['granted'], then: ['exec'] } });
+    }
   }
 
   /** Counts are cumulative per replica, so each observation carries the running total. */

@@ -56,3 +56,27 @@ test('RuntimeDefault fit: capabilities, architectures, argument-conditional sysc
   assert.deepEqual(fit.refused, [{ syscall: 'kexec_load' }]);
   assert.deepEqual(fit.conditional.map((c) => c.syscall), ['clone', 'socket']);
 });
+
+test('a server that leaves root for its workers by itself is advised to start as non-root, with no capability', () => {
+  const set: BehaviorSet = {
+    capabilities: { setuid: it({ verdict: ['granted'] }), setgid: it({ verdict: ['granted'] }), chown: it({ verdict: ['granted'] }) },
+    binds: { 'inet|127.0.0.1|8080': it({ ops: ['bind', 'listen'] }) },
+  };
+  const a = adviseSecurityContext(set);
+  assert.equal(a.securityContext.runAsNonRoot, true);
+  assert.deepEqual(a.securityContext.capabilities, { drop: ['ALL'] });
+  assert.match(field(a, 'securityContext.runAsNonRoot').why, /keep runAsNonRoot false and add exactly SETUID, SETGID, CHOWN/);
+  assert.deepEqual(field(a, 'securityContext.runAsNonRoot').evidence.map((e) => e.key).sort(), ['chown', 'setgid', 'setuid']);
+  // ... but not with a low port, or with another capability: those need root as it runs.
+  for (const more of [{ binds: { 'inet|0.0.0.0|80': it() } }, { capabilities: { ...set.capabilities, net_admin: it({ verdict: ['granted'] }) } }]) {
+    assert.equal(adviseSecurityContext({ ...set, ...more }).securityContext.runAsNonRoot, false);
+  }
+});
+
+test('a user-switching wrapper that execs the program needs root as it runs; the advice says to drop the wrapper', () => {
+  const set: BehaviorSet = { capabilities: { setuid: it({ verdict: ['granted'], then: ['exec'] }), setgid: it({ verdict: ['granted'], then: ['exec'] }) } };
+  const a = adviseSecurityContext(set);
+  assert.equal(a.securityContext.runAsNonRoot, false);
+  assert.deepEqual(a.securityContext.capabilities, { drop: ['ALL'], add: ['SETUID', 'SETGID'] });
+  assert.match(field(a, 'securityContext.runAsNonRoot').why, /wrapper that switches user and then execs the program .*without the wrapper/);
+});

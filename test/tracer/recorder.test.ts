@@ -109,3 +109,22 @@ test('stats become counters', () => {
   const rec = feed([{ t: 'stats', ringbuf_dropped: 3, tasks_full: 0, path_truncated: 1, records: 9 }]);
   assert.deepEqual(rec.take(1).counters, { ringbuf_dropped: 3, tasks_full: 0, path_truncated: 1, records: 9 });
 });
+
+test('a process that switched user and then exec\'d marks setuid/setgid as a wrapper\'s (then: exec)', () => {
+  const wrapper = feed([
+    { t: 'capability', target: T, pid: 9, ts: 1, id: '7:7', cap: 7, name: 'setuid', granted: true },
+    { t: 'capability', target: T, pid: 9, ts: 1, id: '7:6', cap: 6, name: 'setgid', granted: true },
+    { t: 'exec', target: T, pid: 9, ts: 2, path_hex: hex('/usr/lib/postgresql/15/bin/postgres') },
+  ]).take(3).behaviors;
+  assert.deepEqual(wrapper.capabilities!.setuid!.sets, { then: ['exec'], verdict: ['granted'] });
+  assert.deepEqual(wrapper.capabilities!.setgid!.sets, { then: ['exec'], verdict: ['granted'] });
+  assert.equal(wrapper.capabilities!.setuid!.n[R], 1, 'the mark is no use of its own');
+
+  const daemon = feed([
+    { t: 'capability', target: T, pid: 10, ts: 1, id: '7:7', cap: 7, name: 'setuid', granted: true },
+    { t: 'exit', target: T, pid: 10, ts: 2, code: 0 },
+    { t: 'exec', target: T, pid: 10, ts: 3, path_hex: hex('/usr/bin/other') }, // a new process on the reused pid
+    { t: 'exec', target: T, pid: 11, ts: 3, path_hex: hex('/usr/sbin/nginx') },
+  ]).take(4).behaviors;
+  assert.deepEqual(daemon.capabilities!.setuid!.sets, { verdict: ['granted'] });
+});
