@@ -48,6 +48,7 @@ contextOptions(program
   .option('-o, --out <dir>', 'where to write the outputs', 'out')
   .option('-n, --name <name>', 'model name (default: the command name)')
   .option('--checkpoint-interval <duration>', 'how often batches are checkpointed to the object store', '10s')
+  .option('--writable <path...>', 'paths the pod makes writable (volumes, emptyDir): writes there keep readOnlyRootFilesystem')
   .argument('<command...>', 'the command to launch, after --'))
   .action(action(async (argv: string[], opts, cmd: Command) => record(argv, { ...opts, context: contextFrom(opts), home: home(cmd) }, log)));
 

@@ -12,6 +12,8 @@ export interface RecordOptions {
   checkpointInterval: string;
   home: string;
   context: OutputContext;
+  /** Paths the pod makes writable (volumes, emptyDir), for the readOnlyRootFilesystem advice. */
+  writable?: string[];
 }
 
 /** `record -- CMD`: models a command launched on this node, through the real workflow. */
@@ -26,6 +28,7 @@ export async function record(argv: string[], opts: RecordOptions, log: Logger): 
       checkpointInterval: opts.checkpointInterval,
       context: opts.context,
       ...(opts.name ? { name: opts.name } : {}),
+      ...(opts.writable?.length ? { writablePaths: opts.writable.map((p) => resolve(p)) } : {}),
     };
     const handle = await startModel(session.client, input, {});
     log.info({ workflowId: handle.workflowId }, 'modeling started');

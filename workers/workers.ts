@@ -46,6 +46,10 @@ function installRuntime(logger: Logger): void {
   runtimeInstalled = true;
   const level = (process.env.VARMOR_MODELER_SDK_LOG ?? 'ERROR') as LogLevel;
   Runtime.install({
+    // The commands handle their own signals: `worker`/`dev` shut the workers down on SIGINT/SIGTERM,
+    // and `record`'s Ctrl-C ends the window early, which needs the in-process workers to go on
+    // (the SDK's default would start shutting them down, and the merge would never run).
+    shutdownSignals: [],
     logger: new DefaultLogger(level, ({ level: l, message, meta }) => {
       const method = ({ TRACE: 'trace', DEBUG: 'debug', INFO: 'info', WARN: 'warn', ERROR: 'error' } as const)[l];
       logger[method]({ sdk: true, ...meta }, message);

@@ -15,26 +15,13 @@
 import { spawn, spawnSync, execFileSync } from 'node:child_process';
 import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { Tracer } from '../../test/bpf/harness.mjs';
+import { here, log, median, opt, repo } from './common.mjs';
 
-const here = dirname(fileURLToPath(import.meta.url));
-const repo = resolve(here, '../..');
-const argv = process.argv.slice(2);
-const opt = (name, def) => {
-  const i = argv.indexOf(`--${name}`);
-  return i < 0 ? def : typeof def === 'number' ? Number(argv[i + 1]) : argv[i + 1];
-};
 const ROUNDS = opt('rounds', 7);
 const ITERS = opt('iters', 200000);
 const BEFORE = opt('before', execFileSync('git', ['-C', repo, 'log', '-1', '--format=%H', '--grep=capability checks that only probe the privilege']).toString().trim() + '^');
-const log = (...a) => console.error(new Date().toISOString().slice(11, 19), ...a);
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-};
 
 const work = mkdtempSync(join(tmpdir(), 'cap-probe-'));
 const PROG = join(work, 'mmaps');

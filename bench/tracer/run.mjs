@@ -11,17 +11,9 @@ import { spawn, execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { setPriority, tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { flag, here, log, median, opt, repo } from './common.mjs';
 
-const here = dirname(fileURLToPath(import.meta.url));
-const repo = resolve(here, '../..');
-const argv = process.argv.slice(2);
-const opt = (name, def) => {
-  const i = argv.indexOf(`--${name}`);
-  return i < 0 ? def : typeof def === 'number' ? Number(argv[i + 1]) : argv[i + 1];
-};
-const flag = (name) => argv.includes(`--${name}`);
 const ROUNDS = opt('rounds', 7);
 const REPS = opt('reps', 1);
 const REDIS_ROUNDS = opt('redis-rounds', 3);
@@ -32,14 +24,8 @@ const STRACE_COUNT = 50000; // strace is ~100x slower: smaller count, time scale
 const STRACE_REDIS_N = 20000;
 const PORT = 6391;
 
-const log = (...a) => console.error(new Date().toISOString().slice(11, 19), ...a);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const hex = (s) => Buffer.from(s).toString('hex');
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-};
 const loadavg = () => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
 
 // Snapshot the tracer binary: bpf/ may be rebuilt by someone else mid-run.
