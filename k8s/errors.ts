@@ -68,10 +68,15 @@ function networkCode(err: unknown): string | undefined {
   return undefined;
 }
 
-/** The API server refused the object as too large: 413 from the API server, or etcd's own limit. */
+/**
+ * The API server refused the object as too large: 413 from the API server, etcd's own limit
+ * ("etcdserver: request is too large"), or the API server's etcd client refusing to send it (a 500
+ * with gRPC ResourceExhausted: "trying to send message larger than max", seen with kube-apiserver
+ * 1.34 for objects over 2 MiB). None of these changes by retrying.
+ */
 function tooLarge(code: number, status: Status): boolean {
   const m = status.message ?? '';
-  return code === 413 || status.reason === 'RequestEntityTooLarge' || /too large/i.test(m);
+  return code === 413 || status.reason === 'RequestEntityTooLarge' || /too large|code = ResourceExhausted desc = trying to send message larger than max/i.test(m);
 }
 
 /** Translates whatever a client-node call threw into a K8sError naming the call. */

@@ -74,6 +74,20 @@ describe('ArmorProfileModel on a real kube-apiserver with the chart\'s CRD (vArm
     );
   });
 
+  test('a model under the API server\'s 3 MiB but over etcd\'s 1.5 MiB: etcd refuses it, the writer stores it by reference', async () => {
+    const mid = everyFieldModel();
+    mid.metadata.name = 'varmor-shop-mid';
+    const files = mid.data.dynamicResult.appArmor!.files!;
+    for (let i = 0; i < 20_000; i++) files.push({ path: `/srv/www/assets/${'y'.repeat(60)}-${i}.js`, permissions: ['r'] });
+    const bytes = Buffer.byteLength(JSON.stringify(mid));
+    assert.ok(bytes > 1.5 * 1024 * 1024 && bytes < 3 * 1024 * 1024, `${bytes} bytes`);
+    const w = await writeModel(kube, mid, { storage: { url: 's3://models/prod', key: 'runs/shop/web/r2/outputs/armorprofilemodel.yaml' } });
+    assert.equal(w.storageType, 'LocalDisk', 'the size check let it through; etcd\'s answer made the writer fall back');
+    const stored = (await modelOf('varmor-shop-mid')) as { storageType: string; data: { dynamicResult: object } };
+    assert.equal(stored.storageType, 'LocalDisk');
+    assert.deepEqual(stored.data.dynamicResult, {});
+  });
+
   test('a model too large for one object: the API server refuses the inline form, the writer stores it by reference', async () => {
     const big = everyFieldModel();
     big.metadata.name = 'varmor-shop-big';
