@@ -13,7 +13,7 @@ STAMP := .tools/stamps
 .PHONY: setup system demo test lint build bpf image clean kube-tools
 .DELETE_ON_ERROR:
 
-setup: system node_modules/.package-lock.json $(VENV)/bin/temporal $(VENV)/bin/moto_server .tools/bin/helm kube-tools bpf build
+setup: system node_modules/.package-lock.json $(VENV)/bin/temporal $(VENV)/bin/moto_server .tools/bin/helm kube-tools .tools/bin/varmor-s3 bpf build
 
 $(STAMP):
 	mkdir -p $@
@@ -59,6 +59,10 @@ KUBE_LDFLAGS := -X k8s.io/component-base/version.gitVersion=$(KUBE_VERSION) \
 .tools/bin/etcd: tools/etcd/go.mod tools/etcd/go.sum
 	cd tools/etcd && go build -trimpath -o $(CURDIR)/.tools/bin/etcd go.etcd.io/etcd/server/v3
 
+# The all-in-one chart's S3-protocol object store (tools/s3), also put in the image.
+.tools/bin/varmor-s3: tools/s3/go.mod tools/s3/go.sum tools/s3/main.go
+	cd tools/s3 && CGO_ENABLED=0 go build -trimpath -o $(CURDIR)/.tools/bin/varmor-s3 .
+
 bpf:
 	$(MAKE) -s -C bpf
 
@@ -67,7 +71,7 @@ build: node_modules/.package-lock.json
 
 # The container image, without a container engine: OCI layout out/image and the oci-archive
 # out/varmor-modeler-<version>.oci.tar (README: On Kubernetes).
-image: system build bpf
+image: system build bpf .tools/bin/varmor-s3 $(VENV)/bin/temporal
 	tools/build-image.sh
 
 demo: setup

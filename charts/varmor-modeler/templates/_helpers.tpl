@@ -25,8 +25,29 @@ app.kubernetes.io/component: {{ .component }}
 {{ .Values.image.repository }}:{{ .Values.image.tag | default .Chart.AppVersion }}
 {{- end -}}
 
+{{/* The all-in-one's Temporal dev server and object store: their Services' names. */}}
+{{- define "varmor-modeler.temporalService" -}}
+{{ include "varmor-modeler.fullname" . }}-temporal
+{{- end -}}
+{{- define "varmor-modeler.storeService" -}}
+{{ include "varmor-modeler.fullname" . }}-store
+{{- end -}}
+
 {{/* Environment both components share: Temporal and the object store. */}}
 {{- define "varmor-modeler.env" -}}
+{{- if .Values.allInOne.enabled }}
+- name: TEMPORAL_ADDRESS
+  value: {{ printf "%s:7233" (include "varmor-modeler.temporalService" .) | quote }}
+- name: TEMPORAL_NAMESPACE
+  value: {{ .Values.temporal.namespace | quote }}
+- name: VARMOR_MODELER_STORE
+  value: {{ printf "s3://%s?endpoint=http://%s:8333&region=us-east-1&pathStyle=true" .Values.allInOne.store.bucket (include "varmor-modeler.storeService" .) | quote }}
+# varmor-s3 checks no signature, but the S3 client signs every request
+- name: AWS_ACCESS_KEY_ID
+  value: varmor-modeler
+- name: AWS_SECRET_ACCESS_KEY
+  value: varmor-modeler
+{{- else }}
 - name: TEMPORAL_ADDRESS
   value: {{ .Values.temporal.address | quote }}
 - name: TEMPORAL_NAMESPACE
@@ -44,7 +65,7 @@ app.kubernetes.io/component: {{ .component }}
 {{- end }}
 {{- end }}
 - name: VARMOR_MODELER_STORE
-  value: {{ required "store.url is required: an s3:// URL both components can reach" .Values.store.url | quote }}
+  value: {{ required "store.url is required: an s3:// URL both components can reach (or, to try it on a small cluster, --set allInOne.enabled=true)" .Values.store.url | quote }}
 {{- with .Values.store.credentials.secretName }}
 - name: AWS_ACCESS_KEY_ID
   valueFrom:
@@ -52,6 +73,7 @@ app.kubernetes.io/component: {{ .component }}
 - name: AWS_SECRET_ACCESS_KEY
   valueFrom:
     secretKeyRef: { name: {{ . | quote }}, key: {{ $.Values.store.credentials.secretAccessKeyKey | quote }} }
+{{- end }}
 {{- end }}
 {{- end -}}
 
