@@ -98,7 +98,7 @@ async function runPodHere(kube: Kube, work: string, podName: string, uid: string
   return id;
 }
 
-test('a Deployment on the real control plane is modelled from its runc container and its model lands in the API server', { skip, timeout: 240_000 }, async () => {
+test('a Deployment on the real control plane is modelled from its runc container, through an API server restart, and its model lands in the API server', { skip, timeout: 240_000 }, async () => {
   const kube = connect({ kubeconfig: cp.kubeconfig, retry: { attempts: 10, baseMs: 200 } });
   await cp.apply(await chartManifests(['--show-only', 'templates/crd.yaml']));
   assert.equal((await cp.kubectl(['wait', '--for=condition=Established', '--timeout=60s', 'crd/armorprofilemodels.crd.varmor.org'])).code, 0);
@@ -129,7 +129,10 @@ test('a Deployment on the real control plane is modelled from its runc container
   const running = workers.map((w) => w.run());
   let result: ModelingResult;
   try {
-    const h = await startModel(env.client, { target: { kind: 'k8s', spec: 'k8s:shop/deployment/web' }, duration: '8s', checkpointInterval: '2s', resolveInterval: '2s', searchAttributes: false }, {});
+    const h = await startModel(env.client, { target: { kind: 'k8s', spec: 'k8s:shop/deployment/web' }, duration: '25s', checkpointInterval: '2s', resolveInterval: '2s', searchAttributes: false }, {});
+    // The API server goes away in the middle of the window: re-resolution retries, the collector goes on.
+    await sleep(4000);
+    await cp.restartApiserver(3000);
     result = (await h.result()) as ModelingResult;
   } finally {
     for (const w of workers) w.shutdown();
