@@ -15,6 +15,7 @@ import { openSession } from './session.js';
 import { parseTargetSpec } from './target-spec.js';
 import type { ModelingInput } from '../workflows/input.js';
 import type { Role } from '../workers/workers.js';
+import { currentNamespace } from './namespace.js';
 
 const log = createLogger('varmor-modeler', 'warn');
 
@@ -111,7 +112,8 @@ function inputFrom(opts: ContextFlags & { target: string; duration: string; chec
     ...(opts.checkpointInterval ? { checkpointInterval: opts.checkpointInterval } : {}),
     ...(opts.nodeGiveUp ? { nodeGiveUp: opts.nodeGiveUp } : {}),
     ...(opts.id ? { name: opts.id } : {}),
-    ...(opts.namespace ? { namespace: opts.namespace } : {}),
+    // A k8s target names its namespace; other targets' models go in the current one, where a bare name finds them.
+    ...(opts.namespace ? { namespace: opts.namespace } : opts.target.startsWith('k8s:') ? {} : { namespace: currentNamespace() }),
   };
 }
 
@@ -125,7 +127,7 @@ contextOptions(
     .requiredOption('-d, --duration <duration>', 'window length, e.g. 30m, 12h, 7d')
     .option('--checkpoint-interval <duration>', 'how often collectors checkpoint', '10s')
     .option('--id <name>', 'model name (workflow varmor-modeler/NAMESPACE/NAME)')
-    .option('--namespace <ns>', 'namespace the model belongs to')
+    .option('--namespace <ns>', "namespace the model belongs to (default: a k8s target's, else the kubeconfig's current one, else default)")
     .option('--node-give-up <duration>', 'how long a lost node is waited for', '10m')
     .option('--attach', 'follow the run already going for this target instead of refusing')
     .option('--wait', 'wait for the result and write it to --out')
@@ -146,27 +148,27 @@ contextOptions(
 model
   .command('status')
   .description('live progress of a run: phase, window, per-node batches and events')
-  .argument('<id>', 'workflow ID or NAMESPACE/NAME')
+  .argument('<id>', "workflow ID, NAMESPACE/NAME, or a NAME in the current namespace (kubectl's)")
   .option('--json', 'the status query result as JSON')
   .action(action(async (id: string, opts, cmd: Command) => withClient(cmd, async (s) => print(await statusCommand(s.client, id, !!opts.json)))));
 
 model
   .command('stop')
   .description('end the window now; collectors checkpoint and the model is merged')
-  .argument('<id>', 'workflow ID or NAMESPACE/NAME')
+  .argument('<id>', "workflow ID, NAMESPACE/NAME, or a NAME in the current namespace (kubectl's)")
   .action(action(async (id: string, _opts, cmd: Command) => withClient(cmd, async (s) => print(await stopCommand(s.client, id)))));
 
 model
   .command('extend')
   .description('make the window longer')
-  .argument('<id>', 'workflow ID or NAMESPACE/NAME')
+  .argument('<id>', "workflow ID, NAMESPACE/NAME, or a NAME in the current namespace (kubectl's)")
   .argument('<duration>', 'how much longer, e.g. 2h')
   .action(action(async (id: string, by: string, _opts, cmd: Command) => withClient(cmd, async (s) => print(await extendCommand(s.client, id, by)))));
 
 model
   .command('result')
   .description('wait for a run to finish and write its outputs')
-  .argument('<id>', 'workflow ID or NAMESPACE/NAME')
+  .argument('<id>', "workflow ID, NAMESPACE/NAME, or a NAME in the current namespace (kubectl's)")
   .option('-o, --out <dir>', 'where to write the outputs', 'out')
   .action(action(async (id: string, opts, cmd: Command) => withClient(cmd, async (s) => print(await resultCommand(s.client, id, opts.out, log)))));
 
@@ -186,7 +188,7 @@ contextOptions(
     .requiredOption('--every <duration>', 'how often, e.g. 1d')
     .requiredOption('-d, --duration <duration>', 'window of each run, e.g. 1h')
     .option('--id <name>', 'model name')
-    .option('--namespace <ns>', 'namespace the model belongs to'),
+    .option('--namespace <ns>', "namespace the model belongs to (default: a k8s target's, else the kubeconfig's current one, else default)"),
 ).action(
   action(async (opts, cmd: Command) =>
     withClient(cmd, async (s) => {

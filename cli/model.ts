@@ -11,15 +11,13 @@ import { fetchOutputs } from './outputs.js';
 import { progressLine, ProgressPrinter } from './progress.js';
 import { liveStatus } from './status.js';
 import { oneLine, table } from './table.js';
+import { ensureSearchAttributes } from '../lib/search-attributes.js';
+import { runId } from './namespace.js';
 
 /** `model start|status|stop|extend|result|list`: modeling runs on a Temporal cluster (or `varmor-modeler dev`). */
 
-const WORKFLOW_PREFIX = 'varmor-modeler/';
-
-/** Users may type the workflow ID or just NAMESPACE/NAME. */
-export function workflowId(id: string): string {
-  return id.startsWith(WORKFLOW_PREFIX) ? id : WORKFLOW_PREFIX + id;
-}
+/** Users may type the workflow ID, NAMESPACE/NAME, or a bare NAME in the current namespace. */
+const workflowId = runId;
 
 export interface StartOptions {
   attach?: boolean;
@@ -29,6 +27,7 @@ export interface StartOptions {
 export async function startModel(client: Client, input: ModelingInput, opts: StartOptions): Promise<WorkflowHandle> {
   const plan = planFromInput(input);
   const id = workflowIdFor(plan);
+  if (plan.searchAttributes) await ensureSearchAttributes(client.connection, client.options.namespace);
   try {
     return await client.workflow.start('behaviorModeling', { taskQueue: CONTROLLER_QUEUE, workflowId: id, args: [input] });
   } catch (err) {

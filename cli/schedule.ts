@@ -2,6 +2,8 @@ import { ScheduleOverlapPolicy, type Client } from '@temporalio/client';
 import { planFromInput, workflowIdFor, type ModelingInput } from '../workflows/input.js';
 import { CONTROLLER_QUEUE } from '../workflows/queues.js';
 import { table } from './table.js';
+import { ensureSearchAttributes } from '../lib/search-attributes.js';
+import { runId } from './namespace.js';
 
 /**
  * Periodic re-modeling: a Temporal Schedule starts behaviorModeling every interval. Each run's
@@ -10,6 +12,7 @@ import { table } from './table.js';
 export async function scheduleCreate(client: Client, input: ModelingInput, every: string): Promise<string> {
   const plan = planFromInput(input);
   const id = workflowIdFor(plan);
+  if (plan.searchAttributes) await ensureSearchAttributes(client.connection, client.options.namespace);
   await client.schedule.create({
     scheduleId: id,
     spec: { intervals: [{ every }] },
@@ -31,7 +34,7 @@ export async function scheduleList(client: Client, json: boolean): Promise<strin
 }
 
 export async function scheduleDelete(client: Client, id: string): Promise<string> {
-  const scheduleId = id.startsWith('varmor-modeler/') ? id : `varmor-modeler/${id}`;
+  const scheduleId = runId(id);
   await client.schedule.getHandle(scheduleId).delete();
   return `deleted schedule ${scheduleId}\n`;
 }

@@ -6,6 +6,7 @@ import { auditSources, defaultStoreUrl, nodeName, pinRoot, podCgroup, tracerPath
 import { tlsFromEnv } from '../lib/temporal-tls.js';
 import { connect, type Kube } from '../k8s/client.js';
 import { startWorkers, type Role, type RunningWorkers } from '../workers/workers.js';
+import { ensureSearchAttributes } from '../lib/search-attributes.js';
 
 /** A connection to Temporal (embedded or TEMPORAL_ADDRESS), a client, and optionally in-process workers. */
 export interface Session {
@@ -53,6 +54,8 @@ export async function openSession(opts: SessionOptions): Promise<Session> {
   let connection: Connection | undefined;
   try {
     connection = await Connection.connect({ address: endpoint.address, tls: tlsFromEnv() });
+    // The controller's workflows set the search attributes: a namespace without them fails here, not in every workflow task.
+    if (opts.workers && opts.workers !== 'node') await ensureSearchAttributes(connection, endpoint.namespace);
     if (opts.workers) {
       workers = await startWorkers({
         address: endpoint.address,

@@ -7,6 +7,7 @@ import { Connection } from '@temporalio/client';
 import type { Logger } from 'pino';
 import { PACKAGE_ROOT } from '../lib/home.js';
 import { tlsFromEnv } from '../lib/temporal-tls.js';
+import { SEARCH_ATTRIBUTES } from '../lib/search-attributes.js';
 
 export interface TemporalEndpoint {
   address: string;
@@ -20,12 +21,6 @@ export interface TemporalEndpoint {
 
 export class TemporalUnavailable extends Error {}
 
-/** Search attributes the workflows set, registered on the embedded server. */
-export const SEARCH_ATTRIBUTES: Record<string, string> = {
-  VarmorTargetNamespace: 'Keyword',
-  VarmorWorkload: 'Keyword',
-  VarmorPhase: 'Keyword',
-};
 
 /** The Temporal CLI: VARMOR_MODELER_TEMPORAL_BIN, the one set-up installed into .tools, or PATH. */
 function temporalBinary(): string {
@@ -74,7 +69,7 @@ async function startServer(home: string, stateFile: string, namespace: string, l
   const binary = temporalBinary();
   const args = ['server', 'start-dev', '--ip', '127.0.0.1', '--port', String(port), '--db-filename', join(home, 'temporal.db'), '--log-level', 'error'];
   args.push(...(uiPort ? ['--ui-port', String(uiPort)] : ['--headless']));
-  for (const [k, v] of Object.entries(SEARCH_ATTRIBUTES)) args.push('--search-attribute', `${k}=${v}`);
+  for (const k of SEARCH_ATTRIBUTES) args.push('--search-attribute', `${k}=Keyword`);
   if (namespace !== 'default') args.push('--namespace', namespace);
   await writeFile(join(home, 'temporal-server.port'), JSON.stringify({ pid: 0, port }) + '\n');
 
