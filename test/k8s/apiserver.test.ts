@@ -13,6 +13,14 @@ import { everyFieldModel } from './model-fixture.js';
 
 const skip = controlPlaneMissing();
 
+/** The every-field model under another name, with `files` more file rules (about 80 bytes each). */
+function modelWithFiles(name: string, files: number) {
+  const m = everyFieldModel();
+  m.metadata.name = name;
+  for (let i = 0; i < files; i++) m.data.dynamicResult.appArmor!.files!.push({ path: `/srv/www/assets/${'x'.repeat(60)}-${i}.js`, permissions: ['r'] });
+  return m;
+}
+
 describe('ArmorProfileModel on a real kube-apiserver with the chart\'s CRD (vArmor\'s)', { skip }, () => {
   let cp: ControlPlane;
   let kube: Kube;
@@ -75,10 +83,7 @@ describe('ArmorProfileModel on a real kube-apiserver with the chart\'s CRD (vArm
   });
 
   test('a model under the API server\'s 3 MiB but over etcd\'s 1.5 MiB: etcd refuses it, the writer stores it by reference', async () => {
-    const mid = everyFieldModel();
-    mid.metadata.name = 'varmor-shop-mid';
-    const files = mid.data.dynamicResult.appArmor!.files!;
-    for (let i = 0; i < 20_000; i++) files.push({ path: `/srv/www/assets/${'y'.repeat(60)}-${i}.js`, permissions: ['r'] });
+    const mid = modelWithFiles('varmor-shop-mid', 20_000);
     const bytes = Buffer.byteLength(JSON.stringify(mid));
     assert.ok(bytes > 1.5 * 1024 * 1024 && bytes < 3 * 1024 * 1024, `${bytes} bytes`);
     const w = await writeModel(kube, mid, { storage: { url: 's3://models/prod', key: 'runs/shop/web/r2/outputs/armorprofilemodel.yaml' } });
@@ -89,10 +94,7 @@ describe('ArmorProfileModel on a real kube-apiserver with the chart\'s CRD (vArm
   });
 
   test('a model too large for one object: the API server refuses the inline form, the writer stores it by reference', async () => {
-    const big = everyFieldModel();
-    big.metadata.name = 'varmor-shop-big';
-    const files = big.data.dynamicResult.appArmor!.files!;
-    for (let i = 0; i < 40_000; i++) files.push({ path: `/srv/www/assets/${'x'.repeat(60)}-${i}.js`, permissions: ['r'] });
+    const big = modelWithFiles('varmor-shop-big', 40_000);
     const bytes = Buffer.byteLength(JSON.stringify(big));
     assert.ok(bytes > 3 * 1024 * 1024, `${bytes} bytes`);
     await assert.rejects(
