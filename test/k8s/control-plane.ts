@@ -86,7 +86,18 @@ export class ControlPlane {
     private readonly ports: { etcd: number; peer: number; api: number },
   ) {}
 
+  /** Starts one; a free port taken by someone else between choosing and binding it means another try. */
   static async start(opts: { controllers?: boolean } = {}): Promise<ControlPlane> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await ControlPlane.startOnce(opts);
+      } catch (err) {
+        if (attempt === 3) throw err;
+      }
+    }
+  }
+
+  private static async startOnce(opts: { controllers?: boolean }): Promise<ControlPlane> {
     const dir = await tempDir('control-plane');
     await openssl(dir, 'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '2', '-subj', '/CN=varmor-test-ca');
     await issue(dir, 'apiserver', '/CN=kube-apiserver', 'subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:kubernetes.default.svc,IP:10.96.0.1\nextendedKeyUsage=serverAuth\n');
