@@ -42,19 +42,27 @@ $(VENV)/bin/moto_server: Makefile | $(VENV)/bin/temporal
 .tools/bin/helm:
 	GOBIN=$(CURDIR)/.tools/bin go install -ldflags "-X helm.sh/helm/v3/internal/version.version=$(HELM_VERSION)" helm.sh/helm/v3/cmd/helm@$(HELM_VERSION)
 
-# kube-apiserver, kube-controller-manager and kubectl from k8s.io/kubernetes (tools/control-plane
+# kube-apiserver, kube-controller-manager, kube-scheduler and kubectl from k8s.io/kubernetes (tools/control-plane
 # pins its staging modules; the version stamped in so /version and kubectl report it), and etcd
 # (tools/etcd), for the tests against a real control plane (test/k8s/control-plane.ts).
-kube-tools: .tools/bin/kube-apiserver .tools/bin/etcd
+kube-tools: .tools/bin/kube-apiserver .tools/bin/etcd .tools/bin/kwok .tools/kwok/stages.yaml
 
 KUBE_LDFLAGS := -X k8s.io/component-base/version.gitVersion=$(KUBE_VERSION) \
   -X k8s.io/component-base/version.gitMajor=$(word 2,$(subst ., ,$(subst v,v ,$(KUBE_VERSION)))) \
   -X k8s.io/component-base/version.gitMinor=$(word 2,$(subst ., ,$(KUBE_VERSION))) \
   -X k8s.io/client-go/pkg/version.gitVersion=$(KUBE_VERSION)
-.tools/bin/kube-apiserver: tools/control-plane/go.mod tools/control-plane/go.sum
+.tools/bin/kube-apiserver: tools/control-plane/go.mod tools/control-plane/go.sum tools/control-plane/tools.go
 	cd tools/control-plane && go build -trimpath -ldflags "$(KUBE_LDFLAGS)" -o $(CURDIR)/.tools/bin/ \
-	  k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager k8s.io/kubernetes/cmd/kubectl
+	  k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager k8s.io/kubernetes/cmd/kube-scheduler \
+	  k8s.io/kubernetes/cmd/kubectl
 	@touch $@
+
+# KWOK simulates nodes on that control plane (the scale test); its stages come from its module.
+.tools/bin/kwok: tools/kwok/go.mod tools/kwok/go.sum
+	cd tools/kwok && go build -trimpath -o $(CURDIR)/.tools/bin/kwok sigs.k8s.io/kwok/cmd/kwok
+
+.tools/kwok/stages.yaml: tools/kwok/go.mod tools/kwok/stages.sh
+	mkdir -p $(dir $@) && tools/kwok/stages.sh > $@.tmp && mv $@.tmp $@
 
 .tools/bin/etcd: tools/etcd/go.mod tools/etcd/go.sum
 	cd tools/etcd && go build -trimpath -o $(CURDIR)/.tools/bin/etcd go.etcd.io/etcd/server/v3

@@ -216,7 +216,8 @@ program
   .option('--node <name>', 'node name (default NODE_NAME or the host name)')
   .option('--kubeconfig <file>', 'Kubernetes API for k8s targets and ArmorProfileModel resources (default: in-cluster, KUBECONFIG, ~/.kube/config)')
   .option('--context <name>', 'kubeconfig context')
-  .action(action(async (opts: { role: Role; node?: string; kubeconfig?: string; context?: string }, cmd: Command) => serve({ home: home(cmd), dev: false, ...opts }, log)));
+  .option('--simulate <nodes>', 'serve these nodes\' queues (comma-separated) with the simulated collector: synthetic batches through the real checkpoint path, no tracer (scale tests on fake nodes)', (v: string) => v.split(',').filter(Boolean))
+  .action(action(async (opts: { role: Role; node?: string; kubeconfig?: string; context?: string; simulate?: string[] }, cmd: Command) => serve({ home: home(cmd), dev: false, ...opts }, log)));
 
 program
   .command('dev')

@@ -7,7 +7,7 @@ import { openSession } from './session.js';
  * `worker` and `dev`: run workers in the foreground until SIGINT/SIGTERM. `dev` also starts the
  * embedded Temporal server (with its Web UI) and runs every role, for a one-machine setup.
  */
-export async function serve(opts: { home: string; role: Role; node?: string; dev: boolean; kubeconfig?: string; context?: string }, log: Logger): Promise<number> {
+export async function serve(opts: { home: string; role: Role; node?: string; dev: boolean; kubeconfig?: string; context?: string; simulate?: string[] }, log: Logger): Promise<number> {
   const session = await openSession({
     home: opts.home,
     log,
@@ -18,8 +18,10 @@ export async function serve(opts: { home: string; role: Role; node?: string; dev
     ...(opts.node ? { node: opts.node } : {}),
     ...(opts.kubeconfig ? { kubeconfig: opts.kubeconfig } : {}),
     ...(opts.context ? { kubeContext: opts.context } : {}),
+    ...(opts.simulate ? { simulate: opts.simulate } : {}),
   });
-  const queues = [...(opts.role !== 'node' ? [CONTROLLER_QUEUE] : []), ...(opts.role !== 'controller' ? [nodeQueue(session.node)] : [])];
+  const nodes = opts.simulate ?? [session.node];
+  const queues = [...(opts.role !== 'node' ? [CONTROLLER_QUEUE] : []), ...(opts.role !== 'controller' ? nodes.map(nodeQueue) : [])];
   const lines = [
     `Temporal ${session.endpoint.address} (namespace ${session.endpoint.namespace})${session.endpoint.started ? ', embedded' : ''}`,
     ...(session.endpoint.ui ? [`Web UI   ${session.endpoint.ui}`] : []),

@@ -33,6 +33,8 @@ export interface SessionOptions {
   commandOutput?: number | 'ignore';
   kubeconfig?: string;
   kubeContext?: string;
+  /** Serve these nodes' queues with the simulated collector instead of this node's real one. */
+  simulate?: string[];
 }
 
 /** The Kubernetes API when there is one to talk to (in-cluster, KUBECONFIG, ~/.kube/config, --kubeconfig). */
@@ -64,6 +66,7 @@ export async function openSession(opts: SessionOptions): Promise<Session> {
         node,
         store,
         ...(opts.workers !== 'node' ? kubeIfAny(opts) : {}),
+        ...(opts.simulate ? { simulate: opts.simulate } : {}),
         collector: { tracerPath: tracerPath(), arch: archFromNode(process.arch), commandOutput: opts.commandOutput ?? 'ignore', auditSources: auditSources(), podCgroup: podCgroup(), ...(pinRoot() ? { pinRoot: pinRoot()! } : {}) },
         logger: opts.log,
       });

@@ -2,6 +2,7 @@ import { DefaultLogger, NativeConnection, Runtime, Worker, type LogLevel } from 
 import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
 import { controllerActivities, nodeActivities, type CollectorConfig } from '../activities/index.js';
+import { simulatedNodeActivities } from '../activities/simulate.js';
 import type { Kube } from '../k8s/client.js';
 import { tlsFromEnv } from '../lib/temporal-tls.js';
 import { CONTROLLER_QUEUE, nodeQueue } from '../workflows/queues.js';
@@ -29,6 +30,8 @@ export interface WorkerOptions {
   collector: CollectorConfig;
   /** The Kubernetes API, for k8s targets and ArmorProfileModel resources; absent outside a cluster. */
   kube?: Kube;
+  /** Node names whose queues get the simulated collector (activities/simulate.ts) instead of this node's real one. */
+  simulate?: readonly string[];
   logger: Logger;
 }
 
@@ -73,7 +76,10 @@ export async function startWorkers(opts: WorkerOptions): Promise<RunningWorkers>
       }),
     );
   }
-  if (opts.role === 'node' || opts.role === 'all') {
+  if ((opts.role === 'node' || opts.role === 'all') && opts.simulate) {
+    const activities = simulatedNodeActivities();
+    for (const node of opts.simulate) workers.push(await Worker.create({ connection, namespace: opts.namespace, taskQueue: nodeQueue(node), activities, ...NODE_WORKER_OPTIONS }));
+  } else if (opts.role === 'node' || opts.role === 'all') {
     workers.push(
       await Worker.create({
         connection,

@@ -15,7 +15,10 @@ import { run, tempDir } from '../helpers.js';
 const BIN = join(PACKAGE_ROOT, '.tools', 'bin');
 const CHART = join(PACKAGE_ROOT, 'charts', 'varmor-modeler');
 export const KUBECTL = join(BIN, 'kubectl');
-const TOOLS = ['etcd', 'kube-apiserver', 'kube-controller-manager', 'kubectl', 'helm'];
+const TOOLS = ['etcd', 'kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kwok', 'kubectl', 'helm'];
+const KWOK_STAGES = join(PACKAGE_ROOT, '.tools', 'kwok', 'stages.yaml');
+/** The annotation KWOK manages nodes by; fake nodes also carry a taint of the same name, so only pods that tolerate it land there. */
+export const FAKE_NODE = 'kwok.x-k8s.io/node';
 
 /** Why the control plane cannot run here, or false. */
 export function controlPlaneMissing(): string | false {
@@ -77,6 +80,8 @@ export class ControlPlane {
   private etcd?: Proc;
   private apiserver?: Proc;
   private controllers?: Proc;
+  private scheduler?: Proc;
+  private kwok?: Proc;
 
   private constructor(
     readonly dir: string,
@@ -86,8 +91,11 @@ export class ControlPlane {
     private readonly ports: { etcd: number; peer: number; api: number },
   ) {}
 
-  /** Starts one; a free port taken by someone else between choosing and binding it means another try. */
-  static async start(opts: { controllers?: boolean } = {}): Promise<ControlPlane> {
+  /**
+   * Starts one; a free port taken by someone else between choosing and binding it means another
+   * try. `fakeNodes`: also kube-scheduler and KWOK, which runs the nodes made by addFakeNodes.
+   */
+  static async start(opts: { controllers?: boolean; fakeNodes?: boolean } = {}): Promise<ControlPlane> {
     for (let attempt = 1; ; attempt++) {
       try {
         return await ControlPlane.startOnce(opts);
@@ -97,7 +105,7 @@ export class ControlPlane {
     }
   }
 
-  private static async startOnce(opts: { controllers?: boolean }): Promise<ControlPlane> {
+  private static async startOnce(opts: { controllers?: boolean; fakeNodes?: boolean }): Promise<ControlPlane> {
     const dir = await tempDir('control-plane');
     await openssl(dir, 'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '2', '-subj', '/CN=varmor-test-ca');
     await issue(dir, 'apiserver', '/CN=kube-apiserver', 'subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:kubernetes.default.svc,IP:10.96.0.1\nextendedKeyUsage=serverAuth\n');
@@ -124,6 +132,7 @@ export class ControlPlane {
       cp.startEtcd();
       await cp.startApiserver();
       if (opts.controllers !== false) cp.startControllers();
+      if (opts.fakeNodes) cp.startFakeNodes();
     } catch (err) {
       await cp.stop();
       throw err;
@@ -181,6 +190,25 @@ export class ControlPlane {
     ]);
   }
 
+  private startFakeNodes(): void {
+    this.scheduler = launch('kube-scheduler', this.dir, [`--kubeconfig=${this.kubeconfig}`, `--authentication-kubeconfig=${this.kubeconfig}`, `--authorization-kubeconfig=${this.kubeconfig}`, '--leader-elect=false', '--secure-port=0']);
+    this.kwok = launch('kwok', this.dir, [
+      `--kubeconfig=${this.kubeconfig}`,
+      `--config=${KWOK_STAGES}`,
+      `--manage-nodes-with-annotation-selector=${FAKE_NODE}=fake`,
+      '--cidr=10.240.0.0/12',
+      '--node-ip=10.240.0.1',
+      '--node-lease-duration-seconds=40',
+    ]);
+  }
+
+  /** Nodes that KWOK runs: Ready, heartbeating, their pods Running with container IDs. */
+  async addFakeNodes(names: readonly string[]): Promise<void> {
+    const node = (name: string) =>
+      JSON.stringify({ apiVersion: 'v1', kind: 'Node', metadata: { name, annotations: { [FAKE_NODE]: 'fake' }, labels: { 'kubernetes.io/hostname': name, type: 'kwok' } }, spec: { taints: [{ key: FAKE_NODE, value: 'fake', effect: 'NoSchedule' }] } });
+    for (let i = 0; i < names.length; i += 200) await this.apply(names.slice(i, i + 200).map(node).join('\n---\n'));
+  }
+
   /** kubectl as admin. */
   kubectl(args: string[]) {
     return run(KUBECTL, [`--kubeconfig=${this.kubeconfig}`, ...args]);
@@ -217,6 +245,8 @@ export class ControlPlane {
   }
 
   async stop(): Promise<void> {
+    await stopProc(this.kwok);
+    await stopProc(this.scheduler);
     await stopProc(this.controllers);
     await stopProc(this.apiserver);
     await stopProc(this.etcd);

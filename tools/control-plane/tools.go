@@ -1,7 +1,7 @@
 //go:build tools
 
-// The real Kubernetes control plane the tests run against (issue 12): kube-apiserver,
-// kube-controller-manager and kubectl from k8s.io/kubernetes at one release. Its go.mod points
+// The real Kubernetes control plane the tests run against (issues 12, 13): kube-apiserver,
+// kube-controller-manager, kube-scheduler and kubectl from k8s.io/kubernetes at one release. Its go.mod points
 // the k8s.io staging modules at local paths, so it cannot be installed directly; this module
 // requires it and pins every staging module to the matching v0.x release (Makefile: kube-tools).
 package tools
@@ -9,5 +9,6 @@ package tools
 import (
 	_ "k8s.io/kubernetes/cmd/kube-apiserver"
 	_ "k8s.io/kubernetes/cmd/kube-controller-manager"
+	_ "k8s.io/kubernetes/cmd/kube-scheduler"
 	_ "k8s.io/kubernetes/cmd/kubectl"
 )
