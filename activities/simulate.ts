@@ -23,6 +23,7 @@ export function simulatedNodeActivities() {
       const out = await Checkpointer.open(store, ctx, { run: input.run, node: input.node, arch: 'x86_64', target: input.target, collector: 'sim', replica });
       let events = 0;
       let seq = 0;
+      ctx.heartbeat({ node: input.node, attempt: ctx.info.attempt, seq: out.written, events } satisfies Progress);
       try {
         while (Date.now() < input.until) {
           await ctx.sleep(Math.max(0, Math.min(input.checkpointMs, input.until - Date.now())));

@@ -16,6 +16,10 @@ export type Role = 'controller' | 'node' | 'all';
 export const NODE_WORKER_OPTIONS = {
   // Each collector holds one slot for its lease.
   maxConcurrentActivityTaskExecutions: 64,
+  // One long poll a node: a node starts a collector a lease, and the server caps concurrent polls
+  // per namespace (frontend.namespaceCount, 1,200 by default). The SDK's default of 10 a worker
+  // reached that cap at about 120 nodes, after which collectors were not started (bench/scale).
+  maxConcurrentActivityTaskPolls: 1,
   // Heartbeats carry live progress and deliver cancellation (stop, target moved): a few seconds, not the default 24.
   maxHeartbeatThrottleInterval: '5 seconds',
   defaultHeartbeatThrottleInterval: '5 seconds',

@@ -41,7 +41,7 @@ export interface FleetRun {
   nodes: string[];
   /** Pods placed and reported running, from the Deployment's creation. */
   podsRunningMs: number;
-  /** From the workflow's start to every collector having checkpointed. */
+  /** From the workflow's start to every collector running (its first heartbeat). */
   collectorsRunningMs: number;
   /** From the window's end to the result. */
   mergeMs: number;
@@ -130,10 +130,10 @@ export async function modelFleet(cp: ControlPlane, env: TestWorkflowEnvironment,
     const started = Date.now();
     const h = await startModel(env.client, { target: { kind: 'k8s', spec: 'k8s:shop/deployment/web' }, duration: opts.duration, checkpointInterval: opts.checkpointInterval, resolveInterval: opts.resolveInterval, store, searchAttributes: false }, {});
     const collectorsRunningMs = await until(
-      'every collector checkpointing',
+      'every collector running',
       async () => {
         const all = Object.values((await liveStatus(h)).nodes);
-        return all.length === nodes.length && all.every((n) => n.state === 'running' && n.batches > 0) ? Date.now() - started : undefined;
+        return all.length === nodes.length && all.every((n) => n.state === 'running' && n.attempt !== undefined) ? Date.now() - started : undefined;
       },
       600_000,
     );

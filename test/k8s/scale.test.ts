@@ -29,7 +29,7 @@ after(async () => {
 
 test('a Deployment over 50 KWOK nodes: one collector a node, simulated batches through the store, one model in the API server', { skip, timeout: 300_000 }, async (t) => {
   const run = await modelFleet(cp, env, { nodes: 50, processes: 2, duration: '25s', checkpointInterval: '2s', resolveInterval: '5s' });
-  t.diagnostic(`pods running ${run.podsRunningMs} ms; start to every collector checkpointing ${run.collectorsRunningMs} ms; merge ${run.mergeMs} ms; history ${run.historyLength} events`);
+  t.diagnostic(`pods running ${run.podsRunningMs} ms; start to every collector running ${run.collectorsRunningMs} ms; merge ${run.mergeMs} ms; history ${run.historyLength} events`);
   assert.equal(run.result.nodes.length, 50);
   assert.deepEqual([...new Set(run.result.nodes.map((n) => n.state))], ['completed']);
   assert.deepEqual(run.model.status, { desiredNumber: 50, completedNumber: 50, ready: true });
