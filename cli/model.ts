@@ -16,8 +16,6 @@ import { runId } from './namespace.js';
 
 /** `model start|status|stop|extend|result|list`: modeling runs on a Temporal cluster (or `varmor-modeler dev`). */
 
-/** Users may type the workflow ID, NAMESPACE/NAME, or a bare NAME in the current namespace. */
-const workflowId = runId;
 
 export interface StartOptions {
   attach?: boolean;
@@ -83,23 +81,23 @@ function renderStatus(id: string, s: ModelingStatus, now: number): string {
 }
 
 export async function statusCommand(client: Client, id: string, json: boolean): Promise<string> {
-  const handle = client.workflow.getHandle(workflowId(id));
+  const handle = client.workflow.getHandle(runId(id));
   const s = await liveStatus(handle);
   return json ? JSON.stringify(s, null, 2) + '\n' : renderStatus(handle.workflowId, s, Date.now());
 }
 
 export async function stopCommand(client: Client, id: string): Promise<string> {
-  await client.workflow.getHandle(workflowId(id)).signal(stopSignal);
-  return `stop requested for ${workflowId(id)}: collectors checkpoint, then the model is merged\n`;
+  await client.workflow.getHandle(runId(id)).signal(stopSignal);
+  return `stop requested for ${runId(id)}: collectors checkpoint, then the model is merged\n`;
 }
 
 export async function extendCommand(client: Client, id: string, by: string): Promise<string> {
-  const end = await client.workflow.getHandle(workflowId(id)).executeUpdate(extendUpdate, { args: [by] });
-  return `window of ${workflowId(id)} now ends at ${new Date(end).toISOString()}\n`;
+  const end = await client.workflow.getHandle(runId(id)).executeUpdate(extendUpdate, { args: [by] });
+  return `window of ${runId(id)} now ends at ${new Date(end).toISOString()}\n`;
 }
 
 export async function resultCommand(client: Client, id: string, out: string, log: Logger): Promise<string> {
-  const handle = client.workflow.getHandle(workflowId(id));
+  const handle = client.workflow.getHandle(runId(id));
   const result = await waitForResult(handle, log);
   const files = await fetchOutputs(result.store, result.outputs, out);
   return summary(result, files);

@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -75,4 +76,16 @@ export function startCli(args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs?
 export function bpfUnavailable(): string | undefined {
   if (process.getuid?.() !== 0) return 'BPF tracing needs root (or CAP_BPF+CAP_PERFMON)';
   return undefined;
+}
+
+/** A TCP port on 127.0.0.1 free right now (another process may still take it before it is bound). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
 }

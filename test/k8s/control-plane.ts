@@ -7,10 +7,11 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, openSync, writeFileSync, closeSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { PACKAGE_ROOT } from '../../lib/home.js';
-import { run, tempDir } from '../helpers.js';
+import type { V1Pod } from '@kubernetes/client-node';
+import type { Kube } from '../../k8s/client.js';
+import { freePort, run, tempDir } from '../helpers.js';
 
 const BIN = join(PACKAGE_ROOT, '.tools', 'bin');
 const CHART = join(PACKAGE_ROOT, 'charts', 'varmor-modeler');
@@ -33,16 +34,6 @@ export async function chartManifests(args: string[] = []): Promise<string> {
   return r.stdout;
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 async function openssl(dir: string, ...args: string[]): Promise<void> {
   const r = await run('openssl', args, { cwd: dir });
@@ -251,4 +242,20 @@ export class ControlPlane {
     await stopProc(this.apiserver);
     await stopProc(this.etcd);
   }
+}
+
+/** A kubelet's first write for a pod: bind it to a node (pods/binding). */
+export function bindPod(kube: Kube, namespace: string, name: string, node: string) {
+  return kube.core.createNamespacedPodBinding({ namespace, name, body: { apiVersion: 'v1', kind: 'Binding', metadata: { name }, target: { apiVersion: 'v1', kind: 'Node', name: node } } });
+}
+
+/** A kubelet's second: the pod Running and Ready, its containers running with these runtime IDs (pods/status). */
+export function reportRunning(kube: Kube, pod: V1Pod, containerIds: (container: string) => string) {
+  const now = new Date();
+  const status: V1Pod['status'] = {
+    phase: 'Running',
+    conditions: [{ type: 'Ready', status: 'True', lastTransitionTime: now }],
+    containerStatuses: pod.spec!.containers.map((c) => ({ name: c.name, image: c.image ?? '', imageID: '', containerID: containerIds(c.name), ready: true, restartCount: 0, started: true, state: { running: { startedAt: now } } })),
+  };
+  return kube.core.replaceNamespacedPodStatus({ namespace: pod.metadata!.namespace!, name: pod.metadata!.name!, body: { ...pod, status } });
 }

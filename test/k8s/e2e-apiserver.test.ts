@@ -25,7 +25,7 @@ import type { ModelingResult } from '../../workflows/index.js';
 import { CONTROLLER_QUEUE, nodeQueue } from '../../workflows/queues.js';
 import { bpfUnavailable, tempDir } from '../helpers.js';
 import { TEMPORAL_CLI } from '../workflows/env.js';
-import { chartManifests, ControlPlane, controlPlaneMissing } from './control-plane.js';
+import { bindPod, chartManifests, ControlPlane, controlPlaneMissing, reportRunning } from './control-plane.js';
 
 const NODE = 'node-e2e';
 const NS = 'shop';
@@ -60,7 +60,7 @@ after(async () => {
 
 /** The kubelet's part for one pod: bind it here, run its container with runc in the pod's cgroup, report it running. */
 async function runPodHere(kube: Kube, work: string, podName: string, uid: string): Promise<string> {
-  await kube.core.createNamespacedPodBinding({ namespace: NS, name: podName, body: { apiVersion: 'v1', kind: 'Binding', metadata: { name: podName }, target: { apiVersion: 'v1', kind: 'Node', name: NODE } } });
+  await bindPod(kube, NS, podName, NODE);
   const id = randomBytes(32).toString('hex');
   const dir = join(work, id.slice(0, 12));
   const rootfs = join(dir, 'rootfs');
@@ -82,19 +82,7 @@ async function runPodHere(kube: Kube, work: string, podName: string, uid: string
   containers.push(id);
   assert.equal(r.status, 0, 'runc run');
   const current = await kube.core.readNamespacedPod({ namespace: NS, name: podName });
-  const now = new Date();
-  await kube.core.replaceNamespacedPodStatus({
-    namespace: NS,
-    name: podName,
-    body: {
-      ...current,
-      status: {
-        phase: 'Running',
-        conditions: [{ type: 'Ready', status: 'True', lastTransitionTime: now }],
-        containerStatuses: [{ name: 'web', image: 'registry.example/web:1', imageID: '', containerID: `containerd://${id}`, ready: true, restartCount: 0, started: true, state: { running: { startedAt: now } } }],
-      },
-    },
-  });
+  await reportRunning(kube, current, () => `containerd://${id}`);
   return id;
 }
 

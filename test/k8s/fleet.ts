@@ -5,7 +5,6 @@
  * simulated collector in several worker processes. Returns what it measured.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
@@ -21,7 +20,7 @@ import { PACKAGE_ROOT } from '../../lib/home.js';
 import { WORKFLOW_BUNDLE } from '../../workers/workers.js';
 import { statusQuery, type ModelingResult } from '../../workflows/index.js';
 import { CONTROLLER_QUEUE } from '../../workflows/queues.js';
-import { CLI, tempDir } from '../helpers.js';
+import { CLI, freePort, tempDir } from '../helpers.js';
 import { chartManifests, type ControlPlane, FAKE_NODE } from './control-plane.js';
 
 export const VARMOR_S3 = join(PACKAGE_ROOT, '.tools', 'bin', 'varmor-s3');
@@ -54,14 +53,6 @@ export interface FleetRun {
   modelBytes: number;
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => resolve(p));
-    });
-  });
-}
 
 /** Polls `probe` until it gives a value. */
 export async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 120_000): Promise<T> {

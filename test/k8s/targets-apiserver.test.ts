@@ -7,11 +7,10 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import type { V1Pod } from '@kubernetes/client-node';
 import { connect, type Kube } from '../../k8s/client.js';
 import { kubernetesResolver, resolveTarget } from '../../k8s/resolve.js';
 import { parseTargetSpec } from '../../k8s/spec.js';
-import { ControlPlane, controlPlaneMissing } from './control-plane.js';
+import { bindPod, ControlPlane, controlPlaneMissing, reportRunning } from './control-plane.js';
 
 const NS = 'shop';
 const NODES = ['node-a', 'node-b'];
@@ -35,27 +34,11 @@ describe('targets resolve through the owner references the real controllers set'
       const name = pod.metadata!.name!;
       if (pod.metadata?.deletionTimestamp) continue;
       if (!pod.spec?.nodeName) {
-        const node = NODES[placed++ % NODES.length]!;
-        await kube.core.createNamespacedPodBinding({ namespace: NS, name, body: { apiVersion: 'v1', kind: 'Binding', metadata: { name }, target: { apiVersion: 'v1', kind: 'Node', name: node } } }).catch(() => {});
+        await bindPod(kube, NS, name, NODES[placed++ % NODES.length]!).catch(() => {});
         continue;
       }
       if (pod.status?.phase === 'Running') continue;
-      const now = new Date();
-      const status: V1Pod['status'] = {
-        phase: 'Running',
-        conditions: [{ type: 'Ready', status: 'True', lastTransitionTime: now }],
-        containerStatuses: pod.spec.containers.map((c) => ({
-          name: c.name,
-          image: c.image ?? '',
-          imageID: '',
-          containerID: `containerd://${randomBytes(32).toString('hex')}`,
-          ready: true,
-          restartCount: 0,
-          started: true,
-          state: { running: { startedAt: now } },
-        })),
-      };
-      await kube.core.replaceNamespacedPodStatus({ namespace: NS, name, body: { ...pod, status } }).catch(() => {});
+      await reportRunning(kube, pod, () => `containerd://${randomBytes(32).toString('hex')}`).catch(() => {});
     }
   }
 

@@ -1,11 +1,10 @@
 import { after, before } from 'node:test';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { PACKAGE_ROOT } from '../../lib/home.js';
 import { openStore } from '../../store/open.js';
-import { tempDir } from '../helpers.js';
+import { freePort, tempDir } from '../helpers.js';
 import { objectStoreContract } from './contract.js';
 
 // varmor-s3, the all-in-one chart's object store (tools/s3), holds the same contract as real S3.
@@ -18,12 +17,7 @@ let n = 0;
 
 before(async () => {
   if (skip) return;
-  const port = await new Promise<number>((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => resolve(p));
-    });
-  });
+  const port = await freePort();
   const endpoint = `http://127.0.0.1:${port}`;
   server = spawn(BIN, ['--listen', `127.0.0.1:${port}`, '--db', join(await tempDir('s3'), 's3.db'), '--bucket', BUCKET], { stdio: 'ignore' });
   for (let i = 0; i < 100; i++) {

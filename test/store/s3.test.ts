@@ -3,14 +3,13 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { PACKAGE_ROOT } from '../../lib/home.js';
 import { nextSeq, putBatch } from '../../store/batches.js';
 import { openStore } from '../../store/open.js';
 import { parseS3Url, S3Store } from '../../store/s3-store.js';
-import { tempDir } from '../helpers.js';
+import { freePort, tempDir } from '../helpers.js';
 import { batch, objectStoreContract } from './contract.js';
 
 // A real S3-protocol server on loopback: moto's, installed into the project venv by `make setup`.
@@ -30,15 +29,6 @@ let keyId = '';
 let secret = '';
 let n = 0;
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-    srv.on('error', reject);
-  });
-}
 
 /** An IAM query call during moto's unauthenticated start (the service is read from the credential scope). */
 async function iam(params: Record<string, string>): Promise<string> {
