@@ -1,0 +1,308 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* Commands: launch, track, kill, untrack, flush, checkpointed, quit, release (see commands.h). */
+#define _GNU_SOURCE
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "commands.h"
+#include "json.h"
+#include "loader.h"
+#include "maps.h"
+#include "pins.h"
+#include "records.h"
+#include "resolver.h"
+#include "spool.h"
+#include "tallies.h"
+#include "targets.h"
+#include "track.h"
+
+static int parse_target(const char *s)
+{
+	char *end;
+	long v = strtol(s ? s : "", &end, 10);
+	if (!s || !*s || *end || v < 1 || v >= MAX_TARGETS)
+		return -1;
+	return v;
+}
+
+static int hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	c = tolower(c);
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+/* decodes hex in place; returns false on bad input */
+static bool unhex(char *s)
+{
+	size_t n = strlen(s);
+	if (n % 2)
+		return false;
+	for (size_t i = 0; i < n / 2; i++) {
+		int hi = hexval(s[2 * i]), lo = hexval(s[2 * i + 1]);
+		if (hi < 0 || lo < 0 || (hi == 0 && lo == 0))
+			return false;
+		s[i] = hi << 4 | lo;
+	}
+	s[n / 2] = 0;
+	return true;
+}
+
+static void launch_failed(int target, const char *err)
+{
+	printf("{\"t\":\"launch-failed\",\"target\":%d", target);
+	put_jstr("error", err);
+	printf("}\n");
+}
+
+static void cmd_launch(int target, char **argv)
+{
+	int gate[2], errp[2];
+	char msg[256];
+	if (pipe2(gate, O_CLOEXEC) || pipe2(errp, O_CLOEXEC)) {
+		snprintf(msg, sizeof(msg), "pipe: %s", strerror(errno));
+		launch_failed(target, msg);
+		return;
+	}
+	fflush(stdout);
+	pid_t pid = fork();
+	if (pid < 0) {
+		snprintf(msg, sizeof(msg), "fork: %s", strerror(errno));
+		launch_failed(target, msg);
+		close(gate[0]), close(gate[1]), close(errp[0]), close(errp[1]);
+		return;
+	}
+	if (pid == 0) {
+		sigset_t all;
+		sigemptyset(&all);
+		sigprocmask(SIG_SETMASK, &all, NULL);
+		signal(SIGPIPE, SIG_DFL);
+		setpgid(0, 0);
+		int devnull = open("/dev/null", O_RDONLY);
+		if (devnull >= 0)
+			dup2(devnull, 0);
+		int out = out_fd >= 0 ? out_fd : 2;
+		dup2(out, 1);
+		if (out != 2)
+			dup2(out, 2);
+		char c;
+		ssize_t n;
+		do
+			n = read(gate[0], &c, 1);
+		while (n < 0 && errno == EINTR);
+		if (n != 1)
+			_exit(127);
+		execvp(argv[0], argv);
+		int e = errno;
+		if (write(errp[1], &e, sizeof(e)) < 0) {
+		}
+		_exit(127);
+	}
+	close(gate[0]);
+	close(errp[1]);
+	setpgid(pid, pid); /* also from here, so the group exists before we return */
+	targets[target].known = true;
+	int err = task_insert(pid, target, TASK_ARMED);
+	if (err) {
+		snprintf(msg, sizeof(msg), "tasks map update: %s", strerror(-err));
+		kill(pid, SIGKILL);
+		close(gate[1]);
+		close(errp[0]);
+		launch_failed(target, msg);
+		return;
+	}
+	add_pid(target, pid);
+	set_root(target, pid);
+	if (write(gate[1], "g", 1) != 1)
+		logmsg("launch: gate write: %s", strerror(errno));
+	close(gate[1]);
+	int e = 0;
+	ssize_t n;
+	do
+		n = read(errp[0], &e, sizeof(e));
+	while (n < 0 && errno == EINTR);
+	close(errp[0]);
+	if (n == sizeof(e)) {
+		snprintf(msg, sizeof(msg), "execvp: %s", strerror(e));
+		launch_failed(target, msg);
+	} else {
+		printf("{\"t\":\"launched\",\"target\":%d,\"pid\":%d}\n", target, pid);
+	}
+}
+
+void finish_kill(int target)
+{
+	struct target *t = &targets[target];
+	if (!t->kill_pending)
+		return;
+	pid_t *pids;
+	int n = tasks_of(target, &pids);
+	for (int i = 0; i < n; i++)
+		kill(pids[i], SIGKILL);
+	free(pids);
+	t->kill_pending = false;
+	printf("{\"t\":\"killed\",\"target\":%d,\"pids\":%d}\n", target, t->kill_count);
+}
+
+/*
+ * Stops a target as a container runtime stops a container: SIGTERM to its
+ * root process only (the launched command, the tracked pid), whose own
+ * shutdown (telling its workers, waiting for them) is then part of the
+ * model; SIGKILL to everything left when the grace period ends. Without a
+ * live tracked root, every process gets the SIGTERM.
+ */
+static void cmd_kill(int target, long grace_ms)
+{
+	struct target *t = &targets[target];
+	pid_t *pids;
+	int n = tasks_of(target, &pids), sent = 0;
+	pid_t root = (pid_t)meta.root[target];
+	bool root_tracked = false;
+	for (int i = 0; i < n; i++)
+		root_tracked |= root > 0 && pids[i] == root;
+	for (int i = 0; i < n; i++)
+		if ((!root_tracked || pids[i] == root) && kill(pids[i], SIGTERM) == 0)
+			sent++;
+	free(pids);
+	if (t->kill_pending) /* a second kill restarts the grace period */
+		t->kill_count += sent;
+	else
+		t->kill_count = sent;
+	t->kill_pending = true;
+	t->kill_deadline_ms = now_ms(CLOCK_MONOTONIC) + (grace_ms > 0 ? grace_ms : 0);
+	if (grace_ms <= 0 || n == 0)
+		finish_kill(target);
+}
+
+static void cmd_untrack(int target)
+{
+	pid_t *pids;
+	int n = tasks_of(target, &pids);
+	for (int i = 0; i < n; i++)
+		task_delete(pids[i]);
+	free(pids);
+	drain(); /* print what the kernel produced for it so far, then forget it */
+	struct target *t = &targets[target];
+	t->npids = 0;
+	t->pods = 0;
+	t->known = false;
+	t->kill_pending = false;
+	clear_target_maps(target);
+	resolver_forget(target);
+	meta_forget(target);
+	printf("{\"t\":\"untracked\",\"target\":%d,\"pids\":%d}\n", target, n);
+}
+
+static void cmd_flush(const char *token)
+{
+	drain();
+	__u64 *cnt = calloc(MAX_SYSCALLS, sizeof(__u64));
+	for (int slot = 1; slot < MAX_SLOTS; slot++) {
+		int target = slot & (MAX_TARGETS - 1);
+		if (!target)
+			continue;
+		read_counts(slot, cnt);
+		bool any = false;
+		for (int nr = 0; nr < MAX_SYSCALLS && !any; nr++)
+			any = cnt[nr] != 0;
+		if (!any && (slot >= SLOT_SESSION || !targets[target].known))
+			continue;
+		printf("{\"t\":\"counts\",\"target\":%d%s,\"syscalls\":{", target,
+		       slot >= SLOT_SESSION ? ",\"session\":\"exec\"" : "");
+		bool first = true;
+		for (int nr = 0; nr < MAX_SYSCALLS; nr++) {
+			if (!cnt[nr])
+				continue;
+			printf("%s\"%d\":%llu", first ? "" : ",", nr, (unsigned long long)cnt[nr]);
+			first = false;
+		}
+		printf("}}\n");
+	}
+	free(cnt);
+	print_tallies();
+	__u64 st[STAT_MAX];
+	read_stats(st);
+	printf("{\"t\":\"stats\",\"ringbuf_dropped\":%llu,\"tasks_full\":%llu,"
+	       "\"path_truncated\":%llu,\"records\":%llu,\"path_failed\":%llu,\"dedup_full\":%llu,"
+	       "\"events\":%llu,\"uring_fixed\":%llu,\"mntns_full\":%llu,\"names_unresolved\":%llu,"
+	       "\"cap_noaudit\":%llu,\"cap_slot_miss\":%llu}\n",
+	       (unsigned long long)st[STAT_RINGBUF_DROPPED], (unsigned long long)st[STAT_TASKS_FULL],
+	       (unsigned long long)st[STAT_PATH_TRUNCATED], (unsigned long long)st[STAT_RECORDS],
+	       (unsigned long long)st[STAT_PATH_FAILED], (unsigned long long)st[STAT_DEDUP_FULL],
+	       (unsigned long long)st[STAT_EVENTS], (unsigned long long)st[STAT_URING_FIXED],
+	       (unsigned long long)st[STAT_MNTNS_FULL], names_unresolved(), (unsigned long long)st[STAT_CAP_NOAUDIT],
+	       (unsigned long long)st[STAT_CAP_SLOT_MISS]);
+	printf("{\"t\":\"flushed\"");
+	put_jstr("token", token);
+	printf("}\n");
+	if (spool_dir)
+		spool_open_next(); /* a flush ends a spool file: `checkpointed` drops whole files */
+}
+
+void handle_line(char *line)
+{
+	char *orig = strdup(line);
+	char *argv[1024];
+	int argc = 0;
+	for (char *tok = strtok(line, " "); tok && argc < 1023; tok = strtok(NULL, " "))
+		argv[argc++] = tok;
+	argv[argc] = NULL;
+	if (argc == 0)
+		goto out;
+	const char *cmd = argv[0];
+	if (!strcmp(cmd, "quit")) {
+		quitting = true;
+		releasing = argc > 1 && !strcmp(argv[1], "release");
+	} else if (!strcmp(cmd, "release")) {
+		quitting = releasing = true;
+	} else if (!strcmp(cmd, "checkpointed")) {
+		if (argc != 2)
+			command_error("usage: checkpointed TOKEN", orig);
+		else
+			spool_checkpointed(argv[1]);
+	} else if (!strcmp(cmd, "flush")) {
+		cmd_flush(argc > 1 ? argv[1] : "");
+	} else if (!strcmp(cmd, "launch")) {
+		int t = parse_target(argv[1]);
+		bool ok = t > 0 && argc >= 3;
+		for (int i = 2; ok && i < argc; i++)
+			ok = unhex(argv[i]);
+		if (!ok)
+			command_error("usage: launch TARGET(1..63) HEXARG0 [HEXARG...]", orig);
+		else
+			cmd_launch(t, argv + 2);
+	} else if (!strcmp(cmd, "track")) {
+		int t = parse_target(argv[1]);
+		if (t < 0 || argc != 4 || (strcmp(argv[2], "pid") && strcmp(argv[2], "container") && strcmp(argv[2], "pod")))
+			command_error("usage: track TARGET(1..63) pid PID | track TARGET container ID | track TARGET pod UID", orig);
+		else if (!strcmp(argv[2], "container"))
+			cmd_track_container(t, argv[3]);
+		else if (!strcmp(argv[2], "pod"))
+			cmd_track_pod(t, argv[3]);
+		else
+			cmd_track(t, atoi(argv[3]));
+	} else if (!strcmp(cmd, "kill")) {
+		int t = parse_target(argv[1]);
+		if (t < 0 || argc != 3)
+			command_error("usage: kill TARGET(1..63) GRACE_MS", orig);
+		else
+			cmd_kill(t, atol(argv[2]));
+	} else if (!strcmp(cmd, "untrack")) {
+		int t = parse_target(argv[1]);
+		if (t < 0 || argc != 2)
+			command_error("usage: untrack TARGET(1..63)", orig);
+		else
+			cmd_untrack(t);
+	} else {
+		command_error("unknown command", orig);
+	}
+out:
+	free(orig);
+}

@@ -1,0 +1,29 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* JSON pieces of the output lines (stdout), and the two error records. */
+#ifndef VARMOR_JSON_H
+#define VARMOR_JSON_H
+
+#include <stddef.h>
+
+/* ,"key":"<hex of data>" */
+void put_hex(const char *key, const void *data, size_t len);
+/* a JSON string */
+void put_str(const char *s);
+/* ,"key":"<s>" */
+void put_jstr(const char *key, const char *s);
+/* s escaped for a JSON string into out (cut to fit sz) */
+void jstr(char *out, size_t sz, const char *s);
+
+struct flag_name {
+	unsigned long long bit;
+	const char *name;
+};
+/* ,"key":[names of the bits set in v] (a bit without a name as "0x..") */
+void put_flags(const char *key, unsigned long long v, const struct flag_name *names);
+
+/* {"t":"error","msg":...}, flushed: the loader cannot start */
+void fatal_json(const char *msg);
+/* {"t":"command-error","msg":...,"line_hex":...} */
+void command_error(const char *msg, const char *line);
+
+#endif

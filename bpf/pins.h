@@ -1,0 +1,43 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * The state dir (--state-dir): with it the maps and links live on in a bpffs
+ * directory after the loader exits, so a new loader re-adopts them (tracking
+ * never stops). Pinning, adopting and releasing it, and the `meta` map that
+ * marks it complete. See README.md.
+ */
+#ifndef VARMOR_PINS_H
+#define VARMOR_PINS_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+#include <bpf/libbpf.h>
+
+/* Makes sure the state dir's filesystem is bpffs: mounts /sys/fs/bpf if the
+ * dir is below it and it is not mounted yet. Returns an error message or NULL. */
+const char *ensure_bpffs(const char *dir);
+/* mkdir -p; 0 or -1 (errno) */
+int mkdir_p(const char *dir, mode_t mode);
+/* Locks the state dir (one loader per state dir). Returns the fd, -1 if it
+ * does not exist, -2 if another process holds it. */
+int lock_dir(const char *dir);
+/* Removes every entry of a bpffs state dir (meta first, so that an
+ * interrupted removal is recognised as incomplete) and the dir. Unpinning a
+ * link nobody else holds detaches its program. Returns entries removed. */
+int remove_pins(const char *dir, bool keep_dir);
+
+/* Opens the pinned maps of an earlier loader into mfd and meta. Returns an error message or NULL. */
+const char *adopt_pins(void);
+/* Pins every map and link of a fresh load, then the meta map (last: its
+ * presence marks a complete state dir). Returns an error message or NULL. */
+const char *pin_all(struct bpf_object *obj, const struct bpf_object_skeleton *os);
+/* the skeleton's program i (its `link` is NULL if it is not attached) */
+const struct bpf_prog_skeleton *skel_prog(const struct bpf_object_skeleton *os, int i);
+
+/* meta (the pinned copy too): target T is in use, with this root process; or no longer */
+void set_root(int target, pid_t pid);
+void meta_forget(int target);
+
+/* `varmor-tracer --release DIR`: removes a stale state dir and its spool */
+int release_standalone(void);
+
+#endif
