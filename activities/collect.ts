@@ -9,7 +9,7 @@ import type { Position } from '../audit/tail.js';
 import { openStore } from '../store/open.js';
 import { hexArg, TracerError, TracerProcess, type TracerRecord } from '../tracer/loader.js';
 import { Recorder } from '../tracer/recorder.js';
-import type { NodeTarget } from '../workflows/input.js';
+import type { NodeTarget } from '../core/target.js';
 import { Checkpointer, type Progress } from './checkpoint.js';
 
 export interface CollectInput {

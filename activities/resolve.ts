@@ -2,7 +2,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { Kube } from '../k8s/client.js';
 import { isTransient, K8sError } from '../k8s/errors.js';
 import { kubernetesResolver } from '../k8s/resolve.js';
-import type { NodeTarget, Target } from '../workflows/input.js';
+import type { NodeTarget, Target } from '../core/target.js';
 
 export interface Resolution {
   /** What each node's collector traces, by node name. */

@@ -1,5 +1,5 @@
 import { parseTargetSpec as parseK8sSpec } from '../k8s/spec.js';
-import type { Target } from '../workflows/input.js';
+import type { Target } from '../core/target.js';
 
 /**
  * Target specs as users type them: `container:ID` and `pid:PID` (on this node, or `@NODE` after

@@ -2,7 +2,7 @@ import type { V1LabelSelector, V1ObjectMeta, V1Pod } from '@kubernetes/client-no
 import type { Kube } from './client.js';
 import { K8sError } from './errors.js';
 import { CALLS } from './rbac.js';
-import type { NodeTarget, PodTarget } from '../workflows/input.js';
+import type { NodeTarget, PodTarget } from '../core/target.js';
 import { formatTargetSpec, parseTargetSpec, type K8sTarget, type WorkloadKind } from './spec.js';
 
 export interface ResolvedContainer {
