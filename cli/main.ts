@@ -12,7 +12,7 @@ import { record } from './record.js';
 import { scheduleCreate, scheduleDelete, scheduleList } from './schedule.js';
 import { serve } from './serve.js';
 import { openSession } from './session.js';
-import { parseTargetSpec } from './target-spec.js';
+import { parseTargetSpec } from '../core/target-spec.js';
 import type { ModelingInput } from '../workflows/input.js';
 import type { Role } from '../workers/workers.js';
 import { currentNamespace } from './namespace.js';
