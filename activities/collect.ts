@@ -4,8 +4,8 @@ import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import type { Arch } from '../core/syscalls.js';
 import { AuditSide } from '../audit/side.js';
 import { openStore } from '../store/open.js';
-import { hexArg, releaseStateDir, TracerError, TracerProcess, type TracerRecord } from '../tracer/loader.js';
-import { Recorder } from '../tracer/recorder.js';
+import { hexArg, releaseStateDir, TracerError, TracerProcess, type TracerRecord } from '../bpf/driver/loader.js';
+import { Recorder } from '../bpf/driver/recorder.js';
 import type { NodeTarget } from '../core/target.js';
 import { Checkpointer, type Progress } from './checkpoint.js';
 

@@ -2,9 +2,9 @@ import assert from 'node:assert/strict';
 import { chmod, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { podCgroup, tracerPath } from '../../lib/home.js';
-import { releaseStateDir, TracerError, TracerProcess } from '../../tracer/loader.js';
-import { tempDir } from '../helpers.js';
+import { podCgroup, tracerPath } from '../../../lib/home.js';
+import { releaseStateDir, TracerError, TracerProcess } from '../../../bpf/driver/loader.js';
+import { tempDir } from '../../helpers.js';
 
 test('VARMOR_MODELER_POD_CGROUP: auto by default, one of the hierarchies, anything else refused', () => {
   const saved = process.env.VARMOR_MODELER_POD_CGROUP;
