@@ -32,3 +32,15 @@ test('recording a command loads no Kubernetes code: target resolution of local t
   assert.ok(files.includes('activities/resolve.js') && files.includes('core/local-target.js'), files.join(' '));
   assert.deepEqual(files.filter((f) => f.startsWith('k8s/')), []);
 });
+
+test('the command line loads only commander: each command imports its code when it runs', () => {
+  const { files, packages } = staticGraph('cli/main.js');
+  assert.deepEqual(packages, ['commander']);
+  assert.deepEqual(files.filter((f) => !f.startsWith('core/') && !f.startsWith('lib/') && !/^cli\/(main|context-flags|errors)\.js$/.test(f)), []);
+});
+
+test('the offline commands (advise, diff, profile, audit ingest) load no Temporal, Kubernetes or S3 client', () => {
+  for (const entry of ['cli/analyse.js', 'cli/audit.js']) {
+    assert.deepEqual(staticGraph(entry).packages.filter((p) => /^@(temporalio|kubernetes|aws-sdk)\//.test(p)), [], entry);
+  }
+});
