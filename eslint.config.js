@@ -4,7 +4,7 @@ import { builtinModules } from 'node:module';
 const nodeBuiltins = [...builtinModules, ...builtinModules.map((m) => `node:${m}`)];
 // Modules that do I/O or talk to services: never in the pure core or in workflow code.
 const ioModules = ['pino', '@temporalio/client', '@temporalio/worker', '@temporalio/activity', '@aws-sdk/*', '@kubernetes/*'];
-const ioFolders = ['**/activities/*', '**/store/*', '**/tracer/*', '**/embedded/*', '**/cli/*', '**/workers/*', '**/lib/*', '**/audit/tail*', '**/k8s/*'];
+const ioFolders = ['**/activities/*', '**/store/*', '**/bpf/driver/*', '**/embedded/*', '**/cli/*', '**/workers/*', '**/lib/*', '**/audit/tail*', '**/k8s/*'];
 
 export default tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', '.tools/**', 'bpf/build/**', 'charts/**'] },

@@ -1,15 +1,12 @@
-import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
-import { mergeInto, type BehaviorSet } from '../core/behavior.js';
 import type { Arch } from '../core/syscalls.js';
-import { AuditCollector } from '../audit/collector.js';
-import type { Position } from '../audit/tail.js';
+import { AuditSide } from '../audit/side.js';
 import { openStore } from '../store/open.js';
-import { hexArg, TracerError, TracerProcess, type TracerRecord } from '../tracer/loader.js';
-import { Recorder } from '../tracer/recorder.js';
-import type { NodeTarget } from '../workflows/input.js';
+import { hexArg, releaseStateDir, TracerError, TracerProcess, type TracerRecord } from '../bpf/driver/loader.js';
+import { Recorder } from '../bpf/driver/recorder.js';
+import type { NodeTarget } from '../core/target.js';
 import { Checkpointer, type Progress } from './checkpoint.js';
 
 export interface CollectInput {
@@ -50,7 +47,6 @@ export interface CollectorConfig {
 }
 
 const TARGET_ID = 1;
-const TARGET = 'target';
 const HEARTBEAT_MS = 2000;
 const KILL_GRACE_MS = 2000;
 
@@ -100,7 +96,16 @@ export function collectActivity(config: CollectorConfig) {
     tracerDied.catch(() => {});
     const adopted = (tracer.ready?.targets as { target: number; root: number }[] | undefined)?.find((t) => t.target === TARGET_ID);
 
-    const audit = config.auditSources.length ? await AuditSide.open(store, ctx, base, input, config, events) : undefined;
+    const auditReplica = `${input.node}/audit/a${attempt}`;
+    const audit = config.auditSources.length
+      ? await AuditSide.open(await Checkpointer.open(store, ctx, { ...base, collector: 'audit', replica: auditReplica }), {
+          sources: config.auditSources,
+          replica: auditReplica,
+          arch: config.arch,
+          profile: input.profile,
+          hasPid: (pid) => events.hasPid(pid),
+        })
+      : undefined;
     const checkpoint = async () => {
       const token = await tracer.flush();
       await bpfOut.save(events.take(Date.now()));
@@ -168,71 +173,13 @@ export function releaseActivity(config: CollectorConfig) {
   return async function releaseTracer(input: { run: string; node: string }): Promise<boolean> {
     const dir = tracerStateDir(config, input.run, input.node);
     if (!dir) return false;
-    const r = await new Promise<{ code: number | null; out: string }>((resolve, reject) => {
-      const child = spawn(config.tracerPath, ['--release', dir], { stdio: ['ignore', 'pipe', 'pipe'] });
-      let out = '';
-      child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-      child.stderr.on('data', (d: Buffer) => (out += d.toString()));
-      child.on('error', reject);
-      child.on('close', (code) => resolve({ code, out }));
-    });
-    if (r.code !== 0) throw ApplicationFailure.create({ message: `releasing ${dir} failed: ${r.out.trim()}`, type: 'ReleaseFailed' });
-    return /"found":true/.test(r.out);
-  };
-}
-
-/**
- * The audit-log collector beside the tracer: AppArmor records attributed by the target's profile,
- * seccomp records by profile or by the tracer's pids. Its log position is checkpointed with its
- * batches, so a retried activity resumes where the last checkpoint left off.
- */
-class AuditSide {
-  private pending: BehaviorSet = {};
-
-  private constructor(
-    readonly out: Checkpointer,
-    private readonly collector: AuditCollector,
-  ) {}
-
-  static async open(store: Parameters<typeof Checkpointer.open>[0], ctx: Context, base: { run: string; node: string; arch: string; target: string }, input: CollectInput, config: CollectorConfig, recorder: Recorder): Promise<AuditSide> {
-    const replica = `${input.node}/audit/a${ctx.info.attempt}`;
-    const out = await Checkpointer.open(store, ctx, { ...base, collector: 'audit', replica });
-    const position = (await out.lastPosition()) as Position | undefined;
-    const collector = new AuditCollector({
-      sources: config.auditSources,
-      replica,
-      arch: config.arch,
-      attribution: {
-        profile: (name) => (name === input.profile ? TARGET : undefined),
-        pid: (pid) => (recorder.hasPid(pid) ? TARGET : undefined),
-      },
-      ...(position ? { position } : {}),
-    });
-    collector.start();
-    return new AuditSide(out, collector);
-  }
-
-  poll(): void {
-    for (;;) {
-      const r = this.collector.poll();
-      const delta = r.deltas.get(TARGET);
-      if (delta) mergeInto(this.pending, delta);
-      if (r.read === 0) return;
+    try {
+      return await releaseStateDir(config.tracerPath, dir);
+    } catch (err) {
+      if (err instanceof TracerError && err.kind === 'refused') throw ApplicationFailure.create({ message: err.message, type: 'ReleaseFailed' });
+      throw err;
     }
-  }
-
-  async checkpoint(): Promise<void> {
-    const r = this.collector.poll();
-    const delta = r.deltas.get(TARGET);
-    if (delta) mergeInto(this.pending, delta);
-    const position = this.collector.position();
-    await this.out.save({ behaviors: this.pending, counters: r.counters, samples: r.samples, ...(position ? { position } : {}) });
-    this.pending = {};
-  }
-
-  stop(): void {
-    this.collector.stop();
-  }
+  };
 }
 
 /** Launches or attaches to the target; returns the launched command's pid. */

@@ -1,7 +1,6 @@
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { Kube } from '../k8s/client.js';
-import { writeModel } from '../k8s/model-resource.js';
 import { parse } from 'yaml';
 import type { Context as AdviceContext } from '../core/advisor.js';
 import type { ArmorProfileModel } from '../core/armorprofilemodel.js';
@@ -52,6 +51,8 @@ export function mergeActivity(config: { kube?: Kube }) {
     const result = await mergeToStore(input);
     if (input.writeResource) {
       if (!config.kube) throw ApplicationFailure.create({ message: 'cannot write the ArmorProfileModel: this controller has no Kubernetes access', type: 'KubernetesUnavailable', nonRetryable: true });
+      // Kubernetes targets only: the Kubernetes code is loaded for them.
+      const { writeModel } = await import('../k8s/model-resource.js');
       const w = await writeModel(config.kube, result.model, { storage: { url: input.store, key: result.outputs['armorprofilemodel.yaml']! } });
       if (w.pruned.length) Context.current().log.warn('the installed CRD drops fields of the model; the full model is in the object store', { pruned: w.pruned });
       result.resource = { namespace: w.namespace, name: w.name, storageType: w.storageType };

@@ -1,5 +1,24 @@
-import type { BehaviorSet, Category, Item, Replica } from '../core/behavior.js';
-import { isArch, syscallName, type Arch } from '../core/syscalls.js';
+import type { BehaviorSet, Replica } from '../core/behavior.js';
+import { isArch, type Arch } from '../core/syscalls.js';
+import {
+  addAll,
+  addTo,
+  C_BINDS,
+  C_CAPABILITIES,
+  C_EGRESSES,
+  C_EXECUTIONS,
+  C_FILES,
+  C_MOUNTS,
+  C_PROFILES,
+  C_PTRACES,
+  C_SIGNALS,
+  C_SOCKETS,
+  C_UNHANDLED,
+  NOW,
+  TOUCHED,
+  TargetBehaviors,
+  type Agg,
+} from './aggregate.js';
 import {
   AppArmorRecord,
   FIELD as F,
@@ -22,15 +41,16 @@ import {
   type Rejection,
   type SeccompRecord,
 } from './parse.js';
+import { RepeatCache, STATUS, UNATTRIBUTED, type Outcome, type Repeat } from './repeats.js';
+import { AUDIT_ARCH, BIND_OPS, EGRESS_OPS, LETTER_CODE, MOUNT_OPS, OP_PERMS, P, protocolName, rareOp } from './tables.js';
 
 /**
- * Audit records → behavior-set observations, per target.
- *
- * Aggregation happens here, not through core/behavior's observe(): one Map hit and a counter bump
- * per record; drain() then hands out only the items touched since the previous drain, with
- * cumulative counts (the G-counter contract of core/behavior.ts). line() does not build records:
- * it reads the few fields it needs from parse.ts's scanner, repeated values (verdict, operation,
- * masks, labels) interned, into one reused record, and resolves each label once per drain.
+ * Audit records → behavior-set observations, per target: which target a record belongs to and
+ * which items of the model it observes. The items are counted in aggregate.ts, what the record's
+ * words mean is looked up in tables.ts, and a body seen before repeats what it did (repeats.ts).
+ * line() does not build records: it reads the few fields it needs from parse.ts's scanner,
+ * repeated values (verdict, operation, masks, labels) interned, into one reused record, and
+ * resolves each label once per drain.
  */
 
 /** Who a record belongs to. Returning undefined drops the record: better unmodelled than misattributed. */
@@ -49,157 +69,9 @@ export interface AttributorOptions {
   maxSamples?: number;
 }
 
-/** AUDIT_ARCH_* values as audit records print them. */
-const AUDIT_ARCH: Record<string, Arch> = { c000003e: 'x86_64', c00000b7: 'aarch64' };
-
-const PERM_WORDS = ['read', 'write', 'append', 'create', 'exec', 'rename', 'link', 'lock', 'mmap', 'chmod', 'chown', 'delete'] as const;
-const P = Object.fromEntries(PERM_WORDS.map((w, i) => [w, 1 << i])) as Record<(typeof PERM_WORDS)[number], number>;
-
-/** AppArmor's file mask letters (security/apparmor/file.c aa_file_perm_chrs). */
-const LETTER: Record<string, number> = { r: P.read, w: P.write, a: P.append, c: P.create, d: P.delete, l: P.link, k: P.lock, m: P.mmap, x: P.exec };
-/** LETTER by character code. */
-const LETTER_CODE = new Int32Array(128);
-for (const [letter, perm] of Object.entries(LETTER)) LETTER_CODE[letter.charCodeAt(0)] = perm;
-
-/** Operations whose meaning the mask letters do not carry. */
-const OP_PERMS: Record<string, number> = {
-  chmod: P.chmod,
-  chown: P.chown,
-  rename_src: P.rename,
-  rename_dest: P.rename,
-  link: P.link,
-  unlink: P.delete,
-  rmdir: P.delete,
-  mkdir: P.create,
-  mknod: P.create,
-  symlink: P.create,
-};
-
-/** /etc/protocols names, as libapparmor reports them (and vArmor stores them). */
-const PROTOCOLS: Record<number, string> = { 0: 'ip', 1: 'icmp', 2: 'igmp', 6: 'tcp', 17: 'udp', 33: 'dccp', 41: 'ipv6', 58: 'ipv6-icmp', 132: 'sctp', 136: 'udplite', 255: 'raw', 262: 'mptcp' };
-
-/** A socket protocol number as the model names it: libapparmor's /etc/protocols name, else the number. */
-export function protocolName(protocol: number): string {
-  return PROTOCOLS[protocol] ?? String(protocol);
-}
-
-const MOUNT_OPS = new Set(['mount', 'umount', 'remount', 'pivotroot']);
-const EGRESS_OPS = new Set(['connect', 'sendmsg']);
-const BIND_OPS = new Set(['bind', 'listen']);
-/** Operations with a branch of their own ahead of the file branch. */
-function rareOp(op: string): boolean {
-  return op === 'signal' || op === 'ptrace' || MOUNT_OPS.has(op) || op.startsWith('dbus');
-}
 /** The kernel's note that printk dropped audit records (kernel/audit.c kauditd_printk_skb). */
 const SUPPRESSED = /kauditd_printk_skb: (\d{1,9}) callbacks suppressed/;
 const REPORTED: ReadonlySet<Rejection> = new Set(['too_long', 'binary', 'malformed', 'unbalanced_quote', 'duplicate_field', 'missing_field']);
-
-interface Agg {
-  category: Category;
-  key: string;
-  first: number;
-  last: number;
-  n: number;
-  perms: number;
-  owner: boolean | undefined;
-  sets: Map<string, Set<string>> | undefined;
-  dirty: boolean;
-}
-
-// Categories by number: one array index instead of a Map lookup per observation.
-const CATEGORIES = ['profiles', 'syscalls', 'files', 'executions', 'capabilities', 'signals', 'ptraces', 'mounts', 'sockets', 'egresses', 'binds', 'unhandled'] as const satisfies readonly Category[];
-const C_PROFILES = 0;
-const C_SYSCALLS = 1;
-const C_FILES = 2;
-const C_EXECUTIONS = 3;
-const C_CAPABILITIES = 4;
-const C_SIGNALS = 5;
-const C_PTRACES = 6;
-const C_MOUNTS = 7;
-const C_SOCKETS = 8;
-const C_EGRESSES = 9;
-const C_BINDS = 10;
-const C_UNHANDLED = 11;
-
-/** The time of the record being attributed: in a typed array, so passing it around boxes no number. */
-const NOW = new Float64Array(1);
-
-/** The items the record being attributed touched, in order: what a repeat of its body touches again. */
-const TOUCHED: Agg[] = [];
-
-/** Syscall numbers below this get a direct slot per architecture; others go through the name. */
-const SYSCALL_SLOTS = 1024;
-
-class TargetBehaviors {
-  private readonly items: (Map<string, Agg> | undefined)[] = CATEGORIES.map(() => undefined);
-  /** Per architecture, syscall number → its item: no name lookup per seccomp record. */
-  private readonly syscalls = new Map<Arch, (Agg | undefined)[]>();
-  dirty: Agg[] = [];
-
-  hit(category: number, key: string): Agg {
-    let byKey = this.items[category];
-    if (byKey === undefined) this.items[category] = byKey = new Map();
-    let agg = byKey.get(key);
-    if (agg === undefined) {
-      agg = { category: CATEGORIES[category]!, key, first: NOW[0]!, last: NOW[0]!, n: 0, perms: 0, owner: undefined, sets: undefined, dirty: false };
-      byKey.set(key, agg);
-    }
-    this.again(agg);
-    return agg;
-  }
-
-  /** One more observation of an item already found. */
-  again(agg: Agg): void {
-    const at = NOW[0]!;
-    TOUCHED.push(agg);
-    agg.n++;
-    if (at < agg.first) agg.first = at;
-    if (at > agg.last) agg.last = at;
-    if (!agg.dirty) {
-      agg.dirty = true;
-      this.dirty.push(agg);
-    }
-  }
-
-  syscall(arch: Arch, nr: number): void {
-    if (nr >= SYSCALL_SLOTS) {
-      this.hit(C_SYSCALLS, syscallName(arch, nr));
-      return;
-    }
-    let slots = this.syscalls.get(arch);
-    if (slots === undefined) this.syscalls.set(arch, (slots = new Array<Agg | undefined>(SYSCALL_SLOTS).fill(undefined)));
-    const agg = slots[nr];
-    if (agg === undefined) slots[nr] = this.hit(C_SYSCALLS, syscallName(arch, nr));
-    else this.again(agg);
-  }
-
-  drain(replica: Replica): BehaviorSet {
-    const out: BehaviorSet = {};
-    for (const agg of this.dirty) {
-      agg.dirty = false;
-      const item: Item = { first: agg.first, last: agg.last, n: { [replica]: agg.n } };
-      const sets: Record<string, string[]> = {};
-      if (agg.perms) sets.perms = PERM_WORDS.filter((w) => agg.perms & P[w]).sort();
-      for (const [name, values] of agg.sets ?? []) sets[name] = [...values].sort();
-      if (Object.keys(sets).length > 0) item.sets = sets;
-      if (agg.owner !== undefined) item.owner = agg.owner;
-      (out[agg.category] ??= {})[agg.key] = item;
-    }
-    this.dirty = [];
-    return out;
-  }
-}
-
-function addAll(agg: Agg, set: string, values: readonly string[]): void {
-  for (let i = 0; i < values.length; i++) addTo(agg, set, values[i]!);
-}
-
-function addTo(agg: Agg, set: string, value: string): void {
-  const sets = (agg.sets ??= new Map());
-  let values = sets.get(set);
-  if (!values) sets.set(set, (values = new Set()));
-  values.add(value);
-}
 
 /** The profile a label belongs to: `p//null-/bin/ls` and `p (complain)` are both `p`. */
 export function baseProfile(label: string): string {
@@ -219,63 +91,6 @@ interface LabelEntry {
 
 /** Labels cached between drains; a log naming more distinct labels than this restarts the cache. */
 const MAX_LABELS = 4096;
-
-/**
- * What a record body did, kept for its repeats. Complain-mode logs repeat the same bodies (one
- * process, one file, one mask) under new time stamps, and a repeat has exactly the effects of the
- * first: one more observation of the same items (perms, owner and sets merge idempotently). Kept
- * only for outcomes no later line can change: attributed through the record's label (a label never
- * changes target), a status record, or unattributed by label (until the next drain, when the
- * attribution may have learnt the label). Records attributed by pid are never kept.
- */
-interface Repeat {
-  /** The record type the body came with (SCAN_META[2]). */
-  type: number;
-  seccomp: boolean;
-  /** The target whose items it touched, or what became of a record that touched none. */
-  outcome: Outcome;
-  /** The drain it is valid until, or -1 for ever. */
-  drain: number;
-  items: Agg[];
-}
-type Outcome = TargetBehaviors | typeof STATUS | typeof UNATTRIBUTED;
-/** Repeat-cache admission: a window of this many records with fewer than 1 in ADMIT_MIN_HITS hits makes the next keep 1 body in ADMIT_SAMPLE. */
-const ADMIT_WINDOW = 4096;
-const ADMIT_MIN_HITS = 8;
-const ADMIT_SAMPLE = 32;
-const STATUS = 'status' as const;
-const UNATTRIBUTED = 'unattributed' as const;
-
-/** Bodies seen, by hash: 4-way sets, so bodies whose hashes share a set still coexist. */
-class RepeatCache {
-  private static readonly SETS = 4096;
-  private static readonly WAYS = 4;
-  private readonly hashes = new Int32Array(RepeatCache.SETS * RepeatCache.WAYS);
-  private readonly bodies = new Array<string>(RepeatCache.SETS * RepeatCache.WAYS).fill('');
-  private readonly repeats = new Array<Repeat | undefined>(RepeatCache.SETS * RepeatCache.WAYS).fill(undefined);
-
-  find(hash: number, body: string): Repeat | undefined {
-    const base = (hash & (RepeatCache.SETS - 1)) * RepeatCache.WAYS;
-    for (let w = base; w < base + RepeatCache.WAYS; w++) {
-      // A hash hit alone proves nothing; equal strings compare natively (memcmp).
-      if (this.hashes[w] === hash && this.bodies[w] === body) return this.repeats[w];
-    }
-    return undefined;
-  }
-
-  /** Into the set's first way; the least recent one goes. */
-  add(hash: number, body: string, repeat: Repeat): void {
-    const base = (hash & (RepeatCache.SETS - 1)) * RepeatCache.WAYS;
-    for (let w = base + RepeatCache.WAYS - 1; w > base; w--) {
-      this.hashes[w] = this.hashes[w - 1]!;
-      this.bodies[w] = this.bodies[w - 1]!;
-      this.repeats[w] = this.repeats[w - 1];
-    }
-    this.hashes[base] = hash;
-    this.bodies[base] = body;
-    this.repeats[base] = repeat;
-  }
-}
 
 // Counters the hot path bumps, kept in fields rather than in the by-name record.
 const HOT = ['apparmor', 'seccomp', 'unattributed', 'apparmor_status'] as const;
@@ -305,11 +120,6 @@ export class Attributor {
   private outcome: Outcome | undefined = undefined;
   /** Drains so far: what the attribution did not know may be known after one. */
   private drains = 0;
-  /** Admission to the repeat cache: lines and hits in the current window, whether the last was sparse. */
-  private window = 0;
-  private windowHits = 0;
-  private sparse = false;
-  private skipped = 0;
 
   constructor(
     private readonly attribution: Attribution,
@@ -348,12 +158,8 @@ export class Attributor {
     const hash = bodyHash();
     const body = line.slice(p, bodyEnd());
     const seen = this.repeats.find(hash, body);
-    if (++this.window >= ADMIT_WINDOW) {
-      this.sparse = this.windowHits * ADMIT_MIN_HITS < this.window;
-      this.window = this.windowHits = 0;
-    }
     if (seen !== undefined && seen.type === SCAN_META[2] && (seen.drain < 0 || seen.drain === this.drains)) {
-      this.windowHits++;
+      this.repeats.hit();
       return this.repeat(seen);
     }
     // The scanner leaves fields as offsets; only those attribution reads become strings.
@@ -379,13 +185,9 @@ export class Attributor {
     }
   }
 
-  /**
-   * Keeps what the body just attributed did, for its repeats. While bodies hardly repeat (every
-   * line its own pid, say) only one in ADMIT_SAMPLE is kept: entries that never hit cost a major
-   * GC's worth of old-space garbage, and the sample still notices when repeats come back.
-   */
+  /** Keeps what the body just attributed did, for its repeats, when the cache admits it. */
   private remember(hash: number, body: string, seccomp: boolean): void {
-    if (this.sparse && ++this.skipped % ADMIT_SAMPLE !== 0) return;
+    if (!this.repeats.admits()) return;
     const o = this.outcome!;
     this.repeats.add(hash, body, {
       type: SCAN_META[2]!,

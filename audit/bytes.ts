@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 
 /**
- * audit/bytes.c, compiled to WebAssembly by the build: the work that must see every byte of a line
+ * audit/wasm/bytes.c, compiled to WebAssembly by the build: the work that must see every byte of a line
  * (the framing, printable ASCII, the body's hash, the field scan) at SIMD speed rather than JavaScript's 2 ns a
  * character.
  */

@@ -2,7 +2,8 @@ import { existsSync } from 'node:fs';
 import type { BehaviorSet } from '../core/behavior.js';
 import type { Arch } from '../core/syscalls.js';
 import { Attributor, type Attribution } from './attribute.js';
-import { DEFAULT_SOURCES, FileTailer, KmsgReader, type Position } from './tail.js';
+import { DEFAULT_SOURCES } from './sources.js';
+import { FileTailer, KmsgReader, type Position } from './tail.js';
 
 /**
  * The audit collector of one node: follows the first available audit source, attributes records

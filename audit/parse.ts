@@ -162,7 +162,7 @@ export function scanLine(line: string): number {
 
 /**
  * The framing (auditd's, or the kernel's in kern.log, dmesg and /dev/kmsg) and the line's bytes, in
- * WebAssembly (audit/bytes.c frame()): time, serial and type into SCAN_META, the body's hash into
+ * WebAssembly (audit/wasm/bytes.c frame()): time, serial and type into SCAN_META, the body's hash into
  * bodyHash(). Returns where the record's fields start (they end at bodyEnd()), or a negative code.
  */
 export function frameLine(line: string): number {

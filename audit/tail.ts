@@ -32,15 +32,6 @@ export interface Position {
 /** Bytes before the read offset kept to recognise the file: a few lines' worth, time stamps and serials included. */
 const WINDOW = 512;
 
-export const DEFAULT_SOURCES = ['/var/log/audit/audit.log', '/var/log/kern.log'];
-
-/** `FILE|FILE|...` → search order. */
-export function parseSources(spec: string): string[] {
-  const list = spec.split('|').filter((s) => s !== '');
-  if (list.length === 0) throw new Error(`no audit log source in "${spec}"`);
-  return list;
-}
-
 export type LineSink = (line: string) => void;
 
 export interface TailOptions {

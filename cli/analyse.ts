@@ -1,4 +1,4 @@
-import { advise, countVerdicts, type Context } from '../core/advisor.js';
+import { advise, countVerdicts } from '../core/advisor.js';
 import { appArmorProfile } from '../core/apparmor.js';
 import { diff, renderDiff } from '../core/diff.js';
 import { behaviorsFromModel } from '../core/from-model.js';
@@ -7,28 +7,11 @@ import { adviseSecurityContext } from '../core/security-context.js';
 import { spoAppArmorProfile, spoSeccompProfile } from '../core/spo.js';
 import { archFromNode, type Arch } from '../core/syscalls.js';
 import { stringify } from 'yaml';
+import { contextFrom, type ContextFlags } from './context-flags.js';
 import { readModel } from './model-file.js';
 import { oneLine, table } from './table.js';
 
 /** Commands that work on a model file alone, offline: advise, diff, profile. */
-
-export interface ContextFlags {
-  privileged?: boolean;
-  dind?: boolean;
-  needsSaToken?: boolean;
-  hostPid?: boolean;
-  needsApiServer?: boolean;
-}
-
-export function contextFrom(flags: ContextFlags): Context {
-  const c: Context = {};
-  if (flags.privileged) c.privileged = true;
-  if (flags.dind) c.dind = true;
-  if (flags.needsSaToken) c.needsSaToken = true;
-  if (flags.hostPid) c.hostPID = true;
-  if (flags.needsApiServer) c.needsApiServer = true;
-  return c;
-}
 
 export async function adviseCommand(path: string, opts: ContextFlags & { json?: boolean; writable?: string[] }): Promise<string> {
   const model = await readModel(path);

@@ -1,23 +1,26 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command, Option } from 'commander';
-import { createLogger } from '../lib/log.js';
+import type { Logger } from 'pino';
+import { parseTargetSpec } from '../core/target-spec.js';
 import { PACKAGE_ROOT, stateHome } from '../lib/home.js';
-import { adviseCommand, contextFrom, diffCommand, profileCommand, type ContextFlags, type ProfileFormat } from './analyse.js';
-import { ingestCommand } from './audit.js';
-import { resolveCommand } from '../k8s/cli.js';
-import { extendCommand, listCommand, resultCommand, rootCause, startModel, statusCommand, stopCommand, waitForResult, summary } from './model.js';
-import { fetchOutputs } from './outputs.js';
-import { record } from './record.js';
-import { scheduleCreate, scheduleDelete, scheduleList } from './schedule.js';
-import { serve } from './serve.js';
-import { openSession } from './session.js';
-import { parseTargetSpec } from './target-spec.js';
 import type { ModelingInput } from '../workflows/input.js';
 import type { Role } from '../workers/workers.js';
-import { currentNamespace } from './namespace.js';
+import type { ProfileFormat } from './analyse.js';
+import { contextFrom, contextOptions, type ContextFlags } from './context-flags.js';
+import { rootCause } from './errors.js';
+import type { Session } from './session.js';
 
-const log = createLogger('varmor-modeler', 'warn');
+/*
+ * The command line. Each command imports its code when it runs: --version, --help and the
+ * offline commands load no Temporal, Kubernetes or S3 client (bench/cli/startup.mjs).
+ */
+
+let log: Logger | undefined;
+/** The commands' logger (pino), made on first use. */
+async function logger(): Promise<Logger> {
+  return (log ??= (await import('../lib/log.js')).createLogger('varmor-modeler', 'warn'));
+}
 
 function home(cmd: Command): string {
   return stateHome(cmd.optsWithGlobals().home as string | undefined);
@@ -29,7 +32,7 @@ function action<A extends unknown[]>(fn: (...args: A) => Promise<number>) {
     try {
       process.exitCode = await fn(...args);
     } catch (err) {
-      log.debug({ err }, 'command failed');
+      (await logger()).debug({ err }, 'command failed');
       process.stderr.write(`varmor-modeler: ${rootCause(err)}\n`);
       process.exitCode = 1;
     }
@@ -51,17 +54,12 @@ contextOptions(program
   .option('--checkpoint-interval <duration>', 'how often batches are checkpointed to the object store', '10s')
   .option('--writable <path...>', 'paths the pod makes writable (volumes, emptyDir): writes there keep readOnlyRootFilesystem')
   .argument('<command...>', 'the command to launch, after --'))
-  .action(action(async (argv: string[], opts, cmd: Command) => record(argv, { ...opts, context: contextFrom(opts), home: home(cmd) }, log)));
-
-/** Context that behavior cannot show, for the rule advice. */
-function contextOptions(cmd: Command): Command {
-  return cmd
-    .option('--privileged', 'the container runs privileged')
-    .option('--dind', 'the workload runs containers itself (docker-in-docker)')
-    .option('--needs-sa-token', 'the application uses its service-account token')
-    .option('--needs-api-server', 'the application talks to the Kubernetes API server')
-    .option('--host-pid', 'the pod shares the host PID namespace');
-}
+  .action(
+    action(async (argv: string[], opts, cmd: Command) => {
+      const { record } = await import('./record.js');
+      return record(argv, { ...opts, context: contextFrom(opts), home: home(cmd) }, await logger());
+    }),
+  );
 
 const print = (text: string) => {
   process.stdout.write(text);
@@ -75,7 +73,12 @@ contextOptions(
     .argument('<model>', 'ArmorProfileModel file (YAML or JSON)')
     .option('--json', 'machine-readable output')
     .option('--writable <path...>', 'paths the pod makes writable (volumes, emptyDir)'),
-).action(action(async (path: string, opts) => print(await adviseCommand(path, opts))));
+).action(
+  action(async (path: string, opts) => {
+    const { adviseCommand } = await import('./analyse.js');
+    return print(await adviseCommand(path, opts));
+  }),
+);
 
 contextOptions(
   program
@@ -84,18 +87,29 @@ contextOptions(
     .argument('<old>', 'earlier ArmorProfileModel file')
     .argument('<new>', 'later ArmorProfileModel file')
     .option('--json', 'machine-readable output'),
-).action(action(async (oldPath: string, newPath: string, opts) => print(await diffCommand(oldPath, newPath, opts))));
+).action(
+  action(async (oldPath: string, newPath: string, opts) => {
+    const { diffCommand } = await import('./analyse.js');
+    return print(await diffCommand(oldPath, newPath, opts));
+  }),
+);
 
 program
   .command('profile')
   .description('generate a profile from a model file')
   .argument('<model>', 'ArmorProfileModel file (YAML or JSON)')
   .addOption(new Option('-f, --format <format>', 'profile format').choices(['apparmor', 'seccomp', 'spo']).default('apparmor'))
-  .action(action(async (path: string, opts: { format: ProfileFormat }) => print(await profileCommand(path, opts.format))));
+  .action(
+    action(async (path: string, opts: { format: ProfileFormat }) => {
+      const { profileCommand } = await import('./analyse.js');
+      return print(await profileCommand(path, opts.format));
+    }),
+  );
 
 /** A client for a cluster or the embedded server `varmor-modeler dev` runs; no workers here. */
-async function withClient<T>(cmd: Command, fn: (session: Awaited<ReturnType<typeof openSession>>) => Promise<T>): Promise<T> {
-  const session = await openSession({ home: home(cmd), log, start: false });
+async function withClient<T>(cmd: Command, fn: (session: Session) => Promise<T>): Promise<T> {
+  const { openSession } = await import('./session.js');
+  const session = await openSession({ home: home(cmd), log: await logger(), start: false });
   try {
     return await fn(session);
   } finally {
@@ -104,7 +118,7 @@ async function withClient<T>(cmd: Command, fn: (session: Awaited<ReturnType<type
 }
 
 /** The workflow input from `model start` / `schedule create` options. */
-function inputFrom(opts: ContextFlags & { target: string; duration: string; checkpointInterval?: string; nodeGiveUp?: string; id?: string; namespace?: string }, node: string): ModelingInput {
+async function inputFrom(opts: ContextFlags & { target: string; duration: string; checkpointInterval?: string; nodeGiveUp?: string; id?: string; namespace?: string }, node: string): Promise<ModelingInput> {
   return {
     target: parseTargetSpec(opts.target, node),
     duration: opts.duration,
@@ -113,7 +127,7 @@ function inputFrom(opts: ContextFlags & { target: string; duration: string; chec
     ...(opts.nodeGiveUp ? { nodeGiveUp: opts.nodeGiveUp } : {}),
     ...(opts.id ? { name: opts.id } : {}),
     // A k8s target names its namespace; other targets' models go in the current one, where a bare name finds them.
-    ...(opts.namespace ? { namespace: opts.namespace } : opts.target.startsWith('k8s:') ? {} : { namespace: currentNamespace() }),
+    ...(opts.namespace ? { namespace: opts.namespace } : opts.target.startsWith('k8s:') ? {} : { namespace: (await import('./namespace.js')).currentNamespace() }),
   };
 }
 
@@ -133,16 +147,17 @@ contextOptions(
     .option('--wait', 'wait for the result and write it to --out')
     .option('-o, --out <dir>', 'with --wait: where to write the outputs', 'out'),
 ).action(
-  action(async (opts, cmd: Command) =>
-    withClient(cmd, async (session) => {
-      const input = inputFrom(opts, session.node);
+  action(async (opts, cmd: Command) => {
+    const [{ startModel, summary, waitForResult }, { fetchOutputs }] = await Promise.all([import('./model.js'), import('./outputs.js')]);
+    return withClient(cmd, async (session) => {
+      const input = await inputFrom(opts, session.node);
       const handle = await startModel(session.client, input, { attach: opts.attach });
       process.stderr.write(`modeling ${handle.workflowId}\n`);
       if (!opts.wait) return print(`${handle.workflowId}\n`);
-      const result = await waitForResult(handle, log);
+      const result = await waitForResult(handle, await logger());
       return print(await summary(result, await fetchOutputs(result.store, result.outputs, opts.out)));
-    }),
-  ),
+    });
+  }),
 );
 
 model
@@ -150,33 +165,58 @@ model
   .description('live progress of a run: phase, window, per-node batches and events')
   .argument('<id>', "workflow ID, NAMESPACE/NAME, or a NAME in the current namespace (kubectl's)")
   .option('--json', 'the status query result as JSON')
-  .action(action(async (id: string, opts, cmd: Command) => withClient(cmd, async (s) => print(await statusCommand(s.client, id, !!opts.json)))));
+  .action(
+    action(async (id: string, opts, cmd: Command) => {
+      const { statusCommand } = await import('./model.js');
+      return withClient(cmd, async (s) => print(await statusCommand(s.client, id, !!opts.json)));
+    }),
+  );
 
 model
   .command('stop')
   .description('end the window now; collectors checkpoint and the model is merged')
   .argument('<id>', "workflow ID, NAMESPACE/NAME, or a NAME in the current namespace (kubectl's)")
-  .action(action(async (id: string, _opts, cmd: Command) => withClient(cmd, async (s) => print(await stopCommand(s.client, id)))));
+  .action(
+    action(async (id: string, _opts, cmd: Command) => {
+      const { stopCommand } = await import('./model.js');
+      return withClient(cmd, async (s) => print(await stopCommand(s.client, id)));
+    }),
+  );
 
 model
   .command('extend')
   .description('make the window longer')
   .argument('<id>', "workflow ID, NAMESPACE/NAME, or a NAME in the current namespace (kubectl's)")
   .argument('<duration>', 'how much longer, e.g. 2h')
-  .action(action(async (id: string, by: string, _opts, cmd: Command) => withClient(cmd, async (s) => print(await extendCommand(s.client, id, by)))));
+  .action(
+    action(async (id: string, by: string, _opts, cmd: Command) => {
+      const { extendCommand } = await import('./model.js');
+      return withClient(cmd, async (s) => print(await extendCommand(s.client, id, by)));
+    }),
+  );
 
 model
   .command('result')
   .description('wait for a run to finish and write its outputs')
   .argument('<id>', "workflow ID, NAMESPACE/NAME, or a NAME in the current namespace (kubectl's)")
   .option('-o, --out <dir>', 'where to write the outputs', 'out')
-  .action(action(async (id: string, opts, cmd: Command) => withClient(cmd, async (s) => print(await resultCommand(s.client, id, opts.out, log)))));
+  .action(
+    action(async (id: string, opts, cmd: Command) => {
+      const { resultCommand } = await import('./model.js');
+      return withClient(cmd, async (s) => print(await resultCommand(s.client, id, opts.out, await logger())));
+    }),
+  );
 
 model
   .command('list')
   .description('modeling runs, newest first')
   .option('--json', 'machine-readable output')
-  .action(action(async (opts, cmd: Command) => withClient(cmd, async (s) => print(await listCommand(s.client, !!opts.json)))));
+  .action(
+    action(async (opts, cmd: Command) => {
+      const { listCommand } = await import('./model.js');
+      return withClient(cmd, async (s) => print(await listCommand(s.client, !!opts.json)));
+    }),
+  );
 
 const schedule = program.command('schedule').description('periodic re-modeling with Temporal Schedules; each run is a new model version with drift');
 
@@ -190,24 +230,33 @@ contextOptions(
     .option('--id <name>', 'model name')
     .option('--namespace <ns>', "namespace the model belongs to (default: a k8s target's, else the kubeconfig's current one, else default)"),
 ).action(
-  action(async (opts, cmd: Command) =>
-    withClient(cmd, async (s) => {
-      return print(await scheduleCreate(s.client, inputFrom(opts, s.node), opts.every));
-    }),
-  ),
+  action(async (opts, cmd: Command) => {
+    const { scheduleCreate } = await import('./schedule.js');
+    return withClient(cmd, async (s) => print(await scheduleCreate(s.client, await inputFrom(opts, s.node), opts.every)));
+  }),
 );
 
 schedule
   .command('list')
   .description('schedules and their next runs')
   .option('--json', 'machine-readable output')
-  .action(action(async (opts, cmd: Command) => withClient(cmd, async (s) => print(await scheduleList(s.client, !!opts.json)))));
+  .action(
+    action(async (opts, cmd: Command) => {
+      const { scheduleList } = await import('./schedule.js');
+      return withClient(cmd, async (s) => print(await scheduleList(s.client, !!opts.json)));
+    }),
+  );
 
 schedule
   .command('delete')
   .description('delete a schedule (models already made stay)')
   .argument('<id>', 'schedule ID')
-  .action(action(async (id: string, _opts, cmd: Command) => withClient(cmd, async (s) => print(await scheduleDelete(s.client, id)))));
+  .action(
+    action(async (id: string, _opts, cmd: Command) => {
+      const { scheduleDelete } = await import('./schedule.js');
+      return withClient(cmd, async (s) => print(await scheduleDelete(s.client, id)));
+    }),
+  );
 
 program
   .command('worker')
@@ -217,13 +266,23 @@ program
   .option('--kubeconfig <file>', 'Kubernetes API for k8s targets and ArmorProfileModel resources (default: in-cluster, KUBECONFIG, ~/.kube/config)')
   .option('--context <name>', 'kubeconfig context')
   .option('--simulate <nodes>', 'serve these nodes\' queues (comma-separated) with the simulated collector: synthetic batches through the real checkpoint path, no tracer (scale tests on fake nodes)', (v: string) => v.split(',').filter(Boolean))
-  .action(action(async (opts: { role: Role; node?: string; kubeconfig?: string; context?: string; simulate?: string[] }, cmd: Command) => serve({ home: home(cmd), dev: false, ...opts }, log)));
+  .action(
+    action(async (opts: { role: Role; node?: string; kubeconfig?: string; context?: string; simulate?: string[] }, cmd: Command) => {
+      const { serve } = await import('./serve.js');
+      return serve({ home: home(cmd), dev: false, ...opts }, await logger());
+    }),
+  );
 
 program
   .command('dev')
   .description('embedded Temporal server (with Web UI) and workers (all roles by default) in the foreground')
   .addOption(new Option('--role <role>', 'which workers').choices(['controller', 'node', 'all']).default('all'))
-  .action(action(async (opts: { role: Role }, cmd: Command) => serve({ home: home(cmd), role: opts.role, dev: true }, log)));
+  .action(
+    action(async (opts: { role: Role }, cmd: Command) => {
+      const { serve } = await import('./serve.js');
+      return serve({ home: home(cmd), role: opts.role, dev: true }, await logger());
+    }),
+  );
 
 program
   .command('targets')
@@ -234,7 +293,12 @@ program
   .option('--kubeconfig <file>', 'kubeconfig file (default: KUBECONFIG, ~/.kube/config, in-cluster)')
   .option('--context <name>', 'kubeconfig context')
   .option('--json', 'machine-readable output')
-  .action(action(async (spec: string, opts: { kubeconfig?: string; context?: string; json?: boolean }) => print(await resolveCommand(spec, opts))));
+  .action(
+    action(async (spec: string, opts: { kubeconfig?: string; context?: string; json?: boolean }) => {
+      const { resolveCommand } = await import('../k8s/cli.js');
+      return print(await resolveCommand(spec, opts));
+    }),
+  );
 
 const audit = program.command('audit').description('the audit-log collector offline');
 
@@ -248,6 +312,11 @@ contextOptions(
     .option('--namespace <ns>', 'namespace for the model', 'default')
     .option('-n, --name <name>', 'model name')
     .option('-o, --out <dir>', 'where to write the outputs', 'out'),
-).action(action(async (opts, _cmd: Command) => print(await ingestCommand({ ...opts, context: contextFrom(opts) }))));
+).action(
+  action(async (opts) => {
+    const { ingestCommand } = await import('./audit.js');
+    return print(await ingestCommand({ ...opts, context: contextFrom(opts) }));
+  }),
+);
 
 await program.parseAsync(process.argv);

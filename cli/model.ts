@@ -7,6 +7,7 @@ import { formatDuration } from '../core/duration.js';
 import { planFromInput, workflowIdFor, type ModelingInput } from '../workflows/input.js';
 import { extendUpdate, stopSignal, type ModelingResult, type ModelingStatus } from '../workflows/index.js';
 import { CONTROLLER_QUEUE } from '../workflows/queues.js';
+import { rootCause } from './errors.js';
 import { fetchOutputs } from './outputs.js';
 import { progressLine, ProgressPrinter } from './progress.js';
 import { liveStatus } from './status.js';
@@ -59,13 +60,6 @@ export async function waitForResult(handle: WorkflowHandle, log: Logger): Promis
     progress.done();
     process.off('SIGINT', onSigint);
   }
-}
-
-/** The innermost cause: Temporal wraps the failure that says what went wrong. */
-export function rootCause(err: unknown): string {
-  let e = err as { message?: string; cause?: unknown };
-  while (e.cause) e = e.cause as typeof e;
-  return e.message ?? String(err);
 }
 
 function renderStatus(id: string, s: ModelingStatus, now: number): string {

@@ -2,9 +2,11 @@ import { Client, Connection } from '@temporalio/client';
 import type { Logger } from 'pino';
 import { archFromNode } from '../core/syscalls.js';
 import { connectOrStart, type TemporalEndpoint } from '../embedded/temporal-server.js';
-import { auditSources, defaultStoreUrl, nodeName, pinRoot, podCgroup, tracerPath } from '../lib/home.js';
+import { auditSources } from '../audit/sources.js';
+import { defaultStoreUrl, nodeName, pinRoot, podCgroup, tracerPath } from '../lib/home.js';
 import { tlsFromEnv } from '../lib/temporal-tls.js';
-import { connect, type Kube } from '../k8s/client.js';
+import type { Kube } from '../k8s/client.js';
+import { kubeconfigSource } from '../lib/kubeconfig.js';
 import { startWorkers, type Role, type RunningWorkers } from '../workers/workers.js';
 import { ensureSearchAttributes } from '../lib/search-attributes.js';
 
@@ -37,8 +39,17 @@ export interface SessionOptions {
   simulate?: string[];
 }
 
-/** The Kubernetes API when there is one to talk to (in-cluster, KUBECONFIG, ~/.kube/config, --kubeconfig). */
-function kubeIfAny(opts: SessionOptions): { kube?: Kube } {
+/**
+ * The Kubernetes API when there is one to talk to (in-cluster, KUBECONFIG, ~/.kube/config,
+ * --kubeconfig). The Kubernetes client is loaded only then: `record` on a host without Kubernetes
+ * never loads it; with one, its in-process controller serves k8s targets of other runs too.
+ */
+async function kubeIfAny(opts: SessionOptions): Promise<{ kube?: Kube }> {
+  if (!kubeconfigSource(opts.kubeconfig) && !opts.kubeContext) {
+    opts.log.debug('no Kubernetes configuration: k8s targets are unavailable');
+    return {};
+  }
+  const { connect } = await import('../k8s/client.js');
   try {
     return { kube: connect({ ...(opts.kubeconfig ? { kubeconfig: opts.kubeconfig } : {}), ...(opts.kubeContext ? { context: opts.kubeContext } : {}) }) };
   } catch (err) {
@@ -65,7 +76,7 @@ export async function openSession(opts: SessionOptions): Promise<Session> {
         role: opts.workers,
         node,
         store,
-        ...(opts.workers !== 'node' ? kubeIfAny(opts) : {}),
+        ...(opts.workers !== 'node' ? await kubeIfAny(opts) : {}),
         ...(opts.simulate ? { simulate: opts.simulate } : {}),
         collector: { tracerPath: tracerPath(), arch: archFromNode(process.arch), commandOutput: opts.commandOutput ?? 'ignore', auditSources: auditSources(), podCgroup: podCgroup(), ...(pinRoot() ? { pinRoot: pinRoot()! } : {}) },
         logger: opts.log,

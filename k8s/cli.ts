@@ -1,6 +1,6 @@
 import { connect, type ConnectOptions } from './client.js';
 import { resolveTarget, type Resolved } from './resolve.js';
-import { parseTargetSpec } from './spec.js';
+import { parseK8sSpec } from '../core/target-spec.js';
 
 export interface ResolveCommandOptions extends Pick<ConnectOptions, 'kubeconfig' | 'context' | 'retry'> {
   json?: boolean;
@@ -8,7 +8,7 @@ export interface ResolveCommandOptions extends Pick<ConnectOptions, 'kubeconfig'
 
 /** `varmor-modeler targets resolve SPEC`: what to print, a table or JSON. */
 export async function resolveCommand(spec: string, opts: ResolveCommandOptions = {}): Promise<string> {
-  const target = parseTargetSpec(spec);
+  const target = parseK8sSpec(spec);
   const resolved = await resolveTarget(connect(opts), target);
   return opts.json ? JSON.stringify(resolved, null, 2) + '\n' : formatResolved(resolved);
 }

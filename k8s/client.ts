@@ -1,7 +1,5 @@
-import { existsSync } from 'node:fs';
-import { homedir } from 'node:os';
-import { join } from 'node:path';
 import { ApiextensionsV1Api, AppsV1Api, BatchV1Api, CoreV1Api, CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
+import { kubeconfigSource } from '../lib/kubeconfig.js';
 import { K8sError, translate, type Call } from './errors.js';
 import { withRetry, type RetryOptions } from './retry.js';
 
@@ -29,9 +27,10 @@ export interface Kube {
 function loadConfig(opts: Pick<ConnectOptions, 'kubeconfig' | 'context'> = {}): KubeConfig {
   const kc = new KubeConfig();
   try {
-    if (opts.kubeconfig) kc.loadFromFile(opts.kubeconfig);
-    else if (process.env.KUBECONFIG || existsSync(join(homedir(), '.kube', 'config'))) kc.loadFromDefault();
-    else if (process.env.KUBERNETES_SERVICE_HOST) kc.loadFromCluster();
+    const source = kubeconfigSource(opts.kubeconfig);
+    if (source === 'file') kc.loadFromFile(opts.kubeconfig!);
+    else if (source === 'default') kc.loadFromDefault();
+    else if (source === 'in-cluster') kc.loadFromCluster();
     else throw new Error('no kubeconfig: pass --kubeconfig, set KUBECONFIG, create ~/.kube/config, or run in a cluster');
   } catch (err) {
     throw new K8sError(`cannot load the Kubernetes configuration: ${(err as Error).message}`, 'Other');

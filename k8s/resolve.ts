@@ -2,8 +2,8 @@ import type { V1LabelSelector, V1ObjectMeta, V1Pod } from '@kubernetes/client-no
 import type { Kube } from './client.js';
 import { K8sError } from './errors.js';
 import { CALLS } from './rbac.js';
-import type { NodeTarget, PodTarget } from '../workflows/input.js';
-import { formatTargetSpec, parseTargetSpec, type K8sTarget, type WorkloadKind } from './spec.js';
+import type { NodeTarget, PodTarget } from '../core/target.js';
+import { formatK8sSpec, parseK8sSpec, type K8sTarget, type WorkloadKind } from '../core/target-spec.js';
 
 export interface ResolvedContainer {
   name: string;
@@ -76,7 +76,7 @@ export async function resolveTarget(kube: Kube, target: K8sTarget): Promise<Reso
   const filtered = filterContainers(resolved, target, pods);
   const kept = filtered.filter((p) => p.containers.length > 0).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   return {
-    target: formatTargetSpec(target),
+    target: formatK8sSpec(target),
     namespace: ns,
     ...(workload ? { workload } : {}),
     pods: kept,
@@ -183,7 +183,7 @@ function filterContainers(pods: ResolvedPod[], target: K8sTarget, all: V1Pod[]):
   const unknown = target.containers.filter((c) => !declared.has(c));
   if (all.length > 0 && unknown.length > 0) {
     throw new K8sError(
-      `container${unknown.length > 1 ? 's' : ''} ${unknown.map((c) => `"${c}"`).join(', ')} not in the pods of ${formatTargetSpec({ ...target, containers: undefined })} (containers: ${[...declared].sort().join(', ')})`,
+      `container${unknown.length > 1 ? 's' : ''} ${unknown.map((c) => `"${c}"`).join(', ')} not in the pods of ${formatK8sSpec({ ...target, containers: undefined })} (containers: ${[...declared].sort().join(', ')})`,
       'NotFound',
     );
   }
@@ -200,7 +200,7 @@ function filterContainers(pods: ResolvedPod[], target: K8sTarget, all: V1Pod[]):
  */
 export function kubernetesResolver(kube: Kube): (spec: string) => Promise<Record<string, NodeTarget>> {
   return async (spec) => {
-    const target = parseTargetSpec(spec);
+    const target = parseK8sSpec(spec);
     const pods = new Map<string, PodTarget[]>();
     for (const p of (await resolveTarget(kube, target)).pods) {
       const pod: PodTarget = target.containers ? { uid: p.uid, containers: p.containers.map((c) => c.id) } : { uid: p.uid };

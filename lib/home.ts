@@ -1,7 +1,6 @@
 import { homedir, hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { DEFAULT_SOURCES, parseSources } from '../audit/tail.js';
 
 /** The package root (where package.json, bpf/build and .tools live), from this compiled file's place in dist/. */
 export const PACKAGE_ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
@@ -24,13 +23,6 @@ export function nodeName(): string {
 /** The tracer loader binary built from bpf/. */
 export function tracerPath(): string {
   return process.env.VARMOR_MODELER_TRACER ?? join(PACKAGE_ROOT, 'bpf', 'build', 'varmor-tracer');
-}
-
-/** Audit log search order (vArmor's --auditLogPaths): VARMOR_MODELER_AUDIT_LOG_PATHS=FILE|FILE, "" for none. */
-export function auditSources(): string[] {
-  const spec = process.env.VARMOR_MODELER_AUDIT_LOG_PATHS;
-  if (spec === undefined) return [...DEFAULT_SOURCES];
-  return spec === '' ? [] : parseSources(spec);
 }
 
 /** The cgroup hierarchy the tracer finds pods in (its --pod-cgroup): VARMOR_MODELER_POD_CGROUP, default auto. */

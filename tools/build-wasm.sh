@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Compiles audit/bytes.c to dist/audit/bytes.wasm (clang's wasm32 target, linked by LLVM's wasm-ld).
+# Compiles audit/wasm/bytes.c to dist/audit/bytes.wasm (clang's wasm32 target, linked by LLVM's wasm-ld).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ver=$(clang -dumpversion | cut -d. -f1)
@@ -10,4 +10,4 @@ if [ -z "$ld" ]; then
 fi
 mkdir -p dist/audit
 clang --target=wasm32 -O3 -msimd128 -nostdlib -Wall -Werror -fuse-ld="$ld" -Wl,--no-entry \
-  -o dist/audit/bytes.wasm audit/bytes.c
+  -o dist/audit/bytes.wasm audit/wasm/bytes.c

@@ -19,7 +19,8 @@ import type { CollectResult, ControllerActivities, MergeResult, NodeActivities, 
 import { profileName } from '../core/armorprofilemodel.js';
 import { parseDuration } from '../core/duration.js';
 import type { NodeOutcome } from '../core/outputs.js';
-import { describeTarget, InputError, planFromInput, type ModelingInput, type ModelingPlan, type NodeTarget } from './input.js';
+import { describeTarget, type NodeTarget } from '../core/target.js';
+import { InputError, planFromInput, type ModelingInput, type ModelingPlan } from './input.js';
 import { nodeQueue } from './queues.js';
 
 export type Phase = 'resolving' | 'modeling' | 'merging' | 'completed' | 'failed';

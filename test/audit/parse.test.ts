@@ -3,7 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { pathToBytes } from '../../core/paths.js';
-import { protocolName } from '../../audit/attribute.js';
+import { protocolName } from '../../audit/tables.js';
 import { parseLine, type AuditRecord, type SeccompRecord } from '../../audit/parse.js';
 import { corpusFile, corpusLines } from './corpus.js';
 

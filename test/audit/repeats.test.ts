@@ -6,7 +6,7 @@ import { bodyEnd, bodyHash, frameLine, parseLine } from '../../audit/parse.js';
 import { corpusLines } from './corpus.js';
 
 // The attributor recognises a record body it has seen and repeats its effects without parsing it
-// again (audit/attribute.ts, Repeat). These tests hold that shortcut to the long way round:
+// again (audit/repeats.ts, Repeat). These tests hold that shortcut to the long way round:
 // record(parseLine(line)), which parses every line in full and keeps nothing between lines.
 
 const PROFILE = 'varmor-ns-name';

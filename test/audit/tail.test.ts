@@ -3,7 +3,8 @@ import { appendFileSync, mkdtempSync, renameSync, rmSync, truncateSync, writeFil
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { FileTailer, KmsgReader, parseSources } from '../../audit/tail.js';
+import { parseSources } from '../../audit/sources.js';
+import { FileTailer, KmsgReader } from '../../audit/tail.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'audit-tail-'));
 after(() => rmSync(dir, { recursive: true, force: true }));

@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Tracer, loadable, which, sleep } from './harness.mjs';
-import { Recorder } from '../../dist/tracer/recorder.js';
+import { Recorder } from '../../dist/bpf/driver/recorder.js';
 
 const skipReason = await loadable(test, assert);
 const tr = skipReason ? null : new Tracer();

@@ -438,8 +438,8 @@ test('container target: every behavior, container-view paths, exec sessions apar
 
   // the model (the recorder over these records; built by tsc) and the profile's rules
   const dist = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../../dist');
-  assert.ok(fs.existsSync(path.join(dist, 'tracer/recorder.js')), 'dist/ is built (npx tsc -p tsconfig.json)');
-  const { Recorder } = await import(path.join(dist, 'tracer/recorder.js'));
+  assert.ok(fs.existsSync(path.join(dist, 'bpf/driver/recorder.js')), 'dist/ is built (npx tsc -p tsconfig.json)');
+  const { Recorder } = await import(path.join(dist, 'bpf/driver/recorder.js'));
   const { appArmorProfile } = await import(path.join(dist, 'core/apparmor.js'));
   const rec = new Recorder(T, 'node/bpf/c', 'x86_64');
   for (const r of tr.records) rec.accept(r);

@@ -15,7 +15,7 @@ import type { ArmorProfileModel } from '../../core/armorprofilemodel.js';
 import { connect } from '../../k8s/client.js';
 import { MODEL_GROUP, MODEL_PLURAL, MODEL_VERSION } from '../../k8s/crd.js';
 import { resolveTarget } from '../../k8s/resolve.js';
-import { parseTargetSpec } from '../../k8s/spec.js';
+import { parseK8sSpec as parseTargetSpec } from '../../core/target-spec.js';
 import { PACKAGE_ROOT } from '../../lib/home.js';
 import { WORKFLOW_BUNDLE } from '../../workers/workers.js';
 import { statusQuery, type ModelingResult } from '../../workflows/index.js';

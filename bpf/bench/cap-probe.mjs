@@ -4,8 +4,8 @@
 // above the mmap threshold, brk; the tracer's cap_noaudit counter gives how many), timed by
 // itself. Needs root.
 //
-//   bench/tracer/build.sh && make -C bpf
-//   node bench/tracer/cap-probe.mjs [--rounds 7] [--iters 200000] [--before REV]
+//   bpf/bench/build.sh && make -C bpf
+//   node bpf/bench/cap-probe.mjs [--rounds 7] [--iters 200000] [--before REV]
 //
 // Configurations, interleaved round by round: base (no BPF); the floor (an empty tp_btf
 // program on cap_capable); the stack walk alone (bpf_get_stack of 8 frames on that hook);

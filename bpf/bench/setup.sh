@@ -1,5 +1,5 @@
 #!/bin/sh
-# Idempotent setup for bench/tracer/run.mjs (Debian 12, as root): the tools it
+# Idempotent setup for bpf/bench/run.mjs (Debian 12, as root): the tools it
 # runs, and tracefs (bpftrace's tracepoint probes need it).
 set -e
 need=""

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Recorder } from '../../tracer/recorder.js';
-import type { TracerRecord } from '../../tracer/loader.js';
+import { Recorder } from '../../../bpf/driver/recorder.js';
+import type { TracerRecord } from '../../../bpf/driver/loader.js';
 
 const hex = (s: string | Buffer) => Buffer.from(s).toString('hex');
 const T = 1;

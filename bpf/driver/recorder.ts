@@ -1,7 +1,7 @@
-import { observe, type BehaviorSet, type Category, type Replica } from '../core/behavior.js';
-import { socketKind } from '../core/net.js';
-import { pathFromHex } from '../core/paths.js';
-import { syscallName, type Arch } from '../core/syscalls.js';
+import { observe, type BehaviorSet, type Category, type Replica } from '../../core/behavior.js';
+import { socketKind } from '../../core/net.js';
+import { pathFromHex } from '../../core/paths.js';
+import { syscallName, type Arch } from '../../core/syscalls.js';
 import type { TracerRecord } from './loader.js';
 
 /** Syscall first-seen times and cumulative counts of one set (the workload, or its exec sessions). */

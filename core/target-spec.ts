@@ -1,12 +1,16 @@
+import type { Target } from './target.js';
+
 /**
- * Kubernetes target specs, as users type them:
+ * Target specs, as users type them (`model start --target`, `schedule create --target`). Pure: no I/O.
  *
+ *   container:ID[@NODE]
+ *   pid:PID[@NODE]
  *   k8s:NAMESPACE/KIND/NAME[?containers=a,b]
  *   k8s:NAMESPACE/selector/LABEL-SELECTOR[?containers=a,b]
  *
- * KIND is one of WORKLOAD_KINDS. The selector form takes the rest of the spec after
- * `selector/` verbatim (it may contain `/` in prefixed keys, e.g. `app.kubernetes.io/name=web`),
- * in kubectl's `-l` syntax. Pure: no I/O.
+ * Containers and pids run on this node, or on NODE. KIND is one of WORKLOAD_KINDS. The selector
+ * form takes the rest of the spec after `selector/` verbatim (it may contain `/` in prefixed keys,
+ * e.g. `app.kubernetes.io/name=web`), in kubectl's `-l` syntax.
  */
 
 export const WORKLOAD_KINDS = ['deployment', 'statefulset', 'daemonset', 'replicaset', 'job', 'cronjob', 'pod'] as const;
@@ -24,7 +28,26 @@ const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
 const USAGE = 'expected k8s:NAMESPACE/KIND/NAME or k8s:NAMESPACE/selector/LABEL-SELECTOR, optionally followed by ?containers=a,b';
 
-export function parseTargetSpec(spec: string): K8sTarget {
+/** Any target spec; a container or pid without `@NODE` is on `localNode`. */
+export function parseTargetSpec(spec: string, localNode: string): Target {
+  const [body, node = localNode] = spec.startsWith(PREFIX) ? [spec] : spec.split('@');
+  const m = /^(container|pid|k8s):(.+)$/.exec(body ?? '');
+  if (!m) throw new TargetSpecError(`invalid target "${spec}" (use container:ID, pid:PID or k8s:NAMESPACE/KIND/NAME)`);
+  const [, kind, value] = m as unknown as [string, string, string];
+  switch (kind) {
+    case 'container':
+      return { kind: 'container', node, id: value };
+    case 'pid':
+      if (!/^\d+$/.test(value)) throw new TargetSpecError(`invalid target "${spec}": pid must be a number`);
+      return { kind: 'pid', node, pid: Number(value) };
+    default:
+      parseK8sSpec(spec); // catch typos here, before a workflow starts
+      return { kind: 'k8s', spec };
+  }
+}
+
+/** A `k8s:` spec: the workload (or selector) and its namespace, for the Kubernetes resolver. */
+export function parseK8sSpec(spec: string): K8sTarget {
   if (!spec.startsWith(PREFIX)) throw new TargetSpecError(`target "${spec}": must start with "${PREFIX}" (${USAGE})`);
   const fail = (what: string): never => {
     throw new TargetSpecError(`target "${spec}": ${what}`);
@@ -64,8 +87,8 @@ function isWorkloadKind(kind: string): kind is WorkloadKind {
   return (WORKLOAD_KINDS as readonly string[]).includes(kind);
 }
 
-/** The canonical spec string of a target (what parseTargetSpec accepts). */
-export function formatTargetSpec(t: K8sTarget): string {
+/** The canonical spec string of a Kubernetes target (what parseK8sSpec accepts). */
+export function formatK8sSpec(t: K8sTarget): string {
   const what = t.kind === 'selector' ? `selector/${t.selector}` : `${t.kind}/${t.name}`;
   return `${PREFIX}${t.namespace}/${what}${t.containers ? `?containers=${t.containers.join(',')}` : ''}`;
 }

@@ -1,5 +1,5 @@
 #!/bin/sh
-# Build the floor program (empty tp_btf sys_enter/sys_exit) into bench/tracer/build/.
+# Build the floor program (empty tp_btf sys_enter/sys_exit) into bpf/bench/build/.
 set -e
 here=$(cd "$(dirname "$0")" && pwd)
 mkdir -p "$here/build"

@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 // Efficiency benchmark of the BPF tracer (issue 3). Needs root.
 //
-//   bench/tracer/setup.sh && bench/tracer/build.sh && make -C bpf
-//   node bench/tracer/run.mjs [--rounds 7] [--reps 1] [--redis-rounds 3] [--redis-n 100000]
+//   bpf/bench/setup.sh && bpf/bench/build.sh && make -C bpf
+//   node bpf/bench/run.mjs [--rounds 7] [--reps 1] [--redis-rounds 3] [--redis-n 100000]
 //                             [--idle-s 30] [--skip-redis] [--no-nice] [--tracer PATH]
 //
 // Prints Markdown tables on stdout (progress on stderr). Configurations are

@@ -1,0 +1,95 @@
+#!/usr/bin/env node
+// CLI start-up (issue 14): wall time from exec to exit of `varmor-modeler` for each command's
+// cheapest invocation: --version, --help, every command's --help, and the offline commands on a
+// small model and on audit logs of no line and of a million lines. Median of --runs runs. With
+// --before REV, that revision is built too (git archive into a temporary directory, this tree's
+// node_modules linked) and both are run in turn, run by run, so that background load hits both
+// alike.
+//
+//   npm run -s build && node bench/cli/startup.mjs [--runs 11] [--before REV]
+//
+// Prints a Markdown table on stdout (progress on stderr).
+import { execFileSync, execSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const repo = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+const argv = process.argv.slice(2);
+const opt = (name, def) => {
+  const i = argv.indexOf(`--${name}`);
+  return i < 0 ? def : argv[i + 1];
+};
+const RUNS = Number(opt('runs', 11));
+const BEFORE = opt('before', undefined);
+const log = (...a) => console.error(new Date().toISOString().slice(11, 19), ...a);
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+
+const work = mkdtempSync(join(tmpdir(), 'cli-startup-'));
+try {
+  const trees = [{ name: 'this tree', root: repo }];
+  if (BEFORE) {
+    const root = join(work, 'before');
+    log(`building ${BEFORE} in ${root}`);
+    execSync(`mkdir -p ${root} && git -C ${repo} archive ${BEFORE} | tar -x -C ${root}`);
+    symlinkSync(join(repo, 'node_modules'), join(root, 'node_modules'));
+    execFileSync('npm', ['run', '-s', 'build'], { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] });
+    trees.unshift({ name: `before (${BEFORE})`, root });
+  }
+
+  // Inputs of the offline commands: an empty log, a log of a million lines (the audit corpus
+  // over and over), and a model made from the corpus.
+  const empty = join(work, 'empty.log');
+  writeFileSync(empty, '');
+  const corpus = readFileSync(join(repo, 'test/audit/corpus/apparmor.log'), 'latin1');
+  const million = join(work, 'million.log');
+  writeFileSync(million, corpus.repeat(Math.ceil(1e6 / (corpus.split('\n').length - 1))), 'latin1');
+  const cli = (root, args) => spawnSync(process.execPath, [join(root, 'bin/varmor-modeler.js'), ...args], { cwd: work, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, VARMOR_MODELER_HOME: join(work, 'home') } });
+  const made = cli(repo, ['audit', 'ingest', '-f', join(repo, 'test/audit/corpus/apparmor.log'), '-o', join(work, 'model')]);
+  if (made.status !== 0) throw new Error(`making the model failed: ${made.stderr}`);
+  const model = join(work, 'model/armorprofilemodel.yaml');
+
+  const help = (cmd) => [cmd.join(' ') + ' --help', [...cmd, '--help']];
+  const invocations = [
+    ['--version', ['--version']],
+    ['--help', ['--help']],
+    ...[['record'], ['advise'], ['diff'], ['profile'], ['model', 'start'], ['model', 'status'], ['model', 'stop'], ['model', 'extend'], ['model', 'result'], ['model', 'list'], ['schedule', 'create'], ['schedule', 'list'], ['schedule', 'delete'], ['worker'], ['dev'], ['targets', 'resolve'], ['audit', 'ingest']].map(help),
+    ['profile MODEL', ['profile', model]],
+    ['profile -f seccomp MODEL', ['profile', '-f', 'seccomp', model]],
+    ['advise MODEL', ['advise', model]],
+    ['diff MODEL MODEL', ['diff', model, model]],
+    ['audit ingest -f EMPTY', ['audit', 'ingest', '-f', empty, '-o', join(work, 'out')]],
+    ['audit ingest -f 1M-LINES', ['audit', 'ingest', '-f', million, '-o', join(work, 'out')]],
+  ];
+
+  const ms = new Map(invocations.map(([name]) => [name, trees.map(() => [])]));
+  log(`${invocations.length} invocations × ${trees.length} tree(s) × ${RUNS} runs; load ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+  for (let run = 0; run < RUNS; run++) {
+    for (const [name, args] of invocations) {
+      trees.forEach((tree, t) => {
+        const t0 = performance.now();
+        const r = cli(tree.root, args);
+        const took = performance.now() - t0;
+        if (r.status !== 0) throw new Error(`${tree.name}: varmor-modeler ${args.join(' ')} exited ${r.status}: ${r.stderr}`);
+        ms.get(name)[t].push(took);
+      });
+    }
+    log(`run ${run + 1}/${RUNS}`);
+  }
+
+  const version = JSON.parse(readFileSync(join(repo, 'package.json'), 'utf8')).version;
+  console.log(`varmor-modeler ${version}, node ${process.version}, median of ${RUNS} runs (ms, exec to exit); load after: ${loadavg().map((l) => l.toFixed(2)).join(' ')}\n`);
+  console.log(`| invocation | ${trees.map((t) => t.name).join(' | ')} |${trees.length > 1 ? ' × before |' : ''}`);
+  console.log(`|---|${trees.map(() => '---:').join('|')}|${trees.length > 1 ? '---:|' : ''}`);
+  for (const [name] of invocations) {
+    const m = ms.get(name).map(median);
+    console.log(`| \`${name}\` | ${m.map((x) => x.toFixed(0)).join(' | ')} |${trees.length > 1 ? ` ${(m[1] / m[0]).toFixed(2)} |` : ''}`);
+  }
+} finally {
+  rmSync(work, { recursive: true, force: true });
+}
