@@ -155,9 +155,10 @@ export function collectActivity(config: CollectorConfig) {
     else await tracer.quit();
     const batches = bpfOut.written + (audit?.out.written ?? 0);
     ctx.log.info('collector finished', { reason, batches, events: events.events, adopted: !!adopted });
-    if (reason === 'cancelled') throw new CancelledFailure('collector stopped by the workflow; batches are in the store');
     const result: CollectResult = { node: input.node, batches, events: events.events, reason };
     if (exit && typeof exit.code === 'number') result.exitCode = exit.code;
+    // The details tell the workflow this collector ran (and what it wrote) although it was stopped.
+    if (reason === 'cancelled') throw new CancelledFailure('collector stopped by the workflow; batches are in the store', [result]);
     return result;
   };
 }

@@ -34,7 +34,8 @@ export function simulatedNodeActivities() {
         }
       } catch (err) {
         if (!(err instanceof CancelledFailure)) throw err;
-        throw new CancelledFailure('simulated collector stopped by the workflow; batches are in the store');
+        const stopped: CollectResult = { node: input.node, batches: out.written, events, reason: 'cancelled' };
+        throw new CancelledFailure('simulated collector stopped by the workflow; batches are in the store', [stopped]);
       }
       return { node: input.node, batches: out.written, events, reason: 'lease-ended' };
     },

@@ -21,6 +21,14 @@ export interface TemporalEndpoint {
 
 export class TemporalUnavailable extends Error {}
 
+/**
+ * Limits a dev server needs for many nodes: each node agent holds one long activity poll on its own
+ * queue, and the server refuses polls past its per-namespace concurrent-poll limit
+ * (frontend.namespaceCount; the dev server refused them from about 150 node workers unless it is set,
+ * bench/scale). Refused polls back off, so collectors started minutes late.
+ */
+export const DEV_SERVER_LIMITS = ['--dynamic-config-value', 'frontend.namespaceCount=10000'] as const;
+
 
 /** The Temporal CLI: VARMOR_MODELER_TEMPORAL_BIN, the one set-up installed into .tools, or PATH. */
 function temporalBinary(): string {
@@ -69,6 +77,7 @@ async function startServer(home: string, stateFile: string, namespace: string, l
   const binary = temporalBinary();
   const args = ['server', 'start-dev', '--ip', '127.0.0.1', '--port', String(port), '--db-filename', join(home, 'temporal.db'), '--log-level', 'error'];
   args.push(...(uiPort ? ['--ui-port', String(uiPort)] : ['--headless']));
+  args.push(...DEV_SERVER_LIMITS);
   for (const k of SEARCH_ATTRIBUTES) args.push('--search-attribute', `${k}=Keyword`);
   if (namespace !== 'default') args.push('--namespace', namespace);
   await writeFile(join(home, 'temporal-server.port'), JSON.stringify({ pid: 0, port }) + '\n');

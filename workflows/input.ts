@@ -33,6 +33,8 @@ export interface ModelingInput {
   searchAttributes?: boolean;
   /** Advanced: continue as new once the history has this many events. Default 10000. */
   historyLimit?: number;
+  /** Advanced: how long one collector activity runs before the next takes over (bounds its timeout). Default 6h. */
+  leaseInterval?: string;
 }
 
 /** The validated input with durations in milliseconds. */
@@ -44,6 +46,7 @@ export interface ModelingPlan {
   checkpointMs: number;
   resolveMs: number;
   giveUpMs: number;
+  leaseMs: number;
   store?: string;
   context: OutputContext;
   writablePaths: string[];
@@ -54,10 +57,11 @@ export interface ModelingPlan {
 export class InputError extends Error {}
 
 const MIN_CHECKPOINT_MS = 1000;
+const MIN_LEASE_MS = 5000;
 
 /** Checks the input, naming the first wrong field. Pure: runs inside the workflow. */
 /** Every field the input may have (docs/modeling-input.schema.json lists the same). */
-export const INPUT_FIELDS = ['target', 'duration', 'name', 'namespace', 'checkpointInterval', 'resolveInterval', 'nodeGiveUp', 'store', 'context', 'writablePaths', 'searchAttributes', 'historyLimit'] as const;
+export const INPUT_FIELDS = ['target', 'duration', 'name', 'namespace', 'checkpointInterval', 'resolveInterval', 'nodeGiveUp', 'store', 'context', 'writablePaths', 'searchAttributes', 'historyLimit', 'leaseInterval'] as const;
 
 export function planFromInput(input: unknown): ModelingPlan {
   if (!isObject(input)) throw new InputError('input must be a JSON object');
@@ -78,6 +82,8 @@ export function planFromInput(input: unknown): ModelingPlan {
   if (store !== undefined && !/^(file|s3):\/\//.test(store)) throw new InputError(`store: "${store}" must be a file:// or s3:// URL`);
   const resolveMs = input.resolveInterval === undefined ? 60_000 : duration(input.resolveInterval, 'resolveInterval');
   const giveUpMs = input.nodeGiveUp === undefined ? 600_000 : duration(input.nodeGiveUp, 'nodeGiveUp');
+  const leaseMs = input.leaseInterval === undefined ? 6 * 3600_000 : duration(input.leaseInterval, 'leaseInterval');
+  if (leaseMs < MIN_LEASE_MS) throw new InputError('leaseInterval: must be at least 5s');
   if (input.searchAttributes !== undefined && typeof input.searchAttributes !== 'boolean') throw new InputError('searchAttributes: must be true or false');
   return {
     target,
@@ -87,6 +93,7 @@ export function planFromInput(input: unknown): ModelingPlan {
     checkpointMs,
     resolveMs,
     giveUpMs,
+    leaseMs,
     ...(store ? { store } : {}),
     context: checkContext(input.context),
     writablePaths: checkPaths(input.writablePaths),

@@ -78,9 +78,6 @@ export const statusQuery = defineQuery<ModelingStatus>('status');
 export const stopSignal = defineSignal('stop');
 export const extendUpdate = defineUpdate<number, [string]>('extend');
 
-/** Collectors run in leases so no activity outlives a bounded timeout; the next lease starts at once. */
-const LEASE_MS = 6 * 3600_000;
-
 const controller = proxyActivities<ControllerActivities>({
   startToCloseTimeout: '10 minutes',
   heartbeatTimeout: '2 minutes',
@@ -130,7 +127,8 @@ export async function behaviorModeling(input: ModelingInput, carried?: Carried):
   const collectors = new Map<string, { scope: CancellationScope; done: Promise<void>; trace: NodeTarget; ended?: CollectResult['reason'] | 'failed' }>();
   const startCollector = (node: string, trace: NodeTarget) => {
     const now = Date.now();
-    const until = Math.min(status.window.end, now + LEASE_MS);
+    // Collectors run in leases so no activity outlives a bounded timeout; the next lease starts at once.
+    const until = Math.min(status.window.end, now + plan.leaseMs);
     const { collect } = proxyActivities<NodeActivities>({
       taskQueue: nodeQueue(node),
       // A node whose collector is gone (worker down, node lost) is given up after this long.
@@ -148,16 +146,25 @@ export async function behaviorModeling(input: ModelingInput, carried?: Carried):
       .run(() => collect({ run: status.run, node, target: status.target, profile: profileName(plan.namespace, plan.name), trace, store: store!, checkpointMs: plan.checkpointMs, until }))
       .then(
         (r) => {
-          status.nodes[node] = { state: 'completed', batches: status.nodes[node]!.batches + r.batches, events: r.events, reason: r.reason };
-          outcomes[node] = { node, state: 'completed', reason: r.reason, at: Date.now() };
+          // A lease that ended while the workflow was stopping it because the target left the node.
+          const reason = status.nodes[node]!.state === 'left' ? 'left' : r.reason;
+          status.nodes[node] = { state: reason === 'left' ? 'left' : 'completed', batches: status.nodes[node]!.batches + r.batches, events: r.events, reason };
+          outcomes[node] = { node, state: 'completed', reason, at: Date.now() };
           if (r.exitCode !== undefined) exitCode = r.exitCode;
           entry.ended = r.reason;
         },
         (err: unknown) => {
           if (isCancellation(err)) {
             entry.ended = 'cancelled';
-            status.nodes[node] = { ...status.nodes[node]!, state: status.nodes[node]!.state === 'left' ? 'left' : 'completed' };
-            outcomes[node] = { node, state: 'completed', reason: status.nodes[node]!.state === 'left' ? 'left' : 'window-ended', at: Date.now() };
+            const ran = cancelledResult(err);
+            // A collector retried on a node that failed and never came back was cancelled unstarted: the node stays failed.
+            if (!ran && outcomes[node]?.state === 'failed') {
+              status.nodes[node] = { ...status.nodes[node]!, state: 'failed' };
+              return;
+            }
+            const state = status.nodes[node]!.state === 'left' ? 'left' : 'completed';
+            status.nodes[node] = { ...status.nodes[node]!, state, batches: status.nodes[node]!.batches + (ran?.batches ?? 0), events: ran?.events ?? status.nodes[node]!.events };
+            outcomes[node] = { node, state: 'completed', reason: state === 'left' ? 'left' : 'window-ended', at: Date.now() };
           } else {
             entry.ended = 'failed';
             const message = rootMessage(err);
@@ -201,7 +208,11 @@ export async function behaviorModeling(input: ModelingInput, carried?: Carried):
       store ??= resolution.store;
       if (status.phase === 'resolving') setPhase('modeling');
       const gone = [...collectors.keys()].filter((n) => !(n in resolved));
-      for (const n of gone) status.nodes[n]!.state = 'left';
+      for (const n of gone) {
+        status.nodes[n]!.state = 'left';
+        // Its last lease had already ended: the node's outcome is that the target left it.
+        if (outcomes[n]?.state === 'completed') outcomes[n] = { ...outcomes[n]!, reason: 'left' };
+      }
       // A node whose containers changed gets a fresh collector for the new set.
       const changed = [...collectors.entries()].filter(([n, c]) => n in resolved && c.ended === undefined && JSON.stringify(c.trace) !== JSON.stringify(resolved[n]));
       await stopCollectors([...gone, ...changed.map(([n]) => n)]);
@@ -225,7 +236,12 @@ export async function behaviorModeling(input: ModelingInput, carried?: Carried):
     await condition(() => wake, Math.max(Math.min(status.window.end, nextResolve) - Date.now(), 1));
   }
   await stopCollectors([...collectors.keys()]);
-  if (patched('release-tracer-state')) await releaseTracers(status.run, Object.keys(status.nodes));
+  // Releasing the nodes' pinned tracer state is cleanup: it runs beside the merge, and not on nodes whose agent was lost.
+  let releasing = Promise.resolve();
+  if (patched('release-tracer-state')) {
+    if (patched('release-beside-merge')) releasing = releaseTracers(status.run, Object.keys(status.nodes).filter((n) => outcomes[n]?.state !== 'failed'));
+    else await releaseTracers(status.run, Object.keys(status.nodes));
+  }
 
   const finals = Object.values(outcomes);
   // Collectors that ran checkpointed what they saw, even if they were lost later: merge it. Fail
@@ -249,6 +265,7 @@ export async function behaviorModeling(input: ModelingInput, carried?: Carried):
     writablePaths: plan.writablePaths,
     writeResource: plan.target.kind === 'k8s',
   });
+  await releasing;
   setPhase('completed');
   const result: ModelingResult = { run: status.run, store: store!, outputs: merged.outputs, batches: merged.batches, counts: merged.counts, nodes: finals };
   if (merged.drift) result.drift = merged.drift;
@@ -260,7 +277,7 @@ export async function behaviorModeling(input: ModelingInput, carried?: Carried):
 async function releaseTracers(run: string, nodes: string[]): Promise<void> {
   await Promise.all(
     nodes.map((node) =>
-      proxyActivities<NodeActivities>({ taskQueue: nodeQueue(node), scheduleToStartTimeout: '1 minute', startToCloseTimeout: '1 minute', retry: { maximumAttempts: 3 } })
+      proxyActivities<NodeActivities>({ taskQueue: nodeQueue(node), scheduleToStartTimeout: '20 seconds', startToCloseTimeout: '1 minute', retry: { maximumAttempts: 3 } })
         .releaseTracer({ run, node })
         .catch((err: unknown) => log.warn('tracer state not released', { node, error: rootMessage(err) })),
     ),
@@ -289,6 +306,15 @@ function failureReason(err: unknown): string {
     e = e.cause as typeof e;
   }
   return reason;
+}
+
+/** What a collector stopped by cancellation had done (it reports it in the cancellation's details); absent: it never ran. */
+function cancelledResult(err: unknown): CollectResult | undefined {
+  for (let e = err as { details?: unknown[]; cause?: unknown } | undefined; e; e = e.cause as typeof e) {
+    const d = e.details?.[0] as CollectResult | undefined;
+    if (d && typeof d.batches === 'number') return d;
+  }
+  return undefined;
 }
 
 /** The innermost cause's message: an ActivityFailure wraps the activity's own error. */

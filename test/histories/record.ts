@@ -3,16 +3,15 @@
 // workflow change; an ordinary change must replay the committed histories unchanged.
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { startModel } from '../../cli/model.js';
 import { PACKAGE_ROOT } from '../../lib/home.js';
 import type { ModelingInput } from '../../workflows/input.js';
 import { extendUpdate, stopSignal } from '../../workflows/index.js';
 import { run } from '../helpers.js';
-import { Script, TEMPORAL_CLI, untilCancelled, withWorkers } from '../workflows/env.js';
+import { Script, startDevServer, TEMPORAL_CLI, untilCancelled, withWorkers } from '../workflows/env.js';
 
 const dir = join(PACKAGE_ROOT, 'test', 'histories');
-const env = await TestWorkflowEnvironment.createLocal({ server: { executable: { type: 'existing-path', path: TEMPORAL_CLI } } });
+const env = await startDevServer();
 
 async function save(name: string, workflowId: string): Promise<void> {
   let i = 0;

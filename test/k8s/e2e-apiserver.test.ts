@@ -24,7 +24,7 @@ import { NODE_WORKER_OPTIONS, WORKFLOW_BUNDLE } from '../../workers/workers.js';
 import type { ModelingResult } from '../../workflows/index.js';
 import { CONTROLLER_QUEUE, nodeQueue } from '../../workflows/queues.js';
 import { bpfUnavailable, tempDir } from '../helpers.js';
-import { TEMPORAL_CLI } from '../workflows/env.js';
+import { startDevServer } from '../workflows/env.js';
 import { bindPod, chartManifests, ControlPlane, controlPlaneMissing, reportRunning } from './control-plane.js';
 
 const NODE = 'node-e2e';
@@ -41,7 +41,7 @@ const podCgroups: string[] = [];
 before(async () => {
   if (skip) return;
   cp = await ControlPlane.start();
-  env = await TestWorkflowEnvironment.createLocal({ server: { executable: { type: 'existing-path', path: TEMPORAL_CLI } } });
+  env = await startDevServer();
 });
 after(async () => {
   for (const id of containers) spawnSync('runc', ['delete', '-f', id], { stdio: 'ignore' });

@@ -14,14 +14,14 @@ import { NODE_WORKER_OPTIONS, WORKFLOW_BUNDLE } from '../../workers/workers.js';
 import type { ModelingResult } from '../../workflows/index.js';
 import { CONTROLLER_QUEUE, nodeQueue } from '../../workflows/queues.js';
 import { tempDir } from '../helpers.js';
-import { TEMPORAL_CLI } from '../workflows/env.js';
+import { startDevServer } from '../workflows/env.js';
 import { FakeApiServer, type K8sObject } from './fake-apiserver.js';
 import { deployment, modelCrd, pod, replicaSet } from './objects.js';
 
 let env: TestWorkflowEnvironment;
 let server: FakeApiServer;
 before(async () => {
-  env = await TestWorkflowEnvironment.createLocal({ server: { executable: { type: 'existing-path', path: TEMPORAL_CLI } } });
+  env = await startDevServer();
   server = await new FakeApiServer().start();
 });
 after(async () => {

@@ -10,10 +10,11 @@ const command = { kind: 'command', node: 'n1', argv: ['/usr/bin/redis-server', '
 test('a valid input becomes a plan with defaults', () => {
   const plan = planFromInput({ target: command, duration: '10m' });
   assert.deepEqual(plan, {
-    target: command, name: 'redis-server', namespace: 'default', durationMs: 600_000, checkpointMs: 10_000, resolveMs: 60_000, giveUpMs: 600_000,
+    target: command, name: 'redis-server', namespace: 'default', durationMs: 600_000, checkpointMs: 10_000, resolveMs: 60_000, giveUpMs: 600_000, leaseMs: 21_600_000,
     context: {}, writablePaths: [], searchAttributes: true, historyLimit: 10_000,
   });
   assert.equal(workflowIdFor(plan), 'varmor-modeler/default/redis-server');
+  assert.equal(planFromInput({ target: command, duration: '7d', leaseInterval: '21s' }).leaseMs, 21_000);
 });
 
 test('invalid input names the wrong field', () => {
@@ -36,6 +37,7 @@ test('invalid input names the wrong field', () => {
     [{ target: command, duration: '1m', writablePaths: ['tmp'] }, /^writablePaths:/],
     [{ target: command, duration: '1m', historyLimit: 5 }, /^historyLimit:/],
     [{ target: command, duration: '1m', nodeGiveUp: 'never' }, /^nodeGiveUp:/],
+    [{ target: command, duration: '1m', leaseInterval: '2s' }, /^leaseInterval: must be at least 5s/],
     [{ target: command, duration: '1m', checkpointIntervall: '5s' }, /^checkpointIntervall: unknown field/],
   ];
   for (const [input, message] of cases) assert.throws(() => planFromInput(input), (e: Error) => message.test(e.message), JSON.stringify(input));

@@ -4,11 +4,11 @@ import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { startModel } from '../../cli/model.js';
 import type { ModelingInput } from '../../workflows/input.js';
 import { extendUpdate, statusQuery, stopSignal, type ModelingResult } from '../../workflows/index.js';
-import { Script, TEMPORAL_CLI, untilCancelled, withWorkers } from './env.js';
+import { Script, startDevServer, untilCancelled, withWorkers } from './env.js';
 
 let env: TestWorkflowEnvironment;
 before(async () => {
-  env = await TestWorkflowEnvironment.createLocal({ server: { executable: { type: 'existing-path', path: TEMPORAL_CLI } } });
+  env = await startDevServer();
 });
 after(async () => {
   await env?.teardown();

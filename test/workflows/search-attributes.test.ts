@@ -4,12 +4,12 @@ import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { startModel } from '../../cli/model.js';
 import { ensureSearchAttributes, SEARCH_ATTRIBUTES } from '../../lib/search-attributes.js';
 import type { ModelingResult } from '../../workflows/index.js';
-import { Script, TEMPORAL_CLI, withWorkers } from './env.js';
+import { Script, startDevServer, withWorkers } from './env.js';
 
 // A bare `temporal server start-dev`: none of our search attributes registered.
 let env: TestWorkflowEnvironment;
 before(async () => {
-  env = await TestWorkflowEnvironment.createLocal({ server: { executable: { type: 'existing-path', path: TEMPORAL_CLI } } });
+  env = await startDevServer();
 });
 after(async () => {
   await env?.teardown();
