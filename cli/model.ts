@@ -7,6 +7,7 @@ import { formatDuration } from '../core/duration.js';
 import { planFromInput, workflowIdFor, type ModelingInput } from '../workflows/input.js';
 import { extendUpdate, stopSignal, type ModelingResult, type ModelingStatus } from '../workflows/index.js';
 import { CONTROLLER_QUEUE } from '../workflows/queues.js';
+import { SEARCH_ATTRIBUTE } from '../workflows/search-attributes.js';
 import { rootCause } from './errors.js';
 import { fetchOutputs } from './outputs.js';
 import { progressLine, ProgressPrinter } from './progress.js';
@@ -117,7 +118,7 @@ export async function summary(result: ModelingResult, files: Record<string, stri
 export async function listCommand(client: Client, json: boolean): Promise<string> {
   const rows: { id: string; status: string; phase: string; started: string }[] = [];
   for await (const w of client.workflow.list({ query: `WorkflowType = 'behaviorModeling'` })) {
-    const phase = w.searchAttributes?.VarmorPhase?.[0];
+    const phase = w.searchAttributes?.[SEARCH_ATTRIBUTE.phase]?.[0];
     rows.push({ id: w.workflowId, status: w.status.name, phase: typeof phase === 'string' ? phase : '', started: w.startTime.toISOString() });
     if (rows.length >= 200) break;
   }

@@ -1,18 +1,47 @@
-import { KubeConfig } from '@kubernetes/client-node';
+import { existsSync, readFileSync } from 'node:fs';
+import { parse } from 'yaml';
+import { defaultKubeconfigFiles, SERVICE_ACCOUNT_DIR } from '../lib/kubeconfig.js';
+
+/** The part of a kubeconfig that names the current namespace. */
+interface Kubeconfig {
+  'current-context'?: string;
+  contexts?: { name?: string; context?: { namespace?: string } }[];
+}
 
 /**
  * The namespace a bare model name means, as in kubectl: the current kubeconfig context's
  * (KUBECONFIG or ~/.kube/config), else `default`. A missing or unreadable kubeconfig is no error:
- * most local runs have none.
+ * most local runs have none. Read with a YAML parse, not the Kubernetes client (k8s/client.ts),
+ * so that commands for local targets do not load it; the files and the current context are found
+ * as the client finds them (KubeConfig.loadFromDefault), so this is the namespace of the context
+ * it connects to.
  */
 export function currentNamespace(): string {
   try {
-    const kc = new KubeConfig();
-    kc.loadFromDefault();
-    return kc.getContextObject(kc.getCurrentContext())?.namespace || 'default';
+    return contextNamespace() || 'default';
   } catch {
     return 'default';
   }
+}
+
+function contextNamespace(): string | undefined {
+  const files = defaultKubeconfigFiles();
+  if (!files) {
+    // No kubeconfig: in a pod, the service account's namespace.
+    return existsSync(`${SERVICE_ACCOUNT_DIR}/token`) ? readFileSync(`${SERVICE_ACCOUNT_DIR}/namespace`, 'utf8').trim() : undefined;
+  }
+  let current: string | undefined;
+  const contexts: NonNullable<Kubeconfig['contexts']> = [];
+  files.forEach((file, i) => {
+    const config = parse(readFileSync(file, 'utf8')) as Kubeconfig | null | undefined;
+    // The client refuses the whole list for one empty file; so do we.
+    if (config === null || config === undefined) throw new Error(`${file}: empty`);
+    // The first file's current context, unless a later file names one (the client merges them so).
+    if (i === 0 || config['current-context']) current = config['current-context'];
+    if (Array.isArray(config.contexts)) contexts.push(...config.contexts);
+  });
+  if (current === undefined) return undefined;
+  return contexts.find((c) => c?.name === current)?.context?.namespace;
 }
 
 const PREFIX = 'varmor-modeler/';

@@ -6,7 +6,12 @@ export interface Call {
   perm: Permission;
   namespace?: string;
   name?: string;
+  /** The request body's size, for calls that send one (see `resetByLimit`). */
+  bodyBytes?: number;
 }
+
+/** The API server's request body limit (kube-apiserver's MaxRequestBodyBytes); etcd's own (often 1.5 MiB) comes back as a "too large" error. */
+export const REQUEST_LIMIT_BYTES = 3 * 1024 * 1024;
 
 export type Reason = 'Forbidden' | 'NotFound' | 'AlreadyExists' | 'Conflict' | 'TooLarge' | 'Unauthorized' | 'Invalid' | 'Unreachable' | 'Transient' | 'Other';
 
@@ -79,6 +84,16 @@ function tooLarge(code: number, status: Status): boolean {
   return code === 413 || status.reason === 'RequestEntityTooLarge' || /too large|code = ResourceExhausted desc = trying to send message larger than max/i.test(m);
 }
 
+/**
+ * The connection dropped while sending a body over the API server's limit: the API server answers
+ * 413 as soon as the limit is read and closes the connection, so a client still writing the rest
+ * sees a reset or a broken pipe instead of the answer. That is the refusal, not a network fault;
+ * a reset on a smaller body is one.
+ */
+function resetByLimit(net: string, call: Call): boolean {
+  return (net === 'ECONNRESET' || net === 'EPIPE') && (call.bodyBytes ?? 0) > REQUEST_LIMIT_BYTES;
+}
+
 /** Translates whatever a client-node call threw into a K8sError naming the call. */
 export function translate(err: unknown, call: Call, server: string): K8sError {
   if (err instanceof K8sError) return err;
@@ -112,6 +127,9 @@ export function translate(err: unknown, call: Call, server: string): K8sError {
     return new K8sError(`cannot ${what}: the API server answered ${code}${said ? `: ${said}` : ''}`, 'Other', code, said);
   }
   const net = networkCode(err);
+  if (net && resetByLimit(net, call)) {
+    return new K8sError(`cannot ${what}: the object is too large for the API server (${call.bodyBytes} bytes, limit ${REQUEST_LIMIT_BYTES}: it closed the connection, ${net})`, 'TooLarge');
+  }
   if (net) return new K8sError(`cannot ${what}: the API server at ${server} is unreachable (${net})`, 'Unreachable');
   return new K8sError(`cannot ${what}: ${(err as Error)?.message ?? String(err)}`, 'Other');
 }

@@ -1,11 +1,11 @@
 import type { ArmorProfileModel } from '../core/armorprofilemodel.js';
 import type { Kube } from './client.js';
 import { detectCrd, MODEL_GROUP, MODEL_PLURAL, MODEL_VERSION, prunedFields, type CrdInfo } from './crd.js';
-import { K8sError } from './errors.js';
+import { K8sError, REQUEST_LIMIT_BYTES } from './errors.js';
 import { CALLS } from './rbac.js';
 
 /** The API server's request body limit; etcd's own (often 1.5 MiB) shows up as a "too large" error. */
-export const MAX_OBJECT_BYTES = 3 * 1024 * 1024;
+export const MAX_OBJECT_BYTES = REQUEST_LIMIT_BYTES;
 /** Carries the object-store reference when the installed CRD prunes our `storage` field (vArmor's does). */
 export const STORAGE_ANNOTATION = 'varmor-modeler/storage';
 const CONFLICT_TRIES = 5;
@@ -32,7 +32,8 @@ export interface WrittenModel {
 
 /**
  * Creates or replaces the ArmorProfileModel, then writes its status. When the object is too large
- * for the API server (by our size check or by its answer), it is written by reference: storageType
+ * for the API server (by our size check, by its answer, or by its closing the connection on a body
+ * over its limit), it is written by reference: storageType
  * LocalDisk, our `storage` pointing at the object-store copy, and the data left out.
  */
 export async function writeModel(kube: Kube, model: ArmorProfileModel, opts: WriteModelOptions = {}): Promise<WrittenModel> {
@@ -41,7 +42,7 @@ export async function writeModel(kube: Kube, model: ArmorProfileModel, opts: Wri
   const { name, namespace } = model.metadata;
   let smallest = Infinity;
   for (const candidate of candidates(model, opts.storage, crd)) {
-    const bytes = Buffer.byteLength(JSON.stringify(candidate));
+    const bytes = sizeOf(candidate);
     smallest = Math.min(smallest, bytes);
     if (bytes > max) continue;
     let written: { object: Stored; created: boolean };
@@ -102,7 +103,7 @@ async function upsert(kube: Kube, model: ArmorProfileModel): Promise<{ object: S
   const { name, namespace } = model.metadata;
   const ref = resource(namespace);
   try {
-    const object = (await kube.call({ perm: CALLS.createModel, namespace, name }, () => kube.custom.createNamespacedCustomObject({ ...ref, body: model }))) as Stored;
+    const object = (await kube.call({ perm: CALLS.createModel, namespace, name, bodyBytes: sizeOf(model) }, () => kube.custom.createNamespacedCustomObject({ ...ref, body: model }))) as Stored;
     return { object, created: true };
   } catch (err) {
     if (!(err instanceof K8sError && err.reason === 'AlreadyExists')) throw err;
@@ -111,12 +112,17 @@ async function upsert(kube: Kube, model: ArmorProfileModel): Promise<{ object: S
     const current = await getModel(kube, namespace, name);
     const body = { ...model, metadata: mergedMetadata(current, model) };
     try {
-      const object = (await kube.call({ perm: CALLS.updateModel, namespace, name }, () => kube.custom.replaceNamespacedCustomObject({ ...ref, name, body }))) as Stored;
+      const object = (await kube.call({ perm: CALLS.updateModel, namespace, name, bodyBytes: sizeOf(body) }, () => kube.custom.replaceNamespacedCustomObject({ ...ref, name, body }))) as Stored;
       return { object, created: false };
     } catch (err) {
       if (!(err instanceof K8sError && err.reason === 'Conflict') || i >= CONFLICT_TRIES) throw err;
     }
   }
+}
+
+/** The serialized size of a request body: the API server closes the connection on one over its limit (errors.ts). */
+function sizeOf(body: object): number {
+  return Buffer.byteLength(JSON.stringify(body));
 }
 
 /** Ours over what is there: labels and annotations others added stay; a stale storage reference goes. */

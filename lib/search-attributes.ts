@@ -1,7 +1,8 @@
 import type { ConnectionLike } from '@temporalio/client';
+import { SEARCH_ATTRIBUTES } from '../workflows/search-attributes.js';
 
-/** Search attributes the workflow sets (Keyword each): `model list` and the Web UI filter on them. */
-export const SEARCH_ATTRIBUTES = ['VarmorTargetNamespace', 'VarmorWorkload', 'VarmorPhase'] as const;
+/** The search attributes the workflow sets (Keyword each), named in workflows/search-attributes.ts. */
+export { SEARCH_ATTRIBUTES };
 
 /** temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD */
 const KEYWORD = 2;

@@ -22,6 +22,7 @@ import type { NodeOutcome } from '../core/outputs.js';
 import { describeTarget, type NodeTarget } from '../core/target.js';
 import { InputError, planFromInput, type ModelingInput, type ModelingPlan } from './input.js';
 import { nodeQueue } from './queues.js';
+import { searchAttributes } from './search-attributes.js';
 
 export type Phase = 'resolving' | 'modeling' | 'merging' | 'completed' | 'failed';
 
@@ -119,7 +120,7 @@ export async function behaviorModeling(input: ModelingInput, carried?: Carried):
   );
   const setPhase = (phase: Phase) => {
     status.phase = phase;
-    if (plan.searchAttributes) upsertSearchAttributes({ VarmorTargetNamespace: [plan.namespace], VarmorWorkload: [plan.name], VarmorPhase: [phase] });
+    if (plan.searchAttributes) upsertSearchAttributes(searchAttributes({ namespace: plan.namespace, workload: plan.name, phase }));
   };
   setPhase(status.phase);
 

@@ -28,9 +28,12 @@ function staticGraph(entry: string): { files: string[]; packages: string[] } {
 }
 
 test('recording a command loads no Kubernetes code: target resolution of local targets is outside k8s/', () => {
-  const { files } = staticGraph('cli/record.js');
+  const { files, packages } = staticGraph('cli/record.js');
   assert.ok(files.includes('activities/resolve.js') && files.includes('core/local-target.js'), files.join(' '));
   assert.deepEqual(files.filter((f) => f.startsWith('k8s/')), []);
+  // Nor the Kubernetes client: the current namespace (cli/namespace.ts) is read from the kubeconfig without it.
+  assert.ok(files.includes('cli/namespace.js'), files.join(' '));
+  assert.deepEqual(packages.filter((p) => p.startsWith('@kubernetes/')), []);
 });
 
 test('the command line loads only commander: each command imports its code when it runs', () => {

@@ -3,7 +3,9 @@ import { after, before, beforeEach, describe, test } from 'node:test';
 import type { ArmorProfileModel } from '../../core/armorprofilemodel.js';
 import { connect, type Kube } from '../../k8s/client.js';
 import { prunedFields } from '../../k8s/crd.js';
+import { translate } from '../../k8s/errors.js';
 import { STORAGE_ANNOTATION, writeModel } from '../../k8s/model-resource.js';
+import { CALLS } from '../../k8s/rbac.js';
 import { tempDir } from '../helpers.js';
 import { FakeApiServer, type K8sObject } from './fake-apiserver.js';
 import { modelCrd } from './objects.js';
@@ -118,6 +120,39 @@ describe('ArmorProfileModel resource writer against a fake API server', () => {
     const again = await writeModel(kube, model(3000), { storage: STORAGE });
     assert.equal(again.storageType, 'LocalDisk');
     assert.equal(server.requests.filter((r) => r.method === 'PUT' && r.path.endsWith('varmor-shop-web')).length, 2, 'one refused, one by reference');
+  });
+
+  test('the connection dropped while sending a body over the API server\'s limit is its refusal: by reference, not retried; a reset on a small body is retried', async () => {
+    server.add(modelCrd());
+    const big = model(80_000);
+    assert.ok(Buffer.byteLength(JSON.stringify(big)) > 3 * 1024 * 1024);
+    const posts = () => server.requests.filter((r) => r.method === 'POST').length;
+    server.fail({ method: 'POST', path: /armorprofilemodels$/, code: 'reset' });
+    const w = await writeModel(kube, big, { storage: STORAGE, maxBytes: Infinity });
+    assert.equal(w.storageType, 'LocalDisk');
+    assert.deepEqual(stored().storage, STORAGE);
+    assert.equal(posts(), 2, 'the inline form once (reset), then by reference');
+
+    await server.close();
+    server = await new FakeApiServer().start();
+    kube = connect({ kubeconfig: await server.kubeconfig(dir), retry: { attempts: 3, baseMs: 1 } });
+    server.add(modelCrd());
+    server.fail({ method: 'POST', path: /armorprofilemodels$/, code: 'reset' });
+    const small = await writeModel(kube, model(), { storage: STORAGE });
+    assert.equal(small.storageType, 'CRDInternal', 'a reset on a small body is a network fault: the same body again');
+    assert.equal(posts(), 2);
+  });
+
+  test('a reset or broken pipe is too large only for a body over the API server\'s limit (node-fetch\'s errors as they come)', () => {
+    const call = (bodyBytes?: number) => ({ perm: CALLS.createModel, namespace: 'shop', name: 'varmor-shop-web', ...(bodyBytes === undefined ? {} : { bodyBytes }) });
+    const fetchError = (code: string) => Object.assign(new Error(`request to https://127.0.0.1:6443/apis failed, reason: write ${code}`), { name: 'FetchError', code, errno: code });
+    for (const code of ['ECONNRESET', 'EPIPE']) {
+      assert.equal(translate(fetchError(code), call(4 << 20), 'https://127.0.0.1:6443').reason, 'TooLarge', code);
+      assert.equal(translate(fetchError(code), call(2 << 20), 'https://127.0.0.1:6443').reason, 'Unreachable', code);
+      assert.equal(translate(fetchError(code), call(), 'https://127.0.0.1:6443').reason, 'Unreachable', code);
+    }
+    assert.equal(translate(new Error('socket hang up'), call(4 << 20), 'https://127.0.0.1:6443').reason, 'TooLarge');
+    assert.equal(translate(fetchError('ECONNREFUSED'), call(4 << 20), 'https://127.0.0.1:6443').reason, 'Unreachable', 'refused: it never got the body');
   });
 
   test('too large and no object-store copy: an error that says so', async () => {

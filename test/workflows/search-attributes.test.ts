@@ -1,7 +1,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { startModel } from '../../cli/model.js';
+import { listCommand, startModel } from '../../cli/model.js';
 import { ensureSearchAttributes, SEARCH_ATTRIBUTES } from '../../lib/search-attributes.js';
 import type { ModelingResult } from '../../workflows/index.js';
 import { Script, startDevServer, withWorkers } from './env.js';
@@ -33,6 +33,8 @@ test('on a bare dev server, model start registers the search attributes, and the
   const ids: string[] = [];
   for await (const w of listed) ids.push(w.workflowId);
   assert.deepEqual(ids, ['varmor-modeler/default/attrs'], 'the run is found by its search attribute');
+  const rows = JSON.parse(await listCommand(env.client, true)) as { id: string; phase: string }[];
+  assert.equal(rows.find((r) => r.id === 'varmor-modeler/default/attrs')?.phase, 'completed', 'model list shows the phase the workflow set last');
 });
 
 test('where the attributes cannot be registered, one line names the fix', async () => {
