@@ -1,6 +1,8 @@
 // Records workflow histories for the replay test (test/replay.test.ts). Run by hand after
-// `make build`: node dist/test/histories/record.js. Re-record only for a deliberately incompatible
-// workflow change; an ordinary change must replay the committed histories unchanged.
+// `make build`: node dist/test/histories/record.js [TAG]. With a TAG (e.g. a patch the workflow
+// gained) the files are <scenario>-<TAG>-<run>.json, beside the older ones, which stay: today's code
+// must replay those too. Without one, the untagged files are re-recorded: only for a deliberately
+// incompatible workflow change.
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { startModel } from '../../cli/model.js';
@@ -11,6 +13,7 @@ import { run } from '../helpers.js';
 import { Script, startDevServer, TEMPORAL_CLI, untilCancelled, withWorkers } from '../workflows/env.js';
 
 const dir = join(PACKAGE_ROOT, 'test', 'histories');
+const tag = process.argv[2] ? `-${process.argv[2]}` : '';
 const env = await startDevServer();
 
 async function save(name: string, workflowId: string): Promise<void> {
@@ -19,7 +22,7 @@ async function save(name: string, workflowId: string): Promise<void> {
     // The Temporal CLI's JSON is the format replay (and `temporal workflow show`) users know.
     const shown = await run(TEMPORAL_CLI, ['workflow', 'show', '--address', env.address, '-w', workflowId, '-r', r.runId, '--output', 'json']);
     if (shown.code !== 0) throw new Error(shown.stderr);
-    await writeFile(join(dir, `${name}-${i++}.json`), shown.stdout);
+    await writeFile(join(dir, `${name}${tag}-${i++}.json`), shown.stdout);
   }
 }
 
