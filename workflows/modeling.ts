@@ -158,9 +158,12 @@ export async function behaviorModeling(input: ModelingInput, carried?: Carried):
           if (isCancellation(err)) {
             entry.ended = 'cancelled';
             const ran = cancelledResult(err);
-            // A collector retried on a node that failed and never came back was cancelled unstarted: the node stays failed.
-            if (!ran && outcomes[node]?.state === 'failed') {
-              status.nodes[node] = { ...status.nodes[node]!, state: 'failed' };
+            if (!ran && patched('unstarted-collector-not-completed')) {
+              // Cancelled before it started: the node keeps what its earlier collectors had (a node that failed and
+              // never came back stays failed); a node where no collector ever started within the window recorded nothing.
+              outcomes[node] ??= { node, state: 'failed', reason: 'CollectorNotStarted', message: 'no collector started on this node within the window', at: Date.now() };
+              const previous = outcomes[node]!;
+              status.nodes[node] = { ...status.nodes[node]!, state: previous.state === 'failed' ? 'failed' : status.nodes[node]!.state === 'left' ? 'left' : 'completed', ...(previous.message ? { reason: previous.message } : {}) };
               return;
             }
             const state = status.nodes[node]!.state === 'left' ? 'left' : 'completed';
@@ -295,7 +298,7 @@ function validate(input: ModelingInput): ModelingPlan {
 }
 
 /** Failures that mean a collector recorded nothing. */
-const START_FAILURES = ['BpfUnavailable', 'TargetStartFailed'];
+const START_FAILURES = ['BpfUnavailable', 'TargetStartFailed', 'CollectorNotStarted'];
 
 /** For status conditions: the activity's own failure type, or CollectorLost when it timed out (worker or node gone). */
 function failureReason(err: unknown): string {

@@ -46,7 +46,7 @@ for (const nodes of sizes) {
       const key = n.reason === 'left' || n.state === 'failed' ? `${n.state} (${n.reason})` : n.state;
       states.set(key, (states.get(key) ?? 0) + 1);
     }
-    const row = `| ${nodes} | ${processes} | ${sec(r.podsRunningMs)} | ${sec(r.collectorsRunningMs)} | ${sec(r.stopMs)} | ${sec(r.mergeMs)} | ${mib(r.controllerPeakRssBytes)} MiB | ${r.historyLengths.length} (${r.historyLengths.join(', ')}) | ${r.activities.total} (${r.activities.peakPerSecond.toFixed(0)}) | ${pct(r.statusQueryMs, 0.5).toFixed(0)} / ${pct(r.statusQueryMs, 0.99).toFixed(0)} ms | ${(r.modelBytes / 1024).toFixed(0)} KiB, ${r.model.storageType} | ${[...states].map(([k, v]) => `${v} ${k}`).join(', ')} |`;
+    const row = `| ${nodes} | ${processes} | ${sec(r.podsRunningMs)} | ${r.collectorsRunningMs === undefined ? `${r.collectorsSeen}/${nodes} seen running` : sec(r.collectorsRunningMs)} | ${sec(r.stopMs)} | ${sec(r.mergeMs)} | ${mib(r.controllerPeakRssBytes)} MiB | ${r.historyLengths.length} (${r.historyLengths.join(', ')}) | ${r.activities.total} (${r.activities.peakPerSecond.toFixed(0)}) | ${pct(r.statusQueryMs, 0.5).toFixed(0)} / ${pct(r.statusQueryMs, 0.99).toFixed(0)} ms | ${(r.modelBytes / 1024).toFixed(0)} KiB, ${r.model.storageType} | ${[...states].map(([k, v]) => `${v} ${k}`).join(', ')} |`;
     say(row);
     rows.push(row);
   } catch (err) {

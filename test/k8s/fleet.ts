@@ -69,8 +69,10 @@ export interface FleetRun {
   failedBatches: Record<string, { atReturn: number; final: number }>;
   /** Pods placed and reported running, from the Deployment's creation. */
   podsRunningMs: number;
-  /** From the workflow's start to every collector running (its first heartbeat). */
-  collectorsRunningMs: number;
+  /** From the workflow's start to every collector running (its first heartbeat); undefined: not all within the window. */
+  collectorsRunningMs: number | undefined;
+  /** Nodes whose collector was seen running (heartbeating) during the window. */
+  collectorsSeen: number;
   /** From the window's end to the merge starting (collectors stopped, tracer state released). */
   stopMs: number;
   /** From the merge starting to the result. */
@@ -180,16 +182,6 @@ export async function modelFleet(cp: ControlPlane, env: TestWorkflowEnvironment,
       ...(opts.historyLimit ? { historyLimit: opts.historyLimit } : {}),
     } as const;
     const h = await startModel(env.client, input, {});
-    const collectorsRunningMs = await until(
-      'every collector running',
-      async () => {
-        const all = Object.values((await liveStatus(h)).nodes);
-        return all.length === nodes.length && all.every((n) => n.state === 'running' && n.attempt !== undefined) ? Date.now() - started : undefined;
-      },
-      600_000,
-    );
-    say(`every collector running ${collectorsRunningMs} ms after the start`);
-
     const { window } = await h.query(statusQuery);
     const length = window.end - window.start;
     const steps: { at: number; what: string; run: () => Promise<void> }[] = [];
@@ -230,6 +222,8 @@ export async function modelFleet(cp: ControlPlane, env: TestWorkflowEnvironment,
 
     // The status query's latency until the result.
     const statusQueryMs: number[] = [];
+    const firstSeen = new Map<string, number>();
+    let collectorsRunningMs: number | undefined;
     let merging: number | undefined;
     let result: ModelingResult | undefined;
     const outcome = h.result().then((r) => void (result = r as ModelingResult));
@@ -245,6 +239,11 @@ export async function modelFleet(cp: ControlPlane, env: TestWorkflowEnvironment,
       if (status) {
         statusQueryMs.push(performance.now() - t0);
         if (status.phase === 'merging' && merging === undefined) merging = Date.now();
+        for (const [n, st] of Object.entries(status.nodes)) if (st.state === 'running' && st.attempt !== undefined) firstSeen.set(n, Math.min(firstSeen.get(n) ?? Infinity, Date.now()));
+        if (collectorsRunningMs === undefined && nodes.every((n) => firstSeen.has(n))) {
+          collectorsRunningMs = Math.max(...nodes.map((n) => firstSeen.get(n)!)) - started;
+          say(`every collector running ${collectorsRunningMs} ms after the start`);
+        }
       }
       await Promise.race([outcome, sleep(500)]);
     }
@@ -265,6 +264,7 @@ export async function modelFleet(cp: ControlPlane, env: TestWorkflowEnvironment,
       failedBatches,
       podsRunningMs,
       collectorsRunningMs,
+      collectorsSeen: nodes.filter((n) => firstSeen.has(n)).length,
       stopMs: (merging ?? done) - windowEnd,
       mergeMs: done - (merging ?? done),
       controllerPeakRssBytes: peak,

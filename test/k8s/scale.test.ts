@@ -42,6 +42,7 @@ test('a Deployment over 50 KWOK nodes, nodes joining, leaving and failing: one c
     progress: (line) => t.diagnostic(line),
   });
   t.diagnostic(`pods running ${run.podsRunningMs} ms; start to every collector running ${run.collectorsRunningMs} ms; stop ${run.stopMs} ms; merge ${run.mergeMs} ms; histories ${run.historyLengths.join(', ')} events; ${run.activities.total} node activities`);
+  assert.notEqual(run.collectorsRunningMs, undefined, `every collector ran within the window (${run.collectorsSeen}/50 seen)`);
   const outcome = new Map(run.result.nodes.map((n) => [n.node, n]));
   assert.equal(outcome.size, 55, 'the 50 nodes and the 5 that joined');
   for (const n of run.joined) assert.equal(outcome.get(n)?.state, 'completed', `joined ${n}`);

@@ -1,5 +1,6 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import proto from '@temporalio/proto';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { startModel } from '../../cli/model.js';
 import type { ModelingInput } from '../../workflows/input.js';
@@ -39,6 +40,8 @@ test('a second run for the same target is refused clearly, or attached to', { ti
     await assert.rejects(startModel(env.client, pid('once'), {}), /a modeling run for default\/once is already running \(workflow varmor-modeler\/default\/once\); use --attach/);
     const attached = await startModel(env.client, pid('once'), { attach: true });
     assert.equal(attached.workflowId, first.workflowId);
+    // Stopped once its collector runs: a run stopped before any collector started recorded nothing, and fails so.
+    while (!(await first.describe()).raw.pendingActivities?.some((a) => a.state === proto.temporal.api.enums.v1.PendingActivityState.PENDING_ACTIVITY_STATE_STARTED)) await new Promise((r) => setTimeout(r, 100));
     await first.signal(stopSignal);
     await first.result();
   });
@@ -54,4 +57,15 @@ test('a node whose collector never starts is given up: the model completes with 
   assert.equal(lost?.state, 'failed');
   assert.match(lost?.message ?? '', /schedule.?to.?start/i);
   assert.equal(result.nodes.find((n) => n.node === 'node-a')?.state, 'completed');
+});
+
+test('a run whose window ends before any collector started fails clearly: nothing was recorded', { timeout: 60_000 }, async () => {
+  // No node worker: the collector waits in node-a's queue until the stop cancels it unstarted.
+  const script = new Script([{ 'node-a': { kind: 'pid', pid: 1 } }], untilCancelled);
+  await withWorkers(env, script, [], async () => {
+    const h = await startModel(env.client, pid('never-started'), {});
+    await h.signal(stopSignal);
+    await assert.rejects(h.result(), (err: Error) => /no collector started on this node within the window/.test(String((err.cause as Error | undefined)?.message)));
+  });
+  assert.equal(script.merged, undefined, 'nothing to merge');
 });

@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import { Context } from '@temporalio/activity';
+import { CancelledFailure } from '@temporalio/common';
 import { Worker, Runtime, DefaultLogger } from '@temporalio/worker';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { DEV_SERVER_LIMITS } from '../../embedded/temporal-server.js';
@@ -23,9 +24,15 @@ Runtime.install({ logger: new DefaultLogger('ERROR') });
 /** A collector that heartbeats until the workflow cancels it (cancellation arrives with a heartbeat), as the real one does. */
 export async function untilCancelled(input: CollectInput): Promise<CollectResult> {
   const ctx = Context.current();
-  while (Date.now() < input.until) {
-    ctx.heartbeat();
-    await ctx.sleep(300);
+  try {
+    while (Date.now() < input.until) {
+      ctx.heartbeat();
+      await ctx.sleep(300);
+    }
+  } catch (err) {
+    // As the real collector: a stopped collector says what it wrote.
+    if (err instanceof CancelledFailure) throw new CancelledFailure(err.message, [{ node: input.node, batches: 1, events: 1, reason: 'cancelled' } satisfies CollectResult]);
+    throw err;
   }
   return { node: input.node, batches: 1, events: 1, reason: 'lease-ended' };
 }
