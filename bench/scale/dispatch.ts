@@ -5,7 +5,7 @@
 // Run: npm run -s build && node dist/bench/scale/dispatch.js [N...] [--rounds R] [--default-limits]
 import { fileURLToPath } from 'node:url';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { bundleWorkflowCode, DefaultLogger, Runtime, Worker } from '@temporalio/worker';
+import { bundleWorkflowCode, DefaultLogger, Worker } from '@temporalio/worker';
 import { DEV_SERVER_LIMITS } from '../../embedded/temporal-server.js';
 import { TEMPORAL_CLI } from '../../test/workflows/env.js';
 import { NODE_WORKER_OPTIONS } from '../../workers/workers.js';
@@ -18,7 +18,7 @@ const take = (name: string) => {
 const rounds = Number(take('rounds') ?? 5);
 const defaults = args.includes('--default-limits') ? (args.splice(args.indexOf('--default-limits'), 1), true) : false;
 const sizes = args.length ? args.map(Number) : [150, 500, 1000];
-Runtime.install({ logger: new DefaultLogger('ERROR') });
+// test/workflows/env.ts installs the SDK runtime (errors only).
 const say = (line: string) => process.stderr.write(`${new Date().toISOString()} ${line}\n`);
 
 const rows = ['| node queues | server limits | round 1 (all started → all done) | later rounds, median | activities / s (later rounds) |', '|---:|---|---:|---:|---:|'];
