@@ -64,6 +64,8 @@ test('a run whose window ends before any collector started fails clearly: nothin
   const script = new Script([{ 'node-a': { kind: 'pid', pid: 1 } }], untilCancelled);
   await withWorkers(env, script, [], async () => {
     const h = await startModel(env.client, pid('never-started'), {});
+    // Stopped once the collector is scheduled (and so waits in the queue), not before the target is resolved.
+    while (!(await h.describe()).raw.pendingActivities?.some((a) => a.activityType?.name === 'collect')) await new Promise((r) => setTimeout(r, 100));
     await h.signal(stopSignal);
     await assert.rejects(h.result(), (err: Error) => /no collector started on this node within the window/.test(String((err.cause as Error | undefined)?.message)));
   });
