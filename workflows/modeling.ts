@@ -158,15 +158,14 @@ export async function behaviorModeling(input: ModelingInput, carried?: Carried):
           if (isCancellation(err)) {
             entry.ended = 'cancelled';
             const ran = cancelledResult(err);
+            const state = status.nodes[node]!.state === 'left' ? 'left' : 'completed';
             if (!ran && patched('unstarted-collector-not-completed')) {
               // Cancelled before it started: the node keeps what its earlier collectors had (a node that failed and
               // never came back stays failed); a node where no collector ever started within the window recorded nothing.
-              outcomes[node] ??= { node, state: 'failed', reason: 'CollectorNotStarted', message: 'no collector started on this node within the window', at: Date.now() };
-              const previous = outcomes[node]!;
-              status.nodes[node] = { ...status.nodes[node]!, state: previous.state === 'failed' ? 'failed' : status.nodes[node]!.state === 'left' ? 'left' : 'completed', ...(previous.message ? { reason: previous.message } : {}) };
+              const previous = (outcomes[node] ??= { node, state: 'failed', reason: 'CollectorNotStarted', message: 'no collector started on this node within the window', at: Date.now() });
+              status.nodes[node] = { ...status.nodes[node]!, state: previous.state === 'failed' ? 'failed' : state, ...(previous.message ? { reason: previous.message } : {}) };
               return;
             }
-            const state = status.nodes[node]!.state === 'left' ? 'left' : 'completed';
             status.nodes[node] = { ...status.nodes[node]!, state, batches: status.nodes[node]!.batches + (ran?.batches ?? 0), events: ran?.events ?? status.nodes[node]!.events };
             outcomes[node] = { node, state: 'completed', reason: state === 'left' ? 'left' : 'window-ended', at: Date.now() };
           } else {

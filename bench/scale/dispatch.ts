@@ -4,10 +4,9 @@
 // with and without our frontend.namespaceCount (embedded/temporal-server.ts).
 // Run: npm run -s build && node dist/bench/scale/dispatch.js [N...] [--rounds R] [--default-limits]
 import { fileURLToPath } from 'node:url';
-import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode, DefaultLogger, Worker } from '@temporalio/worker';
 import { DEV_SERVER_LIMITS } from '../../embedded/temporal-server.js';
-import { TEMPORAL_CLI } from '../../test/workflows/env.js';
+import { startDevServer } from '../../test/workflows/env.js';
 import { NODE_WORKER_OPTIONS } from '../../workers/workers.js';
 
 const args = process.argv.slice(2);
@@ -24,7 +23,7 @@ const say = (line: string) => process.stderr.write(`${new Date().toISOString()} 
 const rows = ['| node queues | server limits | round 1 (all started → all done) | later rounds, median | activities / s (later rounds) |', '|---:|---|---:|---:|---:|'];
 const workflowBundle = await bundleWorkflowCode({ workflowsPath: fileURLToPath(new URL('./fan-out-workflow.js', import.meta.url)), logger: new DefaultLogger('ERROR') });
 for (const n of sizes) {
-  const env = await TestWorkflowEnvironment.createLocal({ server: { executable: { type: 'existing-path', path: TEMPORAL_CLI }, extraArgs: defaults ? [] : [...DEV_SERVER_LIMITS] } });
+  const env = await startDevServer(defaults ? [] : DEV_SERVER_LIMITS);
   const queues = Array.from({ length: n }, (_, i) => `varmor-node-sim-${i}`);
   const workers = [];
   for (const taskQueue of queues) workers.push(await Worker.create({ connection: env.nativeConnection, taskQueue, activities: { ping: async () => Date.now() }, ...NODE_WORKER_OPTIONS }));

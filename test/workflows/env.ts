@@ -14,9 +14,9 @@ import { CONTROLLER_QUEUE, nodeQueue } from '../../workflows/queues.js';
 export const TEMPORAL_CLI = join(PACKAGE_ROOT, '.tools', 'venv', 'bin', 'temporal');
 export const TEST_SERVER = join(PACKAGE_ROOT, '.tools', 'venv', 'bin', 'temporal-test-server');
 
-/** A real `temporal server start-dev` (in memory) with the limits our embedded server runs with. */
-export function startDevServer(): Promise<TestWorkflowEnvironment> {
-  return TestWorkflowEnvironment.createLocal({ server: { executable: { type: 'existing-path', path: TEMPORAL_CLI }, extraArgs: [...DEV_SERVER_LIMITS] } });
+/** A real `temporal server start-dev` (in memory), by default with the limits our embedded server runs with. */
+export function startDevServer(extraArgs: readonly string[] = DEV_SERVER_LIMITS): Promise<TestWorkflowEnvironment> {
+  return TestWorkflowEnvironment.createLocal({ server: { executable: { type: 'existing-path', path: TEMPORAL_CLI }, extraArgs: [...extraArgs] } });
 }
 
 Runtime.install({ logger: new DefaultLogger('ERROR') });
