@@ -1,5 +1,6 @@
 import type { Context } from '@temporalio/activity';
 import { BATCH_FORMAT, type Batch, type BehaviorSet } from '../core/behavior.js';
+import type { Keyring } from '../lib/keyring.js';
 import { decodeBatch, keys, nextSeq, putBatch } from '../store/batches.js';
 import type { ObjectStore } from '../store/store.js';
 
@@ -36,21 +37,28 @@ export class Checkpointer {
 
   private constructor(
     private readonly store: ObjectStore,
+    private readonly keyring: Keyring,
     private readonly ctx: Context,
     private readonly base: Pick<Batch, 'run' | 'node' | 'collector' | 'replica' | 'arch' | 'target'>,
     private seq: number,
   ) {}
 
-  static async open(store: ObjectStore, ctx: Context, base: Checkpointer['base']): Promise<Checkpointer> {
-    return new Checkpointer(store, ctx, base, await nextSeq(store, base.run, base.node, base.collector));
+  static async open(store: ObjectStore, keyring: Keyring, ctx: Context, base: Checkpointer['base']): Promise<Checkpointer> {
+    return new Checkpointer(store, keyring, ctx, base, await nextSeq(store, base.run, base.node, base.collector));
   }
 
-  /** The resume position the previous attempt checkpointed last, if any. */
+  /** The resume position the previous attempt checkpointed last, if any; none when that batch does not verify. */
   async lastPosition(): Promise<unknown> {
     if (this.seq === 0) return undefined;
     const key = keys.batch(this.base.run, this.base.node, this.base.collector, this.seq - 1);
     const body = await this.store.get(key);
-    return body ? decodeBatch(key, body).position : undefined;
+    if (!body) return undefined;
+    try {
+      return decodeBatch(this.keyring, key, body).position;
+    } catch (err) {
+      this.ctx.log.warn('the last batch does not verify; not resuming from its position', { key, error: (err as Error).message });
+      return undefined;
+    }
   }
 
   async save(delta: Delta): Promise<void> {
@@ -69,7 +77,7 @@ export class Checkpointer {
     if (delta.position !== undefined) batch.position = delta.position;
     for (let attempt = 0; ; attempt++) {
       try {
-        await putBatch(this.store, batch);
+        await putBatch(this.store, this.keyring, batch);
         break;
       } catch (err) {
         const message = (err as Error).message;

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import type { Arch } from '../core/syscalls.js';
@@ -7,7 +8,9 @@ import { openStore } from '../store/open.js';
 import { hexArg, releaseStateDir, TracerError, TracerProcess, type TracerRecord } from '../bpf/driver/loader.js';
 import { Recorder } from '../bpf/driver/recorder.js';
 import type { NodeTarget } from '../core/target.js';
+import type { Keyring } from '../lib/keyring.js';
 import { Checkpointer, type Progress } from './checkpoint.js';
+import { grantProblem } from './grant.js';
 
 export interface CollectInput {
   run: string;
@@ -22,6 +25,8 @@ export interface CollectInput {
   checkpointMs: number;
   /** Wall-clock end of this collector's lease: it checkpoints and returns then; the workflow starts the next. */
   until: number;
+  /** The controller's grant for `trace` on this node (activities/grant.ts); nothing is traced without one. */
+  grant?: string;
 }
 
 export interface CollectResult {
@@ -44,6 +49,17 @@ export interface CollectorConfig {
   auditSources: string[];
   /** The cgroup hierarchy pods are found in (the loader's --pod-cgroup); default auto. */
   podCgroup?: string;
+  /** Verifies the controller's grants and seals the batches. */
+  keyring: Keyring;
+  /** What this agent's operator allowed beyond tracing pods: off unless set at start (record and dev set both). */
+  allow: {
+    /** Launch `command` targets. */
+    launch: boolean;
+    /** Trace processes and containers outside any pod's cgroup (pid:, container:). */
+    hostTargets: boolean;
+    /** The object stores it writes to; undefined: any the workflow names. */
+    stores?: string[];
+  };
 }
 
 const TARGET_ID = 1;
@@ -58,10 +74,12 @@ const KILL_GRACE_MS = 2000;
 export function collectActivity(config: CollectorConfig) {
   return async function collect(input: CollectInput): Promise<CollectResult> {
     const ctx = Context.current();
+    // Nothing runs, attaches or is written before the agent knows it may.
+    refuseUnlessAllowed(config, input, ctx.info.workflowExecution?.workflowId ?? '');
     const store = await openStore(input.store);
     const base = { run: input.run, node: input.node, arch: config.arch, target: input.target };
     const attempt = ctx.info.attempt;
-    const bpfOut = await Checkpointer.open(store, ctx, { ...base, collector: 'bpf', replica: `${input.node}/bpf/a${attempt}` });
+    const bpfOut = await Checkpointer.open(store, config.keyring, ctx, { ...base, collector: 'bpf', replica: `${input.node}/bpf/a${attempt}` });
 
     // With pinning, kernel-side state outlives this process: a retried or next-lease collector
     // adopts it, replays what was not checkpointed, and keeps counting in the same generation.
@@ -98,7 +116,7 @@ export function collectActivity(config: CollectorConfig) {
 
     const auditReplica = `${input.node}/audit/a${attempt}`;
     const audit = config.auditSources.length
-      ? await AuditSide.open(await Checkpointer.open(store, ctx, { ...base, collector: 'audit', replica: auditReplica }), {
+      ? await AuditSide.open(await Checkpointer.open(store, config.keyring, ctx, { ...base, collector: 'audit', replica: auditReplica }), {
           sources: config.auditSources,
           replica: auditReplica,
           arch: config.arch,
@@ -116,7 +134,7 @@ export function collectActivity(config: CollectorConfig) {
 
     let reason: CollectResult['reason'] = 'lease-ended';
     try {
-      rootPid = adopted ? adopted.root : await startTarget(tracer, input.trace);
+      rootPid = adopted ? adopted.root : await startTarget(tracer, input.trace, config.allow.hostTargets);
       let nextCheckpoint = Date.now() + input.checkpointMs;
       for (;;) {
         const now = Date.now();
@@ -163,6 +181,25 @@ export function collectActivity(config: CollectorConfig) {
   };
 }
 
+/**
+ * The node agent's own checks, whatever the workflow input says: the controller granted this
+ * target on this node to this workflow; launching and host processes only where the operator
+ * allowed them; batches only to the agent's own store. Refusals are final (non-retryable).
+ */
+function refuseUnlessAllowed(config: CollectorConfig, input: CollectInput, workflowId: string): void {
+  const refuse = (type: string, message: string) => {
+    throw ApplicationFailure.create({ message: `node ${input.node} refuses: ${message}`, type, nonRetryable: true });
+  };
+  if (input.trace.kind === 'command' && !config.allow.launch) {
+    refuse('LaunchNotAllowed', 'this node agent launches no commands (started without --allow-launch; record and dev allow it on one machine)');
+  }
+  const problem = grantProblem(config.keyring, input.grant, workflowId, input.node, input.trace);
+  if (problem) refuse('TargetNotGranted', problem);
+  if (config.allow.stores && !config.allow.stores.includes(input.store)) {
+    refuse('StoreNotAllowed', `it writes only to its configured object store ${config.allow.stores.join(', ')}, not ${input.store}`);
+  }
+}
+
 /** Where the tracer of one run on one node pins its state. */
 function tracerStateDir(config: CollectorConfig, run: string, node: string): string | undefined {
   if (!config.pinRoot) return undefined;
@@ -184,7 +221,7 @@ export function releaseActivity(config: CollectorConfig) {
 }
 
 /** Launches or attaches to the target; returns the launched command's pid. */
-async function startTarget(tracer: TracerProcess, target: NodeTarget): Promise<number | undefined> {
+async function startTarget(tracer: TracerProcess, target: NodeTarget, hostTargets: boolean): Promise<number | undefined> {
   switch (target.kind) {
     case 'command': {
       const argv = target.argv.map(hexArg).join(' ');
@@ -195,23 +232,67 @@ async function startTarget(tracer: TracerProcess, target: NodeTarget): Promise<n
       return Number(reply.pid);
     }
     case 'pid': {
+      if (!hostTargets && !(await inPod(target.pid))) throw notInPod(`pid ${target.pid}`);
       const reply = await tracer.request(`track ${TARGET_ID} pid ${target.pid}`, (r) => r.t === 'tracked' && r.target === TARGET_ID);
       if (reply.error) throw ApplicationFailure.create({ message: `cannot trace pid ${target.pid}: ${String(reply.error)}`, type: 'TargetStartFailed', nonRetryable: true });
       return undefined;
     }
-    case 'containers':
-      return track(tracer, target.ids.map((id) => `container ${id}`));
+    case 'containers': {
+      const replies = await track(tracer, target.ids.map((id) => `container ${id}`));
+      if (!hostTargets) await containersInPods(tracer, replies);
+      return undefined;
+    }
     case 'pods':
       // A whole pod by UID: the tracer follows the containers it starts later. Filtered: the IDs.
-      return track(tracer, target.pods.flatMap((p) => (p.containers ? p.containers.map((id) => `container ${id}`) : [`pod ${p.uid}`])));
+      await track(tracer, target.pods.flatMap((p) => (p.containers ? p.containers.map((id) => `container ${id}`) : [`pod ${p.uid}`])));
+      return undefined;
   }
 }
 
-/** Tracks each of `objects` ("container ID", "pod UID") under the one target. */
-async function track(tracer: TracerProcess, objects: string[]): Promise<undefined> {
+/** Tracks each of `objects` ("container ID", "pod UID") under the one target; the replies. */
+async function track(tracer: TracerProcess, objects: string[]): Promise<TracerRecord[]> {
+  const replies: TracerRecord[] = [];
   for (const o of objects) {
     const reply = await tracer.request(`track ${TARGET_ID} ${o}`, (r) => r.t === 'tracked' && r.target === TARGET_ID);
     if (reply.error) throw ApplicationFailure.create({ message: `cannot trace ${o}: ${String(reply.error)}`, type: 'TargetStartFailed', nonRetryable: true });
+    replies.push(reply);
   }
-  return undefined;
+  return replies;
+}
+
+/**
+ * A container is a pod's when its init runs in a kubelet's pod cgroup. Checked on the tracer's
+ * answer (it found the container): anything else is untracked before a record is kept.
+ */
+async function containersInPods(tracer: TracerProcess, tracked: TracerRecord[]): Promise<void> {
+  for (const reply of tracked) {
+    if (await inPod(Number(reply.init))) continue;
+    await tracer.request(`untrack ${TARGET_ID}`, (r) => r.t === 'untracked' && r.target === TARGET_ID);
+    throw notInPod(`container ${String(reply.container)}`);
+  }
+}
+
+/**
+ * Whether the process runs in a pod's cgroup: a path component the kubelet names for a pod UID,
+ * `pod<uid>` (cgroupfs driver) or `kubepods-<qos>-pod<uid>.slice` (systemd). Matched by component,
+ * not by a `kubepods` prefix: in the agent's own cgroup namespace other pods' paths are relative.
+ */
+async function inPod(pid: number): Promise<boolean> {
+  let text: string;
+  try {
+    text = await readFile(`/proc/${pid}/cgroup`, 'utf8');
+  } catch {
+    return false;
+  }
+  return text.split('\n').some((line) => line.slice(line.indexOf(':', line.indexOf(':') + 1) + 1).split('/').some((c) => POD_CGROUP.test(c)));
+}
+
+const POD_CGROUP = /^(pod|kubepods-(besteffort-|burstable-)?pod)[0-9a-f][0-9a-f_-]{7,63}(\.slice)?$/;
+
+function notInPod(what: string): ApplicationFailure {
+  return ApplicationFailure.create({
+    message: `${what} is not in a pod's cgroup, and this node agent traces only pods' processes (started without --allow-host-targets; chart value policy.hostTargets)`,
+    type: 'TargetNotAllowed',
+    nonRetryable: true,
+  });
 }

@@ -1,5 +1,7 @@
 import { collectActivity, releaseActivity, type CollectorConfig } from './collect.js';
+import type { ModelingPolicy } from '../core/policy.js';
 import type { Kube } from '../k8s/client.js';
+import type { Keyring } from '../lib/keyring.js';
 import { mergeActivity } from './merge.js';
 import { resolveActivity } from './resolve.js';
 
@@ -8,6 +10,10 @@ export interface ControllerConfig {
   store: string;
   /** The Kubernetes API, when the controller runs with access to one. */
   kube?: Kube;
+  /** Signs grants, verifies batches. */
+  keyring: Keyring;
+  /** What may be modelled (the chart's `policy`). */
+  policy: ModelingPolicy;
 }
 
 /** Activities of the controller (task queue varmor-modeler): target resolution and the merge. */

@@ -6,10 +6,13 @@ import type { Context as AdviceContext } from '../core/advisor.js';
 import type { ArmorProfileModel } from '../core/armorprofilemodel.js';
 import { mergeCounters, mergeInto, type BehaviorSet, type Counters } from '../core/behavior.js';
 import { diff, renderDiff, type ModelDiff } from '../core/diff.js';
-import { buildOutputs, type NodeOutcome, type OutputFile } from '../core/outputs.js';
+import { buildOutputs, type Integrity, type NodeOutcome, type OutputFile } from '../core/outputs.js';
+import { namespaceRefusal, type ModelingPolicy } from '../core/policy.js';
 import { isArch, type Arch } from '../core/syscalls.js';
+import type { Keyring } from '../lib/keyring.js';
 import { decodeBatch, keys } from '../store/batches.js';
 import { openStore } from '../store/open.js';
+import { IntegrityError } from '../store/sealed.js';
 import type { ObjectStore } from '../store/store.js';
 
 export interface MergeInput {
@@ -37,18 +40,34 @@ export interface MergeResult {
   drift?: { previous: string; summary: ModelDiff['summary'] };
   /** The ArmorProfileModel resource written, when one was. */
   resource?: { namespace: string; name: string; storageType: string };
+  /** Objects under the run's batches that did not verify and were not merged (report.json `integrity`). */
+  refused?: number;
 }
 
 const MAX_SAMPLES = 10;
+const MAX_REFUSED_KEYS = 20;
+
+export interface MergeConfig {
+  kube?: Kube;
+  keyring: Keyring;
+  policy: ModelingPolicy;
+}
 
 /**
  * The final activity: reads every batch of the run from the object store (the only source of
  * truth), merges them one at a time, and writes the outputs back to the store, both for the run
  * and as a new version of the model with its drift against the previous version.
  */
-export function mergeActivity(config: { kube?: Kube }) {
+export function mergeActivity(config: MergeConfig) {
   return async function mergeRun(input: MergeInput): Promise<MergeResult> {
-    const result = await mergeToStore(input);
+    // A run's batches are its model's only: the run ID names the model (namespace/name/run), and
+    // the model may only be written where the policy allows (anyone can schedule this activity).
+    if (!input.run.startsWith(`${input.namespace}/${input.name}/`)) {
+      throw ApplicationFailure.create({ message: `run ${input.run} is not a run of ${input.namespace}/${input.name}`, type: 'InvalidInput', nonRetryable: true });
+    }
+    const refusal = input.writeResource ? namespaceRefusal(config.policy, input.namespace) : undefined;
+    if (refusal) throw ApplicationFailure.create({ message: refusal, type: 'TargetNotAllowed', nonRetryable: true });
+    const result = await mergeToStore(config.keyring, input);
     if (input.writeResource) {
       if (!config.kube) throw ApplicationFailure.create({ message: 'cannot write the ArmorProfileModel: this controller has no Kubernetes access', type: 'KubernetesUnavailable', nonRetryable: true });
       // Kubernetes targets only: the Kubernetes code is loaded for them.
@@ -63,7 +82,7 @@ export function mergeActivity(config: { kube?: Kube }) {
   };
 }
 
-async function mergeToStore(input: MergeInput): Promise<MergeResult & { model: ArmorProfileModel }> {
+async function mergeToStore(keyring: Keyring, input: MergeInput): Promise<MergeResult & { model: ArmorProfileModel }> {
   const ctx = Context.current();
   const started = Date.now();
   const store = await openStore(input.store);
@@ -72,10 +91,23 @@ async function mergeToStore(input: MergeInput): Promise<MergeResult & { model: A
   const counters: Counters = {};
   const arches = new Set<Arch>();
   const samples: string[] = [];
+  const integrity: Integrity = { verified: 0, refused: 0, refusedBy: {}, refusedKeys: [] };
   for (const [i, key] of batchKeys.entries()) {
     const body = await store.get(key);
     if (!body) continue; // listed then gone: nothing to merge
-    const batch = decodeBatch(key, body);
+    let batch;
+    try {
+      batch = decodeBatch(keyring, key, body);
+    } catch (err) {
+      // Not ours, altered, or not a batch: counted and named in the report, never merged.
+      const reason = err instanceof IntegrityError ? err.reason : 'unreadable';
+      integrity.refused++;
+      integrity.refusedBy[reason] = (integrity.refusedBy[reason] ?? 0) + 1;
+      if (integrity.refusedKeys.length < MAX_REFUSED_KEYS) integrity.refusedKeys.push(key);
+      ctx.log.warn('batch refused', { key, reason, error: (err as Error).message });
+      continue;
+    }
+    integrity.verified++;
     mergeInto(behaviors, batch.behaviors);
     mergeCounters(counters, batch.counters);
     if (isArch(batch.arch)) arches.add(batch.arch);
@@ -92,7 +124,8 @@ async function mergeToStore(input: MergeInput): Promise<MergeResult & { model: A
     arches: [...arches].sort(),
     window: input.window,
     nodes: input.nodes,
-    batches: batchKeys.length,
+    batches: integrity.verified,
+    integrity,
     timings: { mergeMs, windowMs: input.window.end - input.window.start },
     context: input.context ?? {},
     writablePaths: input.writablePaths ?? [],
@@ -116,7 +149,8 @@ async function mergeToStore(input: MergeInput): Promise<MergeResult & { model: A
     await store.put(keys.modelVersion(input.namespace, input.name, version, file.name), body);
     written[file.name] = key;
   }
-  const result: MergeResult & { model: ArmorProfileModel } = { outputs: written, batches: batchKeys.length, counts: outputs.report.counts, version, model: outputs.model };
+  const result: MergeResult & { model: ArmorProfileModel } = { outputs: written, batches: integrity.verified, counts: outputs.report.counts, version, model: outputs.model };
+  if (integrity.refused) result.refused = integrity.refused;
   if (drift) result.drift = drift;
   return result;
 }

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { Context } from '@temporalio/activity';
 import { CancelledFailure } from '@temporalio/common';
 import type { BehaviorSet, Item } from '../core/behavior.js';
+import type { Keyring } from '../lib/keyring.js';
 import { openStore } from '../store/open.js';
 import { Checkpointer, type Progress } from './checkpoint.js';
 import type { CollectInput, CollectResult } from './collect.js';
@@ -14,13 +15,13 @@ import type { CollectInput, CollectResult } from './collect.js';
  * real object store. Only the behaviors are made up, as a real fleet's look: most of them common
  * to every node, some to a share of the nodes, and a long tail of rare paths.
  */
-export function simulatedNodeActivities() {
+export function simulatedNodeActivities(keyring: Keyring) {
   return {
     async collect(input: CollectInput): Promise<CollectResult> {
       const ctx = Context.current();
       const store = await openStore(input.store);
       const replica = `${input.node}/sim/a${ctx.info.attempt}`;
-      const out = await Checkpointer.open(store, ctx, { run: input.run, node: input.node, arch: 'x86_64', target: input.target, collector: 'sim', replica });
+      const out = await Checkpointer.open(store, keyring, ctx, { run: input.run, node: input.node, arch: 'x86_64', target: input.target, collector: 'sim', replica });
       let events = 0;
       let seq = 0;
       ctx.heartbeat({ node: input.node, attempt: ctx.info.attempt, seq: out.written, events } satisfies Progress);

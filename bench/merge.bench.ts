@@ -6,7 +6,7 @@ import { BATCH_FORMAT, mergeCounters, mergeInto, type Batch, type BehaviorSet, t
 import { buildOutputs } from '../core/outputs.js';
 import { decodeBatch, keys, putBatch } from '../store/batches.js';
 import { FileStore } from '../store/file-store.js';
-import { tempDir } from '../test/helpers.js';
+import { tempDir, testKeyring } from '../test/helpers.js';
 
 const NODES = 500;
 const DISTINCT = 50_000;
@@ -28,7 +28,8 @@ function snapshot(node: number): Batch {
 }
 
 const store = new FileStore(pathToFileURL(await tempDir('merge-bench')).href);
-for (let n = 0; n < NODES; n++) await putBatch(store, snapshot(n));
+const keyring = await testKeyring();
+for (let n = 0; n < NODES; n++) await putBatch(store, keyring, snapshot(n));
 
 globalThis.gc?.();
 const rss0 = process.memoryUsage().rss;
@@ -38,7 +39,7 @@ const t0 = performance.now();
 const behaviors: BehaviorSet = {};
 const counters: Counters = {};
 for (const key of await store.list(keys.batches(run))) {
-  const batch = decodeBatch(key, (await store.get(key))!);
+  const batch = decodeBatch(keyring, key, (await store.get(key))!);
   mergeInto(behaviors, batch.behaviors);
   mergeCounters(counters, batch.counters);
 }

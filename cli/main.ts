@@ -266,8 +266,10 @@ program
   .option('--kubeconfig <file>', 'Kubernetes API for k8s targets and ArmorProfileModel resources (default: in-cluster, KUBECONFIG, ~/.kube/config)')
   .option('--context <name>', 'kubeconfig context')
   .option('--simulate <nodes>', 'serve these nodes\' queues (comma-separated) with the simulated collector: synthetic batches through the real checkpoint path, no tracer (scale tests on fake nodes)', (v: string) => v.split(',').filter(Boolean))
+  .option('--allow-launch', 'node: launch command targets (off: a node agent runs no command it is sent)')
+  .option('--allow-host-targets', "node: trace pid: and container: targets outside any pod's cgroup (off: pods' processes only)")
   .action(
-    action(async (opts: { role: Role; node?: string; kubeconfig?: string; context?: string; simulate?: string[] }, cmd: Command) => {
+    action(async (opts: { role: Role; node?: string; kubeconfig?: string; context?: string; simulate?: string[]; allowLaunch?: boolean; allowHostTargets?: boolean }, cmd: Command) => {
       const { serve } = await import('./serve.js');
       return serve({ home: home(cmd), dev: false, ...opts }, await logger());
     }),

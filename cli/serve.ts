@@ -7,7 +7,20 @@ import { openSession } from './session.js';
  * `worker` and `dev`: run workers in the foreground until SIGINT/SIGTERM. `dev` also starts the
  * embedded Temporal server (with its Web UI) and runs every role, for a one-machine setup.
  */
-export async function serve(opts: { home: string; role: Role; node?: string; dev: boolean; kubeconfig?: string; context?: string; simulate?: string[] }, log: Logger): Promise<number> {
+export interface ServeOptions {
+  home: string;
+  role: Role;
+  node?: string;
+  dev: boolean;
+  kubeconfig?: string;
+  context?: string;
+  simulate?: string[];
+  /** `worker` only: what the operator lets this node agent do beyond tracing pods. */
+  allowLaunch?: boolean;
+  allowHostTargets?: boolean;
+}
+
+export async function serve(opts: ServeOptions, log: Logger): Promise<number> {
   const session = await openSession({
     home: opts.home,
     log,
@@ -19,6 +32,7 @@ export async function serve(opts: { home: string; role: Role; node?: string; dev
     ...(opts.kubeconfig ? { kubeconfig: opts.kubeconfig } : {}),
     ...(opts.context ? { kubeContext: opts.context } : {}),
     ...(opts.simulate ? { simulate: opts.simulate } : {}),
+    authority: opts.dev ? { local: true } : { local: false, launch: !!opts.allowLaunch, hostTargets: !!opts.allowHostTargets },
   });
   const nodes = opts.simulate ?? [session.node];
   const queues = [...(opts.role !== 'node' ? [CONTROLLER_QUEUE] : []), ...(opts.role !== 'controller' ? nodes.map(nodeQueue) : [])];

@@ -3,7 +3,10 @@ import type { Logger } from 'pino';
 import { archFromNode } from '../core/syscalls.js';
 import { connectOrStart, type TemporalEndpoint } from '../embedded/temporal-server.js';
 import { auditSources } from '../audit/sources.js';
+import { OPEN_POLICY } from '../core/policy.js';
 import { defaultStoreUrl, nodeName, pinRoot, podCgroup, tracerPath } from '../lib/home.js';
+import { Keyring } from '../lib/keyring.js';
+import { modelingPolicyFromEnv } from '../lib/policy-env.js';
 import { tlsFromEnv } from '../lib/temporal-tls.js';
 import type { Kube } from '../k8s/client.js';
 import { kubeconfigSource } from '../lib/kubeconfig.js';
@@ -37,6 +40,12 @@ export interface SessionOptions {
   kubeContext?: string;
   /** Serve these nodes' queues with the simulated collector instead of this node's real one. */
   simulate?: string[];
+  /**
+   * Who decides what the workers may do. `local` (record, dev): the user on one machine, so every
+   * target kind, launching included. Otherwise the operator: the modeling policy from the
+   * environment, launching and host processes only as opted in, batches only to this store.
+   */
+  authority?: { local: true } | { local: false; launch: boolean; hostTargets: boolean };
 }
 
 /**
@@ -70,6 +79,7 @@ export async function openSession(opts: SessionOptions): Promise<Session> {
     // The controller's workflows set the search attributes: a namespace without them fails here, not in every workflow task.
     if (opts.workers && opts.workers !== 'node') await ensureSearchAttributes(connection, endpoint.namespace);
     if (opts.workers) {
+      const authority = opts.authority ?? { local: true };
       workers = await startWorkers({
         address: endpoint.address,
         namespace: endpoint.namespace,
@@ -78,7 +88,17 @@ export async function openSession(opts: SessionOptions): Promise<Session> {
         store,
         ...(opts.workers !== 'node' ? await kubeIfAny(opts) : {}),
         ...(opts.simulate ? { simulate: opts.simulate } : {}),
-        collector: { tracerPath: tracerPath(), arch: archFromNode(process.arch), commandOutput: opts.commandOutput ?? 'ignore', auditSources: auditSources(), podCgroup: podCgroup(), ...(pinRoot() ? { pinRoot: pinRoot()! } : {}) },
+        keyring: Keyring.fromEnv(opts.home),
+        policy: authority.local ? OPEN_POLICY : modelingPolicyFromEnv(),
+        collector: {
+          tracerPath: tracerPath(),
+          arch: archFromNode(process.arch),
+          commandOutput: opts.commandOutput ?? 'ignore',
+          auditSources: auditSources(),
+          podCgroup: podCgroup(),
+          allow: authority.local ? { launch: true, hostTargets: true } : { launch: authority.launch, hostTargets: authority.hostTargets, stores: [store] },
+          ...(pinRoot() ? { pinRoot: pinRoot()! } : {}),
+        },
         logger: opts.log,
       });
       workers.done.catch((err: Error) => opts.log.error({ err }, 'worker failed'));

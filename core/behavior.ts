@@ -75,6 +75,51 @@ export interface Batch {
 
 export const BATCH_FORMAT = 'varmor-modeler/batch@1';
 
+/**
+ * A batch read back from the store, checked field by field: the merge trusts nothing it did not
+ * check, and a wrong shape is a clear error naming the field, never a crash later on.
+ */
+export function checkBatch(v: unknown): Batch {
+  const b = record(v, 'batch');
+  if (b.format !== BATCH_FORMAT) throw new Error(`format is ${JSON.stringify(b.format)?.slice(0, 40)}, expected ${BATCH_FORMAT}`);
+  for (const f of ['run', 'node', 'collector', 'replica', 'arch', 'target'] as const) if (typeof b[f] !== 'string') throw new Error(`${f}: must be a string`);
+  if (!Number.isSafeInteger(b.seq) || (b.seq as number) < 0) throw new Error('seq: must be a non-negative integer');
+  for (const f of ['from', 'to'] as const) if (!Number.isFinite(b[f])) throw new Error(`${f}: must be a number`);
+  checkSet(b.behaviors, 'behaviors');
+  if (b.sessions !== undefined) checkSet(b.sessions, 'sessions');
+  for (const [replica, c] of Object.entries(record(b.counters, 'counters'))) numbers(c, `counters.${replica}`);
+  if (b.samples !== undefined && !(Array.isArray(b.samples) && b.samples.every((x) => typeof x === 'string'))) throw new Error('samples: must be an array of strings');
+  return b as unknown as Batch;
+}
+
+function checkSet(v: unknown, at: string): void {
+  for (const [category, items] of Object.entries(record(v, at))) {
+    if (!(CATEGORIES as readonly string[]).includes(category)) throw new Error(`${at}: unknown category ${JSON.stringify(category).slice(0, 40)}`);
+    for (const [key, value] of Object.entries(record(items, `${at}.${category}`))) {
+      const where = `${at}.${category}[${JSON.stringify(key).slice(0, 80)}]`;
+      const item = record(value, where);
+      if (!Number.isFinite(item.first) || !Number.isFinite(item.last)) throw new Error(`${where}: first and last must be numbers`);
+      numbers(item.n, `${where}.n`);
+      if (item.sets !== undefined) {
+        for (const [k, s] of Object.entries(record(item.sets, `${where}.sets`))) {
+          if (!Array.isArray(s) || !s.every((x) => typeof x === 'string')) throw new Error(`${where}.sets.${k}: must be an array of strings`);
+        }
+      }
+      if (item.owner !== undefined && typeof item.owner !== 'boolean') throw new Error(`${where}.owner: must be true or false`);
+      if (item.raw !== undefined && typeof item.raw !== 'string') throw new Error(`${where}.raw: must be a string`);
+    }
+  }
+}
+
+function numbers(v: unknown, at: string): void {
+  for (const [k, x] of Object.entries(record(v, at))) if (typeof x !== 'number' || !(x >= 0) || !Number.isFinite(x)) throw new Error(`${at}.${k.slice(0, 80)}: must be a non-negative number`);
+}
+
+function record(v: unknown, at: string): Record<string, unknown> {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new Error(`${at}: must be an object`);
+  return v as Record<string, unknown>;
+}
+
 /** Total count of an item across replicas. */
 export function total(item: Item): number {
   let sum = 0;
@@ -93,9 +138,23 @@ export function observe(
   extra?: { sets?: Record<string, string[]>; owner?: boolean; raw?: string },
 ): void {
   const items = (set[category] ??= {});
-  const incoming: Item = { first: at, last: at, n: { [replica]: count }, ...extra };
-  const existing = items[key];
-  items[key] = existing ? mergeItem(existing, incoming, key) : normaliseItem(incoming, key);
+  const incoming: Item = { first: at, last: at, n: put({}, replica, count), ...extra };
+  const existing = own(items, key);
+  put(items, key, existing ? mergeItem(existing, incoming, key) : normaliseItem(incoming, key));
+}
+
+/*
+ * Keys come from what a workload did and from batches read back: `__proto__` or `constructor` is a
+ * key like any other here, never the object's prototype or an inherited member.
+ */
+function own<T>(o: Record<string, T>, key: string): T | undefined {
+  return Object.hasOwn(o, key) ? o[key] : undefined;
+}
+
+function put<T>(o: Record<string, T>, key: string, value: T): Record<string, T> {
+  if (key === '__proto__') Object.defineProperty(o, key, { value, enumerable: true, writable: true, configurable: true });
+  else o[key] = value;
+  return o;
 }
 
 function normaliseItem(item: Item, key: string): Item {
@@ -103,7 +162,7 @@ function normaliseItem(item: Item, key: string): Item {
   const out: Item = { ...item };
   if (item.sets) {
     const sets: Record<string, string[]> = {};
-    for (const [k, v] of Object.entries(item.sets)) sets[k] = [...new Set(v)].sort();
+    for (const [k, v] of Object.entries(item.sets)) put(sets, k, [...new Set(v)].sort());
     out.sets = sets;
   }
   if (out.raw === key) delete out.raw;
@@ -119,13 +178,14 @@ function unionSorted(a: readonly string[], b: readonly string[]): string[] {
  * stay the one seen at `first`, which an item without `raw` would otherwise decouple (not associative).
  */
 export function mergeItem(a: Item, b: Item, key?: string): Item {
-  const n: Record<Replica, number> = { ...a.n };
-  for (const [r, v] of Object.entries(b.n)) n[r] = Math.max(n[r] ?? 0, v);
+  const n: Record<Replica, number> = {};
+  for (const [r, v] of Object.entries(a.n)) put(n, r, v);
+  for (const [r, v] of Object.entries(b.n)) put(n, r, Math.max(own(n, r) ?? 0, v));
   const out: Item = { first: Math.min(a.first, b.first), last: Math.max(a.last, b.last), n };
   if (a.sets || b.sets) {
     const sets: Record<string, string[]> = {};
     for (const k of new Set([...Object.keys(a.sets ?? {}), ...Object.keys(b.sets ?? {})])) {
-      sets[k] = unionSorted(a.sets?.[k] ?? [], b.sets?.[k] ?? []);
+      put(sets, k, unionSorted((a.sets && own(a.sets, k)) ?? [], (b.sets && own(b.sets, k)) ?? []));
     }
     out.sets = sets;
   }
@@ -151,8 +211,8 @@ export function mergeInto(into: BehaviorSet, from: BehaviorSet): BehaviorSet {
     if (!src) continue;
     const dst = (into[category] ??= {});
     for (const [key, item] of Object.entries(src)) {
-      const existing = dst[key];
-      dst[key] = existing ? mergeItem(existing, item, key) : normaliseItem(item, key);
+      const existing = own(dst, key);
+      put(dst, key, existing ? mergeItem(existing, item, key) : normaliseItem(item, key));
     }
   }
   return into;
@@ -160,8 +220,9 @@ export function mergeInto(into: BehaviorSet, from: BehaviorSet): BehaviorSet {
 
 export function mergeCounters(into: Counters, from: Counters): Counters {
   for (const [replica, counters] of Object.entries(from)) {
-    const dst = (into[replica] ??= {});
-    for (const [k, v] of Object.entries(counters)) dst[k] = Math.max(dst[k] ?? 0, v);
+    const dst = own(into, replica) ?? {};
+    put(into, replica, dst);
+    for (const [k, v] of Object.entries(counters)) put(dst, k, Math.max(own(dst, k) ?? 0, v));
   }
   return into;
 }
@@ -169,7 +230,7 @@ export function mergeCounters(into: Counters, from: Counters): Counters {
 /** Sums each counter across replicas. */
 export function sumCounters(counters: Counters): Record<string, number> {
   const out: Record<string, number> = {};
-  for (const c of Object.values(counters)) for (const [k, v] of Object.entries(c)) out[k] = (out[k] ?? 0) + v;
+  for (const c of Object.values(counters)) for (const [k, v] of Object.entries(c)) put(out, k, (own(out, k) ?? 0) + v);
   return out;
 }
 

@@ -30,6 +30,8 @@ export interface OutputInput {
   writablePaths?: string[];
   /** Malformed input lines the collectors skipped, a few of them. */
   samples?: string[];
+  /** Objects under the run's batches that did not verify and were not merged. */
+  integrity?: Integrity;
   /** Profile mode; default enforce. */
   mode?: 'enforce' | 'complain';
   /** Convergence intervals; default the window in 20, converged after 3 quiet ones. */
@@ -42,6 +44,16 @@ export interface NodeOutcome {
   reason?: string;
   message?: string;
   at: number;
+}
+
+/** What the merge read back from the store: merged when sealed by our keyring, else refused and counted. */
+export interface Integrity {
+  verified: number;
+  refused: number;
+  /** Refused objects by reason: unsealed, unknown-key, bad-mac, unreadable. */
+  refusedBy: Record<string, number>;
+  /** The first refused keys, for the operator to look at. */
+  refusedKeys: string[];
 }
 
 export interface OutputFile {
@@ -61,6 +73,8 @@ export interface Report {
   window: { start: string; end: string; seconds: number };
   nodes: NodeOutcome[];
   batches: number;
+  /** Objects in the store that did not verify: refused, not merged. */
+  integrity: Integrity;
   counts: Record<string, number>;
   /** Collector counters summed over nodes: lost records, truncated paths, rejected log lines, ... */
   counters: Record<string, number>;
@@ -144,6 +158,7 @@ export function buildOutputs(input: OutputInput): Outputs {
     },
     nodes: input.nodes,
     batches: input.batches,
+    integrity: input.integrity ?? { verified: input.batches, refused: 0, refusedBy: {}, refusedKeys: [] },
     counts,
     counters: sumCounters(input.counters),
     rejectedSamples: input.samples ?? [],

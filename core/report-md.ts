@@ -54,7 +54,7 @@ export function renderReportMarkdown(r: Report): string {
         ['Profile', cell(r.profile)],
         ['Window', `${r.window.start} to ${r.window.end} (${duration(r.window.seconds * 1000)})`],
         ['Nodes', `${r.nodes.filter((n) => n.state === 'completed').length} of ${r.nodes.length} completed`],
-        ['Batches', String(r.batches)],
+        ['Batches', `${r.batches}${r.integrity.refused ? `; **${r.integrity.refused} refused** (did not verify)` : ''}`],
         ['Convergence', `${c.status}: ${c.quietIntervals} quiet interval(s) of ${duration(c.interval)}, last new behavior ${c.lastNew ?? 'never'}`],
         ['AppArmor', `${r.appArmor.rules.length} rules, mode ${r.appArmor.mode}, ${r.appArmor.skipped.length} behaviors not allowed`],
         ['Seccomp', `${r.seccomp.syscalls} syscalls allowed`],
@@ -108,6 +108,18 @@ export function renderReportMarkdown(r: Report): string {
   ];
   if (r.appArmor.skipped.length) {
     out.push('## Behaviors the profile does not allow', '', ...table(['Category', 'Behavior', 'Why'], r.appArmor.skipped.map((s) => [s.category, cell(s.key), cell(s.reason)])), '');
+  }
+  if (r.integrity.refused) {
+    out.push(
+      '## Objects refused',
+      '',
+      `${r.integrity.refused} object(s) under the run's batches did not verify against the keyring and were not merged: written by someone without the key, altered, or copied from elsewhere. The profile is made from the ${r.integrity.verified} that did.`,
+      '',
+      ...table(['Reason', 'Objects'], Object.entries(r.integrity.refusedBy).map(([k, v]) => [cell(k), String(v)])),
+      '',
+      ...table(['Refused object'], r.integrity.refusedKeys.map((k) => [cell(k)])),
+      '',
+    );
   }
   const counters = Object.entries(r.counters);
   if (counters.length) out.push('## Collector counters', '', ...table(['Counter', 'Value'], counters.map(([k, v]) => [cell(k), String(v)])), '');

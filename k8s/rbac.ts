@@ -23,6 +23,7 @@ export const CALLS = {
   getJob: p('batch', 'jobs', 'get'),
   listJobs: p('batch', 'jobs', 'list'),
   getCronJob: p('batch', 'cronjobs', 'get'),
+  getNamespace: p('', 'namespaces', 'get'),
   getModel: p('crd.varmor.org', 'armorprofilemodels', 'get'),
   createModel: p('crd.varmor.org', 'armorprofilemodels', 'create'),
   updateModel: p('crd.varmor.org', 'armorprofilemodels', 'update'),

@@ -209,3 +209,9 @@ export function kubernetesResolver(kube: Kube): (spec: string) => Promise<Record
     return Object.fromEntries([...pods].map(([node, list]) => [node, { kind: 'pods', pods: list } satisfies NodeTarget]));
   };
 }
+
+/** A namespace's labels, for the modeling policy's namespaceSelector. */
+export async function namespaceLabels(kube: Kube, name: string): Promise<Record<string, string>> {
+  const ns = await kube.call({ perm: CALLS.getNamespace, name }, () => kube.core.readNamespace({ name }));
+  return ns.metadata?.labels ?? {};
+}

@@ -1,5 +1,7 @@
 import { gunzipSync, gzipSync } from 'node:zlib';
-import { BATCH_FORMAT, type Batch } from '../core/behavior.js';
+import { checkBatch, type Batch } from '../core/behavior.js';
+import type { Keyring } from '../lib/keyring.js';
+import { seal, unseal } from './sealed.js';
 import type { ObjectStore } from './store.js';
 
 /**
@@ -30,24 +32,27 @@ function component(name: string): string {
     .replace(/^\.+/, (dots) => '=2e'.repeat(dots.length));
 }
 
-export function encodeBatch(batch: Batch): Uint8Array {
-  return gzipSync(JSON.stringify(batch));
+/** Far above any real batch (a checkpoint interval's new behaviors): a gzip bomb stops here. */
+const MAX_BATCH_BYTES = 256 << 20;
+
+/** A batch as stored: gzipped JSON, sealed under its key (store/sealed.ts). */
+export function encodeBatch(keyring: Keyring, key: string, batch: Batch): Uint8Array {
+  return seal(keyring, key, gzipSync(JSON.stringify(batch)));
 }
 
-export function decodeBatch(key: string, body: Uint8Array): Batch {
-  let batch: Batch;
+/** The batch stored under `key`, verified (IntegrityError when it does not) and checked field by field. */
+export function decodeBatch(keyring: Keyring, key: string, body: Uint8Array): Batch {
+  const zipped = unseal(keyring, key, body);
   try {
-    batch = JSON.parse(gunzipSync(body).toString('utf8')) as Batch;
+    return checkBatch(JSON.parse(gunzipSync(zipped, { maxOutputLength: MAX_BATCH_BYTES }).toString('utf8')));
   } catch (err) {
     throw new Error(`batch ${key} is unreadable: ${(err as Error).message}`);
   }
-  if (batch.format !== BATCH_FORMAT) throw new Error(`batch ${key} has format ${String(batch.format)}, expected ${BATCH_FORMAT}`);
-  return batch;
 }
 
-export async function putBatch(store: ObjectStore, batch: Batch): Promise<string> {
+export async function putBatch(store: ObjectStore, keyring: Keyring, batch: Batch): Promise<string> {
   const key = keys.batch(batch.run, batch.node, batch.collector, batch.seq);
-  await store.put(key, encodeBatch(batch));
+  await store.put(key, encodeBatch(keyring, key, batch));
   return key;
 }
 

@@ -1,14 +1,24 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
-import { mkdtemp } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PACKAGE_ROOT } from '../lib/home.js';
+import { Keyring } from '../lib/keyring.js';
 
 export const CLI = join(PACKAGE_ROOT, 'bin', 'varmor-modeler.js');
 
 export function tempDir(prefix: string): Promise<string> {
   return mkdtemp(join(tmpdir(), `varmor-${prefix}-`));
+}
+
+/** A keyring with one fresh key, also set as VARMOR_MODELER_KEYS so the CLI processes a test starts share it. */
+export async function testKeyring(): Promise<Keyring> {
+  const dir = await tempDir('keys');
+  await writeFile(join(dir, 'k1'), randomBytes(32).toString('base64'));
+  process.env.VARMOR_MODELER_KEYS = dir;
+  return Keyring.open(dir);
 }
 
 export interface Ran {

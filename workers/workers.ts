@@ -3,7 +3,9 @@ import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
 import { controllerActivities, nodeActivities, type CollectorConfig } from '../activities/index.js';
 import { simulatedNodeActivities } from '../activities/simulate.js';
+import type { ModelingPolicy } from '../core/policy.js';
 import type { Kube } from '../k8s/client.js';
+import type { Keyring } from '../lib/keyring.js';
 import { tlsFromEnv } from '../lib/temporal-tls.js';
 import { CONTROLLER_QUEUE, nodeQueue } from '../workflows/queues.js';
 
@@ -31,11 +33,15 @@ export interface WorkerOptions {
   role: Role;
   node: string;
   store: string;
-  collector: CollectorConfig;
+  collector: Omit<CollectorConfig, 'keyring'>;
   /** The Kubernetes API, for k8s targets and ArmorProfileModel resources; absent outside a cluster. */
   kube?: Kube;
   /** Node names whose queues get the simulated collector (activities/simulate.ts) instead of this node's real one. */
   simulate?: readonly string[];
+  /** Seals and verifies batches, signs and verifies grants. */
+  keyring: Keyring;
+  /** The controller's modeling policy. */
+  policy: ModelingPolicy;
   logger: Logger;
 }
 
@@ -76,12 +82,12 @@ export async function startWorkers(opts: WorkerOptions): Promise<RunningWorkers>
         namespace: opts.namespace,
         taskQueue: CONTROLLER_QUEUE,
         workflowBundle: { codePath: WORKFLOW_BUNDLE },
-        activities: controllerActivities({ store: opts.store, ...(opts.kube ? { kube: opts.kube } : {}) }),
+        activities: controllerActivities({ store: opts.store, keyring: opts.keyring, policy: opts.policy, ...(opts.kube ? { kube: opts.kube } : {}) }),
       }),
     );
   }
   if ((opts.role === 'node' || opts.role === 'all') && opts.simulate) {
-    const activities = simulatedNodeActivities();
+    const activities = simulatedNodeActivities(opts.keyring);
     for (const node of opts.simulate) workers.push(await Worker.create({ connection, namespace: opts.namespace, taskQueue: nodeQueue(node), activities, ...NODE_WORKER_OPTIONS }));
   } else if (opts.role === 'node' || opts.role === 'all') {
     workers.push(
@@ -89,7 +95,7 @@ export async function startWorkers(opts: WorkerOptions): Promise<RunningWorkers>
         connection,
         namespace: opts.namespace,
         taskQueue: nodeQueue(opts.node),
-        activities: nodeActivities(opts.collector),
+        activities: nodeActivities({ ...opts.collector, keyring: opts.keyring }),
         ...NODE_WORKER_OPTIONS,
       }),
     );

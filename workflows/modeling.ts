@@ -71,6 +71,7 @@ export interface Carried {
   generation: number;
   /** The last resolution and when it was made, so the continuation does not resolve again at once. */
   resolved: Resolution['nodes'];
+  grants?: Resolution['grants'];
   lastResolve: number;
   exitCode?: number;
 }
@@ -144,7 +145,7 @@ export async function behaviorModeling(input: ModelingInput, carried?: Carried):
     const scope = new CancellationScope();
     const entry: { scope: CancellationScope; done: Promise<void>; trace: NodeTarget; ended?: CollectResult['reason'] | 'failed' } = { scope, trace, done: Promise.resolve() };
     entry.done = scope
-      .run(() => collect({ run: status.run, node, target: status.target, profile: profileName(plan.namespace, plan.name), trace, store: store!, checkpointMs: plan.checkpointMs, until }))
+      .run(() => collect({ run: status.run, node, target: status.target, profile: profileName(plan.namespace, plan.name), trace, store: store!, checkpointMs: plan.checkpointMs, until, ...(grants[node] ? { grant: grants[node] } : {}) }))
       .then(
         (r) => {
           // A lease that ended while the workflow was stopping it because the target left the node.
@@ -189,6 +190,8 @@ export async function behaviorModeling(input: ModelingInput, carried?: Carried):
   const follows = plan.target.kind === 'k8s'; // local targets stay where they are
   let lastResolve = carried?.lastResolve ?? Number.NEGATIVE_INFINITY;
   let resolved: Resolution['nodes'] = carried?.resolved ?? {};
+  // The controller's grants for what it resolved: node agents trace nothing without one.
+  let grants: NonNullable<Resolution['grants']> = carried?.grants ?? {};
   for (;;) {
     // Cleared before looking, so a signal or a collector ending during this pass wakes the next wait.
     wake = false;
@@ -208,6 +211,7 @@ export async function behaviorModeling(input: ModelingInput, carried?: Carried):
       }
       lastResolve = Date.now();
       resolved = resolution.nodes;
+      grants = resolution.grants ?? {};
       store ??= resolution.store;
       if (status.phase === 'resolving') setPhase('modeling');
       const gone = [...collectors.keys()].filter((n) => !(n in resolved));
@@ -231,7 +235,7 @@ export async function behaviorModeling(input: ModelingInput, carried?: Carried):
       await stopCollectors([...collectors.keys()]);
       // Nodes are running again in the continuation; only failures stay final.
       for (const s of Object.values(status.nodes)) if (s.state === 'completed') s.state = 'running';
-      const next: Carried = { run: status.run, store: store!, window: status.window, nodes: status.nodes, outcomes, stopRequested, generation: status.generation + 1, resolved, lastResolve };
+      const next: Carried = { run: status.run, store: store!, window: status.window, nodes: status.nodes, outcomes, stopRequested, generation: status.generation + 1, resolved, grants, lastResolve };
       if (exitCode !== undefined) next.exitCode = exitCode;
       await continueAsNew<typeof behaviorModeling>(input, next);
     }
@@ -296,8 +300,8 @@ function validate(input: ModelingInput): ModelingPlan {
   }
 }
 
-/** Failures that mean a collector recorded nothing. */
-const START_FAILURES = ['BpfUnavailable', 'TargetStartFailed', 'CollectorNotStarted'];
+/** Failures that mean a collector recorded nothing (the last four: the node agent refused the target). */
+const START_FAILURES = ['BpfUnavailable', 'TargetStartFailed', 'CollectorNotStarted', 'LaunchNotAllowed', 'TargetNotGranted', 'TargetNotAllowed', 'StoreNotAllowed'];
 
 /** For status conditions: the activity's own failure type, or CollectorLost when it timed out (worker or node gone). */
 function failureReason(err: unknown): string {

@@ -8,7 +8,7 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import { Checkpointer, type Progress } from '../../activities/checkpoint.js';
 import { decodeBatch, keys } from '../../store/batches.js';
 import { FileStore } from '../../store/file-store.js';
-import { tempDir } from '../helpers.js';
+import { tempDir, testKeyring } from '../helpers.js';
 
 test('the object store unavailable: the checkpoint retries with backoff, heartbeats say so, and the batch lands once it is back', { timeout: 60_000 }, async () => {
   const root = join(await tempDir('outage'), 'store');
@@ -16,8 +16,9 @@ test('the object store unavailable: the checkpoint retries with backoff, heartbe
   const env = new MockActivityEnvironment();
   const beats: Progress[] = [];
   env.on('heartbeat', (d: Progress) => beats.push(d));
+  const keyring = await testKeyring();
   const saving = env.run(async () => {
-    const out = await Checkpointer.open(store, Context.current(), { run: 'ns/app/r1', node: 'n1', collector: 'bpf', replica: 'n1/bpf/g1', arch: 'x86_64', target: 'pid:1' });
+    const out = await Checkpointer.open(store, keyring, Context.current(), { run: 'ns/app/r1', node: 'n1', collector: 'bpf', replica: 'n1/bpf/g1', arch: 'x86_64', target: 'pid:1' });
     await writeFile(root, 'not a directory'); // every put fails (ENOTDIR) while this file stands in the store's place
     await out.save({ behaviors: { syscalls: { read: { first: 1, last: 2, n: { 'n1/bpf/g1': 7 } } } }, counters: { records: 1 } });
     return out.written;
@@ -32,5 +33,5 @@ test('the object store unavailable: the checkpoint retries with backoff, heartbe
   assert.equal(await saving, 1);
   const stored = await store.list(keys.batches('ns/app/r1'));
   assert.deepEqual(stored, ['runs/ns/app/r1/batches/n1/bpf/00000000.json.gz']);
-  assert.deepEqual(decodeBatch(stored[0]!, (await store.get(stored[0]!))!).behaviors.syscalls?.read?.n, { 'n1/bpf/g1': 7 });
+  assert.deepEqual(decodeBatch(keyring, stored[0]!, (await store.get(stored[0]!))!).behaviors.syscalls?.read?.n, { 'n1/bpf/g1': 7 });
 });

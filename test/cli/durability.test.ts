@@ -45,7 +45,7 @@ test('a node worker killed with SIGKILL mid-window loses nothing: before, during
   const phases = ['uname -a', 'id', 'date'].map((cmd, i) => `while [ ! -e ${flags}/${i} ]; do sleep 0.2; done; ${cmd} >/dev/null`).join('; ');
   const target = spawn('sh', ['-c', `${phases}; exec sleep 600`], { stdio: 'ignore' });
   const dev = await daemon(['dev', '--role', 'controller'], env);
-  let node = await daemon(['worker', '--role', 'node'], env);
+  let node = await daemon(['worker', '--role', 'node', '--allow-host-targets'], env);
   try {
     const started = await cli(['model', 'start', '--target', `pid:${target.pid}`, '--duration', '10m', '--checkpoint-interval', '1s', '--id', 'durable'], env);
     assert.equal(started.code, 0, started.stderr);
@@ -56,7 +56,7 @@ test('a node worker killed with SIGKILL mid-window loses nothing: before, during
     node.kill('SIGKILL');
     await writeFile(join(flags, '1'), ''); // id: while no worker runs
     await sleep(2000);
-    node = await daemon(['worker', '--role', 'node'], env);
+    node = await daemon(['worker', '--role', 'node', '--allow-host-targets'], env);
     // The collector's heartbeat times out (30 s); the retried activity adopts the pinned state.
     await until('the retried collector', async () => {
       const s = await status(env, 'default/durable');

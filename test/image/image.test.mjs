@@ -32,6 +32,7 @@ function newest(p) {
 let rootfs;
 let imageConfig;
 let pods;
+let secrets = {};
 
 before(() => {
   for (const tool of ['umoci', 'runc']) assert.ok(which(tool), `${tool} is not installed (tools/setup-system.sh installs it)`);
@@ -52,6 +53,7 @@ before(() => {
     '--set', 'store.url=s3://models/test', '--set', 'node.pinning=false', '--set-json', 'node.auditLogPaths=[]']);
   const docs = parseAllDocuments(out).map((d) => d.toJS()).filter(Boolean);
   pods = Object.fromEntries(['Deployment', 'DaemonSet'].map((kind) => [kind, docs.find((d) => d.kind === kind).spec.template.spec]));
+  secrets = Object.fromEntries(docs.filter((d) => d.kind === 'Secret').map((d) => [d.metadata.name, d]));
   // The all-in-one's own pods: the Temporal dev server and the object store.
   const aio = sh(HELM, ['template', 'image-test', path.join(ROOT, 'charts', 'varmor-modeler'), '--kube-version', '1.33.0', '--set', 'allInOne.enabled=true']);
   for (const d of parseAllDocuments(aio).map((x) => x.toJS()).filter(Boolean)) {
@@ -90,6 +92,20 @@ function bundle(pod, { args, env = [], caps, hostNetwork = false } = {}) {
   for (const m of c.volumeMounts ?? []) {
     const vol = pod.volumes.find((v) => v.name === m.name);
     let source = vol.hostPath?.path;
+    if (vol.secret) {
+      // As the kubelet writes a Secret volume: root-owned files of defaultMode, group fsGroup.
+      const secret = secrets[vol.secret.secretName];
+      assert.ok(secret, `volume ${m.name}: the chart creates no Secret ${vol.secret.secretName}`);
+      source = fs.mkdtempSync(path.join(os.tmpdir(), `varmor-image-${m.name}-`));
+      for (const [k, v] of Object.entries(secret.data ?? {})) {
+        const file = path.join(source, k);
+        fs.writeFileSync(file, Buffer.from(v, 'base64'));
+        fs.chownSync(file, 0, pod.securityContext?.fsGroup ?? 0);
+        fs.chmodSync(file, vol.secret.defaultMode ?? 0o644);
+      }
+      fs.chmodSync(source, 0o755);
+      cleanups.push(() => fs.rmSync(source, { recursive: true, force: true }));
+    }
     if (vol.persistentVolumeClaim || vol.emptyDir) {
       // A fresh volume, as the kubelet hands it over: owned by fsGroup, group-writable, setgid.
       source = fs.mkdtempSync(path.join(os.tmpdir(), `varmor-image-${m.name}-`));
@@ -97,7 +113,7 @@ function bundle(pod, { args, env = [], caps, hostNetwork = false } = {}) {
       fs.chmodSync(source, 0o2775);
       cleanups.push(() => fs.rmSync(source, { recursive: true, force: true }));
     }
-    assert.ok(source, `volume ${m.name}: hostPath, persistentVolumeClaim and emptyDir volumes are mounted here`);
+    assert.ok(source, `volume ${m.name}: hostPath, secret, persistentVolumeClaim and emptyDir volumes are mounted here`);
     spec.mounts.push({ destination: m.mountPath, type: 'bind', source, options: ['rbind', m.readOnly ? 'ro' : 'rw'] });
   }
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'varmor-image-bundle-'));
@@ -148,6 +164,17 @@ test("the controller's command starts on the read-only root and stops only at Te
   assert.equal(r.code, 1, r.stderr);
   assert.match(r.stderr, /Temporal at 127\.0\.0\.1:7233 is unreachable/);
   assert.doesNotMatch(r.stderr, /EROFS|EACCES|Cannot find module|cannot open shared object/);
+});
+
+test("both components read the chart's keyring as their own users, and nobody else's key", () => {
+  for (const kind of ['Deployment', 'DaemonSet']) {
+    const env = pods[kind].containers[0].env.find((e) => e.name === 'VARMOR_MODELER_KEYS');
+    assert.equal(env?.value, '/etc/varmor-modeler/keys', `${kind} names the keyring`);
+    const script = `import('${APP}/dist/lib/keyring.js').then((m) => console.log(m.Keyring.fromEnv('/nonexistent').primary))`;
+    const r = run(bundle(pods[kind], { args: ['node', '-e', script], env: [`VARMOR_MODELER_KEYS=${env.value}`] }));
+    assert.equal(r.code, 0, `${kind}: ${r.stderr}`);
+    assert.equal(r.stdout.trim(), 'k0001', `${kind} signs with the chart's key`);
+  }
 });
 
 const TRACER = `${APP}/bpf/build/varmor-tracer`;

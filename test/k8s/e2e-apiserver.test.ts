@@ -23,7 +23,8 @@ import { PACKAGE_ROOT } from '../../lib/home.js';
 import { NODE_WORKER_OPTIONS, WORKFLOW_BUNDLE } from '../../workers/workers.js';
 import type { ModelingResult } from '../../workflows/index.js';
 import { CONTROLLER_QUEUE, nodeQueue } from '../../workflows/queues.js';
-import { bpfUnavailable, tempDir } from '../helpers.js';
+import { bpfUnavailable, tempDir, testKeyring } from '../helpers.js';
+import { OPEN_POLICY } from '../../core/policy.js';
 import { startDevServer } from '../workflows/env.js';
 import { bindPod, chartManifests, ControlPlane, controlPlaneMissing, reportRunning } from './control-plane.js';
 
@@ -105,12 +106,14 @@ test('a Deployment on the real control plane is modelled from its runc container
   await runPodHere(kube, await tempDir('e2e-pod'), pod.metadata!.name!, uid);
 
   const store = pathToFileURL(await tempDir('store')).href;
+  const keyring = await testKeyring();
   const workers = [
-    await Worker.create({ connection: env.nativeConnection, taskQueue: CONTROLLER_QUEUE, workflowBundle: { codePath: WORKFLOW_BUNDLE }, activities: controllerActivities({ store, kube }) }),
+    await Worker.create({ connection: env.nativeConnection, taskQueue: CONTROLLER_QUEUE, workflowBundle: { codePath: WORKFLOW_BUNDLE }, activities: controllerActivities({ store, kube, keyring, policy: OPEN_POLICY }) }),
     await Worker.create({
       connection: env.nativeConnection,
       taskQueue: nodeQueue(NODE),
-      activities: nodeActivities({ tracerPath: join(PACKAGE_ROOT, 'bpf', 'build', 'varmor-tracer'), arch: 'x86_64', commandOutput: 'ignore', auditSources: [] }),
+      // A cluster's node agent: pods only, with the controller's grant, to its one store.
+      activities: nodeActivities({ tracerPath: join(PACKAGE_ROOT, 'bpf', 'build', 'varmor-tracer'), arch: 'x86_64', commandOutput: 'ignore', auditSources: [], keyring, allow: { launch: false, hostTargets: false, stores: [store] } }),
       ...NODE_WORKER_OPTIONS,
     }),
   ];

@@ -22,7 +22,8 @@ import { PACKAGE_ROOT } from '../../lib/home.js';
 import { WORKFLOW_BUNDLE } from '../../workers/workers.js';
 import { statusQuery, type ModelingResult } from '../../workflows/index.js';
 import { CONTROLLER_QUEUE } from '../../workflows/queues.js';
-import { CLI, freePort, tempDir } from '../helpers.js';
+import { CLI, freePort, tempDir, testKeyring } from '../helpers.js';
+import { OPEN_POLICY } from '../../core/policy.js';
 import { chartManifests, type ControlPlane, FAKE_NODE } from './control-plane.js';
 
 export const VARMOR_S3 = join(PACKAGE_ROOT, '.tools', 'bin', 'varmor-s3');
@@ -151,7 +152,7 @@ export async function modelFleet(cp: ControlPlane, env: TestWorkflowEnvironment,
   const s3 = spawn(VARMOR_S3, ['--listen', `127.0.0.1:${port}`, '--db', join(await tempDir('s3'), 's3.db'), '--bucket', 'varmor-modeler'], { stdio: 'ignore' });
   Object.assign(process.env, CREDENTIALS);
   const store = `s3://varmor-modeler/fleet?endpoint=${encodeURIComponent(`http://127.0.0.1:${port}`)}&region=us-east-1&pathStyle=true`;
-  const controller = await Worker.create({ connection: env.nativeConnection, taskQueue: CONTROLLER_QUEUE, workflowBundle: { codePath: WORKFLOW_BUNDLE }, activities: controllerActivities({ store, kube }) });
+  const controller = await Worker.create({ connection: env.nativeConnection, taskQueue: CONTROLLER_QUEUE, workflowBundle: { codePath: WORKFLOW_BUNDLE }, activities: controllerActivities({ store, kube, keyring: await testKeyring(), policy: OPEN_POLICY }) });
   const running = controller.run();
   let peak = 0;
   const rss = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 100);

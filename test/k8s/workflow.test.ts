@@ -13,7 +13,10 @@ import { openStore } from '../../store/open.js';
 import { NODE_WORKER_OPTIONS, WORKFLOW_BUNDLE } from '../../workers/workers.js';
 import type { ModelingResult } from '../../workflows/index.js';
 import { CONTROLLER_QUEUE, nodeQueue } from '../../workflows/queues.js';
-import { tempDir } from '../helpers.js';
+import { tempDir, testKeyring } from '../helpers.js';
+import { OPEN_POLICY } from '../../core/policy.js';
+
+const keyring = await testKeyring();
 import { startDevServer } from '../workflows/env.js';
 import { FakeApiServer, type K8sObject } from './fake-apiserver.js';
 import { deployment, modelCrd, pod, replicaSet } from './objects.js';
@@ -33,7 +36,7 @@ after(async () => {
 async function collect(input: CollectInput): Promise<CollectResult> {
   const at = Date.now();
   const ids = input.trace.kind === 'pods' ? input.trace.pods : [];
-  await putBatch(await openStore(input.store), {
+  await putBatch(await openStore(input.store), keyring, {
     format: BATCH_FORMAT, run: input.run, node: input.node, collector: 'bpf', replica: `${input.node}/bpf/test`, seq: 0, arch: 'x86_64', target: input.target, from: at, to: at, counters: {},
     behaviors: {
       executions: { '/usr/sbin/nginx': { first: at, last: at, n: { [`${input.node}/bpf/test`]: ids.length } } },
@@ -53,7 +56,7 @@ test('a Deployment on two nodes resolves through the API, and its model lands as
   const store = pathToFileURL(await tempDir('store')).href;
   const traced: CollectInput[] = [];
   const workers = [
-    await Worker.create({ connection: env.nativeConnection, taskQueue: CONTROLLER_QUEUE, workflowBundle: { codePath: WORKFLOW_BUNDLE }, activities: controllerActivities({ store, kube }) }),
+    await Worker.create({ connection: env.nativeConnection, taskQueue: CONTROLLER_QUEUE, workflowBundle: { codePath: WORKFLOW_BUNDLE }, activities: controllerActivities({ store, kube, keyring, policy: OPEN_POLICY }) }),
     ...(await Promise.all(['node-a', 'node-b'].map((n) => Worker.create({ connection: env.nativeConnection, taskQueue: nodeQueue(n), activities: { collect: async (i: CollectInput) => (traced.push(i), collect(i)), releaseTracer: async () => true }, ...NODE_WORKER_OPTIONS })))),
   ];
   const running = workers.map((w) => w.run());

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { BATCH_FORMAT, type Batch } from '../../core/behavior.js';
 import { decodeBatch, keys, nextSeq, putBatch } from '../../store/batches.js';
 import type { ObjectStore } from '../../store/store.js';
+import { testKeyring } from '../helpers.js';
 
 export function batch(seq: number, node = 'node-a'): Batch {
   return {
@@ -63,11 +64,12 @@ export function objectStoreContract(label: string, fresh: () => Promise<ObjectSt
   test(`${label}: batches: deterministic keys, retried checkpoints overwrite, sequence resumes after the last`, { skip }, async () => {
     const store = await fresh();
     assert.equal(await nextSeq(store, 'default/app/run-1', 'node-a', 'bpf'), 0);
-    const k0 = await putBatch(store, batch(0));
+    const keyring = await testKeyring();
+    const k0 = await putBatch(store, keyring, batch(0));
     assert.equal(k0, 'runs/default/app/run-1/batches/node-a/bpf/00000000.json.gz');
-    await putBatch(store, batch(1));
-    await putBatch(store, batch(1));
-    await putBatch(store, batch(0, 'node/b c'));
+    await putBatch(store, keyring, batch(1));
+    await putBatch(store, keyring, batch(1));
+    await putBatch(store, keyring, batch(0, 'node/b c'));
     assert.deepEqual(await store.list(keys.batches('default/app/run-1')), [
       'runs/default/app/run-1/batches/node-a/bpf/00000000.json.gz',
       'runs/default/app/run-1/batches/node-a/bpf/00000001.json.gz',
@@ -75,6 +77,6 @@ export function objectStoreContract(label: string, fresh: () => Promise<ObjectSt
     ]);
     assert.equal(await nextSeq(store, 'default/app/run-1', 'node-a', 'bpf'), 2);
     assert.equal(await nextSeq(store, 'default/app/run-1', 'node/b c', 'bpf'), 1);
-    assert.deepEqual(decodeBatch(k0, (await store.get(k0))!), batch(0));
+    assert.deepEqual(decodeBatch(keyring, k0, (await store.get(k0))!), batch(0));
   });
 }

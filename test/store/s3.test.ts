@@ -9,7 +9,7 @@ import { PACKAGE_ROOT } from '../../lib/home.js';
 import { nextSeq, putBatch } from '../../store/batches.js';
 import { openStore } from '../../store/open.js';
 import { parseS3Url, S3Store } from '../../store/s3-store.js';
-import { freePort, tempDir } from '../helpers.js';
+import { freePort, tempDir, testKeyring } from '../helpers.js';
 import { batch, objectStoreContract } from './contract.js';
 
 // A real S3-protocol server on loopback: moto's, installed into the project venv by `make setup`.
@@ -173,7 +173,8 @@ test('s3 store: listing pages through more than 1000 keys', { skip, timeout: 120
 
 test('s3 store: batch helpers over S3: concurrent checkpoints, nextSeq resumes after the highest', { skip, timeout: 60_000 }, async () => {
   const store = await openStore(`s3://${BUCKET}/batches`);
-  await Promise.all(Array.from({ length: 12 }, (_, i) => putBatch(store, batch(i))));
+  const keyring = await testKeyring();
+  await Promise.all(Array.from({ length: 12 }, (_, i) => putBatch(store, keyring, batch(i))));
   assert.equal(await nextSeq(store, 'default/app/run-1', 'node-a', 'bpf'), 12);
   assert.equal(await nextSeq(store, 'default/app/run-1', 'node-b', 'bpf'), 0);
 });

@@ -6,7 +6,7 @@ import { BATCH_FORMAT } from '../../core/behavior.js';
 import { decodeBatch, encodeBatch } from '../../store/batches.js';
 import { FileStore } from '../../store/file-store.js';
 import { openStore } from '../../store/open.js';
-import { tempDir } from '../helpers.js';
+import { tempDir, testKeyring } from '../helpers.js';
 import { batch, objectStoreContract } from '../store/contract.js';
 
 objectStoreContract('file store', async () => openStore(pathToFileURL(await tempDir('store')).href));
@@ -19,10 +19,11 @@ test('file store: puts go through a temp file and leave none behind', async () =
   assert.deepEqual((await readdir(store.root + '/a/b')).sort(), ['1', '2'], 'temp files left behind');
 });
 
-test('a corrupt or foreign batch is refused with its key', () => {
-  assert.throws(() => decodeBatch('k1', new Uint8Array([1, 2, 3])), /batch k1 is unreadable/);
-  const foreign = encodeBatch({ ...batch(0), format: 'other' as typeof BATCH_FORMAT });
-  assert.throws(() => decodeBatch('k2', foreign), /batch k2 has format other/);
+test('a corrupt or foreign batch is refused with its key', async () => {
+  const keyring = await testKeyring();
+  assert.throws(() => decodeBatch(keyring, 'k1', new Uint8Array([1, 2, 3])), /k1: not a sealed object/);
+  const foreign = encodeBatch(keyring, 'k2', { ...batch(0), format: 'other' as typeof BATCH_FORMAT });
+  assert.throws(() => decodeBatch(keyring, 'k2', foreign), /batch k2 is unreadable: format is "other"/);
 });
 
 test('unknown store URLs are refused clearly', async () => {

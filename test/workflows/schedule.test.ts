@@ -10,7 +10,8 @@ import { keys, putBatch } from '../../store/batches.js';
 import { openStore } from '../../store/open.js';
 import { NODE_WORKER_OPTIONS, WORKFLOW_BUNDLE } from '../../workers/workers.js';
 import { CONTROLLER_QUEUE, nodeQueue } from '../../workflows/queues.js';
-import { tempDir } from '../helpers.js';
+import { tempDir, testKeyring } from '../helpers.js';
+import { OPEN_POLICY } from '../../core/policy.js';
 import { startDevServer } from './env.js';
 
 let env: TestWorkflowEnvironment;
@@ -23,17 +24,18 @@ after(async () => {
 
 test('a schedule re-models periodically: each run is a new model version with its drift against the previous', { timeout: 120_000 }, async () => {
   const store = pathToFileURL(await tempDir('store')).href;
+  const keyring = await testKeyring();
   let runs = 0;
   // Each run the workload does one thing more: run 1 execs /bin/a, run 2 also /bin/b, ...
   const collect = async (input: CollectInput): Promise<CollectResult> => {
     const n = ++runs;
     const at = Date.now();
     const executions = Object.fromEntries(Array.from({ length: n }, (_, i) => [`/bin/${String.fromCharCode(97 + i)}`, { first: at, last: at, n: { 'n1/bpf/t': 1 } }]));
-    await putBatch(await openStore(input.store), { format: BATCH_FORMAT, run: input.run, node: input.node, collector: 'bpf', replica: 'n1/bpf/t', seq: 0, arch: 'x86_64', target: input.target, from: at, to: at, counters: {}, behaviors: { executions } });
+    await putBatch(await openStore(input.store), keyring, { format: BATCH_FORMAT, run: input.run, node: input.node, collector: 'bpf', replica: 'n1/bpf/t', seq: 0, arch: 'x86_64', target: input.target, from: at, to: at, counters: {}, behaviors: { executions } });
     return { node: input.node, batches: 1, events: n, reason: 'target-exited' };
   };
   const workers = [
-    await Worker.create({ connection: env.nativeConnection, taskQueue: CONTROLLER_QUEUE, workflowBundle: { codePath: WORKFLOW_BUNDLE }, activities: controllerActivities({ store }) }),
+    await Worker.create({ connection: env.nativeConnection, taskQueue: CONTROLLER_QUEUE, workflowBundle: { codePath: WORKFLOW_BUNDLE }, activities: controllerActivities({ store, keyring, policy: OPEN_POLICY }) }),
     await Worker.create({ connection: env.nativeConnection, taskQueue: nodeQueue('n1'), activities: { collect, releaseTracer: async () => true }, ...NODE_WORKER_OPTIONS }),
   ];
   const running = workers.map((w) => w.run());

@@ -33,8 +33,10 @@ app.kubernetes.io/component: {{ .component }}
 {{ include "varmor-modeler.fullname" . }}-store
 {{- end -}}
 
-{{/* Environment both components share: Temporal and the object store. */}}
+{{/* Environment both components share: Temporal, the object store, the keyring. */}}
 {{- define "varmor-modeler.env" -}}
+- name: VARMOR_MODELER_KEYS
+  value: /etc/varmor-modeler/keys
 {{- if .Values.allInOne.enabled }}
 - name: TEMPORAL_ADDRESS
   value: {{ printf "%s:7233" (include "varmor-modeler.temporalService" .) | quote }}
@@ -75,6 +77,24 @@ app.kubernetes.io/component: {{ .component }}
     secretKeyRef: { name: {{ . | quote }}, key: {{ $.Values.store.credentials.secretAccessKeyKey | quote }} }
 {{- end }}
 {{- end }}
+{{- end -}}
+
+{{- define "varmor-modeler.keysSecret" -}}
+{{ .Values.keys.secretName | default (printf "%s-keys" (include "varmor-modeler.fullname" .)) }}
+{{- end -}}
+
+{{/* The keyring (templates/keys.yaml), mounted read-only in both components. */}}
+{{- define "varmor-modeler.keysMount" -}}
+- name: keys
+  mountPath: /etc/varmor-modeler/keys
+  readOnly: true
+{{- end -}}
+
+{{- define "varmor-modeler.keysVolume" -}}
+- name: keys
+  secret:
+    secretName: {{ include "varmor-modeler.keysSecret" . | quote }}
+    defaultMode: 0440
 {{- end -}}
 
 {{/* The Temporal client certificate, when temporal.tls.enabled. */}}
