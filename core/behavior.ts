@@ -115,8 +115,10 @@ function numbers(v: unknown, at: string): void {
   for (const [k, x] of Object.entries(record(v, at))) if (typeof x !== 'number' || !(x >= 0) || !Number.isFinite(x)) throw new Error(`${at}.${k.slice(0, 80)}: must be a non-negative number`);
 }
 
+/** An object of the batch; no collector writes a `__proto__` key, so none is taken (the rest of the core would treat it as the prototype). */
 function record(v: unknown, at: string): Record<string, unknown> {
   if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new Error(`${at}: must be an object`);
+  if (Object.hasOwn(v, '__proto__')) throw new Error(`${at}: "__proto__" is not a key a collector writes`);
   return v as Record<string, unknown>;
 }
 

@@ -6,7 +6,7 @@ export function parseDuration(text: string): number {
   if (/^\d+(\.\d+)?$/.test(s)) return Math.round(Number(s) * 1000);
   const parts = [...s.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h|d|w)/g)];
   if (parts.length === 0 || parts.map((p) => p[0]).join('') !== s) {
-    throw new RangeError(`invalid duration "${text}" (use e.g. 30s, 15m, 2h, 7d, 1h30m)`);
+    throw new RangeError(`invalid duration ${JSON.stringify(text.length > 40 ? `${text.slice(0, 40)}...` : text)} (use e.g. 30s, 15m, 2h, 7d, 1h30m)`);
   }
   return Math.round(parts.reduce((ms, p) => ms + Number(p[1]) * UNITS[p[2]!]!, 0));
 }

@@ -58,6 +58,8 @@ export class InputError extends Error {}
 
 const MIN_CHECKPOINT_MS = 1000;
 const MIN_LEASE_MS = 5000;
+/** Longer than any window a user means, and within what Temporal's timers and this code's arithmetic take. */
+const MAX_DURATION_MS = 366 * 86_400_000;
 
 /** Checks the input, naming the first wrong field. Pure: runs inside the workflow. */
 /** Every field the input may have (docs/modeling-input.schema.json lists the same). */
@@ -67,7 +69,7 @@ export function planFromInput(input: unknown): ModelingPlan {
   if (!isObject(input)) throw new InputError('input must be a JSON object');
   // A misspelt field would otherwise be ignored silently.
   for (const key of Object.keys(input)) {
-    if (!(INPUT_FIELDS as readonly string[]).includes(key)) throw new InputError(`${key}: unknown field (known: ${INPUT_FIELDS.join(', ')})`);
+    if (!(INPUT_FIELDS as readonly string[]).includes(key)) throw new InputError(`${fieldName(key)}: unknown field (known: ${INPUT_FIELDS.join(', ')})`);
   }
   const target = checkTarget(input.target);
   const durationMs = duration(input.duration, 'duration');
@@ -76,10 +78,10 @@ export function planFromInput(input: unknown): ModelingPlan {
   const name = optionalString(input.name, 'name') ?? defaultName(target);
   const namespace = optionalString(input.namespace, 'namespace') ?? (target.kind === 'k8s' ? /^k8s:([^/?]+)/.exec(target.spec)?.[1] : undefined) ?? 'default';
   for (const [field, value] of [['name', name], ['namespace', namespace]] as const) {
-    if (!/^[a-z0-9]([-a-z0-9.]{0,61}[a-z0-9])?$/.test(value)) throw new InputError(`${field}: "${value}" is not a DNS-1123 name (lower-case letters, digits, '-', '.')`);
+    if (!/^[a-z0-9]([-a-z0-9.]{0,61}[a-z0-9])?$/.test(value)) throw new InputError(`${field}: ${shown(value)} is not a DNS-1123 name (lower-case letters, digits, '-', '.')`);
   }
   const store = optionalString(input.store, 'store');
-  if (store !== undefined && !/^(file|s3):\/\//.test(store)) throw new InputError(`store: "${store}" must be a file:// or s3:// URL`);
+  if (store !== undefined && !/^(file|s3):\/\//.test(store)) throw new InputError(`store: ${shown(store)} must be a file:// or s3:// URL`);
   const resolveMs = input.resolveInterval === undefined ? 60_000 : duration(input.resolveInterval, 'resolveInterval');
   const giveUpMs = input.nodeGiveUp === undefined ? 600_000 : duration(input.nodeGiveUp, 'nodeGiveUp');
   const leaseMs = input.leaseInterval === undefined ? 6 * 3600_000 : duration(input.leaseInterval, 'leaseInterval');
@@ -115,7 +117,7 @@ function checkContext(c: unknown): OutputContext {
   if (!isObject(c)) throw new InputError('context: must be an object of flags');
   const out: OutputContext = {};
   for (const [k, v] of Object.entries(c)) {
-    if (!(CONTEXT_FLAGS as readonly string[]).includes(k)) throw new InputError(`context.${k}: unknown flag (known: ${CONTEXT_FLAGS.join(', ')})`);
+    if (!(CONTEXT_FLAGS as readonly string[]).includes(k)) throw new InputError(`context.${fieldName(k)}: unknown flag (known: ${CONTEXT_FLAGS.join(', ')})`);
     if (typeof v !== 'boolean') throw new InputError(`context.${k}: must be true or false`);
     out[k as (typeof CONTEXT_FLAGS)[number]] = v;
   }
@@ -151,7 +153,7 @@ function checkTarget(t: unknown): Target {
       if (typeof t.spec !== 'string' || !/^k8s:/.test(t.spec)) throw new InputError('target.spec: must be a k8s:NAMESPACE/KIND/NAME spec');
       return { kind: 'k8s', spec: t.spec };
     default:
-      throw new InputError(`target.kind: must be one of command, pid, container, k8s (got ${JSON.stringify(t.kind)})`);
+      throw new InputError(`target.kind: must be one of command, pid, container, k8s (got ${shown(t.kind)})`);
   }
 }
 
@@ -177,7 +179,20 @@ function duration(v: unknown, field: string): number {
     throw new InputError(`${field}: ${(err as Error).message}`);
   }
   if (ms <= 0) throw new InputError(`${field}: must be positive`);
+  if (!(ms <= MAX_DURATION_MS)) throw new InputError(`${field}: must be at most 366d`);
   return ms;
+}
+
+/** A field name from the input, as an error names it. */
+function fieldName(k: string): string {
+  return /^[\w.-]{1,64}$/.test(k) ? k : shown(k);
+}
+
+/** Input echoed in an error: primitives quoted and cut short (a message must stay one short line), objects by their kind. */
+function shown(v: unknown): string {
+  if (v !== null && typeof v === 'object') return Array.isArray(v) ? 'an array' : 'an object';
+  const s = JSON.stringify(v) ?? typeof v;
+  return s.length > 64 ? `${s.slice(0, 60)}..."` : s;
 }
 
 function optionalString(v: unknown, field: string): string | undefined {
