@@ -20,13 +20,19 @@
 #include "targets.h"
 #include "track.h"
 
+/* a decimal number lo..hi (lo >= 0): digits only, no sign, blanks or overflow; -1 if it is not */
+static long long parse_num(const char *s, long long lo, long long hi)
+{
+	if (!s || !*s || strspn(s, "0123456789") != strlen(s))
+		return -1;
+	errno = 0;
+	long long v = strtoll(s, NULL, 10);
+	return errno || v < lo || v > hi ? -1 : v;
+}
+
 static int parse_target(const char *s)
 {
-	char *end;
-	long v = strtol(s ? s : "", &end, 10);
-	if (!s || !*s || *end || v < 1 || v >= MAX_TARGETS)
-		return -1;
-	return v;
+	return parse_num(s, 1, MAX_TARGETS - 1);
 }
 
 static int hexval(int c)
@@ -246,58 +252,138 @@ static void cmd_flush(const char *token)
 		spool_open_next(); /* a flush ends a spool file: `checkpointed` drops whole files */
 }
 
-void handle_line(char *line)
+#define USAGE_LAUNCH "usage: launch TARGET(1..63) HEXARG0 [HEXARG...] (at most 1021 arguments, no 00 byte)"
+#define USAGE_TRACK "usage: track TARGET(1..63) pid PID | track TARGET container ID | track TARGET pod UID"
+#define USAGE_KILL "usage: kill TARGET(1..63) GRACE_MS(0..2147483647)"
+#define USAGE_UNTRACK "usage: untrack TARGET(1..63)"
+
+/*
+ * A command that is not run. A verb whose reply names its target gets that
+ * reply with the error when the target is valid (whoever sent it waits for
+ * it); anything else a command-error.
+ */
+static void refuse(int argc, char **argv, const char *msg, const char *orig)
+{
+	const char *cmd = argv[0];
+	int t = argc > 1 ? parse_target(argv[1]) : -1;
+	if (t > 0 && !strcmp(cmd, "launch")) {
+		launch_failed(t, msg);
+		return;
+	}
+	const char *reply = NULL;
+	if (t > 0 && !strcmp(cmd, "track"))
+		reply = "tracked";
+	else if (t > 0 && !strcmp(cmd, "kill"))
+		reply = "killed";
+	else if (t > 0 && !strcmp(cmd, "untrack"))
+		reply = "untracked";
+	if (!reply) {
+		command_error(msg, orig);
+		return;
+	}
+	printf("{\"t\":\"%s\",\"target\":%d,\"pids\":0", reply, t);
+	put_jstr("error", msg);
+	printf("}\n");
+}
+
+/* splits a line at every single space (empty words kept: an empty HEXARG is an empty argument);
+ * returns argc, or -1 for more than max - 1 words */
+static int split_words(char *line, char **argv, int max)
+{
+	int argc = 0;
+	for (char *p = line, *w; (w = strsep(&p, " "));) {
+		if (argc == max - 1)
+			return -1;
+		argv[argc++] = w;
+	}
+	argv[argc] = NULL;
+	return argc;
+}
+
+void refuse_line(char *line, const char *msg)
 {
 	char *orig = strdup(line);
-	char *argv[1024];
+	char *argv[4];
+	char *p = line;
 	int argc = 0;
-	for (char *tok = strtok(line, " "); tok && argc < 1023; tok = strtok(NULL, " "))
-		argv[argc++] = tok;
+	for (char *w; argc < 3 && (w = strsep(&p, " "));)
+		argv[argc++] = w;
 	argv[argc] = NULL;
-	if (argc == 0)
+	refuse(argc, argv, msg, orig ? orig : "");
+	free(orig);
+}
+
+void handle_line(char *line)
+{
+	if (!*line)
+		return; /* an empty line */
+	char *orig = strdup(line);
+	if (!orig) {
+		command_error("out of memory", "");
+		return;
+	}
+	char *argv[1024];
+	int argc = split_words(line, argv, 1024);
+	if (argc < 0) {
+		refuse_line(orig, !strcmp(argv[0], "launch") ? USAGE_LAUNCH : "too many words");
 		goto out;
+	}
 	const char *cmd = argv[0];
 	if (!strcmp(cmd, "quit")) {
-		quitting = true;
-		releasing = argc > 1 && !strcmp(argv[1], "release");
+		if (argc > 2 || (argc == 2 && strcmp(argv[1], "release")))
+			command_error("usage: quit [release]", orig);
+		else {
+			quitting = true;
+			releasing = argc == 2;
+		}
 	} else if (!strcmp(cmd, "release")) {
-		quitting = releasing = true;
+		if (argc != 1)
+			command_error("usage: release", orig);
+		else
+			quitting = releasing = true;
 	} else if (!strcmp(cmd, "checkpointed")) {
 		if (argc != 2)
 			command_error("usage: checkpointed TOKEN", orig);
 		else
 			spool_checkpointed(argv[1]);
 	} else if (!strcmp(cmd, "flush")) {
-		cmd_flush(argc > 1 ? argv[1] : "");
+		if (argc > 2)
+			command_error("usage: flush [TOKEN]", orig);
+		else
+			cmd_flush(argc > 1 ? argv[1] : "");
 	} else if (!strcmp(cmd, "launch")) {
 		int t = parse_target(argv[1]);
-		bool ok = t > 0 && argc >= 3;
+		bool ok = t > 0 && argc >= 3 && *argv[2];
 		for (int i = 2; ok && i < argc; i++)
 			ok = unhex(argv[i]);
 		if (!ok)
-			command_error("usage: launch TARGET(1..63) HEXARG0 [HEXARG...]", orig);
+			refuse(argc, argv, USAGE_LAUNCH, orig);
 		else
 			cmd_launch(t, argv + 2);
 	} else if (!strcmp(cmd, "track")) {
 		int t = parse_target(argv[1]);
+		long long pid = argc == 4 && !strcmp(argv[2], "pid") ? parse_num(argv[3], 0, INT_MAX) : 0;
 		if (t < 0 || argc != 4 || (strcmp(argv[2], "pid") && strcmp(argv[2], "container") && strcmp(argv[2], "pod")))
-			command_error("usage: track TARGET(1..63) pid PID | track TARGET container ID | track TARGET pod UID", orig);
+			refuse(argc, argv, USAGE_TRACK, orig);
 		else if (!strcmp(argv[2], "container"))
 			cmd_track_container(t, argv[3]);
 		else if (!strcmp(argv[2], "pod"))
 			cmd_track_pod(t, argv[3]);
+		else if (pid < 0)
+			refuse(argc, argv, "pid must be a decimal number 0..2147483647", orig);
 		else
-			cmd_track(t, atoi(argv[3]));
+			cmd_track(t, pid);
 	} else if (!strcmp(cmd, "kill")) {
 		int t = parse_target(argv[1]);
-		if (t < 0 || argc != 3)
-			command_error("usage: kill TARGET(1..63) GRACE_MS", orig);
+		long long grace = argc == 3 ? parse_num(argv[2], 0, INT_MAX) : -1;
+		if (t < 0 || grace < 0)
+			refuse(argc, argv, USAGE_KILL, orig);
 		else
-			cmd_kill(t, atol(argv[2]));
+			cmd_kill(t, grace);
 	} else if (!strcmp(cmd, "untrack")) {
 		int t = parse_target(argv[1]);
 		if (t < 0 || argc != 2)
-			command_error("usage: untrack TARGET(1..63)", orig);
+			refuse(argc, argv, USAGE_UNTRACK, orig);
 		else
 			cmd_untrack(t);
 	} else {

@@ -3,8 +3,11 @@
 #ifndef VARMOR_COMMANDS_H
 #define VARMOR_COMMANDS_H
 
-/* runs one command line (modified in place) */
+/* runs one command line (modified in place); an empty line is ignored */
 void handle_line(char *line);
+/* answers a line that is not run (too long, a NUL byte) with `msg`: the reply its verb and target
+ * call for, with the error, else a command-error (see README.md) */
+void refuse_line(char *line, const char *msg);
 
 /* a pending `kill` of target ends: SIGKILL to what is left, reply `killed` */
 void finish_kill(int target);

@@ -334,6 +334,7 @@ static bool read_commands(void)
 {
 	static char inbuf[1 << 16];
 	static size_t inlen;
+	static bool skipping; /* in the rest of a line that was too long: dropped up to its newline */
 	ssize_t n = read(0, inbuf + inlen, sizeof(inbuf) - 1 - inlen);
 	if (n <= 0 && !(n < 0 && errno == EINTR)) {
 		quitting = true; /* EOF = quit */
@@ -344,16 +345,26 @@ static bool read_commands(void)
 	inlen += n;
 	char *start = inbuf, *nl;
 	while (!quitting && (nl = memchr(start, '\n', inbuf + inlen - start))) {
+		bool nul = memchr(start, 0, nl - start) != NULL;
 		*nl = 0;
 		if (nl > start && nl[-1] == '\r')
 			nl[-1] = 0;
-		handle_line(start);
+		if (skipping)
+			skipping = false; /* never run the tail of a line too long */
+		else if (nul)
+			refuse_line(start, "NUL byte in command");
+		else
+			handle_line(start);
 		start = nl + 1;
 	}
 	inlen -= start - inbuf;
 	memmove(inbuf, start, inlen);
 	if (inlen == sizeof(inbuf) - 1) {
-		command_error("line too long", "");
+		if (!skipping) {
+			inbuf[256] = 0; /* the verb and target are enough to answer */
+			refuse_line(inbuf, "line too long (more than 65534 bytes)");
+		}
+		skipping = true;
 		inlen = 0;
 	}
 	return true;
