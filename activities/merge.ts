@@ -7,13 +7,14 @@ import type { ArmorProfileModel } from '../core/armorprofilemodel.js';
 import { mergeCounters, mergeInto, type BehaviorSet, type Counters } from '../core/behavior.js';
 import { diff, renderDiff, type ModelDiff } from '../core/diff.js';
 import { buildOutputs, type Integrity, type NodeOutcome, type OutputFile } from '../core/outputs.js';
-import { namespaceRefusal, type ModelingPolicy } from '../core/policy.js';
+import type { ModelingPolicy } from '../core/policy.js';
 import { isArch, type Arch } from '../core/syscalls.js';
 import type { Keyring } from '../lib/keyring.js';
 import { decodeBatch, keys } from '../store/batches.js';
 import { openStore } from '../store/open.js';
 import { IntegrityError } from '../store/sealed.js';
 import type { ObjectStore } from '../store/store.js';
+import { requireNamespaceAllowed } from './policy.js';
 
 export interface MergeInput {
   run: string;
@@ -65,8 +66,7 @@ export function mergeActivity(config: MergeConfig) {
     if (!input.run.startsWith(`${input.namespace}/${input.name}/`)) {
       throw ApplicationFailure.create({ message: `run ${input.run} is not a run of ${input.namespace}/${input.name}`, type: 'InvalidInput', nonRetryable: true });
     }
-    const refusal = input.writeResource ? namespaceRefusal(config.policy, input.namespace) : undefined;
-    if (refusal) throw ApplicationFailure.create({ message: refusal, type: 'TargetNotAllowed', nonRetryable: true });
+    if (input.writeResource) await requireNamespaceAllowed(config, input.namespace);
     const result = await mergeToStore(config.keyring, input);
     if (input.writeResource) {
       if (!config.kube) throw ApplicationFailure.create({ message: 'cannot write the ArmorProfileModel: this controller has no Kubernetes access', type: 'KubernetesUnavailable', nonRetryable: true });

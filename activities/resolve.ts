@@ -1,12 +1,13 @@
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { resolveLocal } from '../core/local-target.js';
-import { hostTargetRefusal, namespaceRefusal, needsLabels, type ModelingPolicy } from '../core/policy.js';
+import { hostTargetRefusal, type ModelingPolicy } from '../core/policy.js';
 import { parseK8sSpec } from '../core/target-spec.js';
 import type { NodeTarget, Target } from '../core/target.js';
 import type { Kube } from '../k8s/client.js';
 import type { Keyring } from '../lib/keyring.js';
 import { issueGrant } from './grant.js';
+import { requireNamespaceAllowed } from './policy.js';
 
 export interface Resolution {
   /** What each node's collector traces, by node name. */
@@ -47,7 +48,7 @@ async function resolveAllowed(config: ResolveConfig, target: Target): Promise<Re
     return resolveLocal(target);
   }
   if (!config.kube) throw ApplicationFailure.create({ message: 'this controller has no Kubernetes access (no in-cluster account, KUBECONFIG or ~/.kube/config)', type: 'KubernetesUnavailable', nonRetryable: true });
-  const [{ kubernetesResolver, namespaceLabels }, { isTransient, K8sError }] = await Promise.all([import('../k8s/resolve.js'), import('../k8s/errors.js')]);
+  const [{ kubernetesResolver }, { isTransient, K8sError }] = await Promise.all([import('../k8s/resolve.js'), import('../k8s/errors.js')]);
   try {
     let namespace: string;
     try {
@@ -55,9 +56,7 @@ async function resolveAllowed(config: ResolveConfig, target: Target): Promise<Re
     } catch (err) {
       throw ApplicationFailure.create({ message: (err as Error).message, type: 'InvalidTarget', nonRetryable: true });
     }
-    const labels = needsLabels(config.policy, namespace) ? await namespaceLabels(config.kube, namespace) : undefined;
-    const refusal = namespaceRefusal(config.policy, namespace, labels);
-    if (refusal) throw refuse(refusal);
+    await requireNamespaceAllowed(config, namespace);
     return await kubernetesResolver(config.kube)(target.spec);
   } catch (err) {
     // Transient errors were already retried by the client; what is left is for a person to fix.
