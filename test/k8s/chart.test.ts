@@ -82,6 +82,41 @@ describe('Helm chart', { skip }, () => {
     assert.deepEqual(one(await render(), 'Deployment').spec.template.spec.containers[0].command, ['varmor-modeler', 'worker', '--role', 'controller']);
   });
 
+  test('who may start what: the node agent never launches, traces host processes only with policy.hostTargets; the controller gets the policy', async () => {
+    const env = (w: Manifest) => Object.fromEntries(w.spec.template.spec.containers[0].env.filter((e: Manifest) => 'value' in e).map((e: Manifest) => [e.name, e.value]));
+    const ms = await render();
+    assert.ok(!one(ms, 'DaemonSet').spec.template.spec.containers[0].command.some((a: string) => /^--allow-/.test(a)), 'the default node agent opts in to nothing');
+    assert.deepEqual(
+      [env(one(ms, 'Deployment'))].map((e) => [e.VARMOR_MODELER_ALLOW_NAMESPACES, e.VARMOR_MODELER_NAMESPACE_SELECTOR, e.VARMOR_MODELER_EXCLUDE_NAMESPACES, e.VARMOR_MODELER_ALLOW_HOST_TARGETS]),
+      [['*', '', 'kube-system', 'false']],
+    );
+    const custom = await render('--set-json', 'policy={"namespaces":["shop","blog"],"namespaceSelector":"team in (web)","excludeNamespaces":[],"hostTargets":true}');
+    assert.deepEqual(one(custom, 'DaemonSet').spec.template.spec.containers[0].command.slice(-1), ['--allow-host-targets']);
+    const e = env(one(custom, 'Deployment'));
+    assert.deepEqual([e.VARMOR_MODELER_ALLOW_NAMESPACES, e.VARMOR_MODELER_NAMESPACE_SELECTOR, e.VARMOR_MODELER_EXCLUDE_NAMESPACES, e.VARMOR_MODELER_ALLOW_HOST_TARGETS], ['shop,blog', 'team in (web)', '', 'true']);
+    // The command line can never carry --allow-launch, whatever the values.
+    assert.doesNotMatch(readFileSync(join(CHART, 'templates', 'node-agent.yaml'), 'utf8'), /allow-launch\b(?!:)/);
+  });
+
+  test('the keyring: a Secret the chart makes (or the one named), mounted read-only in both components, readable by the controller\'s group', async () => {
+    const ms = await render();
+    const secret = one(ms, 'Secret');
+    assert.equal(secret.metadata.name, 'test-varmor-modeler-keys');
+    assert.equal(secret.metadata.annotations['helm.sh/resource-policy'], 'keep');
+    assert.ok(Buffer.from(secret.data.k0001, 'base64').length >= 32, 'a key of at least 32 bytes');
+    assert.notEqual((await render()).find((m) => m.kind === 'Secret').data.k0001, secret.data.k0001, 'each install its own random key');
+    for (const w of [one(ms, 'Deployment'), one(ms, 'DaemonSet')]) {
+      const pod = w.spec.template.spec;
+      assert.deepEqual(pod.volumes.find((v: Manifest) => v.name === 'keys').secret, { secretName: 'test-varmor-modeler-keys', defaultMode: 0o440 });
+      assert.deepEqual(pod.containers[0].volumeMounts.find((m: Manifest) => m.name === 'keys'), { name: 'keys', mountPath: '/etc/varmor-modeler/keys', readOnly: true });
+      assert.equal(pod.containers[0].env.find((e: Manifest) => e.name === 'VARMOR_MODELER_KEYS').value, '/etc/varmor-modeler/keys');
+    }
+    assert.equal(one(ms, 'Deployment').spec.template.spec.securityContext.fsGroup, 65532);
+    const own = await render('--set', 'keys.secretName=my-keys');
+    assert.equal(own.filter((m) => m.kind === 'Secret').length, 0, 'no Secret of its own when one is named');
+    assert.equal(one(own, 'DaemonSet').spec.template.spec.volumes.find((v: Manifest) => v.name === 'keys').secret.secretName, 'my-keys');
+  });
+
   test('no container is privileged or can escalate; the controller has no capabilities and no host access', async () => {
     const ms = await render();
     for (const w of [one(ms, 'Deployment'), one(ms, 'DaemonSet')]) {

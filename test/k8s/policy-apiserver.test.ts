@@ -26,6 +26,13 @@ const NODE = 'node-a';
 const POLICY: ModelingPolicy = { namespaces: ['shop'], namespaceSelector: 'varmor-modeler.io/model=true', excludeNamespaces: ['kube-system'], hostTargets: false };
 const { EventType } = proto.temporal.api.enums.v1;
 
+/** A workflow failure's messages down to the activity's own. */
+function causes(err: Error): string {
+  const messages: string[] = [];
+  for (let e: { message?: string; cause?: unknown } | undefined = err; e; e = e.cause as typeof e) messages.push(e.message ?? '');
+  return messages.join(' | ');
+}
+
 describe('the modeling policy on a real kube-apiserver', { skip: controlPlaneMissing() }, () => {
   let cp: ControlPlane;
   let kube: Kube;
@@ -37,6 +44,8 @@ describe('the modeling policy on a real kube-apiserver', { skip: controlPlaneMis
 
   /** A pod "web" in the namespace, bound to NODE and running, as a kubelet would report it. */
   async function runningPod(namespace: string): Promise<void> {
+    // No controller-manager here: the namespace's default ServiceAccount, which pods need, is made by hand.
+    await cp.kubectl(['create', 'serviceaccount', 'default', '-n', namespace]);
     await cp.apply(`apiVersion: v1\nkind: Pod\nmetadata: {name: web, namespace: ${namespace}}\nspec: {containers: [{name: main, image: registry.example/web:1}]}\n`);
     await bindPod(kube, namespace, 'web', NODE);
     await reportRunning(kube, await kube.core.readNamespacedPod({ namespace, name: 'web' }), () => 'containerd://' + 'ab'.repeat(32));
@@ -80,10 +89,7 @@ describe('the modeling policy on a real kube-apiserver', { skip: controlPlaneMis
     const started = Date.now();
     const h = await model(target, name);
     await assert.rejects(h.result(), (err: Error) => {
-      let e: { message?: string; cause?: unknown } | undefined = err;
-      const messages: string[] = [];
-      for (; e; e = e.cause as typeof e) messages.push(e.message ?? '');
-      assert.match(messages.join(' | '), message);
+      assert.match(causes(err), message);
       return true;
     });
     assert.ok(Date.now() - started < 20_000, 'refused at once, not after the window');
@@ -104,7 +110,7 @@ describe('the modeling policy on a real kube-apiserver', { skip: controlPlaneMis
   test('namespaces allowed by name and by their labels are modelled, and their node agent gets a grant that covers exactly its target', async () => {
     for (const ns of ['shop', 'blog']) {
       const h = await model({ kind: 'k8s', spec: `k8s:${ns}/pod/web` }, `${ns}-web`);
-      await h.result();
+      await h.result().catch((err: Error) => assert.fail(causes(err)));
     }
     assert.deepEqual(collected.map((c) => [c.input.node, c.input.run.split('/')[0], c.input.trace.kind, c.grantProblem]), [
       [NODE, 'shop', 'pods', undefined],

@@ -94,7 +94,8 @@ app.kubernetes.io/component: {{ .component }}
 - name: keys
   secret:
     secretName: {{ include "varmor-modeler.keysSecret" . | quote }}
-    defaultMode: 0440
+    # 0440: root and the fsGroup read it (decimal: YAML 1.1 and 1.2 read a leading 0 differently)
+    defaultMode: 288
 {{- end -}}
 
 {{/* The Temporal client certificate, when temporal.tls.enabled. */}}
