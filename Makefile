@@ -13,7 +13,7 @@ STAMP := .tools/stamps
 .PHONY: setup system demo test lint build bpf image clean kube-tools
 .DELETE_ON_ERROR:
 
-setup: system node_modules/.package-lock.json $(VENV)/bin/temporal $(VENV)/bin/moto_server .tools/bin/helm kube-tools .tools/bin/varmor-s3 bpf build
+setup: system node_modules/.package-lock.json $(VENV)/bin/temporal $(VENV)/bin/moto_server .tools/bin/helm kube-tools .tools/bin/temporal-server .tools/bin/varmor-s3 bpf build
 
 $(STAMP):
 	mkdir -p $@
@@ -66,6 +66,11 @@ KUBE_LDFLAGS := -X k8s.io/component-base/version.gitVersion=$(KUBE_VERSION) \
 
 .tools/bin/etcd: tools/etcd/go.mod tools/etcd/go.sum
 	cd tools/etcd && go build -trimpath -o $(CURDIR)/.tools/bin/etcd go.etcd.io/etcd/server/v3
+
+# A real Temporal server (go.temporal.io/server's own cmd/server, v1.32.1: v1.32.2 needs Go 1.26.10),
+# for the mTLS test (test/workflows/tls-server.ts): the CLI's dev server has no TLS options.
+.tools/bin/temporal-server: tools/temporal-server/go.mod tools/temporal-server/go.sum
+	cd tools/temporal-server && go build -trimpath -o $(CURDIR)/.tools/bin/temporal-server go.temporal.io/server/cmd/server
 
 # The all-in-one chart's S3-protocol object store (tools/s3), also put in the image.
 .tools/bin/varmor-s3: tools/s3/go.mod tools/s3/go.sum tools/s3/main.go

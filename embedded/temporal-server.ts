@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { Connection } from '@temporalio/client';
 import type { Logger } from 'pino';
 import { PACKAGE_ROOT } from '../lib/home.js';
-import { tlsFromEnv } from '../lib/temporal-tls.js';
+import { tlsFromEnv, tlsRefusal } from '../lib/temporal-tls.js';
 import { SEARCH_ATTRIBUTES } from '../lib/search-attributes.js';
 
 export interface TemporalEndpoint {
@@ -148,6 +148,10 @@ async function checkReachable(address: string, timeoutMs: number): Promise<void>
     connection = await Connection.connect({ address, connectTimeout: timeoutMs, tls: tlsFromEnv() });
     await connection.workflowService.getSystemInfo({});
   } catch (err) {
+    // A refused client certificate looks like a timeout to the gRPC client: ask the TLS layer.
+    const tls = tlsFromEnv();
+    const refusal = tls ? await tlsRefusal(address, tls) : undefined;
+    if (refusal) throw new TemporalUnavailable(`Temporal at ${address} refuses this client: ${refusal}`);
     throw new TemporalUnavailable(`Temporal at ${address} is unreachable: ${(err as Error).message.split('\n')[0]}`);
   } finally {
     await connection?.close();
