@@ -1,7 +1,8 @@
+import { randomBytes } from 'node:crypto';
 import type { Context } from '@temporalio/activity';
-import { BATCH_FORMAT, type Batch, type BehaviorSet } from '../core/behavior.js';
+import { BATCH_FORMAT, bringsNew, mergeCounters, mergeInto, type Batch, type BehaviorSet, type Counters } from '../core/behavior.js';
 import type { Keyring } from '../lib/keyring.js';
-import { decodeBatch, keys, nextSeq, putBatch } from '../store/batches.js';
+import { decodeBatch, encodeBatch, keys, parseBatchKey } from '../store/batches.js';
 import type { ObjectStore } from '../store/store.js';
 
 /** What one collector hands over at a checkpoint. */
@@ -26,68 +27,198 @@ export interface Progress {
   storeError?: string;
 }
 
+/** When a collector writes and folds (tests and benchmarks set their own). */
+export interface CheckpointPolicy {
+  /** Fold the collector's objects into one snapshot once this many batches were written since the last. */
+  compactEvery: number;
+  /** A checkpoint that only raises counts (nothing new) waits; it is written after this long at most. */
+  quietWriteMs: number;
+  /** The clock batches are stamped with (a benchmark's compressed week runs its own). */
+  now?: () => number;
+}
+
+export const DEFAULT_CHECKPOINT_POLICY: CheckpointPolicy = { compactEvery: 30, quietWriteMs: 10 * 60_000 };
+
+/** A collector's objects in the store, merged: what its next snapshot holds. */
+interface Folded {
+  behaviors: BehaviorSet;
+  sessions: BehaviorSet;
+  counters: Counters;
+  samples: string[];
+  position?: unknown;
+  /** Sequence number of the object the position came from: the newest wins. */
+  positionSeq: number;
+  from: number;
+  to: number;
+}
+
+const MAX_SAMPLES = 10;
+
 /**
- * Writes one collector's batches: sequence numbers continue after the last stored batch, so a
- * retried activity neither overwrites nor duplicates, and a failed put is retried with backoff
- * while the batch stays in memory.
+ * Writes one collector's batches and keeps what the collector holds in the store bounded.
+ *
+ * - A checkpoint is written only when it brings something new (a behavior, a permission, a
+ *   sample); one that only raises counts waits, at most `quietWriteMs`, and the last one of a
+ *   lease is always written. An idle target writes nothing.
+ * - Every `compactEvery` batches, and at the end of a lease, everything the collector has in the
+ *   store (the last snapshot, the batches since, whatever an earlier attempt left) is folded into
+ *   one snapshot: written first, then the objects it covers are deleted. The behavior set is a
+ *   CRDT, so a reader that sees a snapshot and the batches it covers (a crash between the two
+ *   steps, or two attempts compacting at once) gets the same answer, and nothing is counted twice.
+ * - Sequence numbers continue after the highest stored, so a retried activity overwrites nothing;
+ *   a failed put is retried with backoff while the batch stays in memory.
  */
 export class Checkpointer {
-  private from = Date.now();
+  /** Batches written by this instance (progress). */
   written = 0;
+  private unsaved: Folded;
+  private lastWrite: number;
+  private sinceSnapshot = 0;
+  /** This instance's part of its keys. */
+  private readonly writer = randomBytes(4).toString('hex');
 
   private constructor(
     private readonly store: ObjectStore,
     private readonly keyring: Keyring,
     private readonly ctx: Context,
     private readonly base: Pick<Batch, 'run' | 'node' | 'collector' | 'replica' | 'arch' | 'target'>,
+    private readonly policy: CheckpointPolicy,
     private seq: number,
-  ) {}
-
-  static async open(store: ObjectStore, keyring: Keyring, ctx: Context, base: Checkpointer['base']): Promise<Checkpointer> {
-    return new Checkpointer(store, keyring, ctx, base, await nextSeq(store, base.run, base.node, base.collector));
+    private readonly folded: Folded,
+    /** Objects `folded` was read from or written as: the next snapshot replaces them. */
+    private foldedKeys: string[],
+  ) {
+    this.lastWrite = this.now();
+    this.unsaved = empty(this.now());
   }
 
-  /** The resume position the previous attempt checkpointed last, if any; none when that batch does not verify. */
+  private now(): number {
+    return this.policy.now?.() ?? Date.now();
+  }
+
+  /** Opens a collector's checkpoints, folding in what earlier leases and attempts left in the store (a snapshot and a few batches). */
+  static async open(store: ObjectStore, keyring: Keyring, ctx: Context, base: Checkpointer['base'], policy = DEFAULT_CHECKPOINT_POLICY): Promise<Checkpointer> {
+    const listed = (await store.list(keys.nodeBatches(base.run, base.node, base.collector)))
+      .map((key) => ({ key, parsed: parseBatchKey(key) }))
+      .filter((o): o is { key: string; parsed: { seq: number; snapshot: boolean } } => o.parsed !== undefined);
+    const folded = empty(policy.now?.() ?? Date.now());
+    const foldedKeys: string[] = [];
+    for (const { key, parsed } of listed) {
+      const body = await store.get(key);
+      if (!body) continue;
+      let batch: Batch;
+      try {
+        batch = decodeBatch(keyring, key, body);
+      } catch (err) {
+        // Left where it is: the merge refuses and reports it; it must not vanish in a snapshot.
+        ctx.log.warn('an object of this collector does not verify; not folded', { key, error: (err as Error).message });
+        continue;
+      }
+      fold(folded, batch, parsed.seq);
+      foldedKeys.push(key);
+    }
+    const seq = Math.max(-1, ...listed.map((o) => o.parsed.seq)) + 1;
+    return new Checkpointer(store, keyring, ctx, base, policy, seq, folded, foldedKeys);
+  }
+
+  /** The resume position of the newest object in the store that verifies, if any. */
   async lastPosition(): Promise<unknown> {
-    if (this.seq === 0) return undefined;
-    const key = keys.batch(this.base.run, this.base.node, this.base.collector, this.seq - 1);
-    const body = await this.store.get(key);
-    if (!body) return undefined;
-    try {
-      return decodeBatch(this.keyring, key, body).position;
-    } catch (err) {
-      this.ctx.log.warn('the last batch does not verify; not resuming from its position', { key, error: (err as Error).message });
-      return undefined;
+    return this.folded.position;
+  }
+
+  /** Hands over what the collector saw since its previous checkpoint; writes it when it is due. `final`: the lease ends. */
+  async save(delta: Delta, opts: { final?: boolean } = {}): Promise<void> {
+    const u = this.unsaved;
+    mergeInto(u.behaviors, delta.behaviors);
+    if (delta.sessions) mergeInto(u.sessions, delta.sessions);
+    u.counters = { [this.base.replica]: delta.counters };
+    for (const line of delta.samples ?? []) if (!u.samples.includes(line)) u.samples.push(line);
+    if (delta.position !== undefined) u.position = delta.position;
+    const newSample = this.folded.samples.length < MAX_SAMPLES && u.samples.some((l) => !this.folded.samples.includes(l));
+    const news = newSample || bringsNew(this.folded.behaviors, u.behaviors) || bringsNew(this.folded.sessions, u.sessions);
+    const due = opts.final || this.now() - this.lastWrite >= this.policy.quietWriteMs;
+    if (news || (due && this.changed())) await this.write();
+    if (this.sinceSnapshot >= this.policy.compactEvery || (opts.final && this.foldedKeys.length > 1)) await this.compact();
+  }
+
+  /** Whether the unsaved part differs from what the store has: counts, counters or position. */
+  private changed(): boolean {
+    const u = this.unsaved;
+    if (Object.keys(u.behaviors).length || Object.keys(u.sessions).length) return true;
+    const counters = u.counters[this.base.replica] ?? {};
+    const stored = this.folded.counters[this.base.replica] ?? {};
+    if (Object.entries(counters).some(([k, v]) => stored[k] !== v)) return true;
+    return u.position !== undefined && JSON.stringify(u.position) !== JSON.stringify(this.folded.position);
+  }
+
+  private async write(): Promise<void> {
+    const u = this.unsaved;
+    const to = this.now();
+    const batch: Batch = { format: BATCH_FORMAT, ...this.base, seq: this.seq, from: u.from, to, behaviors: u.behaviors, counters: u.counters };
+    if (Object.keys(u.sessions).length) batch.sessions = u.sessions;
+    if (u.samples.length) batch.samples = u.samples.slice(0, MAX_SAMPLES);
+    if (u.position !== undefined) batch.position = u.position;
+    const key = keys.batch(this.base.run, this.base.node, this.base.collector, this.seq, this.writer);
+    await this.persist(key, batch);
+    fold(this.folded, batch, this.seq);
+    this.foldedKeys.push(key);
+    this.seq++;
+    this.written++;
+    this.sinceSnapshot++;
+    this.lastWrite = to;
+    this.unsaved = empty(to);
+  }
+
+  /** One snapshot for everything folded, then the objects it covers go. */
+  private async compact(): Promise<void> {
+    const f = this.folded;
+    const last = this.seq - 1;
+    const key = keys.snapshot(this.base.run, this.base.node, this.base.collector, last, this.writer);
+    const snapshot: Batch = { format: BATCH_FORMAT, ...this.base, seq: last, from: f.from, to: f.to, behaviors: f.behaviors, counters: f.counters };
+    if (Object.keys(f.sessions).length) snapshot.sessions = f.sessions;
+    if (f.samples.length) snapshot.samples = f.samples;
+    if (f.position !== undefined) snapshot.position = f.position;
+    await this.persist(key, snapshot);
+    const covered = this.foldedKeys.filter((k) => k !== key);
+    this.foldedKeys = [key];
+    this.sinceSnapshot = 0;
+    for (const k of covered) {
+      // A delete that fails leaves a covered object: harmless to a reader, folded again next time.
+      await this.store.delete(k).catch((err: Error) => {
+        this.ctx.log.warn('a compacted object could not be deleted; it is folded again next time', { key: k, error: err.message });
+        this.foldedKeys.push(k);
+      });
     }
   }
 
-  async save(delta: Delta): Promise<void> {
-    const to = Date.now();
-    const batch: Batch = {
-      format: BATCH_FORMAT,
-      ...this.base,
-      seq: this.seq,
-      from: this.from,
-      to,
-      behaviors: delta.behaviors,
-      counters: { [this.base.replica]: delta.counters },
-    };
-    if (delta.sessions && Object.keys(delta.sessions).length) batch.sessions = delta.sessions;
-    if (delta.samples?.length) batch.samples = delta.samples;
-    if (delta.position !== undefined) batch.position = delta.position;
+  private async persist(key: string, batch: Batch): Promise<void> {
     for (let attempt = 0; ; attempt++) {
       try {
-        await putBatch(this.store, this.keyring, batch);
-        break;
+        await this.store.put(key, encodeBatch(this.keyring, key, batch));
+        return;
       } catch (err) {
         const message = (err as Error).message;
-        this.ctx.log.warn('checkpoint failed, retrying', { collector: this.base.collector, seq: batch.seq, error: message });
+        this.ctx.log.warn('checkpoint failed, retrying', { collector: this.base.collector, key, error: message });
         this.ctx.heartbeat({ node: this.base.node, seq: batch.seq, events: -1, storeError: message } satisfies Progress);
         await new Promise((r) => setTimeout(r, Math.min(30_000, 500 * 2 ** attempt)));
       }
     }
-    this.seq++;
-    this.written++;
-    this.from = to;
   }
+}
+
+function empty(from: number): Folded {
+  return { behaviors: {}, sessions: {}, counters: {}, samples: [], positionSeq: -1, from, to: from };
+}
+
+function fold(into: Folded, batch: Batch, seq: number): void {
+  mergeInto(into.behaviors, batch.behaviors);
+  if (batch.sessions) mergeInto(into.sessions, batch.sessions);
+  mergeCounters(into.counters, batch.counters);
+  for (const line of batch.samples ?? []) if (into.samples.length < MAX_SAMPLES && !into.samples.includes(line)) into.samples.push(line);
+  if (batch.position !== undefined && seq >= into.positionSeq) {
+    into.position = batch.position;
+    into.positionSeq = seq;
+  }
+  into.from = Math.min(into.from, batch.from);
+  into.to = Math.max(into.to, batch.to);
 }

@@ -124,11 +124,12 @@ export function collectActivity(config: CollectorConfig) {
           hasPid: (pid) => events.hasPid(pid),
         })
       : undefined;
-    const checkpoint = async () => {
+    // Counts are cumulative, so a checkpoint the Checkpointer holds back (nothing new) loses nothing when the spool moves on.
+    const checkpoint = async (final = false) => {
       const token = await tracer.flush();
-      await bpfOut.save(events.take(Date.now()));
+      await bpfOut.save(events.take(Date.now()), { final });
       if (stateDir) await tracer.checkpointed(token);
-      await audit?.checkpoint();
+      await audit?.checkpoint(final);
     };
     const progress = () => ({ node: input.node, attempt, seq: bpfOut.written + (audit?.out.written ?? 0), events: events.events }) satisfies Progress;
 
@@ -166,7 +167,7 @@ export function collectActivity(config: CollectorConfig) {
       await tracer.request(`kill ${TARGET_ID} ${KILL_GRACE_MS}`, (r) => r.t === 'killed' && r.target === TARGET_ID).catch(() => {});
     }
     audit?.poll();
-    await checkpoint();
+    await checkpoint(true);
     audit?.stop();
     // Nothing left to trace ends the generation; otherwise hand the pinned state to whoever comes next.
     if (stateDir && reason === 'target-exited') await tracer.release();

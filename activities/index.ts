@@ -3,6 +3,7 @@ import type { ModelingPolicy } from '../core/policy.js';
 import type { Kube } from '../k8s/client.js';
 import type { Keyring } from '../lib/keyring.js';
 import { mergeActivity } from './merge.js';
+import { partialActivity } from './partial.js';
 import { resolveActivity } from './resolve.js';
 
 export interface ControllerConfig {
@@ -18,7 +19,7 @@ export interface ControllerConfig {
 
 /** Activities of the controller (task queue varmor-modeler): target resolution and the merge. */
 export function controllerActivities(config: ControllerConfig) {
-  return { resolveTarget: resolveActivity(config), mergeRun: mergeActivity(config) };
+  return { resolveTarget: resolveActivity(config), mergePartial: partialActivity(config), mergeRun: mergeActivity(config) };
 }
 
 /** Activities of a node (task queue varmor-modeler-node-<node>): the collectors. */
@@ -31,4 +32,5 @@ export type NodeActivities = ReturnType<typeof nodeActivities>;
 export type { CollectInput, CollectResult, CollectorConfig } from './collect.js';
 export type { Progress } from './checkpoint.js';
 export type { MergeInput, MergeResult } from './merge.js';
+export type { PartialInput } from './partial.js';
 export type { Resolution } from './resolve.js';

@@ -4,16 +4,17 @@ import type { Kube } from '../k8s/client.js';
 import { parse } from 'yaml';
 import type { Context as AdviceContext } from '../core/advisor.js';
 import type { ArmorProfileModel } from '../core/armorprofilemodel.js';
-import { mergeCounters, mergeInto, type BehaviorSet, type Counters } from '../core/behavior.js';
+import { mergeCounters, mergeInto } from '../core/behavior.js';
 import { diff, renderDiff, type ModelDiff } from '../core/diff.js';
-import { buildOutputs, type Integrity, type NodeOutcome, type OutputFile } from '../core/outputs.js';
+import { buildOutputs, type NodeOutcome, type OutputFile } from '../core/outputs.js';
 import type { ModelingPolicy } from '../core/policy.js';
-import { isArch, type Arch } from '../core/syscalls.js';
+import { isArch } from '../core/syscalls.js';
 import type { Keyring } from '../lib/keyring.js';
-import { decodeBatch, keys } from '../store/batches.js';
+import { keys } from '../store/batches.js';
 import { openStore } from '../store/open.js';
-import { IntegrityError } from '../store/sealed.js';
+import { decodePartial, partialKey } from '../store/partials.js';
 import type { ObjectStore } from '../store/store.js';
+import { addSamples, emptyMerged, mergeObjects, readEach, refuse, type Merged } from './partial.js';
 import { requireNamespaceAllowed } from './policy.js';
 
 export interface MergeInput {
@@ -28,6 +29,8 @@ export interface MergeInput {
   writablePaths?: string[];
   /** Create or update the ArmorProfileModel resource in the target's namespace (Kubernetes targets). */
   writeResource?: boolean;
+  /** A large run's partial sets (mergePartial, groups 0..partials-1) to combine, instead of every batch. */
+  partials?: number;
 }
 
 export interface MergeResult {
@@ -44,9 +47,6 @@ export interface MergeResult {
   /** Objects under the run's batches that did not verify and were not merged (report.json `integrity`). */
   refused?: number;
 }
-
-const MAX_SAMPLES = 10;
-const MAX_REFUSED_KEYS = 20;
 
 export interface MergeConfig {
   kube?: Kube;
@@ -83,37 +83,13 @@ export function mergeActivity(config: MergeConfig) {
 }
 
 async function mergeToStore(keyring: Keyring, input: MergeInput): Promise<MergeResult & { model: ArmorProfileModel }> {
-  const ctx = Context.current();
   const started = Date.now();
   const store = await openStore(input.store);
-  const batchKeys = await store.list(keys.batches(input.run));
-  const behaviors: BehaviorSet = {};
-  const counters: Counters = {};
-  const arches = new Set<Arch>();
-  const samples: string[] = [];
-  const integrity: Integrity = { verified: 0, refused: 0, refusedBy: {}, refusedKeys: [] };
-  for (const [i, key] of batchKeys.entries()) {
-    const body = await store.get(key);
-    if (!body) continue; // listed then gone: nothing to merge
-    let batch;
-    try {
-      batch = decodeBatch(keyring, key, body);
-    } catch (err) {
-      // Not ours, altered, or not a batch: counted and named in the report, never merged.
-      const reason = err instanceof IntegrityError ? err.reason : 'unreadable';
-      integrity.refused++;
-      integrity.refusedBy[reason] = (integrity.refusedBy[reason] ?? 0) + 1;
-      if (integrity.refusedKeys.length < MAX_REFUSED_KEYS) integrity.refusedKeys.push(key);
-      ctx.log.warn('batch refused', { key, reason, error: (err as Error).message });
-      continue;
-    }
-    integrity.verified++;
-    mergeInto(behaviors, batch.behaviors);
-    mergeCounters(counters, batch.counters);
-    if (isArch(batch.arch)) arches.add(batch.arch);
-    for (const line of batch.samples ?? []) if (samples.length < MAX_SAMPLES && !samples.includes(line)) samples.push(line);
-    if (i % 50 === 0) ctx.heartbeat({ merged: i });
-  }
+  const merged = emptyMerged();
+  if (input.partials === undefined) await mergeObjects(store, keyring, [keys.batches(input.run)], merged);
+  else await mergePartials(store, keyring, input.run, input.partials, merged);
+  const { behaviors, counters, samples, integrity } = merged;
+  const arches = [...merged.arches].filter(isArch);
   const mergeMs = Date.now() - started;
   const outputs = buildOutputs({
     namespace: input.namespace,
@@ -121,7 +97,7 @@ async function mergeToStore(keyring: Keyring, input: MergeInput): Promise<MergeR
     target: input.target,
     behaviors,
     counters,
-    arches: [...arches].sort(),
+    arches: arches.sort(),
     window: input.window,
     nodes: input.nodes,
     batches: integrity.verified,
@@ -159,6 +135,33 @@ async function mergeToStore(keyring: Keyring, input: MergeInput): Promise<MergeR
 function versionOf(end: number, run: string): string {
   const stamp = new Date(end).toISOString().replace(/[-:]/g, '').replace(/\.\d+/, '');
   return `v${stamp}-${run.split('/').pop()!.slice(0, 8)}`;
+}
+
+/** Combines the partial sets of a large run; each must be there and verify (its branch finished). */
+async function mergePartials(store: ObjectStore, keyring: Keyring, run: string, count: number, into: Merged): Promise<void> {
+  const wanted = Array.from({ length: count }, (_, group) => partialKey(run, group));
+  const found = new Set<string>();
+  await readEach(store, wanted, (key, body) => {
+    found.add(key);
+    const group = wanted.indexOf(key);
+    let p;
+    try {
+      p = decodePartial(keyring, run, group, body);
+    } catch (err) {
+      refuse(into.integrity, key, err);
+      return;
+    }
+    mergeInto(into.behaviors, p.behaviors);
+    mergeCounters(into.counters, p.counters);
+    for (const a of p.arches) into.arches.add(a);
+    addSamples(into.samples, p.samples);
+    into.integrity.verified += p.integrity.verified;
+    into.integrity.refused += p.integrity.refused;
+    for (const [k, v] of Object.entries(p.integrity.refusedBy)) into.integrity.refusedBy[k] = (into.integrity.refusedBy[k] ?? 0) + v;
+    into.integrity.refusedKeys.push(...p.integrity.refusedKeys.slice(0, Math.max(0, 20 - into.integrity.refusedKeys.length)));
+  });
+  const missing = wanted.filter((k) => !found.has(k));
+  if (missing.length) throw ApplicationFailure.create({ message: `partial sets missing from the store (deleted after their branch merged?): ${missing.slice(0, 3).join(', ')}`, type: 'PartialMissing', nonRetryable: true });
 }
 
 async function previousVersion(store: ObjectStore, namespace: string, name: string, current: string): Promise<{ version: string; model: ArmorProfileModel } | undefined> {

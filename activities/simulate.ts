@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { Context } from '@temporalio/activity';
 import { CancelledFailure } from '@temporalio/common';
-import type { BehaviorSet, Item } from '../core/behavior.js';
+import { mergeInto, type BehaviorSet, type Item } from '../core/behavior.js';
 import type { Keyring } from '../lib/keyring.js';
 import { openStore } from '../store/open.js';
 import { Checkpointer, type Progress } from './checkpoint.js';
@@ -35,9 +35,12 @@ export function simulatedNodeActivities(keyring: Keyring) {
         }
       } catch (err) {
         if (!(err instanceof CancelledFailure)) throw err;
+        // As the real collector: the lease's last checkpoint, compacted.
+        await out.save({ behaviors: {}, counters: { events } }, { final: true });
         const stopped: CollectResult = { node: input.node, batches: out.written, events, reason: 'cancelled' };
         throw new CancelledFailure('simulated collector stopped by the workflow; batches are in the store', [stopped]);
       }
+      await out.save({ behaviors: {}, counters: { events } }, { final: true });
       return { node: input.node, batches: out.written, events, reason: 'lease-ended' };
     },
     // Nothing is pinned.
@@ -84,4 +87,22 @@ export function syntheticBehaviors(node: string, replica: string, seq: number, a
     sockets: { 'inet/stream/tcp': it(2) },
     binds: { 'inet|0.0.0.0|8080': it(1, { ops: ['bind', 'listen'] }) },
   };
+}
+
+/**
+ * What `checkpoints` consecutive checkpoints of a simulated node add up to (the merge of
+ * syntheticBehaviors for seq 0..checkpoints-1 at `start + (seq + 1) * interval`), computed without
+ * making each: for benchmarks of what a long window leaves in the store at many nodes.
+ */
+export function syntheticUnion(node: string, replica: string, checkpoints: number, start: number, interval: number): BehaviorSet {
+  const at = (seq: number) => start + (seq + 1) * interval;
+  const set = mergeInto(syntheticBehaviors(node, replica, 0, at(0)), syntheticBehaviors(node, replica, checkpoints - 1, at(checkpoints - 1)));
+  const rare: Record<string, Item> = {};
+  for (let seq = 0; seq < checkpoints; seq++) {
+    if (hash(node, seq, 'rare') % RARE_EVERY !== 0) continue;
+    const key = `/srv/www/assets/item-${hash(node, seq) % RARE_PATHS}.json`;
+    const old = rare[key];
+    rare[key] = { first: old?.first ?? at(seq), last: at(seq), n: { [replica]: seq + 1 }, sets: { perms: ['read'] } };
+  }
+  return mergeInto(set, { files: rare });
 }

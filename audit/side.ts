@@ -8,7 +8,7 @@ export interface AuditBatches {
   readonly written: number;
   /** The position the previous attempt checkpointed last, if any. */
   lastPosition(): Promise<unknown>;
-  save(delta: { behaviors: BehaviorSet; counters: Record<string, number>; samples: string[]; position?: Position }): Promise<void>;
+  save(delta: { behaviors: BehaviorSet; counters: Record<string, number>; samples: string[]; position?: Position }, opts?: { final?: boolean }): Promise<void>;
 }
 
 export interface AuditSideOptions {
@@ -63,11 +63,11 @@ export class AuditSide {
     }
   }
 
-  /** One more read, then what was read since the last checkpoint goes out as a batch with the position. */
-  async checkpoint(): Promise<void> {
+  /** One more read, then what was read since the last checkpoint goes out with the position (`final`: the lease's last). */
+  async checkpoint(final = false): Promise<void> {
     const r = this.take();
     const position = this.collector.position();
-    await this.out.save({ behaviors: this.pending, counters: r.counters, samples: r.samples, ...(position ? { position } : {}) });
+    await this.out.save({ behaviors: this.pending, counters: r.counters, samples: r.samples, ...(position ? { position } : {}) }, { final });
     this.pending = {};
   }
 

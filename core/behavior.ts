@@ -87,12 +87,23 @@ export function checkBatch(v: unknown): Batch {
   for (const f of ['from', 'to'] as const) if (!Number.isFinite(b[f])) throw new Error(`${f}: must be a number`);
   checkSet(b.behaviors, 'behaviors');
   if (b.sessions !== undefined) checkSet(b.sessions, 'sessions');
-  for (const [replica, c] of Object.entries(record(b.counters, 'counters'))) numbers(c, `counters.${replica}`);
+  checkCounters(b.counters, 'counters');
   if (b.samples !== undefined && !(Array.isArray(b.samples) && b.samples.every((x) => typeof x === 'string'))) throw new Error('samples: must be an array of strings');
   return b as unknown as Batch;
 }
 
-function checkSet(v: unknown, at: string): void {
+export function checkCounters(v: unknown, at: string): Counters {
+  for (const [replica, c] of Object.entries(record(v, at))) numbers(c, `${at}.${replica}`);
+  return v as Counters;
+}
+
+/** A behavior set read back, checked as checkBatch checks a batch's. */
+export function checkSet(v: unknown, at: string): BehaviorSet {
+  checkItems(v, at);
+  return v as BehaviorSet;
+}
+
+function checkItems(v: unknown, at: string): void {
   for (const [category, items] of Object.entries(record(v, at))) {
     if (!(CATEGORIES as readonly string[]).includes(category)) throw new Error(`${at}: unknown category ${JSON.stringify(category).slice(0, 40)}`);
     for (const [key, value] of Object.entries(record(items, `${at}.${category}`))) {
@@ -218,6 +229,39 @@ export function mergeInto(into: BehaviorSet, from: BehaviorSet): BehaviorSet {
     }
   }
   return into;
+}
+
+/**
+ * Whether `delta` holds anything `known` does not: a key, a set member, an owner flag turned
+ * false. Repeat observations that only raise counts and last-seen times bring nothing new; a
+ * checkpoint of only those can wait (activities/checkpoint.ts).
+ */
+export function bringsNew(known: BehaviorSet, delta: BehaviorSet): boolean {
+  for (const category of CATEGORIES) {
+    const items = delta[category];
+    if (!items) continue;
+    const had = known[category];
+    for (const [key, item] of Object.entries(items)) {
+      const old = had && own(had, key);
+      if (!old) return true;
+      if (item.owner === false && old.owner !== false) return true;
+      for (const [k, values] of Object.entries(item.sets ?? {})) {
+        const oldValues = old.sets && own(old.sets, k);
+        if (!oldValues || values.some((v) => !oldValues.includes(v))) return true;
+      }
+    }
+  }
+  return false;
+}
+
+/**
+ * The set with each item's counts summed into one replica `as`: for a set whose replicas are all
+ * finished (the window is over) and that no other set shares (a group of nodes), so that a merge
+ * of such sets stays a G-counter and the set's size no longer grows with replicas.
+ */
+export function collapseReplicas(set: BehaviorSet, as: Replica): BehaviorSet {
+  for (const items of Object.values(set)) for (const item of Object.values(items ?? {})) item.n = { [as]: total(item) };
+  return set;
 }
 
 export function mergeCounters(into: Counters, from: Counters): Counters {

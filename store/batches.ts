@@ -11,9 +11,14 @@ import type { ObjectStore } from './store.js';
 export const keys = {
   run: (run: string) => `runs/${safe(run)}`,
   batches: (run: string) => `runs/${safe(run)}/batches`,
+  node: (run: string, node: string) => `runs/${safe(run)}/batches/${component(node)}`,
   nodeBatches: (run: string, node: string, collector: string) => `runs/${safe(run)}/batches/${component(node)}/${component(collector)}`,
-  batch: (run: string, node: string, collector: string, seq: number) =>
-    `runs/${safe(run)}/batches/${component(node)}/${component(collector)}/${String(seq).padStart(8, '0')}.json.gz`,
+  /** `writer`: the writing instance's tag, so that two instances of one collector (a retry beside a lost one) never write the same key. */
+  batch: (run: string, node: string, collector: string, seq: number, writer?: string) =>
+    `runs/${safe(run)}/batches/${component(node)}/${component(collector)}/${String(seq).padStart(8, '0')}${writer ? `-${writer}` : ''}.json.gz`,
+  /** A collector's objects up to seq folded into one (activities/checkpoint.ts), in the batch format. */
+  snapshot: (run: string, node: string, collector: string, seq: number, writer: string) =>
+    `runs/${safe(run)}/batches/${component(node)}/${component(collector)}/${String(seq).padStart(8, '0')}-${writer}.snap.json.gz`,
   outputs: (run: string) => `runs/${safe(run)}/outputs`,
   output: (run: string, name: string) => `runs/${safe(run)}/outputs/${component(name)}`,
   modelVersions: (namespace: string, name: string) => `models/${component(namespace)}/${component(name)}`,
@@ -56,9 +61,14 @@ export async function putBatch(store: ObjectStore, keyring: Keyring, batch: Batc
   return key;
 }
 
-/** The next sequence number for a collector: one past the highest batch already stored. */
+/** The sequence number of a batch or snapshot key (a snapshot's is the last it covers), and which it is. */
+export function parseBatchKey(key: string): { seq: number; snapshot: boolean } | undefined {
+  const m = /\/(\d{8,})(-[0-9a-f]{1,16})?\.(snap\.)?json\.gz$/.exec(key);
+  return m ? { seq: Number(m[1]), snapshot: !!m[3] } : undefined;
+}
+
+/** The next sequence number for a collector: one past the highest batch or snapshot already stored. */
 export async function nextSeq(store: ObjectStore, run: string, node: string, collector: string): Promise<number> {
-  const existing = await store.list(keys.nodeBatches(run, node, collector));
-  const last = existing.map((k) => Number(k.slice(k.lastIndexOf('/') + 1).split('.')[0])).filter(Number.isFinite);
-  return last.length ? Math.max(...last) + 1 : 0;
+  const seqs = (await store.list(keys.nodeBatches(run, node, collector))).map((k) => parseBatchKey(k)?.seq ?? -1);
+  return Math.max(-1, ...seqs) + 1;
 }

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { checkKey, type ObjectStore } from './store.js';
 
 // The pinned SDK version supports Node 20; its notice about future versions would only be noise.
@@ -120,6 +120,17 @@ export class S3Store implements ObjectStore {
     } catch (err) {
       if (errorName(err) === 'NoSuchKey') return undefined;
       throw this.explain(err, `get ${key}`);
+    }
+  }
+
+  /** One DeleteObject (DeleteObjects needs a checksum header that not every S3-compatible server takes); S3 answers a missing key with success. */
+  async delete(key: string): Promise<void> {
+    const k = this.base + checkKey(key);
+    try {
+      await this.client.send(new DeleteObjectCommand({ Bucket: this.location.bucket, Key: k }));
+    } catch (err) {
+      if (errorName(err) === 'NoSuchKey') return;
+      throw this.explain(err, `delete ${key}`);
     }
   }
 

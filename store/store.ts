@@ -8,6 +8,8 @@ export interface ObjectStore {
   get(key: string): Promise<Uint8Array | undefined>;
   /** Keys under the prefix, sorted. */
   list(prefix: string): Promise<string[]>;
+  /** Removes the object; a key that is not there is no error. */
+  delete(key: string): Promise<void>;
 }
 
 /** Keys are relative slash-separated paths of safe components; anything else is a bug upstream. */

@@ -15,7 +15,7 @@ import {
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
-import type { CollectResult, ControllerActivities, MergeResult, NodeActivities, Resolution } from '../activities/index.js';
+import type { CollectResult, ControllerActivities, MergeInput, MergeResult, NodeActivities, Resolution } from '../activities/index.js';
 import { profileName } from '../core/armorprofilemodel.js';
 import { parseDuration } from '../core/duration.js';
 import type { NodeOutcome } from '../core/outputs.js';
@@ -85,6 +85,16 @@ const controller = proxyActivities<ControllerActivities>({
   heartbeatTimeout: '2 minutes',
   retry: { maximumInterval: '1 minute', nonRetryableErrorTypes: ['KubernetesUnavailable', 'TargetNotFound', 'InvalidTarget'] },
 });
+
+/** The merge's activities: no end a legitimately large merge can reach; a lost worker is found by the heartbeat. */
+const merger = proxyActivities<ControllerActivities>({
+  startToCloseTimeout: '12 hours',
+  heartbeatTimeout: '2 minutes',
+  retry: { maximumInterval: '1 minute' },
+});
+
+/** Above this many nodes the merge is a tree: groups of this many nodes merged by their own activities first. */
+const MERGE_GROUP = 32;
 
 /**
  * Models one target: find where it runs, keep a collector on every node for the window (following
@@ -260,7 +270,7 @@ export async function behaviorModeling(input: ModelingInput, carried?: Carried):
   }
 
   setPhase('merging');
-  const merged = await controller.mergeRun({
+  const mergeInput: MergeInput = {
     run: status.run,
     store: store!,
     target: status.target,
@@ -271,7 +281,19 @@ export async function behaviorModeling(input: ModelingInput, carried?: Carried):
     context: plan.context,
     writablePaths: plan.writablePaths,
     writeResource: plan.target.kind === 'k8s',
-  });
+  };
+  let merged: MergeResult;
+  if (patched('merge-tree')) {
+    // Many nodes: branches merge groups of them into partial sets, in parallel and each retried on
+    // its own; the final merge combines those. Event data stays in the store.
+    const nodes = Object.keys(status.nodes).sort();
+    if (nodes.length > MERGE_GROUP) {
+      const groups = Array.from({ length: Math.ceil(nodes.length / MERGE_GROUP) }, (_, g) => nodes.slice(g * MERGE_GROUP, (g + 1) * MERGE_GROUP));
+      await Promise.all(groups.map((group, g) => merger.mergePartial({ run: status.run, store: store!, group: g, nodes: group })));
+      mergeInput.partials = groups.length;
+    }
+    merged = await merger.mergeRun(mergeInput);
+  } else merged = await controller.mergeRun(mergeInput);
   await releasing;
   setPhase('completed');
   const result: ModelingResult = { run: status.run, store: store!, outputs: merged.outputs, batches: merged.batches, counts: merged.counts, nodes: finals };

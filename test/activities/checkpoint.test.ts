@@ -32,6 +32,7 @@ test('the object store unavailable: the checkpoint retries with backoff, heartbe
   await mkdir(root);
   assert.equal(await saving, 1);
   const stored = await store.list(keys.batches('ns/app/r1'));
-  assert.deepEqual(stored, ['runs/ns/app/r1/batches/n1/bpf/00000000.json.gz']);
+  assert.equal(stored.length, 1);
+  assert.match(stored[0]!, /^runs\/ns\/app\/r1\/batches\/n1\/bpf\/00000000-[0-9a-f]{8}\.json\.gz$/);
   assert.deepEqual(decodeBatch(keyring, stored[0]!, (await store.get(stored[0]!))!).behaviors.syscalls?.read?.n, { 'n1/bpf/g1': 7 });
 });
