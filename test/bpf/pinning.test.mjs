@@ -463,7 +463,7 @@ test('SIGKILL while the loader is busy consuming: every record is in the spool o
   }
 });
 
-test('ring buffer overflow during the downtime: counted in ringbuf_dropped, lost objects reported when they recur, none lost for good', { skip: skipReason, timeout: 180000 }, async () => {
+test('ring buffer overflow during the downtime: counted in ringbuf_dropped, lost objects reported when they recur, none lost for good', { skip: skipReason, timeout: 180000 }, async (t) => {
   const T = 5, N = 3000;
   const D = path.join(TMP, 'overflow');
   const loop = `i=0; while [ $i -lt ${N} ]; do : > ${D}/f$i; i=$((i+1)); done`;
@@ -505,6 +505,7 @@ test('ring buffer overflow during the downtime: counted in ringbuf_dropped, lost
       dropped = now;
     }
     assert.deepEqual(missing().slice(0, 10), [], `${missing().length} missing after ${passes.length} recurrences: ${JSON.stringify(passes)}`);
+    t.diagnostic(`dropped during the downtime, then per recurrence: ${JSON.stringify(passes)}`);
     await b.request(`kill ${T} 0`, (r) => r.t === 'killed' && r.target === T, 'killed');
     b.send('release');
     assert.equal((await b.exited).code, 0);
