@@ -70,6 +70,20 @@ export function run(cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv
   return start(cmd, args, opts).done;
 }
 
+/** A long-running CLI process (`dev`, `worker`); resolves once it prints its banner. */
+export async function daemon(args: string[], env: NodeJS.ProcessEnv): Promise<ChildProcess> {
+  const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+  await new Promise<void>((resolve, reject) => {
+    let err = '';
+    child.stderr!.on('data', (d: Buffer) => {
+      err += d.toString();
+      if (/^workers /m.test(err)) resolve();
+    });
+    child.on('exit', (code) => reject(new Error(`${args.join(' ')} exited ${code}: ${err}`)));
+  });
+  return child;
+}
+
 /** Runs the CLI with its own state home, so tests never share a Temporal server or store. */
 export function cli(args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs?: number): Promise<Ran> {
   return startCli(args, env, timeoutMs).done;

@@ -1,28 +1,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import type { ArmorProfileModel } from '../../core/armorprofilemodel.js';
 import type { ModelingStatus } from '../../workflows/index.js';
-import { bpfUnavailable, CLI, cli, tempDir } from '../helpers.js';
+import { bpfUnavailable, cli, daemon, tempDir } from '../helpers.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** A long-running CLI process (dev server, worker); resolves once it prints its banner. */
-async function daemon(args: string[], env: NodeJS.ProcessEnv): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
-  await new Promise<void>((resolve, reject) => {
-    let err = '';
-    child.stderr!.on('data', (d: Buffer) => {
-      err += d.toString();
-      if (/^workers /m.test(err)) resolve();
-    });
-    child.on('exit', (code) => reject(new Error(`${args.join(' ')} exited ${code}: ${err}`)));
-  });
-  return child;
-}
 
 async function status(env: NodeJS.ProcessEnv, id: string): Promise<ModelingStatus> {
   const r = await cli(['model', 'status', id, '--json'], env);

@@ -4,22 +4,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { bpfUnavailable, CLI, run, tempDir } from '../helpers.js';
+import { bpfUnavailable, daemon, run, tempDir } from '../helpers.js';
 import { TEMPORAL_CLI } from '../workflows/env.js';
 
-/** A long-running CLI process (dev server, worker); resolves once it prints its banner. */
-async function daemon(args: string[], env: NodeJS.ProcessEnv): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
-  await new Promise<void>((resolve, reject) => {
-    let err = '';
-    child.stderr!.on('data', (d: Buffer) => {
-      err += d.toString();
-      if (/^workers /m.test(err)) resolve();
-    });
-    child.on('exit', (code) => reject(new Error(`${args.join(' ')} exited ${code}: ${err}`)));
-  });
-  return child;
-}
 
 async function stop(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null) return;
