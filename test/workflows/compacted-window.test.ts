@@ -48,7 +48,7 @@ test('a window over several leases and continue-as-new ends with one snapshot a 
     // Visibility is written asynchronously: wait for every run to show.
     for (let i = 0; i < 50 && runs < 2; i++) {
       runs = 0;
-      for await (const _ of env.client.workflow.list({ query: `WorkflowId = '${h.workflowId}'` })) runs++;
+      for await (const w of env.client.workflow.list({ query: `WorkflowId = '${h.workflowId}'` })) if (w.workflowId === h.workflowId) runs++;
       if (runs < 2) await new Promise((r) => setTimeout(r, 200));
     }
   } finally {
