@@ -75,7 +75,8 @@ test('record stops a command that outlives the window, and keeps what it saw', {
   const model = parse(await readFile(join(out, 'armorprofilemodel.yaml'), 'utf8')) as ArmorProfileModel;
   assert.ok(model.data.dynamicResult.appArmor?.executions?.includes('/usr/bin/sleep'));
   const report = JSON.parse(await readFile(join(out, 'report.json'), 'utf8'));
-  assert.ok(report.batches >= 3, `expected a checkpoint per second, got ${report.batches} batches`);
+  // Checkpointed as it went, and folded at the lease's end: one snapshot a collector (bpf, audit) is what the merge read.
+  assert.ok(report.batches >= 1 && report.batches <= 2, `expected one object a collector, the merge read ${report.batches}`);
   const leftover = await run('pgrep', ['-f', 'sleep 600']);
   assert.equal(leftover.stdout.trim(), '', 'the command tree was not stopped at the end of the window');
 });
