@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Context } from '@temporalio/activity';
-import { BATCH_FORMAT, bringsNew, mergeCounters, mergeInto, type Batch, type BehaviorSet, type Counters } from '../core/behavior.js';
+import { BATCH_FORMAT, bringsNew, mergeCounters, mergeInto, type Batch, type BehaviorSet, type Counters, type Item } from '../core/behavior.js';
 import type { Keyring } from '../lib/keyring.js';
 import { decodeBatch, encodeBatch, keys, parseBatchKey } from '../store/batches.js';
 import type { ObjectStore } from '../store/store.js';
@@ -87,6 +87,8 @@ export class Checkpointer {
     private readonly folded: Folded,
     /** Objects `folded` was read from or written as: the next snapshot replaces them. */
     private foldedKeys: string[],
+    /** What the store already counts for this replica, added to counts that start again from zero. */
+    private readonly offsets: Offsets | undefined,
   ) {
     this.lastWrite = this.now();
     this.unsaved = empty(this.now());
@@ -96,8 +98,13 @@ export class Checkpointer {
     return this.policy.now?.() ?? Date.now();
   }
 
-  /** Opens a collector's checkpoints, folding in what earlier leases and attempts left in the store (a snapshot and a few batches). */
-  static async open(store: ObjectStore, keyring: Keyring, ctx: Context, base: Checkpointer['base'], policy = DEFAULT_CHECKPOINT_POLICY): Promise<Checkpointer> {
+  /**
+   * Opens a collector's checkpoints, folding in what earlier leases and attempts left in the store
+   * (a snapshot and a few batches). `countsRestart`: this instance counts from zero under a replica
+   * an earlier lease may have counted under (a new audit reader, a tracer without pinned state):
+   * its counts continue from the store's, so leases add up instead of the largest one winning.
+   */
+  static async open(store: ObjectStore, keyring: Keyring, ctx: Context, base: Checkpointer['base'], policy = DEFAULT_CHECKPOINT_POLICY, opts: { countsRestart?: boolean } = {}): Promise<Checkpointer> {
     const listed = (await store.list(keys.nodeBatches(base.run, base.node, base.collector)))
       .map((key) => ({ key, parsed: parseBatchKey(key) }))
       .filter((o): o is { key: string; parsed: { seq: number; snapshot: boolean } } => o.parsed !== undefined);
@@ -118,7 +125,7 @@ export class Checkpointer {
       foldedKeys.push(key);
     }
     const seq = Math.max(-1, ...listed.map((o) => o.parsed.seq)) + 1;
-    return new Checkpointer(store, keyring, ctx, base, policy, seq, folded, foldedKeys);
+    return new Checkpointer(store, keyring, ctx, base, policy, seq, folded, foldedKeys, opts.countsRestart ? offsetsOf(folded, base.replica) : undefined);
   }
 
   /** The resume position of the newest object in the store that verifies, if any. */
@@ -128,6 +135,7 @@ export class Checkpointer {
 
   /** Hands over what the collector saw since its previous checkpoint; writes it when it is due. `final`: the lease ends. */
   async save(delta: Delta, opts: { final?: boolean } = {}): Promise<void> {
+    if (this.offsets) delta = offset(delta, this.base.replica, this.offsets);
     const u = this.unsaved;
     mergeInto(u.behaviors, delta.behaviors);
     if (delta.sessions) mergeInto(u.sessions, delta.sessions);
@@ -204,6 +212,43 @@ export class Checkpointer {
       }
     }
   }
+}
+
+/** A replica's counts in the store: per item (category, key) and its counters. */
+interface Offsets {
+  behaviors: Map<string, number>;
+  sessions: Map<string, number>;
+  counters: Record<string, number>;
+}
+
+function offsetsOf(f: Folded, replica: string): Offsets {
+  const of = (set: BehaviorSet) => {
+    const m = new Map<string, number>();
+    for (const [category, items] of Object.entries(set)) {
+      for (const [key, item] of Object.entries(items ?? {})) if (Object.hasOwn(item.n, replica)) m.set(`${category}\0${key}`, item.n[replica]!);
+    }
+    return m;
+  };
+  return { behaviors: of(f.behaviors), sessions: of(f.sessions), counters: { ...(f.counters[replica] ?? {}) } };
+}
+
+/** The delta with the store's counts for the replica added: a G-counter that goes on across leases. */
+function offset(delta: Delta, replica: string, o: Offsets): Delta {
+  const shift = (set: BehaviorSet, m: Map<string, number>): BehaviorSet => {
+    const out: BehaviorSet = {};
+    for (const [category, items] of Object.entries(set) as [keyof BehaviorSet, Record<string, Item>][]) {
+      const shifted: Record<string, Item> = {};
+      for (const [key, item] of Object.entries(items)) {
+        const add = m.get(`${category}\0${key}`);
+        shifted[key] = add && Object.hasOwn(item.n, replica) ? { ...item, n: { ...item.n, [replica]: item.n[replica]! + add } } : item;
+      }
+      out[category] = shifted;
+    }
+    return out;
+  };
+  const counters = { ...delta.counters };
+  for (const [k, v] of Object.entries(o.counters)) if (typeof counters[k] === 'number') counters[k] += v;
+  return { ...delta, behaviors: shift(delta.behaviors, o.behaviors), ...(delta.sessions ? { sessions: shift(delta.sessions, o.sessions) } : {}), counters };
 }
 
 function empty(from: number): Folded {

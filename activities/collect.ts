@@ -79,18 +79,21 @@ export function collectActivity(config: CollectorConfig) {
     const store = await openStore(input.store);
     const base = { run: input.run, node: input.node, arch: config.arch, target: input.target };
     const attempt = ctx.info.attempt;
-    const bpfOut = await Checkpointer.open(store, config.keyring, ctx, { ...base, collector: 'bpf', replica: `${input.node}/bpf/a${attempt}` });
 
     // With pinning, kernel-side state outlives this process: a retried or next-lease collector
     // adopts it, replays what was not checkpointed, and keeps counting in the same generation.
     const stateDir = tracerStateDir(config, input.run, input.node);
     let recorder: Recorder | undefined;
+    let bpfReplica = `${input.node}/bpf/a${attempt}`;
     let exit: TracerRecord | undefined;
     let rootPid: number | undefined;
     let resolveGone: () => void = () => {};
     const targetGone = new Promise<void>((resolve) => (resolveGone = resolve));
     const onRecord = (r: TracerRecord) => {
-      if (r.t === 'ready') recorder = new Recorder(TARGET_ID, `${input.node}/bpf/${typeof r.generation === 'string' ? r.generation.slice(0, 12) : `a${attempt}`}`, config.arch);
+      if (r.t === 'ready') {
+        if (typeof r.generation === 'string') bpfReplica = `${input.node}/bpf/${r.generation.slice(0, 12)}`;
+        recorder = new Recorder(TARGET_ID, bpfReplica, config.arch);
+      }
       recorder?.accept(r);
       if (r.target !== TARGET_ID) return;
       if (r.t === 'exit' && r.pid === rootPid) exit = r;
@@ -113,10 +116,18 @@ export function collectActivity(config: CollectorConfig) {
     const tracerDied = new Promise<never>((_, reject) => tracer.on('exit', (err: Error) => reject(err)));
     tracerDied.catch(() => {});
     const adopted = (tracer.ready?.targets as { target: number; root: number }[] | undefined)?.find((t) => t.target === TARGET_ID);
+    // The tracer's counts go on in an adopted (pinned) target; anything else counts from zero again.
+    let bpfOut: Checkpointer;
+    try {
+      bpfOut = await Checkpointer.open(store, config.keyring, ctx, { ...base, collector: 'bpf', replica: bpfReplica }, undefined, { countsRestart: !adopted });
+    } catch (err) {
+      tracer.kill();
+      throw err;
+    }
 
     const auditReplica = `${input.node}/audit/a${attempt}`;
     const audit = config.auditSources.length
-      ? await AuditSide.open(await Checkpointer.open(store, config.keyring, ctx, { ...base, collector: 'audit', replica: auditReplica }), {
+      ? await AuditSide.open(await Checkpointer.open(store, config.keyring, ctx, { ...base, collector: 'audit', replica: auditReplica }, undefined, { countsRestart: true }), {
           sources: config.auditSources,
           replica: auditReplica,
           arch: config.arch,

@@ -21,7 +21,8 @@ export function simulatedNodeActivities(keyring: Keyring) {
       const ctx = Context.current();
       const store = await openStore(input.store);
       const replica = `${input.node}/sim/a${ctx.info.attempt}`;
-      const out = await Checkpointer.open(store, keyring, ctx, { run: input.run, node: input.node, arch: 'x86_64', target: input.target, collector: 'sim', replica });
+      // Each lease's generator counts from zero again, under the same replica.
+      const out = await Checkpointer.open(store, keyring, ctx, { run: input.run, node: input.node, arch: 'x86_64', target: input.target, collector: 'sim', replica }, undefined, { countsRestart: true });
       let events = 0;
       let seq = 0;
       ctx.heartbeat({ node: input.node, attempt: ctx.info.attempt, seq: out.written, events } satisfies Progress);

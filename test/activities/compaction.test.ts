@@ -172,3 +172,23 @@ test("the benchmark's shortcut for many nodes: a simulated node's window as one 
     assert.deepEqual(syntheticUnion(node, `${node}/sim/a1`, 900, 1000, 10), merged);
   }
 });
+
+test('leases that count from zero under one replica add up; a lease whose counts go on (adopted pinned state) is not added twice', async () => {
+  const at = 1_700_000_000_000;
+  const item = (n: number) => ({ first: at, last: at, n: { 'n1/bpf/a1': n } });
+  const lease = async (store: ObjectStore, n: number, countsRestart: boolean) => {
+    const out = (await env.run(() => Checkpointer.open(store, keyring, Context.current(), base('n1/bpf/a1'), { compactEvery: 30, quietWriteMs: 0 }, { countsRestart }))) as Checkpointer;
+    await env.run(() => out.save({ behaviors: { syscalls: { read: item(n) } }, counters: { records: n } }, { final: true }));
+  };
+  const total = async (store: ObjectStore) => {
+    const stored = await Promise.all((await store.list(PREFIX)).map(async (k) => decodeBatch(keyring, k, (await store.get(k))!)));
+    const m = mergeAll(stored);
+    return [m.behaviors.syscalls!.read!.n['n1/bpf/a1'], m.counters['n1/bpf/a1']!.records];
+  };
+  const restarting = new CrashingStore();
+  for (const n of [5, 3, 4]) await lease(restarting, n, true);
+  assert.deepEqual(await total(restarting), [12, 12]);
+  const continuing = new CrashingStore();
+  for (const n of [5, 8, 12]) await lease(continuing, n, false);
+  assert.deepEqual(await total(continuing), [12, 12]);
+});
