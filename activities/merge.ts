@@ -14,7 +14,7 @@ import { keys } from '../store/batches.js';
 import { openStore } from '../store/open.js';
 import { decodePartial, partialKey } from '../store/partials.js';
 import type { ObjectStore } from '../store/store.js';
-import { addSamples, emptyMerged, mergeObjects, readEach, refuse, type Merged } from './partial.js';
+import { addSamples, emptyMerged, mergeObjects, nameRefused, readEach, refuse, type Merged } from './partial.js';
 import { requireNamespaceAllowed } from './policy.js';
 
 export interface MergeInput {
@@ -158,7 +158,7 @@ async function mergePartials(store: ObjectStore, keyring: Keyring, run: string, 
     into.integrity.verified += p.integrity.verified;
     into.integrity.refused += p.integrity.refused;
     for (const [k, v] of Object.entries(p.integrity.refusedBy)) into.integrity.refusedBy[k] = (into.integrity.refusedBy[k] ?? 0) + v;
-    into.integrity.refusedKeys.push(...p.integrity.refusedKeys.slice(0, Math.max(0, 20 - into.integrity.refusedKeys.length)));
+    for (const k of p.integrity.refusedKeys) nameRefused(into.integrity, k);
   });
   const missing = wanted.filter((k) => !found.has(k));
   if (missing.length) throw ApplicationFailure.create({ message: `partial sets missing from the store (deleted after their branch merged?): ${missing.slice(0, 3).join(', ')}`, type: 'PartialMissing', nonRetryable: true });

@@ -62,7 +62,16 @@ export function refuse(integrity: Integrity, key: string, err: unknown): void {
   const reason = err instanceof IntegrityError ? err.reason : 'unreadable';
   integrity.refused++;
   integrity.refusedBy[reason] = (integrity.refusedBy[reason] ?? 0) + 1;
-  if (integrity.refusedKeys.length < MAX_REFUSED_KEYS) integrity.refusedKeys.push(key);
+  nameRefused(integrity, key);
+}
+
+/** Keeps the first MAX_REFUSED_KEYS refused keys in key order: the same report whatever order the reads finished in. */
+export function nameRefused(integrity: Integrity, key: string): void {
+  const keys = integrity.refusedKeys;
+  if (keys.length >= MAX_REFUSED_KEYS && key >= keys[keys.length - 1]!) return;
+  const at = keys.findIndex((k) => k > key);
+  keys.splice(at < 0 ? keys.length : at, 0, key);
+  if (keys.length > MAX_REFUSED_KEYS) keys.pop();
 }
 
 export function addSamples(into: string[], lines: readonly string[] | undefined): void {

@@ -8,6 +8,7 @@ import { gzipSync } from 'node:zlib';
 import { Context } from '@temporalio/activity';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { Checkpointer } from '../../activities/checkpoint.js';
+import { nameRefused } from '../../activities/partial.js';
 import { parse } from 'yaml';
 import { mergeActivity, type MergeInput, type MergeResult } from '../../activities/merge.js';
 import { BATCH_FORMAT, type Batch } from '../../core/behavior.js';
@@ -108,4 +109,11 @@ test('a resume position is read back only from a batch that verifies: a forged n
   // A forged later batch that would make the collector skip the log: not trusted, the genuine position stands.
   await store.put(keys.batch(RUN, 'n1', 'audit', 1), gzipSync(JSON.stringify({ ...batch('n1', 1, {}), ...base, position: { ...position, offset: 1e12 } })));
   assert.deepEqual(await read(), position);
+});
+
+test('the report names the first 20 refused objects in key order, whatever order the reads finished in', () => {
+  const integrity = { verified: 0, refused: 0, refusedBy: {}, refusedKeys: [] as string[] };
+  const keys = Array.from({ length: 25 }, (_, i) => `runs/r/batches/n${String(i).padStart(2, '0')}`);
+  for (const k of [...keys].reverse()) nameRefused(integrity, k);
+  assert.deepEqual(integrity.refusedKeys, keys.slice(0, 20));
 });
