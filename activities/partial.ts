@@ -115,7 +115,8 @@ export function partialActivity(config: { keyring: Keyring }) {
     if (done) {
       try {
         const p = decodePartial(config.keyring, input.run, input.group, done);
-        return { key, objects: p.integrity.verified, refused: p.integrity.refused };
+        // Written by this branch before (a retry): reused. For other nodes (someone else's activity): made again.
+        if (JSON.stringify(p.nodes) === JSON.stringify(input.nodes)) return { key, objects: p.integrity.verified, refused: p.integrity.refused };
       } catch (err) {
         Context.current().log.warn('a partial set does not verify; merging its group again', { key, error: (err as Error).message });
       }
@@ -127,6 +128,7 @@ export function partialActivity(config: { keyring: Keyring }) {
       format: PARTIAL_FORMAT,
       run: input.run,
       group: input.group,
+      nodes: input.nodes,
       behaviors: collapseReplicas(merged.behaviors, as),
       counters: { [as]: sumCounters(merged.counters) },
       arches: [...merged.arches].sort(),

@@ -14,6 +14,8 @@ export interface PartialSet {
   format: typeof PARTIAL_FORMAT;
   run: string;
   group: number;
+  /** The nodes it merged: a partial set is reused only for the same group of nodes. */
+  nodes: string[];
   behaviors: BehaviorSet;
   counters: Counters;
   arches: string[];
@@ -40,7 +42,7 @@ export function decodePartial(keyring: Keyring, run: string, group: number, body
     if (p.format !== PARTIAL_FORMAT || p.run !== run || p.group !== group) throw new Error('not this run\'s partial set');
     checkSet(p.behaviors, 'behaviors');
     checkCounters(p.counters, 'counters');
-    if (!Array.isArray(p.arches) || !Array.isArray(p.samples) || typeof p.integrity?.verified !== 'number') throw new Error('arches, samples or integrity missing');
+    if (!Array.isArray(p.nodes) || !Array.isArray(p.arches) || !Array.isArray(p.samples) || typeof p.integrity?.verified !== 'number') throw new Error('nodes, arches, samples or integrity missing');
     return p;
   } catch (err) {
     throw new Error(`partial set ${key} is unreadable: ${(err as Error).message}`);

@@ -8,7 +8,7 @@ import { gzipSync } from 'node:zlib';
 import { Context } from '@temporalio/activity';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { Checkpointer } from '../../activities/checkpoint.js';
-import { nameRefused } from '../../activities/partial.js';
+import { nameRefused, partialActivity } from '../../activities/partial.js';
 import { parse } from 'yaml';
 import { mergeActivity, type MergeInput, type MergeResult } from '../../activities/merge.js';
 import { BATCH_FORMAT, type Batch } from '../../core/behavior.js';
@@ -116,4 +116,16 @@ test('the report names the first 20 refused objects in key order, whatever order
   const keys = Array.from({ length: 25 }, (_, i) => `runs/r/batches/n${String(i).padStart(2, '0')}`);
   for (const k of [...keys].reverse()) nameRefused(integrity, k);
   assert.deepEqual(integrity.refusedKeys, keys.slice(0, 20));
+});
+
+test('a partial set is reused only by a retry of its own branch: one written for other nodes is made again', async () => {
+  const keyring = await testKeyring();
+  const url = pathToFileURL(await tempDir('store')).href;
+  const store = await openStore(url);
+  for (const node of ['n1', 'n2', 'n3']) await putBatch(store, keyring, batch(node, 0, { executions: { [`/opt/${node}`]: item(node) } }));
+  const branch = (nodes: string[]) => new MockActivityEnvironment().run(partialActivity({ keyring }), { run: RUN, store: url, group: 0, nodes }) as Promise<{ objects: number }>;
+  assert.equal((await branch(['n1'])).objects, 1, 'a narrower partial set, as another workflow could write');
+  assert.equal((await branch(['n1', 'n2', 'n3'])).objects, 3, 'made again for its own nodes');
+  await store.delete(keys.batch(RUN, 'n3', 'bpf', 0));
+  assert.equal((await branch(['n1', 'n2', 'n3'])).objects, 3, 'a retry of the same branch reuses it');
 });
