@@ -5,7 +5,8 @@ import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import type { Arch } from '../core/syscalls.js';
 import { AuditSide } from '../audit/side.js';
 import { openStore } from '../store/open.js';
-import { hexArg, releaseStateDir, TracerError, TracerProcess, type TracerRecord } from '../bpf/driver/loader.js';
+import { TracerHost, type TracerSession } from '../bpf/driver/host.js';
+import { hexArg, TracerError, type TracerRecord } from '../bpf/driver/loader.js';
 import { Recorder } from '../bpf/driver/recorder.js';
 import type { NodeTarget } from '../core/target.js';
 import type { Keyring } from '../lib/keyring.js';
@@ -40,7 +41,7 @@ export interface CollectResult {
 
 export interface CollectorConfig {
   tracerPath: string;
-  /** bpffs directory under which each run's tracer state is pinned; undefined: no pinning. */
+  /** bpffs directory under which the node's tracer pins its state; undefined: no pinning. */
   pinRoot?: string;
   arch: Arch;
   /** Where launched commands write stdout/stderr: a file descriptor of this process, or nowhere. */
@@ -62,16 +63,16 @@ export interface CollectorConfig {
   };
 }
 
-const TARGET_ID = 1;
 const HEARTBEAT_MS = 2000;
 const KILL_GRACE_MS = 2000;
 
 /**
- * The node activity: runs the BPF tracer and the audit-log collector on the target until the
- * target is gone, the lease ends or the workflow cancels, checkpointing batches of each to the
- * object store as it goes. The store is the truth; heartbeats only carry progress.
+ * The node activity: attaches the run as a target of the node's one BPF tracer (shared by every
+ * run on the node) and runs the audit-log collector, until the target is gone, the lease ends or
+ * the workflow cancels, checkpointing batches of each to the object store as it goes. The store is
+ * the truth; heartbeats only carry progress.
  */
-export function collectActivity(config: CollectorConfig) {
+export function collectActivity(config: CollectorConfig, tracers: (node: string) => TracerHost) {
   return async function collect(input: CollectInput): Promise<CollectResult> {
     const ctx = Context.current();
     // Nothing runs, attaches or is written before the agent knows it may.
@@ -80,48 +81,38 @@ export function collectActivity(config: CollectorConfig) {
     const base = { run: input.run, node: input.node, arch: config.arch, target: input.target };
     const attempt = ctx.info.attempt;
 
-    // With pinning, kernel-side state outlives this process: a retried or next-lease collector
-    // adopts it, replays what was not checkpointed, and keeps counting in the same generation.
-    const stateDir = tracerStateDir(config, input.run, input.node);
-    let recorder: Recorder | undefined;
+    // The run's target outlives this activity (and, pinned, the agent's process): a retried or
+    // next-lease collector attaches it again, gets what was not checkpointed replayed, and keeps
+    // counting in the same generation.
+    let recorder!: Recorder;
     let bpfReplica = `${input.node}/bpf/a${attempt}`;
     let exit: TracerRecord | undefined;
     let rootPid: number | undefined;
     let resolveGone: () => void = () => {};
     const targetGone = new Promise<void>((resolve) => (resolveGone = resolve));
-    const onRecord = (r: TracerRecord) => {
-      if (r.t === 'ready') {
-        if (typeof r.generation === 'string') bpfReplica = `${input.node}/bpf/${r.generation.slice(0, 12)}`;
-        recorder = new Recorder(TARGET_ID, bpfReplica, config.arch);
-      }
-      recorder?.accept(r);
-      if (r.target !== TARGET_ID) return;
-      if (r.t === 'exit' && r.pid === rootPid) exit = r;
-      if (r.t === 'target-empty') resolveGone();
-    };
-    let tracer: TracerProcess;
+    let session: TracerSession;
     try {
-      tracer = await TracerProcess.start(config.tracerPath, { commandOutput: config.commandOutput, onRecord, podCgroup: config.podCgroup, ...(stateDir ? { stateDir } : {}) });
+      session = await tracers(input.node).attach(runKey(input.run, input.node), (a) => {
+        if (a.generation) bpfReplica = `${input.node}/bpf/${a.generation.slice(0, 12)}`;
+        recorder = new Recorder(a.target, bpfReplica, config.arch);
+        recorder.accept(a.ready);
+        return (r) => {
+          recorder.accept(r);
+          if (r.t === 'exit' && r.pid === rootPid) exit = r;
+          if (r.t === 'target-empty') resolveGone();
+        };
+      });
     } catch (err) {
-      if (!stateDir) throw ApplicationFailure.create({ message: (err as Error).message, type: 'BpfUnavailable', nonRetryable: true });
-      // No usable bpffs (or a stale pin): trace without pinning rather than not at all.
-      ctx.log.warn('tracer state cannot be pinned; tracing without it (a restart will lose what was not checkpointed)', { stateDir, error: (err as Error).message });
-      try {
-        tracer = await TracerProcess.start(config.tracerPath, { commandOutput: config.commandOutput, onRecord, podCgroup: config.podCgroup });
-      } catch (again) {
-        throw ApplicationFailure.create({ message: (again as Error).message, type: 'BpfUnavailable', nonRetryable: true });
-      }
+      if (!(err instanceof TracerError) || err.kind === 'crashed') throw err;
+      throw ApplicationFailure.create({ message: err.message, type: err.kind === 'full' ? 'TracerFull' : 'BpfUnavailable', nonRetryable: true });
     }
-    const events = recorder!;
-    const tracerDied = new Promise<never>((_, reject) => tracer.on('exit', (err: Error) => reject(err)));
-    tracerDied.catch(() => {});
-    const adopted = (tracer.ready?.targets as { target: number; root: number }[] | undefined)?.find((t) => t.target === TARGET_ID);
-    // The tracer's counts go on in an adopted (pinned) target; anything else counts from zero again.
+    const events = recorder;
+    // The tracer's counts go on in an adopted target; anything else counts from zero again.
     let bpfOut: Checkpointer;
     try {
-      bpfOut = await Checkpointer.open(store, config.keyring, ctx, { ...base, collector: 'bpf', replica: bpfReplica }, undefined, { countsRestart: !adopted });
+      bpfOut = await Checkpointer.open(store, config.keyring, ctx, { ...base, collector: 'bpf', replica: bpfReplica }, undefined, { countsRestart: !session.adopted });
     } catch (err) {
-      tracer.kill();
+      session.detach();
       throw err;
     }
 
@@ -137,22 +128,22 @@ export function collectActivity(config: CollectorConfig) {
       : undefined;
     // Counts are cumulative, so a checkpoint the Checkpointer holds back (nothing new) loses nothing when the spool moves on.
     const checkpoint = async (final = false) => {
-      const token = await tracer.flush();
+      const token = await session.flush();
       await bpfOut.save(events.take(Date.now()), { final });
-      if (stateDir) await tracer.checkpointed(token);
+      await session.checkpointed(token);
       await audit?.checkpoint(final);
     };
     const progress = () => ({ node: input.node, attempt, seq: bpfOut.written + (audit?.out.written ?? 0), events: events.events }) satisfies Progress;
 
     let reason: CollectResult['reason'] = 'lease-ended';
     try {
-      rootPid = adopted ? adopted.root : await startTarget(tracer, input.trace, config.allow.hostTargets);
+      rootPid = session.adopted ? session.root : await startTarget(session, input.trace, config.allow.hostTargets);
       let nextCheckpoint = Date.now() + input.checkpointMs;
       for (;;) {
         const now = Date.now();
         if (now >= input.until) break;
         const wake = Math.min(nextCheckpoint, input.until, now + HEARTBEAT_MS) - now;
-        const event = await Promise.race([ctx.sleep(Math.max(wake, 0)).then(() => 'tick' as const), targetGone.then(() => 'gone' as const), tracerDied]);
+        const event = await Promise.race([ctx.sleep(Math.max(wake, 0)).then(() => 'tick' as const), targetGone.then(() => 'gone' as const), session.ended]);
         audit?.poll();
         if (event === 'gone') {
           reason = 'target-exited';
@@ -167,24 +158,26 @@ export function collectActivity(config: CollectorConfig) {
     } catch (err) {
       if (err instanceof CancelledFailure) reason = 'cancelled';
       else {
-        tracer.kill();
         audit?.stop();
+        // A run that cannot go on gives its target back; one that will be retried keeps it.
+        if (err instanceof ApplicationFailure && err.nonRetryable) await session.free().catch(() => {});
+        else session.detach();
         if (err instanceof TracerError) throw ApplicationFailure.create({ message: err.message, type: 'TracerCrashed' });
         throw err;
       }
     }
     // Stop the target's processes (for launched commands), then record everything up to now.
     if (input.trace.kind === 'command' && reason !== 'target-exited') {
-      await tracer.request(`kill ${TARGET_ID} ${KILL_GRACE_MS}`, (r) => r.t === 'killed' && r.target === TARGET_ID).catch(() => {});
+      await session.request('kill', `${KILL_GRACE_MS}`, (r) => r.t === 'killed').catch(() => {});
     }
     audit?.poll();
     await checkpoint(true);
     audit?.stop();
-    // Nothing left to trace ends the generation; otherwise hand the pinned state to whoever comes next.
-    if (stateDir && reason === 'target-exited') await tracer.release();
-    else await tracer.quit();
+    // Nothing left to trace gives the target back; otherwise it goes on tracking for whoever comes next.
+    if (reason === 'target-exited') await session.free();
+    else session.detach();
     const batches = bpfOut.written + (audit?.out.written ?? 0);
-    ctx.log.info('collector finished', { reason, batches, events: events.events, adopted: !!adopted });
+    ctx.log.info('collector finished', { reason, batches, events: events.events, adopted: session.adopted, target: session.target });
     const result: CollectResult = { node: input.node, batches, events: events.events, reason };
     if (exit && typeof exit.code === 'number') result.exitCode = exit.code;
     // The details tell the workflow this collector ran (and what it wrote) although it was stopped.
@@ -212,32 +205,51 @@ function refuseUnlessAllowed(config: CollectorConfig, input: CollectInput, workf
   }
 }
 
-/** Where the tracer of one run on one node pins its state. */
-function tracerStateDir(config: CollectorConfig, run: string, node: string): string | undefined {
-  if (!config.pinRoot) return undefined;
-  return `${config.pinRoot}/${createHash('sha256').update(`${run}\0${node}`).digest('hex').slice(0, 24)}`;
+/** The name of one run's target in a node's tracer (1..32 of [0-9a-f]). */
+function runKey(run: string, node: string): string {
+  return createHash('sha256').update(`${run}\0${node}`).digest('hex').slice(0, 32);
 }
 
-/** The end of a run: the pinned tracer state of this node is released (programs detach). */
-export function releaseActivity(config: CollectorConfig) {
+/**
+ * One tracer per node agent (bpf/driver/host.ts), made at the first collector: every run on the
+ * node is a target in it. Pinned below the pin root in a directory of the node's own.
+ */
+export function tracerHosts(config: CollectorConfig): (node: string) => TracerHost {
+  const hosts = new Map<string, TracerHost>();
+  return (node) => {
+    let host = hosts.get(node);
+    if (!host) {
+      host = new TracerHost({
+        binary: config.tracerPath,
+        ...(config.pinRoot ? { stateDir: `${config.pinRoot}/node-${createHash('sha256').update(node).digest('hex').slice(0, 16)}` } : {}),
+        podCgroup: config.podCgroup,
+        commandOutput: config.commandOutput,
+        // started by a collector or a release: always inside an activity
+        warn: (message, fields) => Context.current().log.warn(message, fields),
+      });
+      hosts.set(node, host);
+    }
+    return host;
+  };
+}
+
+/** The end of a run: its target in the node's tracer is given back (untracked, its spool removed). */
+export function releaseActivity(tracers: (node: string) => TracerHost) {
   return async function releaseTracer(input: { run: string; node: string }): Promise<boolean> {
-    const dir = tracerStateDir(config, input.run, input.node);
-    if (!dir) return false;
     try {
-      return await releaseStateDir(config.tracerPath, dir);
+      return await tracers(input.node).free(runKey(input.run, input.node));
     } catch (err) {
-      if (err instanceof TracerError && err.kind === 'refused') throw ApplicationFailure.create({ message: err.message, type: 'ReleaseFailed' });
+      if (err instanceof TracerError) throw ApplicationFailure.create({ message: err.message, type: 'ReleaseFailed' });
       throw err;
     }
   };
 }
 
 /** Launches or attaches to the target; returns the launched command's pid. */
-async function startTarget(tracer: TracerProcess, target: NodeTarget, hostTargets: boolean): Promise<number | undefined> {
+async function startTarget(tracer: TracerSession, target: NodeTarget, hostTargets: boolean): Promise<number | undefined> {
   switch (target.kind) {
     case 'command': {
-      const argv = target.argv.map(hexArg).join(' ');
-      const reply = await tracer.request(`launch ${TARGET_ID} ${argv}`, (r) => (r.t === 'launched' || r.t === 'launch-failed') && r.target === TARGET_ID);
+      const reply = await tracer.request('launch', target.argv.map(hexArg).join(' '), (r) => r.t === 'launched' || r.t === 'launch-failed');
       if (reply.t === 'launch-failed') {
         throw ApplicationFailure.create({ message: `cannot start ${target.argv[0]}: ${String(reply.error)}`, type: 'TargetStartFailed', nonRetryable: true });
       }
@@ -245,7 +257,7 @@ async function startTarget(tracer: TracerProcess, target: NodeTarget, hostTarget
     }
     case 'pid': {
       if (!hostTargets && !(await inPod(target.pid))) throw notInPod(`pid ${target.pid}`);
-      const reply = await tracer.request(`track ${TARGET_ID} pid ${target.pid}`, (r) => r.t === 'tracked' && r.target === TARGET_ID);
+      const reply = await tracer.request('track', `pid ${target.pid}`, (r) => r.t === 'tracked');
       if (reply.error) throw ApplicationFailure.create({ message: `cannot trace pid ${target.pid}: ${String(reply.error)}`, type: 'TargetStartFailed', nonRetryable: true });
       return undefined;
     }
@@ -262,10 +274,10 @@ async function startTarget(tracer: TracerProcess, target: NodeTarget, hostTarget
 }
 
 /** Tracks each of `objects` ("container ID", "pod UID") under the one target; the replies. */
-async function track(tracer: TracerProcess, objects: string[]): Promise<TracerRecord[]> {
+async function track(tracer: TracerSession, objects: string[]): Promise<TracerRecord[]> {
   const replies: TracerRecord[] = [];
   for (const o of objects) {
-    const reply = await tracer.request(`track ${TARGET_ID} ${o}`, (r) => r.t === 'tracked' && r.target === TARGET_ID);
+    const reply = await tracer.request('track', o, (r) => r.t === 'tracked');
     if (reply.error) throw ApplicationFailure.create({ message: `cannot trace ${o}: ${String(reply.error)}`, type: 'TargetStartFailed', nonRetryable: true });
     replies.push(reply);
   }
@@ -276,10 +288,10 @@ async function track(tracer: TracerProcess, objects: string[]): Promise<TracerRe
  * A container is a pod's when its init runs in a kubelet's pod cgroup. Checked on the tracer's
  * answer (it found the container): anything else is untracked before a record is kept.
  */
-async function containersInPods(tracer: TracerProcess, tracked: TracerRecord[]): Promise<void> {
+async function containersInPods(tracer: TracerSession, tracked: TracerRecord[]): Promise<void> {
   for (const reply of tracked) {
     if (await inPod(Number(reply.init))) continue;
-    await tracer.request(`untrack ${TARGET_ID}`, (r) => r.t === 'untracked' && r.target === TARGET_ID);
+    await tracer.request('untrack', '', (r) => r.t === 'untracked');
     throw notInPod(`container ${String(reply.container)}`);
   }
 }

@@ -1,4 +1,4 @@
-import { collectActivity, releaseActivity, type CollectorConfig } from './collect.js';
+import { collectActivity, releaseActivity, tracerHosts, type CollectorConfig } from './collect.js';
 import type { ModelingPolicy } from '../core/policy.js';
 import type { Kube } from '../k8s/client.js';
 import type { Keyring } from '../lib/keyring.js';
@@ -22,9 +22,10 @@ export function controllerActivities(config: ControllerConfig) {
   return { resolveTarget: resolveActivity(config), mergePartial: partialActivity(config), mergeRun: mergeActivity(config) };
 }
 
-/** Activities of a node (task queue varmor-modeler-node-<node>): the collectors. */
+/** Activities of a node (task queue varmor-modeler-node-<node>): the collectors, all runs sharing the node's one tracer. */
 export function nodeActivities(config: CollectorConfig) {
-  return { collect: collectActivity(config), releaseTracer: releaseActivity(config) };
+  const tracers = tracerHosts(config);
+  return { collect: collectActivity(config, tracers), releaseTracer: releaseActivity(tracers) };
 }
 
 export type ControllerActivities = ReturnType<typeof controllerActivities>;

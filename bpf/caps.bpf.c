@@ -149,14 +149,14 @@ static __always_inline __u64 asker_from_walk(void *ctx)
 }
 
 /* Who asked: from the slots, with a walk when they cannot tell and every CAP_VERIFY_EVERY checks. */
-static __always_inline __u64 asker_of(void *ctx)
+static __always_inline __u64 asker_of(void *ctx, __u32 slot)
 {
 	__u64 fast = asker_from_slots(ctx);
 	if (fast && (cap_checks++ & (CAP_VERIFY_EVERY - 1)))
 		return fast;
 	__u64 walked = asker_from_walk(ctx);
 	if (fast && walked && fast != walked) {
-		stat_inc(STAT_CAP_SLOT_MISS);
+		stat_inc(slot, STAT_CAP_SLOT_MISS);
 		cap_slot[0] = cap_slot[1] = cap_slot[2] = 0;
 	}
 	return walked ? walked : fast;
@@ -181,11 +181,11 @@ int BPF_PROG(on_cap, const struct cred *cred, struct user_namespace *target_ns,
 	__u32 slot = slot_of(ti);
 	__u32 granted = ret == 0;
 	__u64 h = ((__u64)granted << 8) | (cap & 0xff);
-	__u64 asker = noaudit_n ? asker_of(ctx) : 0;
+	__u64 asker = noaudit_n ? asker_of(ctx, slot) : 0;
 	__u32 kind = REC_CAP;
 	if (asker && unaudited(asker)) {
 		kind = REC_CAP_NOAUDIT;
-		stat_inc(STAT_CAP_NOAUDIT);
+		stat_inc(slot, STAT_CAP_NOAUDIT);
 	}
 	if (!dedup(slot, kind, h, 1))
 		return 0;

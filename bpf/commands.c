@@ -187,14 +187,16 @@ static void cmd_kill(int target, long grace_ms)
 		finish_kill(target);
 }
 
-static void cmd_untrack(int target)
+/* untracks the target's processes and resets its state; returns the processes untracked */
+static int forget_target(int target)
 {
 	pid_t *pids;
 	int n = tasks_of(target, &pids);
 	for (int i = 0; i < n; i++)
 		task_delete(pids[i]);
 	free(pids);
-	drain(); /* print what the kernel produced for it so far, then forget it */
+	drain(); /* print what the kernel produced for it so far (into its spool), then forget it */
+	fflush(stdout);
 	struct target *t = &targets[target];
 	t->npids = 0;
 	t->pods = 0;
@@ -202,23 +204,29 @@ static void cmd_untrack(int target)
 	t->kill_pending = false;
 	clear_target_maps(target);
 	resolver_forget(target);
+	names_forget(target);
 	meta_forget(target);
+	return n;
+}
+
+static void cmd_untrack(int target)
+{
+	int n = forget_target(target);
 	printf("{\"t\":\"untracked\",\"target\":%d,\"pids\":%d}\n", target, n);
 }
 
-static void cmd_flush(const char *token)
+/* a target's counts (workload and sessions), tallies and stats; false if it has none of them */
+static bool put_target_state(int target)
 {
-	drain();
 	__u64 *cnt = calloc(MAX_SYSCALLS, sizeof(__u64));
-	for (int slot = 1; slot < MAX_SLOTS; slot++) {
-		int target = slot & (MAX_TARGETS - 1);
-		if (!target)
-			continue;
+	bool known = targets[target].known || meta_in_use(target), any_counts = false;
+	for (int slot = target; slot < MAX_SLOTS; slot += SLOT_SESSION) {
 		read_counts(slot, cnt);
 		bool any = false;
 		for (int nr = 0; nr < MAX_SYSCALLS && !any; nr++)
 			any = cnt[nr] != 0;
-		if (!any && (slot >= SLOT_SESSION || !targets[target].known))
+		any_counts |= any;
+		if (!any && (slot >= SLOT_SESSION || !known))
 			continue;
 		printf("{\"t\":\"counts\",\"target\":%d%s,\"syscalls\":{", target,
 		       slot >= SLOT_SESSION ? ",\"session\":\"exec\"" : "");
@@ -232,30 +240,126 @@ static void cmd_flush(const char *token)
 		printf("}}\n");
 	}
 	free(cnt);
-	print_tallies();
+	if (!known && !any_counts)
+		return false;
 	__u64 st[STAT_MAX];
-	read_stats(st);
-	printf("{\"t\":\"stats\",\"ringbuf_dropped\":%llu,\"tasks_full\":%llu,"
+	read_stats(target, st);
+	printf("{\"t\":\"stats\",\"target\":%d,\"ringbuf_dropped\":%llu,\"tasks_full\":%llu,"
 	       "\"path_truncated\":%llu,\"records\":%llu,\"path_failed\":%llu,\"dedup_full\":%llu,"
 	       "\"events\":%llu,\"uring_fixed\":%llu,\"mntns_full\":%llu,\"names_unresolved\":%llu,"
 	       "\"cap_noaudit\":%llu,\"cap_slot_miss\":%llu}\n",
-	       (unsigned long long)st[STAT_RINGBUF_DROPPED], (unsigned long long)st[STAT_TASKS_FULL],
+	       target, (unsigned long long)st[STAT_RINGBUF_DROPPED], (unsigned long long)st[STAT_TASKS_FULL],
 	       (unsigned long long)st[STAT_PATH_TRUNCATED], (unsigned long long)st[STAT_RECORDS],
 	       (unsigned long long)st[STAT_PATH_FAILED], (unsigned long long)st[STAT_DEDUP_FULL],
 	       (unsigned long long)st[STAT_EVENTS], (unsigned long long)st[STAT_URING_FIXED],
-	       (unsigned long long)st[STAT_MNTNS_FULL], names_unresolved(), (unsigned long long)st[STAT_CAP_NOAUDIT],
-	       (unsigned long long)st[STAT_CAP_SLOT_MISS]);
-	printf("{\"t\":\"flushed\"");
+	       (unsigned long long)st[STAT_MNTNS_FULL], names_unresolved(target),
+	       (unsigned long long)st[STAT_CAP_NOAUDIT], (unsigned long long)st[STAT_CAP_SLOT_MISS]);
+	return true;
+}
+
+/* the end of a target's flush: its marker, which ends its spool file (`checkpointed` drops whole files) */
+static void put_flushed(int target, const char *token)
+{
+	printf("{\"t\":\"flushed\",\"target\":%d", target);
 	put_jstr("token", token);
 	printf("}\n");
 	if (spool_dir)
-		spool_open_next(); /* a flush ends a spool file: `checkpointed` drops whole files */
+		spool_end(target);
 }
 
-#define USAGE_LAUNCH "usage: launch TARGET(1..63) HEXARG0 [HEXARG...] (at most 1021 arguments, no 00 byte)"
-#define USAGE_TRACK "usage: track TARGET(1..63) pid PID | track TARGET container ID | track TARGET pod UID"
-#define USAGE_KILL "usage: kill TARGET(1..63) GRACE_MS(0..2147483647)"
-#define USAGE_UNTRACK "usage: untrack TARGET(1..63)"
+/* `flush T TOKEN`: everything of T the kernel committed before it; `flush TOKEN`: of every target */
+static void cmd_flush(int target, const char *token)
+{
+	drain();
+	if (target > 0) {
+		put_target_state(target);
+		print_tallies(target);
+		put_flushed(target, token);
+		return;
+	}
+	bool had[MAX_TARGETS] = {false};
+	for (int t = 1; t < MAX_TARGETS; t++)
+		had[t] = put_target_state(t);
+	print_tallies(-1);
+	for (int t = 1; t < MAX_TARGETS; t++)
+		if (had[t])
+			put_flushed(t, token);
+	printf("{\"t\":\"flushed\"");
+	put_jstr("token", token);
+	printf("}\n");
+}
+
+/* `checkpointed [T] TOKEN`: T's spool (every target's without T) up to its flush of TOKEN is stored */
+static void cmd_checkpointed(int target, const char *token)
+{
+	long dropped = 0;
+	int files = -1;
+	for (int t = target > 0 ? target : 1; spool_dir && t < (target > 0 ? target + 1 : MAX_TARGETS); t++) {
+		int f = spool_checkpointed(t, token, &dropped);
+		if (f >= 0)
+			files = (files < 0 ? 0 : files) + f;
+	}
+	printf("{\"t\":\"checkpointed\"");
+	if (target > 0)
+		printf(",\"target\":%d", target);
+	put_jstr("token", token);
+	printf(",\"dropped\":%ld,\"files\":%d", dropped, files < 0 ? 0 : files);
+	if (files < 0 && spool_dir)
+		printf(",\"error\":\"no flush with this token in the spool\"");
+	printf("}\n");
+}
+
+/* an attach key: 1..ATTACH_KEY_MAX of [0-9A-Za-z._-] */
+static bool valid_key(const char *k)
+{
+	size_t n = strlen(k);
+	return n >= 1 && n <= ATTACH_KEY_MAX &&
+	       strspn(k, "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ._-") == n;
+}
+
+/*
+ * `attach KEY`: the target of the run KEY names, the same one again if it
+ * has one (its state goes on: `adopted`), else a free one; then everything
+ * in its spool (replay-begin ... replay-end with the target). The reply names
+ * the key first: it belongs to no target's spool.
+ */
+static void cmd_attach(const char *key)
+{
+	int t = meta_target_of(key);
+	bool again = t > 0;
+	if (!again)
+		t = meta_claim(key);
+	if (!t) {
+		printf("{\"t\":\"attached\",\"key\":\"%s\",\"error\":\"all %d targets of this tracer are in use\"}\n", key,
+		       MAX_TARGETS - 1);
+		return;
+	}
+	printf("{\"t\":\"attached\",\"key\":\"%s\",\"target\":%d,\"adopted\":%s,\"root\":%u,\"pids\":%d}\n", key, t,
+	       again && targets[t].known ? "true" : "false", meta.root[t], targets[t].npids);
+	replay_spool(t);
+}
+
+/* `free KEY`: the run is over: its target is untracked, its spool removed and the target free again */
+static void cmd_free(const char *key)
+{
+	int t = meta_target_of(key), pids = 0;
+	if (t) {
+		pids = forget_target(t);
+		spool_forget(t);
+		meta_unclaim(t);
+	}
+	int in_use = 0;
+	for (int i = 1; i < MAX_TARGETS; i++)
+		in_use += meta_in_use(i);
+	printf("{\"t\":\"freed\",\"key\":\"%s\",\"found\":%s,\"target\":%d,\"pids\":%d,\"in_use\":%d}\n", key,
+	       t ? "true" : "false", t, pids, in_use);
+}
+
+#define USAGE_LAUNCH "usage: launch TARGET(1..127) HEXARG0 [HEXARG...] (at most 1021 arguments, no 00 byte)"
+#define USAGE_TRACK "usage: track TARGET(1..127) pid PID | track TARGET container ID | track TARGET pod UID"
+#define USAGE_KILL "usage: kill TARGET(1..127) GRACE_MS(0..2147483647)"
+#define USAGE_UNTRACK "usage: untrack TARGET(1..127)"
+#define USAGE_KEY "KEY: 1..32 of [0-9A-Za-z._-]"
 
 /*
  * A command that is not run. A verb whose reply names its target gets that
@@ -342,15 +446,24 @@ void handle_line(char *line)
 		else
 			quitting = releasing = true;
 	} else if (!strcmp(cmd, "checkpointed")) {
-		if (argc != 2)
-			command_error("usage: checkpointed TOKEN", orig);
+		int t = argc == 3 ? parse_target(argv[1]) : 0;
+		if (argc < 2 || argc > 3 || t < 0)
+			command_error("usage: checkpointed [TARGET(1..127)] TOKEN", orig);
 		else
-			spool_checkpointed(argv[1]);
+			cmd_checkpointed(t, argv[argc - 1]);
 	} else if (!strcmp(cmd, "flush")) {
-		if (argc > 2)
-			command_error("usage: flush [TOKEN]", orig);
+		int t = argc == 3 ? parse_target(argv[1]) : 0;
+		if (argc > 3 || t < 0)
+			command_error("usage: flush [TOKEN] | flush TARGET(1..127) TOKEN", orig);
 		else
-			cmd_flush(argc > 1 ? argv[1] : "");
+			cmd_flush(t, argc > 1 ? argv[argc - 1] : "");
+	} else if (!strcmp(cmd, "attach") || !strcmp(cmd, "free")) {
+		if (argc != 2 || !valid_key(argv[1]))
+			command_error(!strcmp(cmd, "attach") ? "usage: attach KEY; " USAGE_KEY : "usage: free KEY; " USAGE_KEY, orig);
+		else if (!strcmp(cmd, "attach"))
+			cmd_attach(argv[1]);
+		else
+			cmd_free(argv[1]);
 	} else if (!strcmp(cmd, "launch")) {
 		int t = parse_target(argv[1]);
 		bool ok = t > 0 && argc >= 3 && *argv[2];

@@ -62,10 +62,10 @@ static __noinline int orec_send(__u32 slot, __u32 kind, __u32 dlen, __u64 salt, 
 	s->orec.id = h;
 	if (bpf_ringbuf_output(&events, &s->orec, offsetof(struct obj_rec, data) + dlen, 0)) {
 		undedup(slot, kind, h, nb);
-		stat_inc(STAT_RINGBUF_DROPPED);
+		stat_inc(slot, STAT_RINGBUF_DROPPED);
 		return 0;
 	}
-	stat_inc(STAT_RECORDS);
+	stat_inc(slot, STAT_RECORDS);
 	return 1;
 }
 
@@ -80,7 +80,7 @@ __noinline int h_name(__u32 slot, long dirfd, __u64 name, __u32 perms)
 	orec_init(s, REC_FILE, slot);
 	int len = name_into_rec(s, bpf_get_current_task_btf(), dirfd, (const char *)name);
 	if (len < 0) {
-		stat_inc(STAT_PATH_FAILED);
+		stat_inc(slot, STAT_PATH_FAILED);
 		return 0;
 	}
 	return orec_send(slot, REC_FILE, len, 0, perms);
@@ -112,7 +112,7 @@ static __always_inline int file_event(__u32 slot, struct task_struct *t, struct 
 	if (!s)
 		return 0;
 	if (!f) {
-		stat_inc(STAT_PATH_FAILED);
+		stat_inc(slot, STAT_PATH_FAILED);
 		return 0;
 	}
 	struct vfsmount *mnt;
@@ -150,7 +150,7 @@ __noinline int h_mprotect(__u32 slot, __u64 addr)
 	struct task_struct *t = bpf_get_current_task_btf();
 	struct vma_file v = {};
 	if (bpf_find_vma(t, addr, vma_file_cb, &v, 0) && !v.found) {
-		stat_inc(STAT_PATH_FAILED);
+		stat_inc(slot, STAT_PATH_FAILED);
 		return 0;
 	}
 	if (!v.f)
@@ -321,7 +321,7 @@ __noinline int h_mount(__u32 slot, struct mount_ev *e)
 	r->ret = e->ret;
 	int len = name_into_rec(s, t, e->dirfd, (const char *)e->target);
 	if (len < 0) {
-		stat_inc(STAT_PATH_FAILED);
+		stat_inc(slot, STAT_PATH_FAILED);
 		return 0;
 	}
 	len &= 2 * PATH_BUF - 1;
@@ -435,7 +435,7 @@ __noinline int h_process_vm(__u32 slot, long pid, __u32 op, long ret)
 		return 0;
 	struct task_struct *peer = bpf_task_from_vpid(pid);
 	if (!peer) {
-		stat_inc(STAT_PATH_FAILED);
+		stat_inc(slot, STAT_PATH_FAILED);
 		return 0;
 	}
 	ptrace_send(slot, op, 0, peer, op == OP_VM_WRITE ? 2 : 1, ret < 0 ? ret : 0);

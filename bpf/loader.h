@@ -42,8 +42,9 @@ struct state_meta {
 	__u32 layout;
 	__u32 nlinks;
 	__u8 generation[16];
-	__u64 known;              /* bit T: target T is in use */
-	__u32 root[MAX_TARGETS];  /* launched pid, tracked root pid or container init of each target */
+	__u64 known[MAX_TARGETS / 64]; /* bit T: target T has been launched or tracked */
+	__u32 root[MAX_TARGETS];       /* launched pid, tracked root pid or container init of each target */
+	char key[MAX_TARGETS][ATTACH_KEY_MAX + 8]; /* the run that attached it (NUL-terminated), or "" */
 	__u64 created_ms;
 	__u32 pod_cgroup;         /* enum pod_cgroup_mode the programs were loaded with */
 	__u32 pad;

@@ -31,8 +31,8 @@ struct {
 } tasks SEC(".maps") __weak;
 
 /*
- * tgid -> one byte: 0 for untracked tasks, else the task's slot (1..127) |
- * TRACKED_ARMED. TRACKED_WORDS u64 words = 4 MiB covers PID_MAX_LIMIT (pid_max
+ * tgid -> one byte: 0 for untracked tasks, TRACKED_ARMED for a launched
+ * child that has not exec'd yet, else the task's slot (1..255). TRACKED_WORDS u64 words = 4 MiB covers PID_MAX_LIMIT (pid_max
  * can be raised at run time, so the map is not sized from the current one).
  * It mirrors `tasks` (the truth, which the loader iterates) so that sys_exit,
  * the per-syscall program, needs no hash lookup at all: bystanders pay one
@@ -49,7 +49,7 @@ struct {
 	__type(value, __u64);
 } tracked SEC(".maps") __weak;
 
-/* Syscalls already reported, one 512-bit set per slot (128 * 64 bytes). */
+/* Syscalls already reported, one 512-bit set per slot (256 * 64 bytes). */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, MAX_SLOTS);
@@ -58,10 +58,10 @@ struct {
 } seen SEC(".maps") __weak;
 
 /*
- * Call counts [slot * MAX_SYSCALLS + nr] (128 * 512 u64). Per-CPU so the hot
- * path never contends: 512 KiB per possible CPU. On big machines that grows
- * (32 MiB at 64 CPUs, 128 MiB at 256), so the loader turns this map into a
- * plain shared ARRAY (512 KiB in total) when there are more than
+ * Call counts [slot * MAX_SYSCALLS + nr] (256 * 512 u64). Per-CPU so the hot
+ * path never contends: 1 MiB per possible CPU. On big machines that grows
+ * (64 MiB at 64 CPUs), so the loader turns this map into a
+ * plain shared ARRAY (1 MiB in total) when there are more than
  * COUNTS_PERCPU_MAX_CPUS possible CPUs and sets `counts_shared`, and the
  * increment becomes an atomic add (contended only when threads of one
  * target hit the same syscall on different CPUs at the same time).
@@ -76,10 +76,10 @@ struct {
 /* set by the loader before load (see `counts`); a known constant to the verifier */
 const volatile bool counts_shared __weak = false;
 
-/* Drop/record counters, see enum stat_idx. */
+/* Drop/record counters per target (each run reads its own), see enum stat_idx. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, STAT_MAX);
+	__uint(max_entries, MAX_TARGETS * STAT_MAX);
 	__type(key, __u32);
 	__type(value, __u64);
 } stats SEC(".maps") __weak;
@@ -138,9 +138,11 @@ struct {
 	__uint(max_entries, 1 << 21);
 } events SEC(".maps") __weak;
 
-static __always_inline void stat_inc(__u32 idx)
+/* counts stat `idx` for the target of `slot` (either of its slots) */
+static __always_inline void stat_inc(__u32 slot, __u32 idx)
 {
-	__u64 *v = bpf_map_lookup_elem(&stats, &idx);
+	__u32 k = (slot & (MAX_TARGETS - 1)) * STAT_MAX + idx;
+	__u64 *v = bpf_map_lookup_elem(&stats, &k);
 	if (v)
 		*v += 1;
 }
@@ -170,7 +172,7 @@ static __always_inline void set_tracked(__u32 tgid, const struct task_info *ti)
 	__u32 k = tgid >> 3;
 	__u8 *w = bpf_map_lookup_elem(&tracked, &k);
 	if (w)
-		w[tgid & 7] = ti ? slot_of(ti) | ((ti->flags & TASK_ARMED) ? TRACKED_ARMED : 0) : 0;
+		w[tgid & 7] = !ti ? 0 : (ti->flags & TASK_ARMED) ? TRACKED_ARMED : slot_of(ti);
 }
 
 /* tasks entry of a tracked tgid, NULL for bystanders (`tracked` byte first) */

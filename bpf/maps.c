@@ -10,7 +10,7 @@
 #include "maps.h"
 #include "tallies.h"
 
-/* the `tracked` map (one byte per tgid: 0, or slot | TRACKED_ARMED). Each
+/* the `tracked` map (one byte per tgid: 0, TRACKED_ARMED or the slot). Each
  * tgid owns its byte, so the loader writes it with a plain byte store, as the
  * programs do, through a one-page mmap of the map (a map update would rewrite
  * the whole u64 and could undo a concurrent kernel write of a neighbouring
@@ -57,8 +57,8 @@ int task_insert(pid_t pid, int target, __u32 flags)
 	__u32 key = pid;
 	if (bpf_map_update_elem(mfd.tasks, &key, &ti, BPF_ANY))
 		return -errno;
-	int err = tracked_set(pid, (target & (MAX_TARGETS - 1)) | ((flags & TASK_SESSION) ? SLOT_SESSION : 0) |
-					   ((flags & TASK_ARMED) ? TRACKED_ARMED : 0));
+	int err = tracked_set(pid, (flags & TASK_ARMED) ? TRACKED_ARMED
+							: (target & (MAX_TARGETS - 1)) | ((flags & TASK_SESSION) ? SLOT_SESSION : 0));
 	if (err)
 		bpf_map_delete_elem(mfd.tasks, &key); /* half-tracked would be silently blind */
 	return err;
@@ -91,15 +91,16 @@ int tasks_of(int target, pid_t **out)
 	return n;
 }
 
-void read_stats(__u64 out[STAT_MAX])
+void read_stats(int target, __u64 out[STAT_MAX])
 {
 	__u64 vals[ncpus];
-	for (__u32 k = 0; k < STAT_MAX; k++) {
-		out[k] = 0;
+	for (__u32 i = 0; i < STAT_MAX; i++) {
+		__u32 k = target * STAT_MAX + i;
+		out[i] = 0;
 		if (bpf_map_lookup_elem(mfd.stats, &k, vals))
 			continue;
 		for (int c = 0; c < ncpus; c++)
-			out[k] += vals[c];
+			out[i] += vals[c];
 	}
 }
 
@@ -166,6 +167,12 @@ void clear_target_maps(int target)
 		}
 	}
 	free(zeros);
+	__u64 *stat_zeros = calloc(ncpus, sizeof(__u64));
+	for (__u32 i = 0; i < STAT_MAX; i++) {
+		__u32 k = target * STAT_MAX + i;
+		bpf_map_update_elem(mfd.stats, &k, stat_zeros, BPF_ANY);
+	}
+	free(stat_zeros);
 	/* de-dup entries of both slots, and mount namespaces of the target */
 	int fd = mfd.objs;
 	struct obj_key key, next, *prev = NULL;

@@ -19,12 +19,13 @@ void task_delete(pid_t pid);
 /* collects the tgids of `target` in the tasks map (all if target < 0) */
 int tasks_of(int target, pid_t **out);
 
-void read_stats(__u64 out[STAT_MAX]);
+/* one target's stats, summed over CPUs */
+void read_stats(int target, __u64 out[STAT_MAX]);
 /* sums per-CPU counts of one slot into out[MAX_SYSCALLS] */
 void read_counts(int slot, __u64 *out);
 
-/* resets a target's syscall sets, counts, de-dup entries, tallies, mount
- * namespaces and pod cgroups (so the id can be reused) */
+/* resets a target's syscall sets, counts, stats, de-dup entries, tallies,
+ * mount namespaces and pod cgroups (so the id can be reused) */
 void clear_target_maps(int target);
 
 #endif

@@ -110,14 +110,14 @@ static __always_inline struct file *fd_file(struct task_struct *t, long fd)
 
 /* resolved path of {mnt, dentry} as task t sees it into dst (PATH_BUF bytes);
  * returns its length, *flags gets its OBJ_PATH_* flags */
-static __always_inline __u32 path_into(char *dst, struct scratch *s, struct task_struct *t, struct vfsmount *mnt,
-				       struct dentry *d, int *flags)
+static __always_inline __u32 path_into(__u32 slot, char *dst, struct scratch *s, struct task_struct *t,
+				       struct vfsmount *mnt, struct dentry *d, int *flags)
 {
 	int pos = resolve_path(mnt, d, BPF_CORE_READ(t, fs, root.mnt), BPF_CORE_READ(t, fs, root.dentry), flags);
 	__u32 len = (PATH_BUF - pos) & PATH_MASK;
 	bpf_probe_read_kernel(dst, len, &s->path[pos & PATH_MASK]);
 	if (*flags & OBJ_PATH_TRUNCATED)
-		stat_inc(STAT_PATH_TRUNCATED);
+		stat_inc(slot, STAT_PATH_TRUNCATED);
 	return len;
 }
 
@@ -126,7 +126,7 @@ static __always_inline int path_into_rec(struct scratch *s, struct task_struct *
 					 struct dentry *d)
 {
 	int pflags = 0;
-	int len = path_into(s->orec.data, s, t, mnt, d, &pflags);
+	int len = path_into(s->orec.h.target, s->orec.data, s, t, mnt, d, &pflags);
 	s->orec.flags |= pflags;
 	return len;
 }
@@ -146,7 +146,7 @@ static __always_inline int name_into_rec(struct scratch *s, struct task_struct *
 		return -1;
 	if (n >= PATH_BUF - 1) {
 		s->orec.flags |= OBJ_PATH_TRUNCATED;
-		stat_inc(STAT_PATH_TRUNCATED);
+		stat_inc(s->orec.h.target, STAT_PATH_TRUNCATED);
 	}
 	__u32 pos, len;
 	if (s->path[PATH_BUF + 1] == '/') {

@@ -17,7 +17,7 @@
 #include "spool.h"
 
 #define BPF_FS_MAGIC 0xcafe4a11
-#define STATE_LAYOUT 3 /* bump when a map or record layout changes (2: one syscall hook, `tracked` bytes, 8-byte task_info; 3: pod cgroups, 9 stats, obj_rec.name_off) */
+#define STATE_LAYOUT 4 /* bump when a map or record layout changes (2: one syscall hook, `tracked` bytes, 8-byte task_info; 3: pod cgroups, 9 stats, obj_rec.name_off; 4: 127 targets, stats per target, attach keys) */
 #define STATE_MAGIC "varmorst"
 
 static int meta_fd = -1;
@@ -127,18 +127,54 @@ static void meta_save(void)
 		logmsg("meta map update: %s", strerror(errno));
 }
 
+bool meta_known(int target)
+{
+	return (meta.known[target / 64] >> (target % 64)) & 1;
+}
+
 void set_root(int target, pid_t pid)
 {
-	meta.known |= 1ULL << target;
+	meta.known[target / 64] |= 1ULL << (target % 64);
 	meta.root[target] = pid;
 	meta_save();
 }
 
 void meta_forget(int target)
 {
-	meta.known &= ~(1ULL << target);
+	meta.known[target / 64] &= ~(1ULL << (target % 64));
 	meta.root[target] = 0;
 	meta_save();
+}
+
+int meta_target_of(const char *key)
+{
+	for (int t = 1; t < MAX_TARGETS; t++)
+		if (!strcmp(meta.key[t], key))
+			return t;
+	return 0;
+}
+
+bool meta_in_use(int target)
+{
+	return meta.key[target][0] || meta_known(target);
+}
+
+int meta_claim(const char *key)
+{
+	for (int t = 1; t < MAX_TARGETS; t++) {
+		if (meta_in_use(t))
+			continue;
+		snprintf(meta.key[t], sizeof(meta.key[t]), "%s", key);
+		meta_save();
+		return t;
+	}
+	return 0;
+}
+
+void meta_unclaim(int target)
+{
+	meta.key[target][0] = 0;
+	meta_forget(target);
 }
 
 static int open_pin(const char *name, enum bpf_map_type type, __u32 ksz, __u32 vsz, const char **err)

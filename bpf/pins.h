@@ -36,6 +36,16 @@ const struct bpf_prog_skeleton *skel_prog(const struct bpf_object_skeleton *os, 
 /* meta (the pinned copy too): target T is in use, with this root process; or no longer */
 void set_root(int target, pid_t pid);
 void meta_forget(int target);
+bool meta_known(int target);
+
+/* Attach keys: the run each target belongs to. The target attached with key
+ * (0: none); a free target claimed for key (0: all in use); a target given
+ * back (its key and root forgotten). A target is in use while it has a key
+ * or is known (launched or tracked without a key). */
+int meta_target_of(const char *key);
+int meta_claim(const char *key);
+void meta_unclaim(int target);
+bool meta_in_use(int target);
 
 /* `varmor-tracer --release DIR`: removes a stale state dir and its spool */
 int release_standalone(void);

@@ -55,7 +55,7 @@ int BPF_PROG(on_fork, struct task_struct *parent, struct task_struct *child)
 
 	struct task_info ci = *pi;
 	if (bpf_map_update_elem(&tasks, &ctgid, &ci, BPF_ANY)) {
-		stat_inc(STAT_TASKS_FULL);
+		stat_inc(ci.target, STAT_TASKS_FULL);
 		return 0;
 	}
 	set_tracked(ctgid, &ci);
@@ -125,7 +125,7 @@ static __always_inline struct task_info *join(struct task_struct *p, __u32 tgid,
 {
 	struct task_info ni = {.target = target & (MAX_TARGETS - 1), .flags = flags};
 	if (bpf_map_update_elem(&tasks, &tgid, &ni, BPF_NOEXIST)) {
-		stat_inc(STAT_TASKS_FULL);
+		stat_inc(ni.target, STAT_TASKS_FULL);
 		return NULL;
 	}
 	set_tracked(tgid, &ni);
@@ -199,7 +199,7 @@ static __always_inline __u32 new_container(struct task_struct *p, struct linux_b
 	if (name.v == pause.v)
 		return 0;
 	if (bpf_map_update_elem(&mntns, &inum, &target, BPF_ANY))
-		stat_inc(STAT_MNTNS_FULL);
+		stat_inc(target, STAT_MNTNS_FULL);
 	return target;
 }
 
@@ -239,7 +239,7 @@ int BPF_PROG(on_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
 
 	int pflags = 0;
 	struct file *f = BPF_CORE_READ(bprm, file);
-	__u32 plen = path_into(r->data, s, p, BPF_CORE_READ(f, f_path.mnt), BPF_CORE_READ(f, f_path.dentry), &pflags);
+	__u32 plen = path_into(slot, r->data, s, p, BPF_CORE_READ(f, f_path.mnt), BPF_CORE_READ(f, f_path.dentry), &pflags);
 
 	long n = bpf_probe_read_kernel_str(&r->data[plen], PATH_BUF, BPF_CORE_READ(bprm, filename));
 	__u32 flen = n > 0 ? (n - 1) & PATH_MASK : 0;
@@ -254,10 +254,10 @@ int BPF_PROG(on_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
 
 	__u64 size = offsetof(struct exec_rec, data) + plen + flen;
 	if (bpf_ringbuf_output(&events, r, size, 0)) {
-		stat_inc(STAT_RINGBUF_DROPPED);
+		stat_inc(slot, STAT_RINGBUF_DROPPED);
 		return 0;
 	}
-	stat_inc(STAT_RECORDS);
+	stat_inc(slot, STAT_RECORDS);
 	return 0;
 }
 

@@ -22,7 +22,7 @@ static __always_inline void *rec_reserve(__u32 size, __u32 type, __u32 slot)
 {
 	struct rec_hdr *h = bpf_ringbuf_reserve(&events, size, 0);
 	if (!h) {
-		stat_inc(STAT_RINGBUF_DROPPED);
+		stat_inc(slot, STAT_RINGBUF_DROPPED);
 		return NULL;
 	}
 	set_hdr(h, type, slot);
@@ -31,8 +31,9 @@ static __always_inline void *rec_reserve(__u32 size, __u32 type, __u32 slot)
 
 static __always_inline void rec_submit(void *r)
 {
+	__u32 target = ((struct rec_hdr *)r)->target;
 	bpf_ringbuf_submit(r, 0);
-	stat_inc(STAT_RECORDS);
+	stat_inc(target, STAT_RECORDS);
 }
 
 /* an object record's fields after the header: its process, the bits it reports and its de-dup
@@ -98,7 +99,7 @@ static __always_inline void record_syscall(__u32 slot, __u32 nr)
 static __always_inline __u32 dedup(__u32 slot, __u32 kind, __u64 hash, __u32 bits)
 {
 	struct obj_key k = {.hash = hash, .slot = slot, .kind = kind};
-	stat_inc(STAT_EVENTS);
+	stat_inc(slot, STAT_EVENTS);
 	struct obj_val *v = bpf_map_lookup_elem(&objs, &k);
 	if (!v) {
 		struct obj_val nv = {.bits = bits, .count = 1};
@@ -106,7 +107,7 @@ static __always_inline __u32 dedup(__u32 slot, __u32 kind, __u64 hash, __u32 bit
 			return bits;
 		v = bpf_map_lookup_elem(&objs, &k); /* lost a race, or no room */
 		if (!v) {
-			stat_inc(STAT_DEDUP_FULL);
+			stat_inc(slot, STAT_DEDUP_FULL);
 			return bits;
 		}
 	}

@@ -70,7 +70,7 @@ struct resolve_rep {
 };
 static int resolver_fd = -1;
 static pid_t resolver_pid;
-static unsigned long long unresolved_count;
+static unsigned long long unresolved_count[MAX_TARGETS];
 
 static void resolver_main(int sock)
 {
@@ -238,7 +238,7 @@ size_t resolve_named(const struct obj_rec *r, char *data, size_t len, bool follo
 	for (int i = 0; n == -ESRCH && i < t->npids && i < 16; i++)
 		n = resolve_dir(t->pids[i], r->h.target, data, cut, out);
 	if (n < 0 || n + (len - cut) >= PATH_BUF) {
-		unresolved_count++;
+		unresolved_count[r->h.target & (MAX_TARGETS - 1)]++;
 		*unresolved = true;
 		return normalise(data, len);
 	}
@@ -248,7 +248,12 @@ size_t resolve_named(const struct obj_rec *r, char *data, size_t len, bool follo
 	return normalise(data, n);
 }
 
-unsigned long long names_unresolved(void)
+unsigned long long names_unresolved(int target)
 {
-	return unresolved_count;
+	return unresolved_count[target];
+}
+
+void names_forget(int target)
+{
+	unresolved_count[target] = 0;
 }

@@ -27,7 +27,9 @@ size_t resolve_named(const struct obj_rec *r, char *data, size_t len, bool follo
 /* the target is empty: the resolver drops the root it kept for it */
 void resolver_forget(int target);
 
-/* names that kept their joined path (the `names_unresolved` stat) */
-unsigned long long names_unresolved(void);
+/* a target's names that kept their joined path (its `names_unresolved` stat) */
+unsigned long long names_unresolved(int target);
+/* the target is given back: its count starts again */
+void names_forget(int target);
 
 #endif

@@ -15,10 +15,28 @@
 
 #define SPOOL_SYNC_MS 100
 
-static int spool_fd = -1;
-static unsigned long long spool_seq;
-static bool spool_dirty, stdout_dead, spool_failed;
+/* one spool per target: its current file (opened at its first line) and sequence */
+static struct {
+	int fd;
+	unsigned long long seq;
+	bool dirty;
+} sp[MAX_TARGETS];
+static bool spooling, stdout_dead, spool_failed;
 static int64_t spool_synced_ms;
+static char *partial; /* the start of a line not yet complete on stdout */
+static size_t plen, pcap;
+
+static void partial_room(size_t need)
+{
+	if (need <= pcap)
+		return;
+	pcap = need * 2;
+	partial = realloc(partial, pcap);
+	if (!partial) {
+		logmsg("out of memory");
+		exit(1);
+	}
+}
 
 static int write_all(int fd, const char *buf, size_t n)
 {
@@ -35,28 +53,113 @@ static int write_all(int fd, const char *buf, size_t n)
 	return 0;
 }
 
+static void spool_warn(const char *what, const char *path)
+{
+	if (spool_failed)
+		return;
+	spool_failed = true;
+	logmsg("%s %s: %s (records are no longer spooled)", what, path, strerror(errno));
+}
+
 void spool_sync(bool force)
 {
-	if (spool_fd < 0 || !spool_dirty)
-		return;
 	int64_t now = now_ms(CLOCK_MONOTONIC);
 	if (!force && now - spool_synced_ms < SPOOL_SYNC_MS)
 		return;
-	fdatasync(spool_fd);
-	spool_dirty = false;
+	for (int t = 1; t < MAX_TARGETS; t++) {
+		if (sp[t].fd >= 0 && sp[t].dirty)
+			fdatasync(sp[t].fd);
+		sp[t].dirty = false;
+	}
 	spool_synced_ms = now;
 }
 
-/* stdout in state-dir mode: every write goes to the spool first, then to fd 1 */
+static void spool_name(char *out, size_t sz, int target, unsigned long long seq)
+{
+	char name[48];
+	snprintf(name, sizeof(name), "spool.%03d.%016llu", target, seq);
+	path_join(out, sz, spool_dir, name);
+}
+
+static void spool_write(int target, const char *buf, size_t n)
+{
+	if (sp[target].fd < 0) {
+		char p[PATH_MAX];
+		spool_name(p, sizeof(p), target, ++sp[target].seq);
+		sp[target].fd = open(p, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+		if (sp[target].fd < 0) {
+			spool_warn("cannot open spool file", p);
+			return;
+		}
+	}
+	if (write_all(sp[target].fd, buf, n) < 0)
+		spool_warn("spool write failed for target", "");
+	sp[target].dirty = true;
+}
+
+/* the target a line belongs to: `"target":T` as its second field, T in use; else 0 (not spooled) */
+static int line_target(const char *l, size_t n)
+{
+	static const char K[] = ",\"target\":";
+	if (n < 8 || memcmp(l, "{\"t\":\"", 6))
+		return 0;
+	const char *q = memchr(l + 6, '"', n - 6 < 32 ? n - 6 : 32);
+	if (!q || (size_t)(l + n - q) < sizeof(K) || memcmp(q + 1, K, sizeof(K) - 1))
+		return 0;
+	int t = 0;
+	for (const char *d = q + sizeof(K); d < l + n && *d >= '0' && *d <= '9' && t < MAX_TARGETS; d++)
+		t = t * 10 + (*d - '0');
+	return t > 0 && t < MAX_TARGETS && meta_in_use(t) ? t : 0;
+}
+
+/* every complete line of stdout into its target's spool; runs of one target's lines in one write */
+static void spool_lines(const char *buf, size_t n)
+{
+	const char *p = buf, *end = buf + n;
+	if (plen) {
+		const char *nl = memchr(p, '\n', n);
+		size_t take = nl ? (size_t)(nl + 1 - p) : n;
+		partial_room(plen + take);
+		memcpy(partial + plen, p, take);
+		plen += take;
+		p += take;
+		if (!nl)
+			return;
+		int t = line_target(partial, plen);
+		if (t)
+			spool_write(t, partial, plen);
+		plen = 0;
+	}
+	const char *run = p;
+	int run_t = 0;
+	while (p < end) {
+		const char *nl = memchr(p, '\n', end - p);
+		if (!nl)
+			break;
+		int t = line_target(p, nl + 1 - p);
+		if (t != run_t) {
+			if (run_t)
+				spool_write(run_t, run, p - run);
+			run = p;
+			run_t = t;
+		}
+		p = nl + 1;
+	}
+	if (run_t)
+		spool_write(run_t, run, p - run);
+	if (p < end) {
+		partial_room(end - p);
+		memcpy(partial, p, end - p);
+		plen = end - p;
+	}
+}
+
+/* stdout in state-dir mode: every line goes to its target's spool first, then to fd 1 */
 static ssize_t out_write(void *cookie, const char *buf, size_t n)
 {
 	(void)cookie;
-	if (spool_fd >= 0) {
-		if (write_all(spool_fd, buf, n) < 0 && !spool_failed) {
-			spool_failed = true;
-			logmsg("spool write failed: %s (records are no longer spooled)", strerror(errno));
-		}
-		spool_dirty = true;
+	if (spooling) {
+		spool_lines(buf, n);
 		spool_sync(false);
 	}
 	if (!stdout_dead && write_all(1, buf, n) < 0) {
@@ -68,7 +171,7 @@ static ssize_t out_write(void *cookie, const char *buf, size_t n)
 
 void spool_commit(void)
 {
-	if (spool_fd >= 0)
+	if (spooling)
 		fflush(stdout);
 }
 
@@ -89,6 +192,7 @@ char *default_spool_dir(const char *dir)
 }
 
 struct spool_file {
+	int target;
 	unsigned long long seq;
 	char path[PATH_MAX];
 };
@@ -96,11 +200,14 @@ struct spool_file {
 static int cmp_spool(const void *a, const void *b)
 {
 	const struct spool_file *x = a, *y = b;
+	if (x->target != y->target)
+		return x->target < y->target ? -1 : 1;
 	return x->seq < y->seq ? -1 : x->seq > y->seq;
 }
 
-/* spool files (spool.SEQ) in ascending order */
-static int spool_list(struct spool_file **out)
+/* spool files (spool.TTT.SEQ) of `target` (all, with any other file named spool.*, if target < 0),
+ * by target and sequence */
+static int spool_list(int target, struct spool_file **out)
 {
 	int n = 0, cap = 0;
 	struct spool_file *v = NULL;
@@ -111,10 +218,18 @@ static int spool_list(struct spool_file **out)
 			char *end;
 			if (strncmp(de->d_name, "spool.", 6))
 				continue;
-			unsigned long long seq = strtoull(de->d_name + 6, &end, 10);
-			if (*end || end == de->d_name + 6)
+			long t = strtol(de->d_name + 6, &end, 10);
+			unsigned long long seq = 0;
+			bool ours = end == de->d_name + 9 && *end == '.' && t > 0 && t < MAX_TARGETS;
+			if (ours) {
+				const char *s = end + 1;
+				seq = strtoull(s, &end, 10);
+				ours = !*end && end != s;
+			}
+			if (target >= 0 && (!ours || t != target))
 				continue;
 			v = grow(v, n, &cap, 16, sizeof(*v));
+			v[n].target = ours ? (int)t : 0;
 			v[n].seq = seq;
 			path_join(v[n].path, sizeof(v[n].path), spool_dir, de->d_name);
 			n++;
@@ -132,7 +247,7 @@ int remove_spool(const char *dir)
 	const char *saved = spool_dir;
 	spool_dir = dir;
 	struct spool_file *v;
-	int n = spool_list(&v), removed = 0;
+	int n = spool_list(-1, &v), removed = 0;
 	for (int i = 0; i < n; i++)
 		removed += unlink(v[i].path) == 0;
 	free(v);
@@ -144,21 +259,31 @@ int remove_spool(const char *dir)
 	return removed;
 }
 
-void spool_open_next(void)
+void spool_end(int target)
 {
-	char p[PATH_MAX], name[40];
-	if (spool_fd >= 0) {
-		fflush(stdout);
-		spool_sync(true);
-		close(spool_fd);
-	}
-	snprintf(name, sizeof(name), "spool.%016llu", ++spool_seq);
-	path_join(p, sizeof(p), spool_dir, name);
-	spool_fd = open(p, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-	if (spool_fd < 0 && !spool_failed) {
-		spool_failed = true;
-		logmsg("cannot open spool file %s: %s (records are not spooled)", p, strerror(errno));
-	}
+	if (sp[target].fd < 0)
+		return;
+	fflush(stdout);
+	fdatasync(sp[target].fd);
+	close(sp[target].fd);
+	sp[target].fd = -1;
+	sp[target].dirty = false;
+}
+
+void spool_forget(int target)
+{
+	if (!spool_dir)
+		return;
+	fflush(stdout);
+	if (sp[target].fd >= 0)
+		close(sp[target].fd);
+	sp[target].fd = -1;
+	sp[target].dirty = false;
+	struct spool_file *v;
+	int n = spool_list(target, &v);
+	for (int i = 0; i < n; i++)
+		unlink(v[i].path);
+	free(v);
 }
 
 /* calls fn(line, len, arg) for each complete line of the file; returns lines */
@@ -230,23 +355,33 @@ static void replay_line(const char *l, size_t n, void *arg)
 	c->records++;
 }
 
-void replay_spool(void)
+void replay_spool(int target)
 {
-	emit_direct("{\"t\":\"replay-begin\"}\n");
+	char mark[96];
+	if (target > 0)
+		snprintf(mark, sizeof(mark), "{\"t\":\"replay-begin\",\"target\":%d}\n", target);
+	else
+		snprintf(mark, sizeof(mark), "{\"t\":\"replay-begin\"}\n");
+	emit_direct(mark); /* also flushes stdout: the spool holds every line written so far */
 	struct spool_file *v;
-	int n = spool_list(&v);
+	int n = spool_list(target > 0 ? target : -1, &v);
 	struct replay_ctx c = {.cap = 1 << 16};
 	c.buf = malloc(c.cap);
-	for (int i = 0; i < n; i++)
-		if (v[i].seq < spool_seq)
+	for (int i = 0; i < n; i++) {
+		int t = v[i].target;
+		/* at start: the targets no run attached (the attached ones are replayed at their attach) */
+		if (t && (target > 0 || (meta_in_use(t) && !meta.key[t][0])))
 			for_each_line(v[i].path, replay_line, &c);
+	}
 	if (c.len && !stdout_dead && write_all(1, c.buf, c.len) < 0)
 		stdout_dead = true;
 	free(c.buf);
 	free(v);
-	char end[80];
-	snprintf(end, sizeof(end), "{\"t\":\"replay-end\",\"records\":%ld}\n", c.records);
-	emit_direct(end);
+	if (target > 0)
+		snprintf(mark, sizeof(mark), "{\"t\":\"replay-end\",\"target\":%d,\"records\":%ld}\n", target, c.records);
+	else
+		snprintf(mark, sizeof(mark), "{\"t\":\"replay-end\",\"records\":%ld}\n", c.records);
+	emit_direct(mark);
 }
 
 /* last complete line of a file into out (NUL-terminated); false if none */
@@ -272,34 +407,26 @@ static bool last_line(const char *path, char *out, size_t sz)
 	return ok;
 }
 
-void spool_checkpointed(const char *token)
+int spool_checkpointed(int target, const char *token, long *dropped)
 {
 	char want[1200], esc[1024], line[1400];
 	jstr(esc, sizeof(esc), token);
-	snprintf(want, sizeof(want), "{\"t\":\"flushed\",\"token\":\"%s\"}", esc);
-	long dropped = 0;
-	int files = 0;
-	bool found = false;
-	if (spool_dir) {
-		struct spool_file *v;
-		int n = spool_list(&v);
-		for (int i = n - 1; i >= 0 && !found; i--) {
-			if (v[i].seq >= spool_seq || !last_line(v[i].path, line, sizeof(line)) || strcmp(line, want))
-				continue;
-			found = true;
-			for (int j = 0; j <= i; j++) {
-				dropped += for_each_line(v[j].path, NULL, NULL);
-				files += unlink(v[j].path) == 0;
-			}
+	snprintf(want, sizeof(want), "{\"t\":\"flushed\",\"target\":%d,\"token\":\"%s\"}", target, esc);
+	int files = -1;
+	struct spool_file *v;
+	fflush(stdout);
+	int n = spool_list(target, &v);
+	for (int i = n - 1; i >= 0 && files < 0; i--) {
+		if (!last_line(v[i].path, line, sizeof(line)) || strcmp(line, want))
+			continue;
+		files = 0;
+		for (int j = 0; j <= i; j++) {
+			*dropped += for_each_line(v[j].path, NULL, NULL);
+			files += unlink(v[j].path) == 0;
 		}
-		free(v);
 	}
-	printf("{\"t\":\"checkpointed\"");
-	put_jstr("token", token);
-	printf(",\"dropped\":%ld,\"files\":%d", dropped, files);
-	if (!found && spool_dir)
-		printf(",\"error\":\"no flush with this token in the spool\"");
-	printf("}\n");
+	free(v);
+	return files;
 }
 
 /* the spool dir's generation file and spool files */
@@ -307,8 +434,7 @@ static void spool_dir_setup(void)
 {
 	char p[PATH_MAX], buf[64] = "";
 	if (mkdir_p(spool_dir, 0700)) {
-		logmsg("cannot create spool dir %s: %s (records are not spooled)", spool_dir, strerror(errno));
-		spool_failed = true;
+		spool_warn("cannot create spool dir", spool_dir);
 		return;
 	}
 	path_join(p, sizeof(p), spool_dir, "generation");
@@ -320,15 +446,15 @@ static void spool_dir_setup(void)
 	}
 	bool same = adopted && !strncmp(buf, generation_hex, 32);
 	struct spool_file *v;
-	int n = spool_list(&v);
-	if (!same && n) {
-		if (adopted)
-			logmsg("spool in %s belongs to another generation: discarded", spool_dir);
-		for (int i = 0; i < n; i++)
+	int n = spool_list(-1, &v);
+	if (!same && n && adopted)
+		logmsg("spool in %s belongs to another generation: discarded", spool_dir);
+	for (int i = 0; i < n; i++) {
+		if (!same || !v[i].target)
 			unlink(v[i].path);
-		n = 0;
+		else if (v[i].seq > sp[v[i].target].seq)
+			sp[v[i].target].seq = v[i].seq; /* new lines go to new files, after these */
 	}
-	spool_seq = n ? v[n - 1].seq : 0;
 	free(v);
 	if (!same) {
 		fd = open(p, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
@@ -338,13 +464,15 @@ static void spool_dir_setup(void)
 			close(fd);
 		}
 	}
-	spool_open_next();
+	spooling = true;
 }
 
 void spool_setup(void)
 {
+	for (int t = 0; t < MAX_TARGETS; t++)
+		sp[t].fd = -1;
 	spool_dir_setup();
-	/* stdout becomes a stream whose every write goes to the spool first
+	/* stdout becomes a stream whose every line goes to its spool first
 	 * (out_write), also when the spool could not be set up */
 	static cookie_io_functions_t io = {.write = out_write};
 	FILE *f = fopencookie(NULL, "w", io);
@@ -357,7 +485,10 @@ void spool_setup(void)
 
 int spool_timeout(int64_t now)
 {
-	if (!spool_dirty)
+	bool dirty = false;
+	for (int t = 1; t < MAX_TARGETS && !dirty; t++)
+		dirty = sp[t].dirty;
+	if (!dirty)
 		return -1;
 	int64_t left = spool_synced_ms + SPOOL_SYNC_MS - now;
 	return left < 0 ? 0 : left;
@@ -365,6 +496,7 @@ int spool_timeout(int64_t now)
 
 void spool_close(void)
 {
-	close(spool_fd);
-	spool_fd = -1;
+	for (int t = 1; t < MAX_TARGETS; t++)
+		spool_end(t);
+	spooling = false;
 }

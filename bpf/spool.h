@@ -1,10 +1,13 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
- * The spool (--state-dir): every line written to stdout after `ready` is
- * first appended to the current spool file (fdatasync at most every
- * SPOOL_SYNC_MS), so that what the Node side had not checkpointed yet can be
- * replayed by the next loader. A `flush` ends a spool file; `checkpointed`
- * drops whole files. See README.md.
+ * The spools (--state-dir), one per target: every line written to stdout
+ * after `ready` that names a target in use (`"target":T` as its second
+ * field) is first appended to that target's current spool file (fdatasync
+ * at most every SPOOL_SYNC_MS), so that what the Node side had not
+ * checkpointed yet can be replayed by the next loader, or to the next run
+ * that attaches the target. A `flush` ends a target's spool file;
+ * `checkpointed` drops whole files. One run's spool is never another's.
+ * See README.md.
  */
 #ifndef VARMOR_SPOOL_H
 #define VARMOR_SPOOL_H
@@ -25,19 +28,24 @@ void spool_commit(void);
 void spool_sync(bool force);
 /* ms until the next spool_sync is due, -1 if none is */
 int spool_timeout(int64_t now);
-/* ends the current spool file (after a flush) and starts the next */
-void spool_open_next(void);
-/* closes the spool file (release) */
+/* ends the target's current spool file (after a flush): its next line starts the next */
+void spool_end(int target);
+/* removes the target's spool files (it is given back) */
+void spool_forget(int target);
+/* closes the spool files (release) */
 void spool_close(void);
 
 /* a line that must not be spooled (ready, replay markers, released) */
 void emit_direct(const char *line);
-/* re-emits the spooled records of earlier loaders (not the current file) */
-void replay_spool(void);
+/* re-emits spooled records between replay-begin and replay-end: target 0,
+ * at start, those of earlier loaders for the targets no run attached; a
+ * target, at its attach, all of its spool */
+void replay_spool(int target);
 
-/* `checkpointed TOKEN`: drops the spool files up to the newest one that ends
- * with the `flushed` marker of TOKEN */
-void spool_checkpointed(const char *token);
+/* `checkpointed`: drops the target's spool files up to the newest one that
+ * ends with its `flushed` marker of TOKEN; returns the files dropped (their
+ * lines added to *dropped), or -1 if no file ends with it */
+int spool_checkpointed(int target, const char *token, long *dropped);
 
 /* removes the spool files of dir and dir; returns the files removed */
 int remove_spool(const char *dir);

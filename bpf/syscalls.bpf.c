@@ -74,7 +74,7 @@ int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 {
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
 	__u32 slot = tracked_byte(tgid);
-	if (!slot || (slot & TRACKED_ARMED))
+	if (!slot || slot == TRACKED_ARMED)
 		return 0;
 	long nr = SYSCALL_NR(regs);
 
@@ -331,7 +331,7 @@ int BPF_PROG(on_uring_complete, void *ring, void *req, struct io_uring_cqe *cqe)
 {
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
 	__u32 slot = tracked_byte(tgid);
-	if (!slot || (slot & TRACKED_ARMED) || !req)
+	if (!slot || slot == TRACKED_ARMED || !req)
 		return 0;
 	struct io_kiocb *rq = req;
 	__u8 opcode = BPF_CORE_READ(rq, opcode);
@@ -342,7 +342,7 @@ int BPF_PROG(on_uring_complete, void *ring, void *req, struct io_uring_cqe *cqe)
 		return 0;
 	struct io_open *op = req; /* the request's command data, at its start */
 	if (BPF_CORE_READ(op, file_slot)) {
-		stat_inc(STAT_URING_FIXED);
+		stat_inc(slot, STAT_URING_FIXED);
 		return 0;
 	}
 	h_fd(slot, res, open_perms(BPF_CORE_READ(op, how.flags)));

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /* Object tallies (see tallies.h). */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <bpf/bpf.h>
@@ -66,42 +67,68 @@ void tally_forget(int target)
 	free(old);
 }
 
-void print_tallies(void)
+/* per slot, the items of the objects whose count grew since the last print */
+struct tally_lines {
+	char *bufs[MAX_SLOTS];
+	size_t lens[MAX_SLOTS], caps[MAX_SLOTS];
+};
+
+static void tally_add(struct tally_lines *o, const struct obj_key *key, const struct obj_val *v)
 {
+	struct tally *t = tally_get(key);
+	if (v->count <= t->n)
+		return;
+	t->n = v->count;
+	char item[64];
+	int sl = key->slot;
+	int n = snprintf(item, sizeof(item), "%s\"%u:%016llx\":%llu", o->lens[sl] ? "," : "", key->kind,
+			 (unsigned long long)key->hash, (unsigned long long)v->count);
+	if (o->lens[sl] + n + 1 > o->caps[sl]) {
+		o->caps[sl] = (o->caps[sl] + n + 1) * 2;
+		o->bufs[sl] = realloc(o->bufs[sl], o->caps[sl]);
+		if (!o->bufs[sl])
+			exit(1);
+	}
+	memcpy(o->bufs[sl] + o->lens[sl], item, n + 1);
+	o->lens[sl] += n;
+}
+
+void print_tallies(int target)
+{
+	enum { BATCH = 4096 };
 	int fd = mfd.objs;
-	struct obj_key key, next, *prev = NULL;
-	bool open_slot[MAX_SLOTS] = {0};
-	/* one line per slot: collect per slot by scanning once per slot that has entries */
-	char *bufs[MAX_SLOTS] = {0};
-	size_t lens[MAX_SLOTS] = {0}, caps[MAX_SLOTS] = {0};
-	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
-		key = next;
-		prev = &key;
-		struct obj_val v;
-		if (bpf_map_lookup_elem(fd, &key, &v) || key.slot >= MAX_SLOTS)
-			continue;
-		struct tally *t = tally_get(&key);
-		if (v.count <= t->n)
-			continue;
-		t->n = v.count;
-		char item[64];
-		int n = snprintf(item, sizeof(item), "%s\"%u:%016llx\":%llu", open_slot[key.slot] ? "," : "", key.kind,
-				 (unsigned long long)key.hash, (unsigned long long)v.count);
-		open_slot[key.slot] = true;
-		if (lens[key.slot] + n + 1 > caps[key.slot]) {
-			caps[key.slot] = (caps[key.slot] + n + 1) * 2;
-			bufs[key.slot] = realloc(bufs[key.slot], caps[key.slot]);
-			if (!bufs[key.slot])
-				exit(1);
+	struct tally_lines *o = calloc(1, sizeof(*o));
+	struct obj_key *keys = calloc(BATCH, sizeof(*keys));
+	struct obj_val *vals = calloc(BATCH, sizeof(*vals));
+	if (!o || !keys || !vals)
+		exit(1);
+	/* the whole LRU map in batches (one syscall per 4096 entries): every run's flush reads it */
+	struct obj_key in, out;
+	bool first = true;
+	for (;;) {
+		__u32 count = BATCH;
+		DECLARE_LIBBPF_OPTS(bpf_map_batch_opts, opts);
+		int err = bpf_map_lookup_batch(fd, first ? NULL : &in, &out, keys, vals, &count, &opts);
+		if (err && errno != ENOENT) {
+			logmsg("objs batch lookup: %s (tallies of this flush are incomplete)", strerror(errno));
+			break;
 		}
-		memcpy(bufs[key.slot] + lens[key.slot], item, n + 1);
-		lens[key.slot] += n;
+		for (__u32 i = 0; i < count; i++)
+			if (keys[i].slot < MAX_SLOTS && (target < 0 || (int)(keys[i].slot & (MAX_TARGETS - 1)) == target))
+				tally_add(o, &keys[i], &vals[i]);
+		if (err)
+			break; /* ENOENT: that was the last batch */
+		in = out;
+		first = false;
 	}
 	for (int sl = 0; sl < MAX_SLOTS; sl++) {
-		if (!bufs[sl])
+		if (!o->bufs[sl])
 			continue;
 		printf("{\"t\":\"tallies\",\"target\":%d%s,\"counts\":{%s}}\n", sl & (MAX_TARGETS - 1),
-		       sl & SLOT_SESSION ? ",\"session\":\"exec\"" : "", bufs[sl]);
-		free(bufs[sl]);
+		       sl & SLOT_SESSION ? ",\"session\":\"exec\"" : "", o->bufs[sl]);
+		free(o->bufs[sl]);
 	}
+	free(o);
+	free(keys);
+	free(vals);
 }

@@ -7,12 +7,13 @@
 #define VARMOR_TALLIES_H
 
 /*
- * Prints, per slot, the objects whose kernel count grew since the last flush:
+ * Prints, per slot of `target` (of every target if < 0), the objects whose
+ * kernel count grew since the last flush:
  * {"t":"tallies","target":T,"counts":{"KIND:HASH":N,...}}. N is cumulative.
  * An object evicted from the LRU map restarts at 1 in the kernel; its tally
  * then stays at the highest value printed until it passes it again.
  */
-void print_tallies(void);
+void print_tallies(int target);
 
 /* forgets the tallies of the slots of `target` */
 void tally_forget(int target);

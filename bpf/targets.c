@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <bpf/bpf.h>
 #include "maps.h"
+#include "pins.h"
 #include "targets.h"
 
 static void append_pid(struct target *t, pid_t pid)
@@ -46,7 +47,7 @@ void rebuild_targets(void)
 	for (int t = 1; t < MAX_TARGETS; t++) {
 		targets[t].npids = 0;
 		targets[t].pods = 0;
-		targets[t].known = (meta.known >> t) & 1;
+		targets[t].known = meta_known(t);
 	}
 	__u64 key, *prev = NULL;
 	__u32 pt;

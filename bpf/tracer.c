@@ -210,7 +210,7 @@ static void close_skel(bool detach)
 
 static void put_ready(void)
 {
-	char buf[8192];
+	char buf[16384];
 	int o = snprintf(buf, sizeof(buf), "{\"t\":\"ready\",\"version\":%d,\"noaudit\":%s", PROTOCOL_VERSION,
 			 noaudit_ranges > 0 ? "true" : "false");
 	if (state_dir) {
@@ -222,8 +222,11 @@ static void put_ready(void)
 			for (int t = 1; t < MAX_TARGETS; t++) {
 				if (!targets[t].known)
 					continue;
-				o += snprintf(buf + o, sizeof(buf) - o, "%s{\"target\":%d,\"pids\":%d,\"root\":%u}",
+				o += snprintf(buf + o, sizeof(buf) - o, "%s{\"target\":%d,\"pids\":%d,\"root\":%u",
 					      first ? "" : ",", t, targets[t].npids, meta.root[t]);
+				if (meta.key[t][0])
+					o += snprintf(buf + o, sizeof(buf) - o, ",\"key\":\"%s\"", meta.key[t]);
+				o += snprintf(buf + o, sizeof(buf) - o, "}");
 				first = false;
 			}
 			o += snprintf(buf + o, sizeof(buf) - o, "]");
@@ -511,9 +514,10 @@ int main(int argc, char **argv)
 		rebuild_targets();
 	put_ready();
 	if (adopted) {
-		/* what earlier loaders wrote but the Node side had not checkpointed,
+		/* what earlier loaders wrote but the Node side had not checkpointed
+		 * (of the targets no run attached: theirs comes at their attach),
 		 * then what the kernel produced while no loader ran */
-		replay_spool();
+		replay_spool(0);
 		drain();
 		rebuild_targets(); /* the tasks map is the truth; the backlog's forks/exits are applied now */
 		for (int t = 1; t < MAX_TARGETS; t++)

@@ -7,13 +7,18 @@
 #ifndef VARMOR_TRACER_H
 #define VARMOR_TRACER_H
 
-/* Target ids are 1..63; arrays are indexed by target id directly. */
-#define MAX_TARGETS 64
+/* Target ids are 1..127; arrays are indexed by target id directly. One
+ * loader serves every run on a node, one target each: 127 is more than the
+ * pods a kubelet runs (maxPods 110 by default), and a run beyond it is
+ * refused (`attach`), never dropped. */
+#define MAX_TARGETS 128
 /* Per-target kernel state (syscall sets, counts, de-dup keys) is kept per
  * *slot*: slot = target for the workload, target + SLOT_SESSION for its exec
  * sessions (`runc exec` / `kubectl exec`), so sessions never mix in. */
-#define SLOT_SESSION 64
-#define MAX_SLOTS 128
+#define SLOT_SESSION 128
+#define MAX_SLOTS 256
+/* A run's name for its target (`attach KEY`): 1..ATTACH_KEY_MAX of [0-9A-Za-z._-]. */
+#define ATTACH_KEY_MAX 32
 /* Syscall numbers below this are modelled (x86_64 tops out around 470). */
 #define MAX_SYSCALLS 512
 #define SYSCALL_WORDS (MAX_SYSCALLS / 64)
@@ -51,12 +56,14 @@ struct task_info {
 };
 
 /* `tracked`: one byte per tgid up to PID_MAX_LIMIT (4194304 on 64-bit), 8 per
- * u64 array element; 0 = untracked, else slot | TRACKED_ARMED */
+ * u64 array element; 0 = untracked, TRACKED_ARMED = launched and not yet
+ * exec'd (its slot is in `tasks`), else the slot. TRACKED_ARMED is the
+ * session slot of target 0, which does not exist. */
 #define TRACKED_WORDS (4194304 / 8)
-#define TRACKED_ARMED 0x80
+#define TRACKED_ARMED SLOT_SESSION
 
-/* `counts` is per-CPU up to this many possible CPUs (512 KiB each, 8 MiB at
- * 16), a shared array with atomic adds (512 KiB) above */
+/* `counts` is per-CPU up to this many possible CPUs (1 MiB each, 16 MiB at
+ * 16), a shared array with atomic adds (1 MiB) above */
 #ifndef COUNTS_PERCPU_MAX_CPUS
 #define COUNTS_PERCPU_MAX_CPUS 16
 #endif
@@ -87,7 +94,7 @@ enum rec_type {
 /* rec_hdr.flags */
 #define RECF_SESSION 0x1 /* produced by an exec-session process */
 
-/* per-CPU stats array indices */
+/* per-CPU stats, STAT_MAX per target: index target * STAT_MAX + stat */
 enum stat_idx {
 	STAT_RINGBUF_DROPPED = 0, /* bpf_ringbuf_reserve/output failed */
 	STAT_TASKS_FULL = 1,      /* tasks map update failed (map full) */
@@ -106,7 +113,7 @@ enum stat_idx {
 struct rec_hdr {
 	__u16 type;
 	__u16 flags;  /* RECF_* */
-	__u32 target; /* 1..63 */
+	__u32 target; /* 1..127 */
 	__u64 ts; /* bpf_ktime_get_boot_ns() */
 };
 

@@ -16,8 +16,10 @@ export type Role = 'controller' | 'node' | 'all';
 
 /** Node workers: collectors run for the whole window and heartbeat often. */
 export const NODE_WORKER_OPTIONS = {
-  // Each collector holds one slot for its lease.
-  maxConcurrentActivityTaskExecutions: 64,
+  // Each collector holds one slot for its lease: room for every target of the node's one tracer
+  // (127, bpf/README.md) and the releases beside them. A run beyond the tracer's targets is refused
+  // by the tracer (TracerFull), not left waiting for a slot.
+  maxConcurrentActivityTaskExecutions: 160,
   // One long poll a node: a node starts a collector a lease, and the server caps concurrent polls
   // per namespace (frontend.namespaceCount, 1,200 by default). The SDK's default of 10 a worker
   // reached that cap at about 120 nodes, after which collectors were not started (bench/scale).

@@ -12,7 +12,8 @@ const REPLY_TIMEOUT_MS = 120_000;
 export class TracerError extends Error {
   constructor(
     message: string,
-    readonly kind: 'unavailable' | 'crashed' | 'refused',
+    /** full: every target of the node's tracer is in use (bpf/README.md, `attach`) */
+    readonly kind: 'unavailable' | 'crashed' | 'full',
   ) {
     super(message);
   }
@@ -21,6 +22,7 @@ export class TracerError extends Error {
 /**
  * Drives the BPF loader process (bpf/build/varmor-tracer) over its stdin/stdout line protocol.
  * Records arrive as 'record' events; `request` sends a command and waits for its reply record.
+ * Runs share one loader through TracerHost (host.ts).
  */
 export class TracerProcess extends EventEmitter {
   private readonly child: ChildProcess;
@@ -145,22 +147,6 @@ export class TracerProcess extends EventEmitter {
     return reply;
   }
 
-  private flushes = 0;
-  /** Flush tokens must be unique within a generation, which outlives this process. */
-  private readonly tokenPrefix = `${process.pid}-${Date.now().toString(36)}`;
-
-  /** Everything the kernel produced before this call has been emitted when this resolves; returns the flush token. */
-  async flush(): Promise<string> {
-    const token = `${this.tokenPrefix}-${++this.flushes}`;
-    await this.request(`flush ${token}`, (r) => r.t === 'flushed' && r.token === token);
-    return token;
-  }
-
-  /** Tells a pinned loader that everything up to that flush is in the object store: it may drop its spool. */
-  async checkpointed(token: string): Promise<void> {
-    await this.request(`checkpointed ${token}`, (r) => r.t === 'checkpointed' && r.token === token);
-  }
-
   /** Ends the generation: unpins, detaches and exits (a pinned loader's quit is a handoff instead). */
   async release(): Promise<void> {
     const done = new Promise<void>((resolve) => this.child.once('exit', () => resolve()));
@@ -181,35 +167,6 @@ export class TracerProcess extends EventEmitter {
   kill(): void {
     this.child.kill('SIGKILL');
   }
-}
-
-/**
- * `varmor-tracer --release DIR`: removes the pinned state of a run that no loader holds any more
- * (its programs detach, its spool goes); resolves with whether there was any. A loader still
- * holding the directory makes it refuse.
- */
-export async function releaseStateDir(binary: string, stateDir: string): Promise<boolean> {
-  const r = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
-    const child = spawn(binary, ['--release', stateDir], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-  const records = r.stdout.split('\n').flatMap((line): TracerRecord[] => {
-    try {
-      return [JSON.parse(line) as TracerRecord];
-    } catch {
-      return [];
-    }
-  });
-  if (r.code !== 0) {
-    const error = records.find((rec) => rec.t === 'error' && typeof rec.msg === 'string');
-    throw new TracerError(`releasing ${stateDir} failed: ${String(error?.msg ?? (r.stderr.trim() || `exit code ${r.code}`))}`, 'refused');
-  }
-  return records.some((rec) => rec.t === 'released' && rec.found === true);
 }
 
 export function hexArg(s: string): string {

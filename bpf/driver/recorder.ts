@@ -54,7 +54,8 @@ export class Recorder {
   /** Feeds one record; returns false when it is not this target's. */
   accept(r: TracerRecord): boolean {
     if (r.t === 'stats') {
-      for (const [k, v] of Object.entries(r)) if (typeof v === 'number') this.counters[k] = v;
+      if (r.target !== this.target) return false;
+      for (const [k, v] of Object.entries(r)) if (typeof v === 'number' && k !== 'target') this.counters[k] = v;
       return true;
     }
     // kallsyms hid the kernel's addresses: capability probes are modelled as use (bpf/README.md)

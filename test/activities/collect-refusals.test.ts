@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { MockActivityEnvironment } from '@temporalio/testing';
-import { collectActivity, type CollectInput, type CollectorConfig } from '../../activities/collect.js';
+import { collectActivity, tracerHosts, type CollectInput, type CollectorConfig } from '../../activities/collect.js';
 import { issueGrant } from '../../activities/grant.js';
 import type { NodeTarget } from '../../core/target.js';
 import { testKeyring } from '../helpers.js';
@@ -17,7 +17,7 @@ function input(trace: NodeTarget, extra: Partial<CollectInput> = {}): CollectInp
 }
 
 const env = new MockActivityEnvironment({ workflowExecution: { workflowId: WORKFLOW, runId: 'r1' } });
-const collect = (c: CollectorConfig, i: CollectInput) => env.run(collectActivity(c), i);
+const collect = (c: CollectorConfig, i: CollectInput) => env.run(collectActivity(c, tracerHosts(c)), i);
 const refused = (type: string, message: RegExp) => (err: { type?: string; message: string; nonRetryable?: boolean }) => {
   assert.equal(err.type, type, err.message);
   assert.equal(err.nonRetryable, true);

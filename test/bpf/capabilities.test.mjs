@@ -70,7 +70,7 @@ test('an mmap-heavy root program has no capability in the model; its overcommit 
   const probe = behaviors.noaudit?.sys_admin;
   assert.ok(probe, `sys_admin probe not counted: ${JSON.stringify(behaviors.noaudit)}`);
   assert.ok(probe.sets.callers.includes('security_vm_enough_memory_mm') || probe.sets.callers.includes('cap_vm_enough_memory'), JSON.stringify(probe.sets));
-  const stats = tr.records.filter((r) => r.t === 'stats').at(-1);
+  const stats = records.filter((r) => r.t === 'stats').at(-1);
   assert.ok(stats.cap_noaudit >= 20000, `cap_noaudit ${stats.cap_noaudit}: every mmap's check counted`);
   assert.equal(stats.cap_slot_miss, 0, 'the learned stack slots always named the asker a walk names');
   assert.ok(records.filter((r) => r.t === 'capability').every((r) => r.noaudit === true));

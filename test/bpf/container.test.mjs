@@ -313,7 +313,7 @@ test('container target: every behavior, container-view paths, exec sessions apar
   const byUring = spawnSync(path.join(bundle.rootfs, 'bin/uring'), [byFile, `${byFile}-uring-w`, `${byFile}-uring-fixed`]);
   assert.equal(byUring.status, 0, 'bystander io_uring opens worked');
   cleanups.push(() => fs.rmSync(`${byFile}-uring-w`, { force: true }), () => fs.rmSync(`${byFile}-uring-fixed`, { force: true }));
-  const fixedBefore = (await tr.flush('c0')).find((r) => r.t === 'stats').uring_fixed;
+  const fixedBefore = (await tr.flush('c0')).find((r) => r.t === 'stats' && r.target === T).uring_fixed;
 
   sh('runc', ['start', ID]);
   const done = path.join(bundle.rootfs, 'app/done');
@@ -324,7 +324,7 @@ test('container target: every behavior, container-view paths, exec sessions apar
   sh('runc', ['exec', ID, '/bin/busybox', 'cat', '/etc/passwd']);
   await sleep(200);
   const flushed = await tr.flush('c1');
-  const stats = flushed.find((r) => r.t === 'stats');
+  const stats = flushed.find((r) => r.t === 'stats' && r.target === T);
   assert.equal(stats.ringbuf_dropped, 0);
 
   const all = tr.of(T);

@@ -68,7 +68,7 @@ test('flood: every loss counted, memory bounded, tracer still answers', { skip: 
   await tr.waitFor((r) => r.t === 'target-empty' && r.target === T, { timeout: 60000, what: 'flood end' });
   const elapsed = Date.now() - t0;
   const flushed = await tr.flush('flood');
-  const stats = flushed.find((r) => r.t === 'stats');
+  const stats = flushed.find((r) => r.t === 'stats' && r.target === T);
 
   const prefix = dir + '/f';
   const fileRecs = tr.of(T, 'file').filter((r) => unhex(r.path_hex).startsWith(prefix));

@@ -95,7 +95,8 @@ export class Tracer {
   async flush(token, timeout = 30000) {
     const from = this.records.length;
     this.send(`flush ${token}`);
-    const rec = await this.waitFor((r) => r.t === 'flushed' && r.token === token, { from, what: 'flushed', timeout });
+    // every target's flushed marker, then the flush's own (no target)
+    const rec = await this.waitFor((r) => r.t === 'flushed' && r.token === token && r.target === undefined, { from, what: 'flushed', timeout });
     return this.records.slice(from, rec.index + 1);
   }
 

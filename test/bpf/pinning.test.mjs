@@ -245,7 +245,7 @@ test('SIGKILL mid-window and restart: adopted state, spool replay and ring backl
       assert.equal(bCounts['59'], controlCounts['59'], 'execve count over both loaders');
       assert.equal(bCounts['63'], controlCounts['63'], 'uname count');
     }
-    const stats = bFlush.find((r) => r.t === 'stats');
+    const stats = bFlush.find((r) => r.t === 'stats' && r.target === T);
     assert.equal(stats.ringbuf_dropped, 0);
 
     // the bystander never appears
@@ -452,7 +452,7 @@ test('SIGKILL while the loader is busy consuming: every record is in the spool o
     for (let i = 0; i < N; i++) if (!files.has(`${D}/f${i}`)) missing.push(i);
     t.diagnostic(`the killed loaders wrote ${delivered} file records (with replays) before the last one`);
     assert.deepEqual(missing.slice(0, 10), [], `${missing.length} of ${N} files missing`);
-    const stats = b.records.findLast((r) => r.t === 'stats');
+    const stats = b.records.findLast((r) => r.t === 'stats' && r.target === T);
     assert.equal(stats.ringbuf_dropped, 0);
     await b.request(`kill ${T} 0`, (r) => r.t === 'killed' && r.target === T, 'killed');
     b.send('release');
@@ -485,7 +485,7 @@ test('ring buffer overflow during the downtime: counted in ringbuf_dropped, lost
   const [b] = await start(args);
   try {
     const fileOf = (r) => r.t === 'file' && r.target === T && unhex(r.path_hex);
-    const droppedIn = (records) => records.findLast((r) => r.t === 'stats').ringbuf_dropped;
+    const droppedIn = (records) => records.findLast((r) => r.t === 'stats' && r.target === T).ringbuf_dropped;
     const missing = () => {
       const seen = new Set(b.records.map(fileOf).filter(Boolean));
       return Array.from({ length: N }, (_, i) => i).filter((i) => !seen.has(`${D}/f${i}`));

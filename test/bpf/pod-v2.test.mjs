@@ -151,7 +151,7 @@ test('pod target on cgroup v2: new containers (cgroupfs and systemd layouts) fol
   sh('nsenter', ['-t', String(bProc.pid), '-m', '/bin/cat', path.join(work, 'b.txt')]);
   await sleep(200);
   const flushed = await tr.flush('v2a');
-  const stats = flushed.find((r) => r.t === 'stats');
+  const stats = flushed.find((r) => r.t === 'stats' && r.target === T);
   for (const k of ['ringbuf_dropped', 'tasks_full', 'mntns_full']) assert.equal(stats[k], 0, k);
 
   console.log(JSON.stringify(tr.records.filter(r=>r.t==='container-joined'||r.t==='joined'||r.t==='tracked')), bProc.pid, sProc.pid, helper.pid);

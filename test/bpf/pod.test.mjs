@@ -127,7 +127,7 @@ test('pod target: new containers of the pod are followed, sessions tagged, sandb
   sh('runc', ['exec', b.id, '/bin/ls', '/tmp']);
   await sleep(200);
   const flushed = await tr.flush('p1');
-  const stats = flushed.find((r) => r.t === 'stats');
+  const stats = flushed.find((r) => r.t === 'stats' && r.target === T);
   for (const k of ['ringbuf_dropped', 'tasks_full', 'mntns_full']) assert.equal(stats[k], 0, k);
 
   const mine = tr.of(T);

@@ -105,9 +105,12 @@ test('a new container of a pod target is workload: its pid counts for attributio
   assert.deepEqual(sessions, {});
 });
 
-test('stats become counters', () => {
-  const rec = feed([{ t: 'stats', ringbuf_dropped: 3, tasks_full: 0, path_truncated: 1, records: 9 }]);
-  assert.deepEqual(rec.take(1).counters, { ringbuf_dropped: 3, tasks_full: 0, path_truncated: 1, records: 9 });
+test('the target\'s own stats become its counters; another run\'s (a target of the same tracer) do not', () => {
+  const rec = feed([
+    { t: 'stats', target: T, ringbuf_dropped: 3, tasks_full: 0, path_truncated: 1, records: 9, cap_noaudit: 4 },
+    { t: 'stats', target: T + 1, ringbuf_dropped: 70, tasks_full: 5, path_truncated: 0, records: 900, cap_noaudit: 80 },
+  ]);
+  assert.deepEqual(rec.take(1).counters, { ringbuf_dropped: 3, tasks_full: 0, path_truncated: 1, records: 9, cap_noaudit: 4 });
 });
 
 test('a process that switched user and then exec\'d marks setuid/setgid as a wrapper\'s (then: exec)', () => {

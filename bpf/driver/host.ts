@@ -1,0 +1,232 @@
+import { access } from 'node:fs/promises';
+import { TracerError, TracerProcess, type TracerRecord } from './loader.js';
+
+/** What a run learns when it attaches: its target in the shared tracer, and whether its state went on. */
+export interface Attachment {
+  target: number;
+  /** The run's target was tracking already (a retried or next-lease collector): counts go on. */
+  adopted: boolean;
+  /** The launched pid, tracked root pid or container init the target had. */
+  root: number;
+  /** The tracer's generation (16 random bytes, hex): with pinning, it outlives loader processes. */
+  generation: string | undefined;
+  /** The loader's ready record (whether it tells noaudit capability checks apart, ...). */
+  ready: TracerRecord;
+}
+
+export interface HostOptions {
+  binary: string;
+  /** bpffs directory the tracer pins its state in (one per node agent); undefined: no pinning. */
+  stateDir?: string;
+  podCgroup?: string;
+  commandOutput: number | 'ignore';
+  /** Told when pinning is impossible and the tracer runs without it. */
+  warn?: (message: string, fields: Record<string, unknown>) => void;
+}
+
+/**
+ * One tracer (one loader process, one set of BPF programs) per node agent, shared by every run
+ * modelled on the node: each run attaches a target of its own, named by a key, and gets only that
+ * target's records, spool and counters (bpf/README.md, `attach`). The host starts the loader on
+ * the first attach (adopting pinned state left by an earlier one), routes records to sessions by
+ * target, and ends the generation when the last target is given back, so an idle node runs no
+ * programs at all.
+ */
+export class TracerHost {
+  private tracer: TracerProcess | undefined;
+  private readonly sessions = new Map<number, TracerSession>();
+  private readonly pending = new Map<string, (a: Attachment) => TracerSession>();
+  /** Attach and free, one at a time: a free that ends the generation must not race an attach. */
+  private queue: Promise<unknown> = Promise.resolve();
+  private pinned = true;
+
+  constructor(private readonly opts: HostOptions) {}
+
+  /**
+   * Attaches the run `key` (1..32 of [0-9A-Za-z._-]): its target, fed to `sink` from the replay of
+   * its spool on. Rejects with a TracerError of kind 'full' when every target is in use.
+   */
+  attach(key: string, sink: (a: Attachment) => (r: TracerRecord) => void): Promise<TracerSession> {
+    return this.serial(async () => {
+      const tracer = await this.started();
+      let session: TracerSession | undefined;
+      // Bound when the reply arrives, before the replayed records that follow it in the same chunk.
+      this.pending.set(key, (a) => (session = new TracerSession(this, tracer, key, a, sink(a))));
+      let reply: TracerRecord;
+      try {
+        reply = await tracer.request(`attach ${key}`, (r) => r.t === 'attached' && r.key === key);
+      } finally {
+        this.pending.delete(key);
+      }
+      if (typeof reply.error === 'string') throw new TracerError(`the node's tracer refuses the run: ${reply.error}`, 'full');
+      await session!.replayed;
+      return session!;
+    });
+  }
+
+  /** The run `key` is over: its target is untracked and its spool removed; resolves with whether it had one. */
+  free(key: string): Promise<boolean> {
+    return this.serial(async () => {
+      if (!this.tracer && !(await this.hasPinnedState())) return false;
+      const tracer = await this.started();
+      const reply = await tracer.request(`free ${key}`, (r) => r.t === 'freed' && r.key === key);
+      const session = this.sessions.get(Number(reply.target));
+      if (session?.key === key) session.end(new TracerError('the run was released', 'crashed'));
+      // Nothing left to trace: the programs detach (with pinning, the generation ends).
+      if (reply.in_use === 0) {
+        this.tracer = undefined;
+        if (this.opts.stateDir && this.pinned) await tracer.release();
+        else await tracer.quit();
+      }
+      return reply.found === true;
+    });
+  }
+
+  /** Detaches from the loader; with pinning its state stays for the next agent (a handoff). */
+  async close(): Promise<void> {
+    const tracer = this.tracer;
+    this.tracer = undefined;
+    await tracer?.quit();
+  }
+
+  /** The loader's pid while it runs (tests, benchmarks). */
+  get pid(): number | undefined {
+    return this.tracer?.pid;
+  }
+
+  /** A session stops receiving records (its collector is done; the target keeps tracking). */
+  detach(session: TracerSession): void {
+    if (this.sessions.get(session.target) === session) this.sessions.delete(session.target);
+  }
+
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(fn, fn);
+    this.queue = run.catch(() => {});
+    return run;
+  }
+
+  private async hasPinnedState(): Promise<boolean> {
+    if (!this.opts.stateDir) return false;
+    return access(`${this.opts.stateDir}/meta`).then(
+      () => true,
+      () => false,
+    );
+  }
+
+  private async started(): Promise<TracerProcess> {
+    if (this.tracer) return this.tracer;
+    const start = (stateDir?: string) =>
+      TracerProcess.start(this.opts.binary, {
+        commandOutput: this.opts.commandOutput,
+        podCgroup: this.opts.podCgroup,
+        onRecord: (r) => this.route(r),
+        ...(stateDir ? { stateDir } : {}),
+      });
+    let tracer: TracerProcess;
+    try {
+      tracer = await start(this.opts.stateDir);
+      this.pinned = !!this.opts.stateDir;
+    } catch (err) {
+      if (!this.opts.stateDir || (err as TracerError).kind !== 'unavailable') throw err;
+      // No usable bpffs (or a stale pin): trace without pinning rather than not at all.
+      this.opts.warn?.('tracer state cannot be pinned; tracing without it (a restart will lose what was not checkpointed)', {
+        stateDir: this.opts.stateDir,
+        error: (err as Error).message,
+      });
+      tracer = await start();
+      this.pinned = false;
+    }
+    tracer.on('exit', (err: TracerError) => {
+      if (this.tracer === tracer) this.tracer = undefined;
+      for (const s of [...this.sessions.values()]) if (s.tracer === tracer) s.end(err);
+    });
+    this.tracer = tracer;
+    return tracer;
+  }
+
+  /** Every record of the loader to the session of its target; replies wait in TracerProcess. */
+  private route(r: TracerRecord): void {
+    if (r.t === 'attached' && typeof r.target === 'number' && typeof r.key === 'string') {
+      const bind = this.pending.get(r.key);
+      if (!bind) return;
+      // A second collector for the same run (a retry while the first still ran) takes over.
+      this.sessions.get(r.target)?.end(new TracerError('a newer collector of the same run attached', 'crashed'));
+      const ready = this.tracer?.ready ?? { t: 'ready' };
+      const session = bind({ target: r.target, adopted: r.adopted === true, root: Number(r.root ?? 0), generation: ready.generation as string | undefined, ready });
+      this.sessions.set(r.target, session);
+      return;
+    }
+    if (typeof r.target !== 'number') return;
+    const session = this.sessions.get(r.target);
+    if (!session) return; // a target between leases: its lines are in its spool for the next attach
+    if (r.t === 'replay-end') session.replayDone();
+    else session.sink(r);
+  }
+}
+
+/** One run's target in the shared tracer: its commands, its flushes, its records. */
+export class TracerSession {
+  readonly target: number;
+  readonly adopted: boolean;
+  readonly root: number;
+  readonly generation: string | undefined;
+  /** Resolves once the target's spool has been replayed into the sink. */
+  readonly replayed: Promise<void>;
+  /** Rejects when the loader dies or the session is taken over; never resolves. */
+  readonly ended: Promise<never>;
+  replayDone: () => void = () => {};
+  private fail: (err: Error) => void = () => {};
+  private flushes = 0;
+  /** Flush tokens must be unique within a generation, which outlives this process. */
+  private readonly tokenPrefix = `${process.pid}-${Date.now().toString(36)}`;
+
+  constructor(
+    private readonly host: TracerHost,
+    readonly tracer: TracerProcess,
+    readonly key: string,
+    a: Attachment,
+    readonly sink: (r: TracerRecord) => void,
+  ) {
+    this.target = a.target;
+    this.adopted = a.adopted;
+    this.root = a.root;
+    this.generation = a.generation;
+    this.replayed = new Promise<void>((resolve) => (this.replayDone = resolve));
+    this.ended = new Promise<never>((_, reject) => (this.fail = reject));
+    this.ended.catch(() => {});
+  }
+
+  /** Sends `verb T args` and resolves with the first record of this target `match` accepts. */
+  request(verb: string, args: string, match: (r: TracerRecord) => boolean): Promise<TracerRecord> {
+    return this.tracer.request(`${verb} ${this.target}${args ? ` ${args}` : ''}`, (r) => r.target === this.target && match(r));
+  }
+
+  /** Everything the kernel produced for this target before the call has reached the sink; returns the token. */
+  async flush(): Promise<string> {
+    const token = `${this.tokenPrefix}-${++this.flushes}`;
+    await this.request('flush', token, (r) => r.t === 'flushed' && r.token === token);
+    return token;
+  }
+
+  /** Everything up to that flush is in the object store: the tracer may drop it from this target's spool. */
+  async checkpointed(token: string): Promise<void> {
+    await this.request('checkpointed', token, (r) => r.t === 'checkpointed' && r.token === token);
+  }
+
+  /** This collector is done; the target keeps tracking and spooling for the next one. */
+  detach(): void {
+    this.host.detach(this);
+  }
+
+  /** The run is over on this node: its target is given back. */
+  async free(): Promise<void> {
+    this.detach();
+    await this.host.free(this.key);
+  }
+
+  end(err: Error): void {
+    this.host.detach(this);
+    this.fail(err);
+    this.replayDone();
+  }
+}
