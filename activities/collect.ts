@@ -50,6 +50,8 @@ export interface CollectorConfig {
   auditSources: string[];
   /** The cgroup hierarchy pods are found in (the loader's --pod-cgroup); default auto. */
   podCgroup?: string;
+  /** Runs the node's tracer takes at once (its --max-targets, 1..127); default 127. */
+  maxTargets?: number;
   /** Verifies the controller's grants and seals the batches. */
   keyring: Keyring;
   /** What this agent's operator allowed beyond tracing pods: off unless set at start (record and dev set both). */
@@ -210,19 +212,27 @@ function runKey(run: string, node: string): string {
   return createHash('sha256').update(`${run}\0${node}`).digest('hex').slice(0, 32);
 }
 
+/** The node agent's tracers, one per node name it serves (a real agent serves one). */
+export interface TracerHosts {
+  (node: string): TracerHost;
+  /** The agent stops: each tracer is handed off (pinned state stays) or detached. */
+  close(): Promise<void>;
+}
+
 /**
  * One tracer per node agent (bpf/driver/host.ts), made at the first collector: every run on the
  * node is a target in it. Pinned below the pin root in a directory of the node's own.
  */
-export function tracerHosts(config: CollectorConfig): (node: string) => TracerHost {
+export function tracerHosts(config: CollectorConfig): TracerHosts {
   const hosts = new Map<string, TracerHost>();
-  return (node) => {
+  const get = (node: string) => {
     let host = hosts.get(node);
     if (!host) {
       host = new TracerHost({
         binary: config.tracerPath,
         ...(config.pinRoot ? { stateDir: `${config.pinRoot}/node-${createHash('sha256').update(node).digest('hex').slice(0, 16)}` } : {}),
         podCgroup: config.podCgroup,
+        ...(config.maxTargets ? { maxTargets: config.maxTargets } : {}),
         commandOutput: config.commandOutput,
         // started by a collector or a release: always inside an activity
         warn: (message, fields) => Context.current().log.warn(message, fields),
@@ -231,6 +241,7 @@ export function tracerHosts(config: CollectorConfig): (node: string) => TracerHo
     }
     return host;
   };
+  return Object.assign(get, { close: () => Promise.all([...hosts.values()].map((h) => h.close())).then(() => {}) });
 }
 
 /** The end of a run: its target in the node's tracer is given back (untracked, its spool removed). */

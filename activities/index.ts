@@ -1,4 +1,4 @@
-import { collectActivity, releaseActivity, tracerHosts, type CollectorConfig } from './collect.js';
+import { collectActivity, releaseActivity, tracerHosts, type CollectorConfig, type TracerHosts } from './collect.js';
 import type { ModelingPolicy } from '../core/policy.js';
 import type { Kube } from '../k8s/client.js';
 import type { Keyring } from '../lib/keyring.js';
@@ -22,15 +22,18 @@ export function controllerActivities(config: ControllerConfig) {
   return { resolveTarget: resolveActivity(config), mergePartial: partialActivity(config), mergeRun: mergeActivity(config) };
 }
 
-/** Activities of a node (task queue varmor-modeler-node-<node>): the collectors, all runs sharing the node's one tracer. */
-export function nodeActivities(config: CollectorConfig) {
-  const tracers = tracerHosts(config);
+/**
+ * Activities of a node (task queue varmor-modeler-node-<node>): the collectors, all runs sharing
+ * the node's one tracer. Whoever runs them closes `tracers` when the worker stops.
+ */
+export function nodeActivities(config: CollectorConfig, tracers: TracerHosts = tracerHosts(config)) {
   return { collect: collectActivity(config, tracers), releaseTracer: releaseActivity(tracers) };
 }
 
 export type ControllerActivities = ReturnType<typeof controllerActivities>;
 export type NodeActivities = ReturnType<typeof nodeActivities>;
-export type { CollectInput, CollectResult, CollectorConfig } from './collect.js';
+export type { CollectInput, CollectResult, CollectorConfig, TracerHosts } from './collect.js';
+export { tracerHosts } from './collect.js';
 export type { Progress } from './checkpoint.js';
 export type { MergeInput, MergeResult } from './merge.js';
 export type { PartialInput } from './partial.js';

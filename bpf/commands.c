@@ -331,7 +331,7 @@ static void cmd_attach(const char *key)
 		t = meta_claim(key);
 	if (!t) {
 		printf("{\"t\":\"attached\",\"key\":\"%s\",\"error\":\"all %d targets of this tracer are in use\"}\n", key,
-		       MAX_TARGETS - 1);
+		       meta_claim_limit());
 		return;
 	}
 	printf("{\"t\":\"attached\",\"key\":\"%s\",\"target\":%d,\"adopted\":%s,\"root\":%u,\"pids\":%d}\n", key, t,

@@ -159,9 +159,24 @@ bool meta_in_use(int target)
 	return meta.key[target][0] || meta_known(target);
 }
 
+static int claim_limit = MAX_TARGETS - 1;
+
+void meta_limit(int n)
+{
+	claim_limit = n;
+}
+
+int meta_claim_limit(void)
+{
+	return claim_limit;
+}
+
 int meta_claim(const char *key)
 {
-	for (int t = 1; t < MAX_TARGETS; t++) {
+	int claimed = 0;
+	for (int t = 1; t < MAX_TARGETS; t++)
+		claimed += meta.key[t][0] != 0;
+	for (int t = 1; t < MAX_TARGETS && claimed < claim_limit; t++) {
 		if (meta_in_use(t))
 			continue;
 		snprintf(meta.key[t], sizeof(meta.key[t]), "%s", key);

@@ -44,6 +44,9 @@ bool meta_known(int target);
  * or is known (launched or tracked without a key). */
 int meta_target_of(const char *key);
 int meta_claim(const char *key);
+/* at most n targets claimed by keys (--max-targets, 1..127) */
+void meta_limit(int n);
+int meta_claim_limit(void);
 void meta_unclaim(int target);
 bool meta_in_use(int target);
 

@@ -110,7 +110,7 @@ static void reap(void)
 static void usage(void)
 {
 	fprintf(stderr, "usage: varmor-tracer [--ringbuf-kb N] [--state-dir DIR [--spool-dir DIR]]\n"
-			"                     [--pod-cgroup auto|v2|pids|memory|cpu] [--verbose]\n"
+			"                     [--pod-cgroup auto|v2|pids|memory|cpu] [--max-targets N] [--verbose]\n"
 			"       varmor-tracer --release DIR [--spool-dir DIR]\n");
 	exit(2);
 }
@@ -249,6 +249,12 @@ static long parse_args(int argc, char **argv, bool *release_only, int *want_cg)
 		} else if ((!strcmp(argv[i], "--state-dir") || !strcmp(argv[i], "--release")) && i + 1 < argc) {
 			*release_only = !strcmp(argv[i], "--release");
 			state_dir = argv[++i];
+		} else if (!strcmp(argv[i], "--max-targets") && i + 1 < argc) {
+			char *end;
+			long n = strtol(argv[++i], &end, 10);
+			if (*end || n < 1 || n > MAX_TARGETS - 1)
+				usage();
+			meta_limit(n);
 		} else if (!strcmp(argv[i], "--spool-dir") && i + 1 < argc) {
 			spool_dir = argv[++i];
 		} else if (!strcmp(argv[i], "--pod-cgroup") && i + 1 < argc) {

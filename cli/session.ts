@@ -4,7 +4,7 @@ import { archFromNode } from '../core/syscalls.js';
 import { connectOrStart, type TemporalEndpoint } from '../embedded/temporal-server.js';
 import { auditSources } from '../audit/sources.js';
 import { OPEN_POLICY } from '../core/policy.js';
-import { defaultStoreUrl, nodeName, pinRoot, podCgroup, tracerPath } from '../lib/home.js';
+import { defaultStoreUrl, nodeName, pinRoot, podCgroup, tracerPath, tracerTargets } from '../lib/home.js';
 import { Keyring } from '../lib/keyring.js';
 import { modelingPolicyFromEnv } from '../lib/policy-env.js';
 import { tlsFromEnv } from '../lib/temporal-tls.js';
@@ -96,6 +96,7 @@ export async function openSession(opts: SessionOptions): Promise<Session> {
           commandOutput: opts.commandOutput ?? 'ignore',
           auditSources: auditSources(),
           podCgroup: podCgroup(),
+          ...(tracerTargets() ? { maxTargets: tracerTargets()! } : {}),
           allow: authority.local ? { launch: true, hostTargets: true } : { launch: authority.launch, hostTargets: authority.hostTargets, stores: [store] },
           ...(pinRoot() ? { pinRoot: pinRoot()! } : {}),
         },

@@ -32,6 +32,17 @@ export function podCgroup(): string {
   return mode;
 }
 
+/**
+ * How many runs the node's one tracer takes at once (its --max-targets):
+ * VARMOR_MODELER_TRACER_TARGETS, 1..127, default 127; a run beyond it is refused (TracerFull).
+ */
+export function tracerTargets(): number | undefined {
+  const v = process.env.VARMOR_MODELER_TRACER_TARGETS;
+  if (v === undefined || v === '') return undefined;
+  if (!/^[0-9]+$/.test(v) || Number(v) < 1 || Number(v) > 127) throw new Error(`VARMOR_MODELER_TRACER_TARGETS=${v}: expected 1..127`);
+  return Number(v);
+}
+
 /** Where tracer state is pinned so it survives collector restarts: VARMOR_MODELER_PIN_ROOT, "" for no pinning. */
 export function pinRoot(): string | undefined {
   const root = process.env.VARMOR_MODELER_PIN_ROOT ?? '/sys/fs/bpf/varmor-modeler';

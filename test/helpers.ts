@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PACKAGE_ROOT } from '../lib/home.js';
 import { Keyring } from '../lib/keyring.js';
+import type { ModelingStatus } from '../workflows/index.js';
 
 export const CLI = join(PACKAGE_ROOT, 'bin', 'varmor-modeler.js');
 
@@ -94,6 +95,22 @@ export function startCli(args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs?
   const e: NodeJS.ProcessEnv = { ...process.env, ...env };
   for (const k of Object.keys(e)) if (e[k] === undefined) delete e[k];
   return start(process.execPath, [CLI, ...args], { env: e, timeoutMs });
+}
+
+/** `model status ID --json` of the CLI's server. */
+export async function modelStatus(env: NodeJS.ProcessEnv, id: string): Promise<ModelingStatus> {
+  const r = await cli(['model', 'status', id, '--json'], env);
+  if (r.code !== 0) throw new Error(`model status ${id}: ${r.stderr}`);
+  return JSON.parse(r.stdout) as ModelingStatus;
+}
+
+/** Polls `check` every half second until it holds; throws naming `what` after `ms`. */
+export async function until(what: string, check: () => Promise<boolean>, ms = 90_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 500));
+  }
 }
 
 /** Why BPF tests cannot run here, or undefined when they can. */

@@ -1,7 +1,7 @@
 import { DefaultLogger, NativeConnection, Runtime, Worker, type LogLevel } from '@temporalio/worker';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
-import { controllerActivities, nodeActivities, type CollectorConfig } from '../activities/index.js';
+import { controllerActivities, nodeActivities, tracerHosts, type CollectorConfig, type TracerHosts } from '../activities/index.js';
 import { simulatedNodeActivities } from '../activities/simulate.js';
 import type { ModelingPolicy } from '../core/policy.js';
 import type { Kube } from '../k8s/client.js';
@@ -77,6 +77,7 @@ export async function startWorkers(opts: WorkerOptions): Promise<RunningWorkers>
   installRuntime(opts.logger);
   const connection = await NativeConnection.connect({ address: opts.address, tls: tlsFromEnv() });
   const workers: Worker[] = [];
+  let tracers: TracerHosts | undefined;
   if (opts.role === 'controller' || opts.role === 'all') {
     workers.push(
       await Worker.create({
@@ -92,19 +93,25 @@ export async function startWorkers(opts: WorkerOptions): Promise<RunningWorkers>
     const activities = simulatedNodeActivities(opts.keyring);
     for (const node of opts.simulate) workers.push(await Worker.create({ connection, namespace: opts.namespace, taskQueue: nodeQueue(node), activities, ...NODE_WORKER_OPTIONS }));
   } else if (opts.role === 'node' || opts.role === 'all') {
+    const collector = { ...opts.collector, keyring: opts.keyring };
+    tracers = tracerHosts(collector);
     workers.push(
       await Worker.create({
         connection,
         namespace: opts.namespace,
         taskQueue: nodeQueue(opts.node),
-        activities: nodeActivities({ ...opts.collector, keyring: opts.keyring }),
+        activities: nodeActivities(collector, tracers),
         ...NODE_WORKER_OPTIONS,
       }),
     );
   }
-  const done = Promise.all(workers.map((w) => w.run())).then(async () => {
-    await connection.close();
-  });
+  // The node's tracer outlives its collectors (runs between leases stay traced): it goes with the worker.
+  const done = Promise.all(workers.map((w) => w.run()))
+    .then(() => {})
+    .finally(async () => {
+      await tracers?.close();
+      await connection.close();
+    });
   return {
     done,
     async shutdown() {

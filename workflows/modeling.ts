@@ -323,7 +323,7 @@ function validate(input: ModelingInput): ModelingPlan {
 }
 
 /** Failures that mean a collector recorded nothing (the last four: the node agent refused the target). */
-const START_FAILURES = ['BpfUnavailable', 'TargetStartFailed', 'CollectorNotStarted', 'LaunchNotAllowed', 'TargetNotGranted', 'TargetNotAllowed', 'StoreNotAllowed'];
+const START_FAILURES = ['BpfUnavailable', 'TracerFull', 'TargetStartFailed', 'CollectorNotStarted', 'LaunchNotAllowed', 'TargetNotGranted', 'TargetNotAllowed', 'StoreNotAllowed'];
 
 /** For status conditions: the activity's own failure type, or CollectorLost when it timed out (worker or node gone). */
 function failureReason(err: unknown): string {

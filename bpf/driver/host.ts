@@ -19,6 +19,8 @@ export interface HostOptions {
   /** bpffs directory the tracer pins its state in (one per node agent); undefined: no pinning. */
   stateDir?: string;
   podCgroup?: string;
+  /** Targets (runs) at most, 1..127 (the loader's --max-targets). */
+  maxTargets?: number;
   commandOutput: number | 'ignore';
   /** Told when pinning is impossible and the tracer runs without it. */
   warn?: (message: string, fields: Record<string, unknown>) => void;
@@ -119,6 +121,7 @@ export class TracerHost {
       TracerProcess.start(this.opts.binary, {
         commandOutput: this.opts.commandOutput,
         podCgroup: this.opts.podCgroup,
+        maxTargets: this.opts.maxTargets,
         onRecord: (r) => this.route(r),
         ...(stateDir ? { stateDir } : {}),
       });

@@ -62,14 +62,18 @@ export class TracerProcess extends EventEmitter {
    */
   static async start(
     binary: string,
-    opts: { commandOutput?: number | 'ignore'; stateDir?: string; podCgroup?: string | undefined; onRecord?: (r: TracerRecord) => void } = {},
+    opts: { commandOutput?: number | 'ignore'; stateDir?: string; podCgroup?: string | undefined; maxTargets?: number | undefined; onRecord?: (r: TracerRecord) => void } = {},
   ): Promise<TracerProcess> {
     try {
       await access(binary, constants.X_OK);
     } catch {
       throw new TracerError(`BPF tracer binary ${binary} is missing; build it with "make -C bpf" (make setup does)`, 'unavailable');
     }
-    const args = [...(opts.stateDir ? ['--state-dir', opts.stateDir] : []), ...(opts.podCgroup ? ['--pod-cgroup', opts.podCgroup] : [])];
+    const args = [
+      ...(opts.stateDir ? ['--state-dir', opts.stateDir] : []),
+      ...(opts.podCgroup ? ['--pod-cgroup', opts.podCgroup] : []),
+      ...(opts.maxTargets ? ['--max-targets', String(opts.maxTargets)] : []),
+    ];
     const tracer = new TracerProcess(binary, args, opts.commandOutput ?? 'ignore', opts.onRecord);
     try {
       tracer.ready = await tracer.waitFor((r) => r.t === 'ready');

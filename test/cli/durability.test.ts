@@ -5,25 +5,9 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import type { ArmorProfileModel } from '../../core/armorprofilemodel.js';
-import type { ModelingStatus } from '../../workflows/index.js';
-import { bpfUnavailable, cli, daemon, tempDir } from '../helpers.js';
+import { bpfUnavailable, cli, daemon, modelStatus as status, tempDir, until } from '../helpers.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-
-async function status(env: NodeJS.ProcessEnv, id: string): Promise<ModelingStatus> {
-  const r = await cli(['model', 'status', id, '--json'], env);
-  assert.equal(r.code, 0, r.stderr);
-  return JSON.parse(r.stdout) as ModelingStatus;
-}
-
-async function until(what: string, check: () => Promise<boolean>, ms = 90_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(500);
-  }
-}
 
 test('a node worker killed with SIGKILL mid-window loses nothing: before, during and after the downtime', { skip: bpfUnavailable(), timeout: 240_000 }, async () => {
   const env = { VARMOR_MODELER_HOME: await tempDir('home') };

@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
-import { controllerActivities, nodeActivities } from '../../activities/index.js';
+import { controllerActivities, nodeActivities, tracerHosts } from '../../activities/index.js';
 import { startModel } from '../../cli/model.js';
 import type { ArmorProfileModel } from '../../core/armorprofilemodel.js';
 import { connect, type Kube } from '../../k8s/client.js';
@@ -107,13 +107,15 @@ test('a Deployment on the real control plane is modelled from its runc container
 
   const store = pathToFileURL(await tempDir('store')).href;
   const keyring = await testKeyring();
+  // A cluster's node agent: pods only, with the controller's grant, to its one store.
+  const collector = { tracerPath: join(PACKAGE_ROOT, 'bpf', 'build', 'varmor-tracer'), arch: 'x86_64' as const, commandOutput: 'ignore' as const, auditSources: [], keyring, allow: { launch: false, hostTargets: false, stores: [store] } };
+  const tracers = tracerHosts(collector);
   const workers = [
     await Worker.create({ connection: env.nativeConnection, taskQueue: CONTROLLER_QUEUE, workflowBundle: { codePath: WORKFLOW_BUNDLE }, activities: controllerActivities({ store, kube, keyring, policy: OPEN_POLICY }) }),
     await Worker.create({
       connection: env.nativeConnection,
       taskQueue: nodeQueue(NODE),
-      // A cluster's node agent: pods only, with the controller's grant, to its one store.
-      activities: nodeActivities({ tracerPath: join(PACKAGE_ROOT, 'bpf', 'build', 'varmor-tracer'), arch: 'x86_64', commandOutput: 'ignore', auditSources: [], keyring, allow: { launch: false, hostTargets: false, stores: [store] } }),
+      activities: nodeActivities(collector, tracers),
       ...NODE_WORKER_OPTIONS,
     }),
   ];
@@ -128,6 +130,7 @@ test('a Deployment on the real control plane is modelled from its runc container
   } finally {
     for (const w of workers) w.shutdown();
     await Promise.all(running);
+    await tracers.close();
   }
   assert.deepEqual(result.nodes.map((n) => `${n.node}:${n.state}`), [`${NODE}:completed`]);
 
