@@ -1,4 +1,7 @@
-import { access } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { access, readdir } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { promisify } from 'node:util';
 import { TracerError, TracerProcess, type TracerRecord } from './loader.js';
 
 /** What a run learns when it attaches: its target in the shared tracer, and whether its state went on. */
@@ -41,6 +44,7 @@ export class TracerHost {
   /** Attach and free, one at a time: a free that ends the generation must not race an attach. */
   private queue: Promise<unknown> = Promise.resolve();
   private pinned = true;
+  private swept = false;
 
   constructor(private readonly opts: HostOptions) {}
 
@@ -117,6 +121,10 @@ export class TracerHost {
 
   private async started(): Promise<TracerProcess> {
     if (this.tracer) return this.tracer;
+    if (this.opts.stateDir && !this.swept) {
+      this.swept = true;
+      await this.releaseLegacy(dirname(this.opts.stateDir));
+    }
     const start = (stateDir?: string) =>
       TracerProcess.start(this.opts.binary, {
         commandOutput: this.opts.commandOutput,
@@ -145,6 +153,23 @@ export class TracerHost {
     });
     this.tracer = tracer;
     return tracer;
+  }
+
+  /**
+   * Before one tracer served a node, each run pinned a tracer of its own under the pin root, in a
+   * directory named by 24 hex digits. An agent upgraded mid-run would leave those attached (their
+   * programs cost every process on the node) with nobody to release them: the first start releases
+   * them (a live loader's state is refused by the tracer, and kept).
+   */
+  private async releaseLegacy(pinRoot: string): Promise<void> {
+    const dirs = (await readdir(pinRoot).catch(() => [] as string[])).filter((d) => /^[0-9a-f]{24}$/.test(d));
+    for (const d of dirs) {
+      const dir = join(pinRoot, d);
+      await promisify(execFile)(this.opts.binary, ['--release', dir]).then(
+        () => this.opts.warn?.('released the pinned tracer state of a run from before one tracer per node', { stateDir: dir }),
+        (err: Error) => this.opts.warn?.('could not release an earlier tracer state', { stateDir: dir, error: err.message }),
+      );
+    }
   }
 
   /** Every record of the loader to the session of its target; replies wait in TracerProcess. */
