@@ -1,11 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import type { ArmorProfileModel } from '../../core/armorprofilemodel.js';
+import { tracerPath } from '../../lib/home.js';
 import { bpfUnavailable, cli, daemon, modelStatus, run, tempDir, until } from '../helpers.js';
 import { TEMPORAL_CLI } from '../workflows/env.js';
 
@@ -111,7 +112,8 @@ test('runs on one node share one tracer: each sees only its own, one stopping de
     node.kill('SIGTERM');
     dev.kill('SIGTERM');
     await Promise.all([node, dev].map(stopped));
-    spawn('sh', ['-c', `for d in ${pinRoot}/*; do ${join('bpf', 'build', 'varmor-tracer')} --release "$d"; done; rmdir ${pinRoot}`], { stdio: 'ignore' });
+    // whatever a failure left: its pinned state, and the spools' directory
+    spawnSync('sh', ['-c', `for d in ${pinRoot}/*; do [ -d "$d" ] && ${tracerPath()} --release "$d"; done; rmdir ${pinRoot} ${pinRoot.replace('/sys/fs/bpf/', '/run/')}`], { stdio: 'ignore' });
   }
 });
 
