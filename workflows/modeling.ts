@@ -253,10 +253,13 @@ export async function behaviorModeling(input: ModelingInput, carried?: Carried):
     await condition(() => wake, Math.max(Math.min(status.window.end, nextResolve) - Date.now(), 1));
   }
   await stopCollectors([...collectors.keys()]);
-  // Releasing the nodes' pinned tracer state is cleanup: it runs beside the merge, and not on nodes whose agent was lost.
+  // Giving the run's target back in each node's tracer is cleanup: it runs beside the merge. Since
+  // one tracer serves every run of a node, a node whose collector failed is asked too (best effort:
+  // a lost agent does not answer): a target left claimed there would hold one of its slots.
   let releasing = Promise.resolve();
   if (patched('release-tracer-state')) {
-    if (patched('release-beside-merge')) releasing = releaseTracers(status.run, Object.keys(status.nodes).filter((n) => outcomes[n]?.state !== 'failed'));
+    const everyNode = patched('release-every-node');
+    if (patched('release-beside-merge')) releasing = releaseTracers(status.run, Object.keys(status.nodes).filter((n) => everyNode || outcomes[n]?.state !== 'failed'));
     else await releaseTracers(status.run, Object.keys(status.nodes));
   }
 
