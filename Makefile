@@ -45,7 +45,7 @@ $(VENV)/bin/moto_server: Makefile | $(VENV)/bin/temporal
 # kube-apiserver, kube-controller-manager, kube-scheduler and kubectl from k8s.io/kubernetes (tools/control-plane
 # pins its staging modules; the version stamped in so /version and kubectl report it), and etcd
 # (tools/etcd), for the tests against a real control plane (test/k8s/control-plane.ts).
-kube-tools: .tools/bin/kube-apiserver .tools/bin/etcd .tools/bin/kwok .tools/kwok/stages.yaml
+kube-tools: .tools/bin/kube-apiserver .tools/bin/kubelet .tools/bin/etcd .tools/bin/kwok .tools/kwok/stages.yaml
 
 KUBE_LDFLAGS := -X k8s.io/component-base/version.gitVersion=$(KUBE_VERSION) \
   -X k8s.io/component-base/version.gitMajor=$(word 2,$(subst ., ,$(subst v,v ,$(KUBE_VERSION)))) \
@@ -56,6 +56,10 @@ KUBE_LDFLAGS := -X k8s.io/component-base/version.gitVersion=$(KUBE_VERSION) \
 	  k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager k8s.io/kubernetes/cmd/kube-scheduler \
 	  k8s.io/kubernetes/cmd/kubectl
 	@touch $@
+
+# The kubelet of the real node (test/k8s/node.ts), from the same module and version.
+.tools/bin/kubelet: tools/control-plane/go.mod tools/control-plane/go.sum tools/control-plane/tools.go
+	cd tools/control-plane && go build -trimpath -ldflags "$(KUBE_LDFLAGS)" -o $(CURDIR)/.tools/bin/ k8s.io/kubernetes/cmd/kubelet
 
 # KWOK simulates nodes on that control plane (the scale test); its stages come from its module.
 .tools/bin/kwok: tools/kwok/go.mod tools/kwok/go.sum

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { PACKAGE_ROOT } from '../../lib/home.js';
 import type { V1Pod } from '@kubernetes/client-node';
 import type { Kube } from '../../k8s/client.js';
+import type { NetNs } from './netns.js';
 import { freePort, run, tempDir } from '../helpers.js';
 
 const BIN = join(PACKAGE_ROOT, '.tools', 'bin');
@@ -27,6 +28,24 @@ export function controlPlaneMissing(): string | false {
   return missing.length ? `${missing.join(', ')} not built: run make kube-tools` : false;
 }
 
+/** A kubeconfig for the run's CA and a client certificate DIR/USER.crt; returns its path. */
+export function writeKubeconfig(dir: string, user: string, url: string, name = user): string {
+  const file = join(dir, `${name}.kubeconfig`);
+  writeFileSync(
+    file,
+    [
+      'apiVersion: v1',
+      'kind: Config',
+      'clusters: [{name: test, cluster: {server: "' + url + '", certificate-authority: ' + join(dir, 'ca.crt') + '}}]',
+      'users: [{name: ' + user + ', user: {client-certificate: ' + join(dir, `${user}.crt`) + ', client-key: ' + join(dir, `${user}.key`) + '}}]',
+      'contexts: [{name: test, context: {cluster: test, user: ' + user + ', namespace: default}}]',
+      'current-context: test',
+      '',
+    ].join('\n'),
+  );
+  return file;
+}
+
 /** The chart's manifests as `helm template` renders them for namespace varmor (release vm); args add to it. */
 export async function chartManifests(args: string[] = []): Promise<string> {
   const r = await run(join(BIN, 'helm'), ['template', 'vm', CHART, '--namespace', 'varmor', '--kube-version', '1.34.4', '--set', 'store.url=s3://models/test', ...args]);
@@ -41,25 +60,26 @@ async function openssl(dir: string, ...args: string[]): Promise<void> {
 }
 
 /** A key and a certificate signed by the run's CA. */
-async function issue(dir: string, name: string, subject: string, ext: string): Promise<void> {
+export async function issue(dir: string, name: string, subject: string, ext: string): Promise<void> {
   writeFileSync(join(dir, `${name}.ext`), ext);
   await openssl(dir, 'req', '-newkey', 'rsa:2048', '-nodes', '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', subject);
   await openssl(dir, 'x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-days', '2', '-out', `${name}.crt`, '-extfile', `${name}.ext`);
 }
 
-interface Proc {
+export interface Proc {
   child: ChildProcess;
   exited: Promise<void>;
 }
 
-function launch(name: string, dir: string, args: string[]): Proc {
+/** Starts a daemon from .tools/bin, in the real node's namespace when there is one, its output to DIR/NAME.log. */
+export function launch(name: string, dir: string, args: string[], ns?: NetNs, bin = join(BIN, name)): Proc {
   const log = openSync(join(dir, `${name}.log`), 'a');
-  const child = spawn(join(BIN, name), args, { stdio: ['ignore', log, log] });
+  const child = ns ? ns.spawn(bin, args, { stdio: ['ignore', log, log] }) : spawn(bin, args, { stdio: ['ignore', log, log] });
   closeSync(log);
   return { child, exited: new Promise((r) => child.once('exit', () => r())) };
 }
 
-async function stopProc(p: Proc | undefined): Promise<void> {
+export async function stopProc(p: Proc | undefined): Promise<void> {
   if (!p || p.child.exitCode !== null || p.child.signalCode !== null) return;
   p.child.kill('SIGTERM');
   const t = setTimeout(() => p.child.kill('SIGKILL'), 10_000);
@@ -77,16 +97,20 @@ export class ControlPlane {
   private constructor(
     readonly dir: string,
     readonly url: string,
-    /** Admin (system:masters) kubeconfig. */
+    /** Admin (system:masters) kubeconfig, for the test. */
     readonly kubeconfig: string,
     private readonly ports: { etcd: number; peer: number; api: number },
+    /** The real node's namespace the control plane runs in (test/k8s/node.ts), if any. */
+    readonly ns?: NetNs,
+    /** Admin kubeconfig for the daemons: inside the namespace, the API is on its loopback. */
+    readonly innerKubeconfig = kubeconfig,
   ) {}
 
   /**
    * Starts one; a free port taken by someone else between choosing and binding it means another
    * try. `fakeNodes`: also kube-scheduler and KWOK, which runs the nodes made by addFakeNodes.
    */
-  static async start(opts: { controllers?: boolean; fakeNodes?: boolean } = {}): Promise<ControlPlane> {
+  static async start(opts: { controllers?: boolean; fakeNodes?: boolean; scheduler?: boolean; ns?: NetNs } = {}): Promise<ControlPlane> {
     for (let attempt = 1; ; attempt++) {
       try {
         return await ControlPlane.startOnce(opts);
@@ -96,33 +120,23 @@ export class ControlPlane {
     }
   }
 
-  private static async startOnce(opts: { controllers?: boolean; fakeNodes?: boolean }): Promise<ControlPlane> {
-    const dir = await tempDir('control-plane');
+  private static async startOnce(opts: { controllers?: boolean; fakeNodes?: boolean; scheduler?: boolean; ns?: NetNs }): Promise<ControlPlane> {
+    const dir = opts.ns ? opts.ns.dir : await tempDir('control-plane');
     await openssl(dir, 'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '2', '-subj', '/CN=varmor-test-ca');
     await issue(dir, 'apiserver', '/CN=kube-apiserver', 'subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:kubernetes.default.svc,IP:10.96.0.1\nextendedKeyUsage=serverAuth\n');
     await issue(dir, 'admin', '/O=system:masters/CN=admin', 'extendedKeyUsage=clientAuth\n');
     await openssl(dir, 'genrsa', '-out', 'sa.key', '2048');
     await openssl(dir, 'rsa', '-in', 'sa.key', '-pubout', '-out', 'sa.pub');
-    const ports = { etcd: await freePort(), peer: await freePort(), api: await freePort() };
-    const url = `https://127.0.0.1:${ports.api}`;
-    const kubeconfig = join(dir, 'admin.kubeconfig');
-    writeFileSync(
-      kubeconfig,
-      [
-        'apiVersion: v1',
-        'kind: Config',
-        'clusters: [{name: test, cluster: {server: "' + url + '", certificate-authority: ' + join(dir, 'ca.crt') + '}}]',
-        'users: [{name: admin, user: {client-certificate: ' + join(dir, 'admin.crt') + ', client-key: ' + join(dir, 'admin.key') + '}}]',
-        'contexts: [{name: test, context: {cluster: test, user: admin, namespace: default}}]',
-        'current-context: test',
-        '',
-      ].join('\n'),
-    );
-    const cp = new ControlPlane(dir, url, kubeconfig, ports);
+    // In a namespace of its own every port is free; the test reaches the API through a forwarder.
+    const ports = opts.ns ? { etcd: 2379, peer: 2380, api: 6443 } : { etcd: await freePort(), peer: await freePort(), api: await freePort() };
+    const url = `https://127.0.0.1:${opts.ns ? await opts.ns.forward(ports.api) : ports.api}`;
+    const kubeconfig = writeKubeconfig(dir, 'admin', url);
+    const cp = new ControlPlane(dir, url, kubeconfig, ports, opts.ns, opts.ns ? writeKubeconfig(dir, 'admin', `https://127.0.0.1:${ports.api}`, 'inner') : kubeconfig);
     try {
       cp.startEtcd();
       await cp.startApiserver();
       if (opts.controllers !== false) cp.startControllers();
+      if (opts.fakeNodes || opts.scheduler) cp.startScheduler();
       if (opts.fakeNodes) cp.startFakeNodes();
     } catch (err) {
       await cp.stop();
@@ -142,7 +156,7 @@ export class ControlPlane {
       `--initial-advertise-peer-urls=http://127.0.0.1:${peer}`,
       `--initial-cluster=test=http://127.0.0.1:${peer}`,
       '--log-level=warn',
-    ]);
+    ], this.ns);
   }
 
   /** Starts kube-apiserver and waits until it answers /readyz. */
@@ -160,17 +174,21 @@ export class ControlPlane {
       `--service-account-key-file=${d('sa.pub')}`,
       `--service-account-signing-key-file=${d('sa.key')}`,
       '--service-cluster-ip-range=10.96.0.0/16',
-      '--authorization-mode=RBAC',
       '--allow-privileged=true',
       '--profiling=false',
       '--enable-priority-and-fairness=false',
-    ]);
+      // A real kubelet: it is authorized as its node; the API server reaches it at its InternalIP
+      // (its host name would need an outside DNS server) with a client certificate.
+      ...(this.ns
+        ? ['--authorization-mode=Node,RBAC', '--enable-admission-plugins=NodeRestriction', '--kubelet-preferred-address-types=InternalIP', `--kubelet-client-certificate=${d('admin.crt')}`, `--kubelet-client-key=${d('admin.key')}`]
+        : ['--authorization-mode=RBAC']),
+    ], this.ns);
     await this.waitReady();
   }
 
   private startControllers(): void {
     this.controllers = launch('kube-controller-manager', this.dir, [
-      `--kubeconfig=${this.kubeconfig}`,
+      `--kubeconfig=${this.innerKubeconfig}`,
       '--leader-elect=false',
       `--service-account-private-key-file=${join(this.dir, 'sa.key')}`,
       `--root-ca-file=${join(this.dir, 'ca.crt')}`,
@@ -178,11 +196,15 @@ export class ControlPlane {
       '--bind-address=127.0.0.1',
       '--secure-port=0',
       '--concurrent-deployment-syncs=2',
-    ]);
+    ], this.ns);
+  }
+
+  private startScheduler(): void {
+    const k = this.innerKubeconfig;
+    this.scheduler = launch('kube-scheduler', this.dir, [`--kubeconfig=${k}`, `--authentication-kubeconfig=${k}`, `--authorization-kubeconfig=${k}`, '--leader-elect=false', '--secure-port=0'], this.ns);
   }
 
   private startFakeNodes(): void {
-    this.scheduler = launch('kube-scheduler', this.dir, [`--kubeconfig=${this.kubeconfig}`, `--authentication-kubeconfig=${this.kubeconfig}`, `--authorization-kubeconfig=${this.kubeconfig}`, '--leader-elect=false', '--secure-port=0']);
     this.kwok = launch('kwok', this.dir, [
       `--kubeconfig=${this.kubeconfig}`,
       `--config=${KWOK_STAGES}`,

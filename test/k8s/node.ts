@@ -1,0 +1,256 @@
+/**
+ * A real single-node cluster for the tests (issue 21): the control plane of control-plane.ts with
+ * kube-scheduler, Debian's containerd and CNI plugins, and a kubelet built from the same pinned
+ * k8s.io/kubernetes, all in a network and mount namespace of the test's own
+ * (../shared/reference/real-node.md says what each setting is for). Images are built here and
+ * imported into containerd: nothing is pulled.
+ */
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { PACKAGE_ROOT } from '../../lib/home.js';
+import { run, tempDir } from '../helpers.js';
+import { ControlPlane, issue, launch, stopProc, writeKubeconfig, type Proc } from './control-plane.js';
+import { NetNs } from './netns.js';
+
+const BIN = join(PACKAGE_ROOT, '.tools', 'bin');
+export const NODE_NAME = 'node-1';
+/** The pause image every pod's sandbox runs (built by buildImage, never pulled). */
+export const PAUSE_IMAGE = 'registry.varmor.test/pause:1';
+const CNI_BIN = '/usr/lib/cni';
+/** Paths a kubelet or containerd makes whatever they are told: a tmpfs over each in the namespace. */
+const HOST_PATHS = ['/var/lib/kubelet', '/var/log/containers', '/var/log/pods', '/run/containerd', '/var/lib/cni'];
+/** What protectKernelDefaults wants these sysctls to be; bind-mounted over them in the namespace. */
+const SYSCTLS: Record<string, string> = { 'vm/overcommit_memory': '1', 'kernel/panic': '10', 'kernel/panic_on_oops': '1' };
+
+/** Why the real node cannot run here, or false. */
+export function realNodeMissing(): string | false {
+  if (process.getuid?.() !== 0) return 'a real node needs root';
+  for (const f of [join(BIN, 'kubelet'), join(BIN, 'kube-apiserver'), '/usr/bin/containerd', join(CNI_BIN, 'bridge'), '/usr/bin/umoci']) {
+    if (!existsSync(f)) return `${f} missing: run make setup`;
+  }
+  return false;
+}
+
+export class RealNode {
+  private containerd?: Proc;
+  private kubelet?: Proc;
+  private readonly made: string[] = [];
+
+  private constructor(
+    readonly ns: NetNs,
+    readonly cp: ControlPlane,
+  ) {}
+
+  get dir(): string {
+    return this.ns.dir;
+  }
+
+  /** Starts everything and waits until the node is Ready; the times of each step in `timings`. */
+  static async start(): Promise<RealNode> {
+    const t0 = Date.now();
+    const dir = await tempDir('node');
+    const ns = await NetNs.create(dir);
+    let node: RealNode | undefined;
+    try {
+      const cp = await ControlPlane.start({ ns, scheduler: true });
+      node = new RealNode(ns, cp);
+      await node.isolate();
+      await node.startContainerd();
+      await node.importImage(await buildImage(dir, PAUSE_IMAGE, [], ['/pause']), PAUSE_IMAGE);
+      await node.startKubelet();
+      await node.waitReady();
+      node.timings.ready = Date.now() - t0;
+      return node;
+    } catch (err) {
+      if (node) await node.stop();
+      else await ns.destroy();
+      throw err;
+    }
+  }
+
+  readonly timings: Record<string, number> = {};
+
+  /** tmpfs over the host paths the daemons write regardless of their settings; sysctl values protectKernelDefaults checks. */
+  private async isolate(): Promise<void> {
+    for (const p of HOST_PATHS) {
+      if (!existsSync(p)) {
+        mkdirSync(p, { recursive: true });
+        this.made.push(p);
+      }
+      await this.must('mount', ['-t', 'tmpfs', 'tmpfs', p]);
+    }
+    for (const [key, value] of Object.entries(SYSCTLS)) {
+      const file = join(this.dir, `sysctl-${key.replace('/', '-')}`);
+      writeFileSync(file, `${value}\n`);
+      await this.must('mount', ['--bind', file, `/proc/sys/${key}`]);
+    }
+  }
+
+  private async must(cmd: string, args: string[]): Promise<string> {
+    const r = await this.ns.run(cmd, args);
+    if (r.code !== 0) throw new Error(`${cmd} ${args.join(' ')} in the node's namespace: ${r.stderr}`);
+    return r.stdout;
+  }
+
+  get containerdSocket(): string {
+    return join(this.dir, 'containerd', 'containerd.sock');
+  }
+
+  private async startContainerd(): Promise<void> {
+    const c = join(this.dir, 'containerd');
+    mkdirSync(join(this.dir, 'cni', 'net.d'), { recursive: true });
+    writeFileSync(
+      join(this.dir, 'cni', 'net.d', '10-bridge.conflist'),
+      JSON.stringify({
+        cniVersion: '1.0.0',
+        name: 'varmor-test',
+        // pods reach each other on a private range, and nothing else: no default route, no masquerade
+        plugins: [{ type: 'bridge', bridge: 'cni0', isGateway: true, ipMasq: false, ipam: { type: 'host-local', ranges: [[{ subnet: '10.244.0.0/24' }]], dataDir: join(this.dir, 'cni', 'ipam') } }],
+      }),
+    );
+    writeFileSync(
+      join(this.dir, 'containerd.toml'),
+      `version = 2
+root = "${c}/root"
+state = "${c}/state"
+[grpc]
+  address = "${this.containerdSocket}"
+[plugins."io.containerd.grpc.v1.cri"]
+  sandbox_image = "${PAUSE_IMAGE}"
+  restrict_oom_score_adj = true
+  netns_mounts_under_state_dir = true
+  [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
+    runtime_type = "io.containerd.runc.v2"
+    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
+      SystemdCgroup = false
+      Root = "${c}/runc"
+  [plugins."io.containerd.grpc.v1.cri".cni]
+    bin_dir = "${CNI_BIN}"
+    conf_dir = "${this.dir}/cni/net.d"
+`,
+    );
+    this.containerd = launch('containerd', this.dir, ['--config', join(this.dir, 'containerd.toml')], this.ns, '/usr/bin/containerd');
+    for (let i = 0; i < 100; i++) {
+      if ((await this.ctr(['version'])).code === 0) return;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    throw new Error(`containerd did not start; see ${join(this.dir, 'containerd.log')}`);
+  }
+
+  /** ctr in the k8s.io namespace of the node's containerd. */
+  ctr(args: string[]) {
+    return this.ns.run('ctr', ['--address', this.containerdSocket, '-n', 'k8s.io', ...args]);
+  }
+
+  /** Imports an OCI archive (buildImage) of image `ref` (name:tag). */
+  async importImage(archive: string, ref: string): Promise<void> {
+    const r = await this.ctr(['images', 'import', '--base-name', ref.replace(/:[^:/]+$/, ''), archive]);
+    if (r.code !== 0) throw new Error(`ctr images import ${ref}: ${r.stderr}`);
+    const listed = await this.ctr(['images', 'ls', '-q']);
+    if (!listed.stdout.split('\n').includes(ref)) throw new Error(`${ref} not among the imported images: ${listed.stdout}`);
+  }
+
+  private async startKubelet(): Promise<void> {
+    await issue(this.dir, 'kubelet', `/O=system:nodes/CN=system:node:${NODE_NAME}`, 'extendedKeyUsage=clientAuth\n');
+    const kubeconfig = writeKubeconfig(this.dir, 'kubelet', 'https://127.0.0.1:6443');
+    writeFileSync(
+      join(this.dir, 'kubelet.yaml'),
+      JSON.stringify({
+        apiVersion: 'kubelet.config.k8s.io/v1beta1',
+        kind: 'KubeletConfiguration',
+        cgroupDriver: 'cgroupfs',
+        failSwapOn: false,
+        failCgroupV1: false,
+        makeIPTablesUtilChains: false,
+        protectKernelDefaults: true,
+        containerRuntimeEndpoint: `unix://${this.containerdSocket}`,
+        authentication: { anonymous: { enabled: false }, webhook: { enabled: true }, x509: { clientCAFile: join(this.dir, 'ca.crt') } },
+        authorization: { mode: 'Webhook' },
+        podLogsDir: join(this.dir, 'pod-logs'),
+        resolvConf: '',
+        serializeImagePulls: false,
+        registerNode: true,
+      }),
+    );
+    this.kubelet = launch(
+      'kubelet',
+      this.dir,
+      [`--kubeconfig=${kubeconfig}`, `--config=${join(this.dir, 'kubelet.yaml')}`, `--root-dir=${join(this.dir, 'kubelet')}`, `--node-ip=${this.ns.address}`, `--hostname-override=${NODE_NAME}`, '--v=1'],
+      this.ns,
+    );
+  }
+
+  private async waitReady(timeoutMs = 120_000): Promise<void> {
+    const until = Date.now() + timeoutMs;
+    let last = '';
+    while (Date.now() < until) {
+      if (this.kubelet!.child.exitCode !== null) throw new Error(`kubelet exited (${this.kubelet!.child.exitCode}); see ${join(this.dir, 'kubelet.log')}`);
+      const r = await this.cp.kubectl(['get', 'node', NODE_NAME, '-o', 'jsonpath={.status.conditions[?(@.type=="Ready")].status}']);
+      if (r.stdout.trim() === 'True') return;
+      last = r.stderr || r.stdout;
+      await new Promise((res) => setTimeout(res, 500));
+    }
+    throw new Error(`node ${NODE_NAME} not Ready after ${timeoutMs} ms: ${last}; see ${join(this.dir, 'kubelet.log')}`);
+  }
+
+  async stop(): Promise<void> {
+    // pods first: the kubelet would restart them; then what runs them
+    await stopProc(this.kubelet);
+    await this.ctr(['tasks', 'ls', '-q']).then(async (r) => {
+      for (const id of r.stdout.split('\n').filter(Boolean)) await this.ctr(['tasks', 'kill', '-s', 'SIGKILL', id]);
+    });
+    await stopProc(this.containerd);
+    // the shims outlive containerd (that is their job): ours are the ones with its socket
+    for (const pid of readdirSync('/proc').filter((d) => /^[0-9]+$/.test(d))) {
+      let cmdline = '';
+      try {
+        cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+      } catch {
+        continue;
+      }
+      if (cmdline.startsWith('/usr/bin/containerd-shim') && cmdline.includes(this.containerdSocket)) process.kill(Number(pid), 'SIGKILL');
+    }
+    await this.cp.stop();
+    await this.ns.destroy();
+    for (const p of this.made.reverse()) {
+      try {
+        if (readdirSync(p).length === 0) rmdirSync(p);
+      } catch {
+        /* gone already */
+      }
+    }
+  }
+}
+
+/**
+ * A one-layer OCI image archive of image `ref` (name:tag) holding `files` (host path → path in the
+ * image), and for a pause image a static program that blocks in pause(). Returns the archive.
+ */
+export async function buildImage(dir: string, ref: string, files: [string, string][], entrypoint: string[]): Promise<string> {
+  const name = ref.replace(/^.*\//, '').replace(/:.*$/, '');
+  const tag = ref.replace(/^.*:/, '');
+  const work = join(dir, `image-${name}`);
+  mkdirSync(work, { recursive: true });
+  const layout = join(work, 'oci');
+  const ok = async (cmd: string, args: string[]) => {
+    const r = await run(cmd, args, { cwd: work });
+    if (r.code !== 0) throw new Error(`${cmd} ${args.join(' ')}: ${r.stderr}`);
+  };
+  await ok('umoci', ['init', '--layout', layout]);
+  await ok('umoci', ['new', '--image', `${layout}:${tag}`]);
+  await ok('umoci', ['unpack', '--rootless', '--image', `${layout}:${tag}`, join(work, 'bundle')]);
+  const rootfs = join(work, 'bundle', 'rootfs');
+  if (name === 'pause') {
+    writeFileSync(join(work, 'pause.c'), '#include <unistd.h>\nint main(void) { for (;;) pause(); }\n');
+    await ok('gcc', ['-static', '-O2', '-o', join(rootfs, 'pause'), join(work, 'pause.c')]);
+  }
+  for (const [from, to] of files) {
+    mkdirSync(join(rootfs, to, '..'), { recursive: true });
+    await ok('cp', [from, join(rootfs, to)]);
+  }
+  await ok('umoci', ['repack', '--image', `${layout}:${tag}`, join(work, 'bundle')]);
+  await ok('umoci', ['config', '--image', `${layout}:${tag}`, ...entrypoint.flatMap((e) => ['--config.entrypoint', e])]);
+  const archive = join(dir, `${name}.tar`);
+  await ok('tar', ['-C', layout, '-cf', archive, '.']);
+  return archive;
+}
