@@ -57,9 +57,10 @@ KUBE_LDFLAGS := -X k8s.io/component-base/version.gitVersion=$(KUBE_VERSION) \
 	  k8s.io/kubernetes/cmd/kubectl
 	@touch $@
 
-# The kubelet of the real node (test/k8s/node.ts), from the same module and version.
+# The kubelet and kube-proxy of the real node (test/k8s/node.ts), from the same module and version.
 .tools/bin/kubelet: tools/control-plane/go.mod tools/control-plane/go.sum tools/control-plane/tools.go
-	cd tools/control-plane && go build -trimpath -ldflags "$(KUBE_LDFLAGS)" -o $(CURDIR)/.tools/bin/ k8s.io/kubernetes/cmd/kubelet
+	cd tools/control-plane && go build -trimpath -ldflags "$(KUBE_LDFLAGS)" -o $(CURDIR)/.tools/bin/ k8s.io/kubernetes/cmd/kubelet k8s.io/kubernetes/cmd/kube-proxy
+	@touch $@
 
 # KWOK simulates nodes on that control plane (the scale test); its stages come from its module.
 .tools/bin/kwok: tools/kwok/go.mod tools/kwok/go.sum

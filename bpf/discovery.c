@@ -203,17 +203,59 @@ static bool has_word(const char *list, const char *w)
 	return false;
 }
 
+/* pid's mount namespace is another than ours and its root can be entered */
+static bool other_view(pid_t pid)
+{
+	char ns[64], rt[64];
+	struct stat a, b;
+	snprintf(ns, sizeof(ns), "/proc/%d/ns/mnt", pid);
+	snprintf(rt, sizeof(rt), "/proc/%d/root/", pid);
+	return !stat(ns, &a) && !stat("/proc/self/ns/mnt", &b) && a.st_ino != b.st_ino && !access(rt, X_OK);
+}
+
+/*
+ * Whose mounts show the host's cgroup hierarchies: ours, unless we run in a mount namespace of our
+ * own (a pod, whose cgroup mounts show only its own subtree): then pid 1's, or, where pid 1 cannot
+ * be read (a VM's init that is not the node's), the kubelet's, which made the pod cgroups. 0: ours.
+ */
+static pid_t host_view(void)
+{
+	struct stat a, b;
+	if (!stat("/proc/1/ns/mnt", &a) && !stat("/proc/self/ns/mnt", &b) && a.st_ino == b.st_ino)
+		return 0;
+	if (other_view(1))
+		return 1;
+	DIR *d = opendir("/proc");
+	struct dirent *de;
+	pid_t found = 0;
+	while (d && !found && (de = readdir(d))) {
+		char p[64], comm[32] = "";
+		pid_t pid = atoi(de->d_name);
+		if (pid <= 1)
+			continue;
+		snprintf(p, sizeof(p), "/proc/%d/comm", pid);
+		FILE *f = fopen(p, "re");
+		if (f && fgets(comm, sizeof(comm), f) && !strcmp(comm, "kubelet\n") && other_view(pid))
+			found = pid;
+		if (f)
+			fclose(f);
+	}
+	if (d)
+		closedir(d);
+	return found;
+}
+
 int cgroup_hierarchy(int mode, char *root, size_t sz)
 {
 	static const int order[] = {PODCG_V1_PIDS, PODCG_V1_MEMORY, PODCG_V1_CPU, PODCG_V2};
 	char found[PODCG_V1_CPU + 1][512] = {{0}};
-	char mnt[512], type[32], opts[1024];
-	struct stat a, b;
-	const char *host = stat("/proc/1/ns/mnt", &a) || stat("/proc/self/ns/mnt", &b) || a.st_ino == b.st_ino ||
-					   access("/proc/1/root/", X_OK)
-				   ? ""
-				   : "/proc/1/root";
-	FILE *f = fopen(*host ? "/proc/1/mounts" : "/proc/self/mounts", "re");
+	char mnt[512], type[32], opts[1024], host[64] = "", mounts[64] = "/proc/self/mounts";
+	pid_t view = host_view();
+	if (view) {
+		snprintf(host, sizeof(host), "/proc/%d/root", view);
+		snprintf(mounts, sizeof(mounts), "/proc/%d/mounts", view);
+	}
+	FILE *f = fopen(mounts, "re");
 	while (f && fscanf(f, "%*s %511s %31s %1023s %*d %*d", mnt, type, opts) == 3) {
 		if (!strcmp(type, "cgroup2") && !found[PODCG_V2][0])
 			strcpy(found[PODCG_V2], mnt);

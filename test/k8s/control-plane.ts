@@ -123,7 +123,8 @@ export class ControlPlane {
   private static async startOnce(opts: { controllers?: boolean; fakeNodes?: boolean; scheduler?: boolean; ns?: NetNs }): Promise<ControlPlane> {
     const dir = opts.ns ? opts.ns.dir : await tempDir('control-plane');
     await openssl(dir, 'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '2', '-subj', '/CN=varmor-test-ca');
-    await issue(dir, 'apiserver', '/CN=kube-apiserver', 'subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:kubernetes.default.svc,IP:10.96.0.1\nextendedKeyUsage=serverAuth\n');
+    const nodeIp = opts.ns ? `,IP:${opts.ns.address}` : '';
+    await issue(dir, 'apiserver', '/CN=kube-apiserver', `subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:kubernetes.default.svc,IP:10.96.0.1${nodeIp}\nextendedKeyUsage=serverAuth\n`);
     await issue(dir, 'admin', '/O=system:masters/CN=admin', 'extendedKeyUsage=clientAuth\n');
     await openssl(dir, 'genrsa', '-out', 'sa.key', '2048');
     await openssl(dir, 'rsa', '-in', 'sa.key', '-pubout', '-out', 'sa.pub');
@@ -164,8 +165,9 @@ export class ControlPlane {
     const d = (f: string) => join(this.dir, f);
     this.apiserver = launch('kube-apiserver', this.dir, [
       `--etcd-servers=http://127.0.0.1:${this.ports.etcd}`,
-      '--bind-address=127.0.0.1',
-      '--advertise-address=127.0.0.1',
+      // on a real node pods reach it at the node's address (the kubernetes Service's endpoint)
+      `--bind-address=${this.ns ? '0.0.0.0' : '127.0.0.1'}`,
+      `--advertise-address=${this.ns?.address ?? '127.0.0.1'}`,
       `--secure-port=${this.ports.api}`,
       `--tls-cert-file=${d('apiserver.crt')}`,
       `--tls-private-key-file=${d('apiserver.key')}`,

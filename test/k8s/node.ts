@@ -5,7 +5,7 @@
  * (../shared/reference/real-node.md says what each setting is for). Images are built here and
  * imported into containerd: nothing is pulled.
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PACKAGE_ROOT } from '../../lib/home.js';
 import { run, tempDir } from '../helpers.js';
@@ -18,14 +18,14 @@ export const NODE_NAME = 'node-1';
 export const PAUSE_IMAGE = 'registry.varmor.test/pause:1';
 const CNI_BIN = '/usr/lib/cni';
 /** Paths a kubelet or containerd makes whatever they are told: a tmpfs over each in the namespace. */
-const HOST_PATHS = ['/var/lib/kubelet', '/var/log/containers', '/var/log/pods', '/run/containerd', '/var/lib/cni'];
+const HOST_PATHS = ['/var/lib/kubelet', '/var/log/containers', '/var/log/pods', '/run/containerd', '/var/lib/cni', '/run/varmor-modeler'];
 /** What protectKernelDefaults wants these sysctls to be; bind-mounted over them in the namespace. */
 const SYSCTLS: Record<string, string> = { 'vm/overcommit_memory': '1', 'kernel/panic': '10', 'kernel/panic_on_oops': '1' };
 
 /** Why the real node cannot run here, or false. */
 export function realNodeMissing(): string | false {
   if (process.getuid?.() !== 0) return 'a real node needs root';
-  for (const f of [join(BIN, 'kubelet'), join(BIN, 'kube-apiserver'), '/usr/bin/containerd', join(CNI_BIN, 'bridge'), '/usr/bin/umoci']) {
+  for (const f of [join(BIN, 'kubelet'), join(BIN, 'kube-proxy'), join(BIN, 'kube-apiserver'), '/usr/bin/containerd', join(CNI_BIN, 'bridge'), '/usr/bin/umoci']) {
     if (!existsSync(f)) return `${f} missing: run make setup`;
   }
   return false;
@@ -34,6 +34,7 @@ export function realNodeMissing(): string | false {
 export class RealNode {
   private containerd?: Proc;
   private kubelet?: Proc;
+  private proxy?: Proc;
   private readonly made: string[] = [];
 
   private constructor(
@@ -58,6 +59,7 @@ export class RealNode {
       await node.startContainerd();
       await node.importImage(await buildImage(dir, PAUSE_IMAGE, [], ['/pause']), PAUSE_IMAGE);
       await node.startKubelet();
+      node.startProxy();
       await node.waitReady();
       node.timings.ready = Date.now() - t0;
       return node;
@@ -79,6 +81,8 @@ export class RealNode {
       }
       await this.must('mount', ['-t', 'tmpfs', 'tmpfs', p]);
     }
+    // the node's own bpffs: what its pods pin stays in it
+    await this.must('mount', ['-t', 'bpf', 'bpf', '/sys/fs/bpf']);
     for (const [key, value] of Object.entries(SYSCTLS)) {
       const file = join(this.dir, `sysctl-${key.replace('/', '-')}`);
       writeFileSync(file, `${value}\n`);
@@ -104,8 +108,17 @@ export class RealNode {
       JSON.stringify({
         cniVersion: '1.0.0',
         name: 'varmor-test',
-        // pods reach each other on a private range, and nothing else: no default route, no masquerade
-        plugins: [{ type: 'bridge', bridge: 'cni0', isGateway: true, ipMasq: false, ipam: { type: 'host-local', ranges: [[{ subnet: '10.244.0.0/24' }]], dataDir: join(this.dir, 'cni', 'ipam') } }],
+        // pods reach each other, the node's address and Service addresses (through the bridge, where
+        // kube-proxy's rules are), and nothing else: no default route, no masquerade
+        plugins: [
+          {
+            type: 'bridge',
+            bridge: 'cni0',
+            isGateway: true,
+            ipMasq: false,
+            ipam: { type: 'host-local', ranges: [[{ subnet: '10.244.0.0/24' }]], routes: [{ dst: `${this.ns.address.replace(/\.\d+$/, '.0')}/24` }, { dst: '10.96.0.0/16' }], dataDir: join(this.dir, 'cni', 'ipam') },
+          },
+        ],
       }),
     );
     writeFileSync(
@@ -137,14 +150,30 @@ state = "${c}/state"
     throw new Error(`containerd did not start; see ${join(this.dir, 'containerd.log')}`);
   }
 
+  /**
+   * An external Temporal (the dev server) and object store (varmor-s3) for the chart, in the node's
+   * namespace at its address: pods reach it through the bridge, the test through `forward`.
+   */
+  async services(): Promise<{ temporal: string; store: string }> {
+    const a = this.ns.address;
+    launch('temporal', this.dir, ['server', 'start-dev', '--ip', '0.0.0.0', '--port', '7233', '--headless', '--log-level', 'error', '--db-filename', join(this.dir, 'temporal.db')], this.ns, join(PACKAGE_ROOT, '.tools', 'venv', 'bin', 'temporal'));
+    launch('varmor-s3', this.dir, ['--listen', `${a}:8333`, '--db', join(this.dir, 's3.db'), '--bucket', 'models'], this.ns);
+    for (let i = 0; i < 240; i++) {
+      if ((await this.ns.run('bash', ['-c', 'echo > /dev/tcp/127.0.0.1/7233'])).code === 0) return { temporal: `${a}:7233`, store: `s3://models/runs?endpoint=http://${a}:8333&region=us-east-1&pathStyle=true` };
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    throw new Error(`the Temporal dev server did not start; see ${join(this.dir, 'temporal.log')}`);
+  }
+
   /** ctr in the k8s.io namespace of the node's containerd. */
   ctr(args: string[]) {
     return this.ns.run('ctr', ['--address', this.containerdSocket, '-n', 'k8s.io', ...args]);
   }
 
-  /** Imports an OCI archive (buildImage) of image `ref` (name:tag). */
+  /** Imports an OCI archive of image `ref` (name:tag): buildImage's, or one that names itself (ourImage). */
   async importImage(archive: string, ref: string): Promise<void> {
-    const r = await this.ctr(['images', 'import', '--base-name', ref.replace(/:[^:/]+$/, ''), archive]);
+    const named = ref.startsWith('docker.io/');
+    const r = await this.ctr(['images', 'import', ...(named ? [] : ['--base-name', ref.replace(/:[^:/]+$/, '')]), archive]);
     if (r.code !== 0) throw new Error(`ctr images import ${ref}: ${r.stderr}`);
     const listed = await this.ctr(['images', 'ls', '-q']);
     if (!listed.stdout.split('\n').includes(ref)) throw new Error(`${ref} not among the imported images: ${listed.stdout}`);
@@ -180,6 +209,26 @@ state = "${c}/state"
     );
   }
 
+  /** kube-proxy (iptables, in the namespace): Service addresses reach their pods, the kubernetes Service the API server. */
+  private startProxy(): void {
+    writeFileSync(
+      join(this.dir, 'kube-proxy.yaml'),
+      JSON.stringify({
+        apiVersion: 'kubeproxy.config.k8s.io/v1alpha1',
+        kind: 'KubeProxyConfiguration',
+        clientConnection: { kubeconfig: this.cp.innerKubeconfig },
+        mode: 'iptables',
+        hostnameOverride: NODE_NAME,
+        clusterCIDR: '10.244.0.0/24',
+        // leave the conntrack table's host-wide limits alone
+        conntrack: { maxPerCore: 0, min: 0, tcpEstablishedTimeout: '0s', tcpCloseWaitTimeout: '0s' },
+        metricsBindAddress: '127.0.0.1:10249',
+        healthzBindAddress: '127.0.0.1:10256',
+      }),
+    );
+    this.proxy = launch('kube-proxy', this.dir, [`--config=${join(this.dir, 'kube-proxy.yaml')}`], this.ns);
+  }
+
   private async waitReady(timeoutMs = 120_000): Promise<void> {
     const until = Date.now() + timeoutMs;
     let last = '';
@@ -196,6 +245,7 @@ state = "${c}/state"
   async stop(): Promise<void> {
     // pods first: the kubelet would restart them; then what runs them
     await stopProc(this.kubelet);
+    await stopProc(this.proxy);
     await this.ctr(['tasks', 'ls', '-q']).then(async (r) => {
       for (const id of r.stdout.split('\n').filter(Boolean)) await this.ctr(['tasks', 'kill', '-s', 'SIGKILL', id]);
     });
@@ -212,14 +262,33 @@ state = "${c}/state"
     }
     await this.cp.stop();
     await this.ns.destroy();
+    // a directory stays busy while it is a mount point in the namespace, until its last process is gone
     for (const p of this.made.reverse()) {
-      try {
-        if (readdirSync(p).length === 0) rmdirSync(p);
-      } catch {
-        /* gone already */
+      for (let i = 0; i < 50 && existsSync(p); i++) {
+        try {
+          if (readdirSync(p).length === 0) rmdirSync(p);
+        } catch {
+          await new Promise((r) => setTimeout(r, 100));
+        }
       }
     }
   }
+}
+
+/** The varmor-modeler image archive (tools/build-image.sh, as make image), built when older than what goes into it. */
+export async function ourImage(): Promise<string> {
+  const version = (JSON.parse(readFileSync(join(PACKAGE_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
+  const archive = join(PACKAGE_ROOT, 'out', `varmor-modeler-${version}.oci.tar`);
+  const newest = (p: string): number => {
+    const st = statSync(p);
+    return st.isDirectory() ? Math.max(st.mtimeMs, ...readdirSync(p).map((e) => newest(join(p, e)))) : st.mtimeMs;
+  };
+  const inputs = ['dist', 'bin', 'bpf/build/varmor-tracer', '.tools/bin/varmor-s3', 'package.json', 'package-lock.json', 'tools/build-image.sh'];
+  if (!existsSync(archive) || statSync(archive).mtimeMs < Math.max(...inputs.map((p) => newest(join(PACKAGE_ROOT, p))))) {
+    const r = await run(join(PACKAGE_ROOT, 'tools', 'build-image.sh'), [], { timeoutMs: 300_000 });
+    if (r.code !== 0) throw new Error(`tools/build-image.sh: ${r.stderr}`);
+  }
+  return archive;
 }
 
 /**
