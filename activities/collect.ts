@@ -1,8 +1,10 @@
 import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import type { Arch } from '../core/syscalls.js';
+import { modelingSeccomp } from '../audit/modeling-profiles.js';
 import { AuditSide } from '../audit/side.js';
 import { openStore } from '../store/open.js';
 import { TracerHost, type TracerSession } from '../bpf/driver/host.js';
@@ -48,6 +50,11 @@ export interface CollectorConfig {
   commandOutput: number | 'ignore';
   /** Audit log search order (vArmor's --auditLogPaths); empty: no audit collector. */
   auditSources: string[];
+  /**
+   * The kubelet's seccomp root (`<root-dir>/seccomp`): the agent installs each pod target's
+   * modeling-state profile below it (docs/modeling-state.md); undefined: it installs none.
+   */
+  seccompDir?: string;
   /** The cgroup hierarchy pods are found in (the loader's --pod-cgroup); default auto. */
   podCgroup?: string;
   /** Runs the node's tracer takes at once (its --max-targets, 1..127); default 127. */
@@ -79,6 +86,7 @@ export function collectActivity(config: CollectorConfig, tracers: (node: string)
     const ctx = Context.current();
     // Nothing runs, attaches or is written before the agent knows it may.
     refuseUnlessAllowed(config, input, ctx.info.workflowExecution?.workflowId ?? '');
+    if (config.seccompDir && input.trace.kind === 'pods') await installModelingProfile(config.seccompDir, input.profile, config.arch);
     const store = await openStore(input.store);
     const base = { run: input.run, node: input.node, arch: config.arch, target: input.target };
     const attempt = ctx.info.attempt;
@@ -139,7 +147,10 @@ export function collectActivity(config: CollectorConfig, tracers: (node: string)
 
     let reason: CollectResult['reason'] = 'lease-ended';
     try {
-      rootPid = session.adopted ? session.root : await startTarget(session, input.trace, config.allow.hostTargets);
+      // An adopted target goes on without a second launch; pods and containers are tracked again all
+      // the same (idempotent), since the workflow may have resolved a new set since (a rollout).
+      const followed = input.trace.kind === 'pods' || input.trace.kind === 'containers';
+      rootPid = session.adopted && !followed ? session.root : await startTarget(session, input.trace, config.allow.hostTargets);
       let nextCheckpoint = Date.now() + input.checkpointMs;
       for (;;) {
         const now = Date.now();
@@ -205,6 +216,25 @@ function refuseUnlessAllowed(config: CollectorConfig, input: CollectInput, workf
   if (config.allow.stores && !config.allow.stores.includes(input.store)) {
     refuse('StoreNotAllowed', `it writes only to its configured object store ${config.allow.stores.join(', ')}, not ${input.store}`);
   }
+}
+
+/**
+ * Writes the run's modeling-state seccomp profile where the kubelet finds Localhost profiles, so
+ * a workload pointed at it starts here; unchanged content is left alone, a change replaces it whole.
+ */
+async function installModelingProfile(root: string, profile: string, arch: Arch): Promise<void> {
+  let p: ReturnType<typeof modelingSeccomp>;
+  try {
+    p = modelingSeccomp(profile, arch, root);
+  } catch (err) {
+    throw ApplicationFailure.create({ message: (err as Error).message, type: 'BadInput', nonRetryable: true });
+  }
+  const text = JSON.stringify(p.profile, null, 2) + '\n';
+  if ((await readFile(p.path, 'utf8').catch(() => undefined)) === text) return;
+  await mkdir(dirname(p.path), { recursive: true });
+  const tmp = `${p.path}.${process.pid}.tmp`;
+  await writeFile(tmp, text, { mode: 0o644 });
+  await rename(tmp, p.path);
 }
 
 /** The name of one run's target in a node's tracer (1..32 of [0-9a-f]). */

@@ -46,9 +46,9 @@ export class AuditCollector {
   start(): void {
     const sources = this.opts.sources ?? DEFAULT_SOURCES;
     const position = this.opts.position;
-    const kmsgFirst = sources.findIndex((s) => s === '/dev/kmsg' && KmsgReader.available(s));
+    const kmsgFirst = sources.findIndex((s) => (s === '/dev/kmsg' || s.startsWith('unix:')) && KmsgReader.available(s));
     const files = kmsgFirst < 0 ? sources : sources.slice(0, kmsgFirst);
-    // Files listed before /dev/kmsg win when one exists; otherwise the ring is the source.
+    // Files listed before the kernel's ring (/dev/kmsg, or unix:SOCKET for its relay) win when one exists; otherwise the ring is the source.
     if (kmsgFirst >= 0 && !files.some((f) => existsSync(f))) {
       this.source = new KmsgReader(sources[kmsgFirst], position?.path === sources[kmsgFirst] ? position : undefined);
     } else {

@@ -1,10 +1,11 @@
 import { profileName } from '../core/armorprofilemodel.js';
-import type { SeccompProfile } from '../core/seccomp.js';
-import { SCMP_ARCH, type Arch } from '../core/syscalls.js';
+import { MODELING_QUIET_SYSCALLS, type SeccompProfile } from '../core/seccomp.js';
+import { SCMP_ARCH, syscallNumber, type Arch } from '../core/syscalls.js';
 
 /**
- * The profiles that put a target into modeling state: everything it does is allowed and logged,
- * so the audit collector sees it. Pure generators; docs/modeling-state.md says how to apply them.
+ * The profiles that put a target into modeling state: everything it does is allowed and logged
+ * (but the quiet set), so the audit collector sees it. Pure generators: the node agent installs the
+ * seccomp one (activities/collect.ts); docs/modeling-state.md says how to point a workload at them.
  */
 
 /** kubelet resolves `localhostProfile` relative to its seccomp root (--root-dir, /var/lib/kubelet by default). */
@@ -33,20 +34,42 @@ export interface ModelingProfiles {
 }
 
 const LABEL = /^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$/;
+/** profileName's alphabet; a file name in one directory, never a path. */
+const PROFILE = /^[a-z0-9][a-z0-9._-]{0,252}$/;
 
 export function modelingProfiles(namespace: string, name: string, arch: Arch): ModelingProfiles {
   // Namespace and name are DNS labels; refusing anything else keeps the profile text injection-free.
   if (!LABEL.test(namespace) || !LABEL.test(name)) throw new Error(`not a Kubernetes name: ${namespace}/${name}`);
   const profile = profileName(namespace, name);
-  const localhostProfile = `${SECCOMP_SUBDIR}/${profile}.json`;
   return {
     appArmor: { name: profile, path: `${APPARMOR_DIR}/${profile}`, text: appArmorModelingProfile(profile) },
-    seccomp: {
-      localhostProfile,
-      path: `${KUBELET_SECCOMP_ROOT}/${localhostProfile}`,
-      profile: { defaultAction: 'SCMP_ACT_LOG', architectures: [SCMP_ARCH[arch], ...SUB_ARCHES[arch]], syscalls: [] },
-    },
+    seccomp: modelingSeccomp(profile, arch),
   };
+}
+
+/**
+ * The seccomp half alone, for a profile name (`varmor-<ns>-<name>`, which a node agent gets from
+ * the workflow and so checks): LOG by default, the quiet set allowed without a record.
+ */
+export function modelingSeccomp(profile: string, arch: Arch, root = KUBELET_SECCOMP_ROOT): ModelingProfiles['seccomp'] {
+  const localhostProfile = modelingLocalhostProfile(profile);
+  const quiet = MODELING_QUIET_SYSCALLS.filter((n) => syscallNumber(arch, n) !== undefined);
+  return {
+    localhostProfile,
+    path: `${root}/${localhostProfile}`,
+    profile: { defaultAction: 'SCMP_ACT_LOG', architectures: [SCMP_ARCH[arch], ...SUB_ARCHES[arch]], syscalls: [{ names: quiet, action: 'SCMP_ACT_ALLOW' }] },
+  };
+}
+
+/** `seccompProfile.localhostProfile` of a profile name's modeling-state profile. */
+export function modelingLocalhostProfile(profile: string): string {
+  if (!PROFILE.test(profile)) throw new Error(`not a profile name: ${JSON.stringify(profile)}`);
+  return `${SECCOMP_SUBDIR}/${profile}.json`;
+}
+
+/** The patch that points every container of a workload's pods at the seccomp modeling profile (pod level). */
+export function modelingPatch(localhostProfile: string): { spec: { template: { spec: { securityContext: { seccompProfile: { type: 'Localhost'; localhostProfile: string } } } } } } {
+  return { spec: { template: { spec: { securityContext: { seccompProfile: { type: 'Localhost', localhostProfile } } } } } };
 }
 
 function appArmorModelingProfile(profile: string): string {

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { closeSync, constants, fstatSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
+import { createConnection, type Socket } from 'node:net';
 import { MAX_LINE } from './parse.js';
 
 /**
@@ -234,26 +235,126 @@ function statOrUndefined(path: string) {
   }
 }
 
+/** Read in place of a record: the ring overwrote records before they were read. */
+export const OVERWRITTEN = '#overwritten';
+
+/** Where kernel log records come from: the device, or a relay (audit/kmsg-relay.ts) that may open it. */
+interface RecordSource {
+  /** The next record's first line; undefined when none is waiting. */
+  read(): string | undefined;
+  close(): void;
+}
+
+/** /dev/kmsg itself: one record per read(2), without blocking. */
+class DeviceSource implements RecordSource {
+  private fd = -1;
+  private readonly buf = Buffer.allocUnsafe(8192);
+
+  constructor(private readonly path: string) {}
+
+  read(): string | undefined {
+    if (this.fd < 0) this.fd = openSync(this.path, constants.O_RDONLY | constants.O_NONBLOCK);
+    let n: number;
+    try {
+      n = readSync(this.fd, this.buf, 0, this.buf.length, null);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'EAGAIN') return undefined;
+      // EPIPE: the ring overwrote records before we read them; the next read resumes after the gap.
+      if (code === 'EPIPE') return OVERWRITTEN;
+      throw e;
+    }
+    if (n === 0) return undefined;
+    const nl = this.buf.indexOf(10);
+    return this.buf.toString('latin1', 0, nl >= 0 && nl < n ? nl : n);
+  }
+
+  close(): void {
+    if (this.fd >= 0) closeSync(this.fd);
+    this.fd = -1;
+  }
+}
+
+/** Records queued past this stop the relay (it waits; the ring may overwrite, which it reports). */
+const RELAY_QUEUE = 50_000;
+
 /**
- * The kernel's log ring, one record per read(2), read without blocking. Where no auditd runs,
- * kauditd prints audit records here (rate limited by kernel.printk_ratelimit*).
+ * The same records relayed over a unix socket, one line each: a container may read /dev/kmsg only
+ * when the device is granted to it, and the chart grants it to a small relay, not to the agent.
+ * Connected lazily and again after the relay restarts; the sequence numbers make that lossless.
+ */
+class RelaySource implements RecordSource {
+  private socket: Socket | undefined;
+  private readonly queue: string[] = [];
+  private head = 0;
+  private partial = '';
+
+  constructor(private readonly path: string) {}
+
+  read(): string | undefined {
+    if (!this.socket) this.connect();
+    if (this.head >= this.queue.length) return undefined;
+    const line = this.queue[this.head++]!;
+    if (this.head === this.queue.length) {
+      this.queue.length = 0;
+      this.head = 0;
+      this.socket?.resume();
+    }
+    return line;
+  }
+
+  close(): void {
+    this.socket?.destroy();
+    this.socket = undefined;
+  }
+
+  private connect(): void {
+    const socket = createConnection(this.path);
+    this.socket = socket;
+    this.partial = '';
+    socket.setEncoding('latin1');
+    socket.on('data', (chunk: string) => {
+      const lines = (this.partial + chunk).split('\n');
+      this.partial = lines.pop()!;
+      this.queue.push(...lines);
+      if (this.queue.length - this.head > RELAY_QUEUE) socket.pause();
+    });
+    // a relay that is not up yet, or went away: the next read connects again
+    socket.on('error', () => {});
+    socket.on('close', () => {
+      if (this.socket === socket) this.socket = undefined;
+    });
+  }
+}
+
+/**
+ * The kernel's log ring, one record per read(2), read without blocking: `/dev/kmsg`, or
+ * `unix:PATH` for the records relayed over a socket. Where no auditd runs, kauditd prints audit
+ * records here (rate limited by kernel.printk_ratelimit*).
  */
 export class KmsgReader {
   readonly counters: Record<string, number> = {};
-  private fd = -1;
   private next: number;
   private readonly boot: string;
-  private readonly buf = Buffer.allocUnsafe(8192);
+  private readonly source: RecordSource;
+  /** Without a position: records logged before this (µs since boot) are the past, skipped as a file tail skips what a file held. */
+  private readonly since: number;
 
   constructor(
     private readonly path = '/dev/kmsg',
     position?: Position,
   ) {
     this.boot = bootId();
-    this.next = position && position.boot === this.boot ? position.offset : 0;
+    const resume = position && position.boot === this.boot;
+    this.next = resume ? position.offset : 0;
+    // the records' clock is the kernel's local_clock, a few ms off CLOCK_MONOTONIC: a second's margin
+    this.since = resume ? 0 : Number(process.hrtime.bigint() / 1000n) - 1_000_000;
+    this.source = path.startsWith('unix:') ? new RelaySource(path.slice('unix:'.length)) : new DeviceSource(path);
   }
 
+  /** Whether the device opens; a relay counts as there (it may start after us). */
   static available(path = '/dev/kmsg'): boolean {
+    if (path.startsWith('unix:')) return true;
     try {
       closeSync(openSync(path, constants.O_RDONLY | constants.O_NONBLOCK));
       return true;
@@ -264,28 +365,18 @@ export class KmsgReader {
 
   /** Hands out the records logged since the previous poll (at most maxRecords). Returns how many. */
   poll(sink: LineSink, maxRecords = 100_000): number {
-    if (this.fd < 0) this.fd = openSync(this.path, constants.O_RDONLY | constants.O_NONBLOCK);
     let count = 0;
     while (count < maxRecords) {
-      let n: number;
-      try {
-        n = readSync(this.fd, this.buf, 0, this.buf.length, null);
-      } catch (e) {
-        const code = (e as NodeJS.ErrnoException).code;
-        if (code === 'EAGAIN') break;
-        // EPIPE: the ring overwrote records before we read them; the next read resumes after the gap.
-        if (code === 'EPIPE') {
-          this.count('kmsg_overwritten');
-          continue;
-        }
-        throw e;
+      const line = this.source.read();
+      if (line === undefined) break;
+      if (line === OVERWRITTEN) {
+        this.count('kmsg_overwritten');
+        continue;
       }
-      if (n === 0) break;
-      const nl = this.buf.indexOf(10);
-      const line = this.buf.toString('latin1', 0, nl >= 0 && nl < n ? nl : n);
       const seq = kmsgSeq(line);
       if (seq < this.next) continue;
       this.next = seq + 1;
+      if (kmsgField(line, 2) < this.since) continue;
       count++;
       sink(line);
     }
@@ -297,8 +388,7 @@ export class KmsgReader {
   }
 
   close(): void {
-    if (this.fd >= 0) closeSync(this.fd);
-    this.fd = -1;
+    this.source.close();
   }
 
   private count(name: string): void {
@@ -308,9 +398,14 @@ export class KmsgReader {
 
 /** The sequence number of a `prio,seq,usec,flags;msg` record. */
 function kmsgSeq(line: string): number {
-  const a = line.indexOf(',');
-  const b = line.indexOf(',', a + 1);
-  return a < 0 || b < 0 ? -1 : Number(line.slice(a + 1, b));
+  return kmsgField(line, 1);
+}
+
+/** Field `i` of a `prio,seq,usec,flags;msg` record's prefix as a number (-1 if there is none). */
+function kmsgField(line: string, i: number): number {
+  const prefix = line.slice(0, Math.max(line.indexOf(';'), 0)).split(',');
+  const v = Number(prefix[i] ?? NaN);
+  return Number.isFinite(v) ? v : -1;
 }
 
 function bootId(): string {

@@ -117,14 +117,26 @@ async function withClient<T>(cmd: Command, fn: (session: Session) => Promise<T>)
   }
 }
 
+/** `model start --modeling-state`: the kubectl command that points a k8s workload at its modeling-state profile. */
+async function modelingStateHint(target: ModelingInput['target'], workflowId: string): Promise<string> {
+  const [{ modelingLocalhostProfile, modelingPatch }, { profileName }] = await Promise.all([import('../audit/modeling-profiles.js'), import('../core/armorprofilemodel.js')]);
+  const [ns, kind, name] = target.kind === 'k8s' ? target.spec.replace(/^k8s:/, '').split('/') : [];
+  if (!ns || !kind || !name || kind === 'pod') throw new Error('--modeling-state needs a k8s:NS/KIND/NAME target whose pods come from a template (a bare pod cannot change its seccomp profile)');
+  const [, modelNs, modelName] = workflowId.split('/');
+  const localhostProfile = modelingLocalhostProfile(profileName(modelNs!, modelName!));
+  const patch = JSON.stringify(modelingPatch(localhostProfile));
+  return `modeling state: once the node agents run the collector (model status), point ${kind}/${name} at ${localhostProfile} (its pods restart):\n  kubectl -n ${ns} patch ${kind}/${name} -p '${patch}'\n`;
+}
+
 /** The workflow input from `model start` / `schedule create` options. */
-async function inputFrom(opts: ContextFlags & { target: string; duration: string; checkpointInterval?: string; nodeGiveUp?: string; id?: string; namespace?: string }, node: string): Promise<ModelingInput> {
+async function inputFrom(opts: ContextFlags & { target: string; duration: string; checkpointInterval?: string; resolveInterval?: string; nodeGiveUp?: string; id?: string; namespace?: string }, node: string): Promise<ModelingInput> {
   return {
     target: parseTargetSpec(opts.target, node),
     duration: opts.duration,
     context: contextFrom(opts),
     ...(opts.checkpointInterval ? { checkpointInterval: opts.checkpointInterval } : {}),
     ...(opts.nodeGiveUp ? { nodeGiveUp: opts.nodeGiveUp } : {}),
+    ...(opts.resolveInterval ? { resolveInterval: opts.resolveInterval } : {}),
     ...(opts.id ? { name: opts.id } : {}),
     // A k8s target names its namespace; other targets' models go in the current one, where a bare name finds them.
     ...(opts.namespace ? { namespace: opts.namespace } : opts.target.startsWith('k8s:') ? {} : { namespace: (await import('./namespace.js')).currentNamespace() }),
@@ -143,7 +155,9 @@ contextOptions(
     .option('--id <name>', 'model name (workflow varmor-modeler/NAMESPACE/NAME)')
     .option('--namespace <ns>', "namespace the model belongs to (default: a k8s target's, else the kubeconfig's current one, else default)")
     .option('--node-give-up <duration>', 'how long a lost node is waited for', '10m')
+    .option('--resolve-interval <duration>', 'how often a k8s: target is resolved again, to follow its pods (default: 1m)')
     .option('--attach', 'follow the run already going for this target instead of refusing')
+    .option('--modeling-state', "k8s: print the patch that points the workload at the node agents' logging seccomp profile (chart node.modelingState.enabled)")
     .option('--wait', 'wait for the result and write it to --out')
     .option('-o, --out <dir>', 'with --wait: where to write the outputs', 'out'),
 ).action(
@@ -153,6 +167,7 @@ contextOptions(
       const input = await inputFrom(opts, session.node);
       const handle = await startModel(session.client, input, { attach: opts.attach });
       process.stderr.write(`modeling ${handle.workflowId}\n`);
+      if (opts.modelingState) process.stderr.write(await modelingStateHint(input.target, handle.workflowId));
       if (!opts.wait) return print(`${handle.workflowId}\n`);
       const result = await waitForResult(handle, await logger());
       return print(await summary(result, await fetchOutputs(result.store, result.outputs, opts.out)));
@@ -320,5 +335,18 @@ contextOptions(
     return print(await ingestCommand({ ...opts, context: contextFrom(opts) }));
   }),
 );
+
+audit
+  .command('kmsg-relay')
+  .description("relay the kernel's log ring (/dev/kmsg) over a unix socket to the node agent (the chart's kmsg container)")
+  .requiredOption('--socket <path>', 'where to listen')
+  .action(
+    action(async (opts: { socket: string }) => {
+      const { relayKmsg } = await import('../audit/kmsg-relay.js');
+      relayKmsg(opts.socket);
+      process.stderr.write(`relaying /dev/kmsg on ${opts.socket}\n`);
+      return new Promise<number>(() => {}); // until stopped
+    }),
+  );
 
 await program.parseAsync(process.argv);

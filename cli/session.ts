@@ -4,7 +4,7 @@ import { archFromNode } from '../core/syscalls.js';
 import { connectOrStart, type TemporalEndpoint } from '../embedded/temporal-server.js';
 import { auditSources } from '../audit/sources.js';
 import { OPEN_POLICY } from '../core/policy.js';
-import { defaultStoreUrl, nodeName, pinRoot, podCgroup, tracerPath, tracerTargets } from '../lib/home.js';
+import { defaultStoreUrl, kubeletSeccompDir, nodeName, pinRoot, podCgroup, tracerPath, tracerTargets } from '../lib/home.js';
 import { Keyring } from '../lib/keyring.js';
 import { modelingPolicyFromEnv } from '../lib/policy-env.js';
 import { tlsFromEnv } from '../lib/temporal-tls.js';
@@ -99,6 +99,7 @@ export async function openSession(opts: SessionOptions): Promise<Session> {
           ...(tracerTargets() ? { maxTargets: tracerTargets()! } : {}),
           allow: authority.local ? { launch: true, hostTargets: true } : { launch: authority.launch, hostTargets: authority.hostTargets, stores: [store] },
           ...(pinRoot() ? { pinRoot: pinRoot()! } : {}),
+          ...(kubeletSeccompDir() ? { seccompDir: kubeletSeccompDir()! } : {}),
         },
         logger: opts.log,
       });

@@ -7,6 +7,7 @@ import { convergence, type Convergence } from './convergence.js';
 import { generalise, type AppliedRule } from './generalise.js';
 import { renderReportMarkdown } from './report-md.js';
 import { seccompProfile } from './seccomp.js';
+import { syscallSources, type SyscallSources } from './sources.js';
 import { adviseSecurityContext, type SecurityContextAdvice } from './security-context.js';
 import { spoAppArmorProfile, spoSeccompProfile } from './spo.js';
 import type { Arch } from './syscalls.js';
@@ -88,6 +89,8 @@ export interface Report {
   /** The AppArmor profile, every rule with the behaviors behind it. */
   appArmor: { mode: 'enforce' | 'complain'; rules: ExplainedRule[]; skipped: Skipped[] };
   seccomp: { syscalls: number };
+  /** The syscalls by collector: the tracer's against the audit log's, and what each missed. */
+  sources: { syscalls: SyscallSources };
   advice: { counts: VerdictCounts; verdicts: Verdict[] };
   securityContext: SecurityContextAdvice;
   convergence: Convergence;
@@ -167,6 +170,7 @@ export function buildOutputs(input: OutputInput): Outputs {
     generalisation: generalised.applied,
     appArmor: { mode, rules: appArmor.rules.map(({ text, ...rest }) => ({ rule: text, ...rest })), skipped: appArmor.skipped },
     seccomp: { syscalls: seccomp.syscalls[0]?.names.length ?? 0 },
+    sources: { syscalls: syscallSources(input.behaviors) },
     advice: { counts: countVerdicts(verdicts), verdicts },
     securityContext: adviseSecurityContext(input.behaviors, { writablePaths: input.writablePaths, arches: input.arches, localhostProfile: `${profile}.json` }),
     convergence: convergence(input.behaviors, { start: input.window.start, end: input.window.end, ...input.convergence }),

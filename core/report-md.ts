@@ -106,6 +106,15 @@ export function renderReportMarkdown(r: Report): string {
     ),
     '',
   ];
+  const src = r.sources.syscalls;
+  if (src.audit.length) {
+    out.push(
+      '## Syscalls by collector',
+      '',
+      `The BPF tracer saw ${src.bpf.length} syscalls, the audit log ${src.audit.length}. Missed by the audit log: ${src.onlyBpf.length ? src.onlyBpf.join(', ') : 'none'} (and ${src.quiet.join(', ') || 'nothing'} from the quiet set, which the modeling profile does not log). Missed by the tracer: ${src.onlyAudit.length ? src.onlyAudit.join(', ') : 'none'}.`,
+      '',
+    );
+  }
   if (r.appArmor.skipped.length) {
     out.push('## Behaviors the profile does not allow', '', ...table(['Category', 'Behavior', 'Why'], r.appArmor.skipped.map((s) => [s.category, cell(s.key), cell(s.reason)])), '');
   }

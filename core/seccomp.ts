@@ -11,6 +11,13 @@ export interface SeccompProfile {
   syscalls: { names: string[]; action: 'SCMP_ACT_ALLOW' | 'SCMP_ACT_LOG' }[];
 }
 
+/**
+ * What the modeling-state profile allows without a record (vArmor's set, which its generated
+ * profiles also always allow): logged, every read and write would flood the kernel's log, and the
+ * tracer sees them anyway. The audit side never reports them, by design.
+ */
+export const MODELING_QUIET_SYSCALLS: readonly string[] = ['open', 'openat', 'openat2', 'close', 'read', 'write'];
+
 /** Syscalls allowed beyond the observed ones, with the reason for each (see the data file). */
 export const BASELINE_SYSCALLS: Readonly<Record<string, string>> = baseline.syscalls;
 

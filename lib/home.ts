@@ -43,6 +43,11 @@ export function tracerTargets(): number | undefined {
   return Number(v);
 }
 
+/** The kubelet's seccomp root the node agent installs modeling-state profiles in: VARMOR_MODELER_KUBELET_SECCOMP_DIR, unset or "" for none. */
+export function kubeletSeccompDir(): string | undefined {
+  return process.env.VARMOR_MODELER_KUBELET_SECCOMP_DIR || undefined;
+}
+
 /** Where tracer state is pinned so it survives collector restarts: VARMOR_MODELER_PIN_ROOT, "" for no pinning. */
 export function pinRoot(): string | undefined {
   const root = process.env.VARMOR_MODELER_PIN_ROOT ?? '/sys/fs/bpf/varmor-modeler';

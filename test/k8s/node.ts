@@ -14,6 +14,9 @@ import { NetNs } from './netns.js';
 
 const BIN = join(PACKAGE_ROOT, '.tools', 'bin');
 export const NODE_NAME = 'node-1';
+/** The kube-dns Service's address (in the apiserver's Service range), which pods' resolv.conf names. */
+const CLUSTER_DNS = '10.96.0.10';
+
 /** The pause image every pod's sandbox runs (built by buildImage, never pulled). */
 export const PAUSE_IMAGE = 'registry.varmor.test/pause:1';
 const CNI_BIN = '/usr/lib/cni';
@@ -25,7 +28,7 @@ const SYSCTLS: Record<string, string> = { 'vm/overcommit_memory': '1', 'kernel/p
 /** Why the real node cannot run here, or false. */
 export function realNodeMissing(): string | false {
   if (process.getuid?.() !== 0) return 'a real node needs root';
-  for (const f of [join(BIN, 'kubelet'), join(BIN, 'kube-proxy'), join(BIN, 'kube-apiserver'), '/usr/bin/containerd', join(CNI_BIN, 'bridge'), '/usr/bin/umoci']) {
+  for (const f of [join(BIN, 'kubelet'), join(BIN, 'kube-proxy'), join(BIN, 'kube-apiserver'), join(BIN, 'coredns'), '/usr/bin/containerd', join(CNI_BIN, 'bridge'), '/usr/bin/umoci']) {
     if (!existsSync(f)) return `${f} missing: run make setup`;
   }
   return false;
@@ -94,6 +97,11 @@ export class RealNode {
     const r = await this.ns.run(cmd, args);
     if (r.code !== 0) throw new Error(`${cmd} ${args.join(' ')} in the node's namespace: ${r.stderr}`);
     return r.stdout;
+  }
+
+  /** The kubelet's --root-dir (its seccomp profiles are in seccomp/ below it). */
+  get kubeletDir(): string {
+    return join(this.dir, 'kubelet');
   }
 
   get containerdSocket(): string {
@@ -165,6 +173,63 @@ state = "${c}/state"
     throw new Error(`the Temporal dev server did not start; see ${join(this.dir, 'temporal.log')}`);
   }
 
+  /**
+   * The cluster's DNS as kubeadm sets it up: CoreDNS (built by `make kube-tools`, in an image of its
+   * own) as a Deployment in kube-system labelled k8s-app=kube-dns, behind the kube-dns Service at
+   * the address the kubelet gives pods; it answers for cluster.local and forwards nowhere.
+   */
+  async startDns(): Promise<void> {
+    const image = 'registry.varmor.test/coredns:1';
+    await this.importImage(await buildImage(this.dir, image, [[join(PACKAGE_ROOT, '.tools', 'bin', 'coredns'), '/coredns']], ['/coredns']), image);
+    const corefile = '.:1053 {\n    errors\n    health :8080\n    ready :8181\n    kubernetes cluster.local in-addr.arpa ip6.arpa {\n        pods insecure\n        fallthrough in-addr.arpa ip6.arpa\n    }\n    cache 30\n}\n';
+    const labels = { 'k8s-app': 'kube-dns' };
+    const objects = [
+      { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'coredns', namespace: 'kube-system' } },
+      { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRole', metadata: { name: 'system:coredns' }, rules: [{ apiGroups: [''], resources: ['endpoints', 'services', 'pods', 'namespaces'], verbs: ['list', 'watch'] }, { apiGroups: ['discovery.k8s.io'], resources: ['endpointslices'], verbs: ['list', 'watch'] }] },
+      { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRoleBinding', metadata: { name: 'system:coredns' }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'system:coredns' }, subjects: [{ kind: 'ServiceAccount', name: 'coredns', namespace: 'kube-system' }] },
+      { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'coredns', namespace: 'kube-system' }, data: { Corefile: corefile } },
+      {
+        apiVersion: 'apps/v1',
+        kind: 'Deployment',
+        metadata: { name: 'coredns', namespace: 'kube-system', labels },
+        spec: {
+          replicas: 1,
+          selector: { matchLabels: labels },
+          template: {
+            metadata: { labels },
+            spec: {
+              serviceAccountName: 'coredns',
+              dnsPolicy: 'Default',
+              securityContext: { runAsNonRoot: true, runAsUser: 65532, seccompProfile: { type: 'RuntimeDefault' } },
+              containers: [
+                {
+                  name: 'coredns',
+                  image,
+                  imagePullPolicy: 'Never',
+                  args: ['-conf', '/etc/coredns/Corefile'],
+                  ports: [{ containerPort: 1053, protocol: 'UDP' }, { containerPort: 1053, protocol: 'TCP' }],
+                  readinessProbe: { httpGet: { path: '/ready', port: 8181 } },
+                  securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } },
+                  volumeMounts: [{ name: 'config', mountPath: '/etc/coredns', readOnly: true }],
+                },
+              ],
+              volumes: [{ name: 'config', configMap: { name: 'coredns' } }],
+            },
+          },
+        },
+      },
+      {
+        apiVersion: 'v1',
+        kind: 'Service',
+        metadata: { name: 'kube-dns', namespace: 'kube-system', labels },
+        spec: { clusterIP: CLUSTER_DNS, selector: labels, ports: [{ name: 'dns', port: 53, targetPort: 1053, protocol: 'UDP' }, { name: 'dns-tcp', port: 53, targetPort: 1053, protocol: 'TCP' }] },
+      },
+    ];
+    await this.cp.apply(objects.map((o) => JSON.stringify(o)).join('\n---\n'));
+    const rolled = await this.cp.kubectl(['-n', 'kube-system', 'rollout', 'status', 'deployment/coredns', '--timeout=90s']);
+    if (rolled.code !== 0) throw new Error(`CoreDNS did not come up: ${rolled.stderr}`);
+  }
+
   /** ctr in the k8s.io namespace of the node's containerd. */
   ctr(args: string[]) {
     return this.ns.run('ctr', ['--address', this.containerdSocket, '-n', 'k8s.io', ...args]);
@@ -197,6 +262,9 @@ state = "${c}/state"
         authorization: { mode: 'Webhook' },
         podLogsDir: join(this.dir, 'pod-logs'),
         resolvConf: '',
+        // the cluster DNS a pod's resolv.conf names: startDns() puts CoreDNS behind it
+        clusterDNS: [CLUSTER_DNS],
+        clusterDomain: 'cluster.local',
         serializeImagePulls: false,
         registerNode: true,
       }),
@@ -204,7 +272,7 @@ state = "${c}/state"
     this.kubelet = launch(
       'kubelet',
       this.dir,
-      [`--kubeconfig=${kubeconfig}`, `--config=${join(this.dir, 'kubelet.yaml')}`, `--root-dir=${join(this.dir, 'kubelet')}`, `--node-ip=${this.ns.address}`, `--hostname-override=${NODE_NAME}`, '--v=1'],
+      [`--kubeconfig=${kubeconfig}`, `--config=${join(this.dir, 'kubelet.yaml')}`, `--root-dir=${this.kubeletDir}`, `--node-ip=${this.ns.address}`, `--hostname-override=${NODE_NAME}`, '--v=1'],
       this.ns,
     );
   }

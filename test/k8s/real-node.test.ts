@@ -5,10 +5,12 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { chownSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { PACKAGE_ROOT } from '../../lib/home.js';
-import { run } from '../helpers.js';
+import { freePort, run } from '../helpers.js';
 import { buildImage, NODE_NAME, ourImage, RealNode, realNodeMissing } from './node.js';
 
 const missing = realNodeMissing();
@@ -17,6 +19,7 @@ const HELM = join(PACKAGE_ROOT, '.tools', 'bin', 'helm');
 const CLI = join(PACKAGE_ROOT, 'bin', 'varmor-modeler.js');
 const VERSION = (JSON.parse(readFileSync(join(PACKAGE_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
 let node: RealNode;
+const PAGES = ['page-1', 'page-2', 'page-3', 'page-4'];
 const since = (t0: number) => `${((Date.now() - t0) / 1000).toFixed(1)} s`;
 
 before(async () => {
@@ -24,10 +27,12 @@ before(async () => {
   const t0 = Date.now();
   node = await RealNode.start();
   console.log(`node Ready: ${since(t0)}`);
-  // busybox's httpd serving /etc: the workload
-  await node.importImage(await buildImage(node.dir, WEB_IMAGE, [['/bin/busybox', '/bin/busybox']], ['/bin/busybox', 'httpd', '-f', '-p', '8080', '-h', '/etc']), WEB_IMAGE);
+  // busybox's httpd serving /etc: the workload; each page is read in one phase of a window only
+  const pages = PAGES.map((p): [string, string] => (writeFileSync(join(node.dir, p), `${p}\n`), [join(node.dir, p), `/etc/${p}`]));
+  await node.importImage(await buildImage(node.dir, WEB_IMAGE, [['/bin/busybox', '/bin/busybox'], ...pages], ['/bin/busybox', 'httpd', '-f', '-p', '8080', '-h', '/etc']), WEB_IMAGE);
 });
 after(async () => {
+  while (process.env.HOLD && existsSync(process.env.HOLD)) await new Promise((r) => setTimeout(r, 1000));
   await node?.stop();
 });
 
@@ -114,4 +119,211 @@ test('the chart on the node: controller and DaemonSet Ready; a Deployment modell
   const status = JSON.parse((await run(process.execPath, [CLI, 'model', 'status', 'shop/web', '--json'], { env })).stdout) as { phase: string; nodes: Record<string, { events: number; state: string }> };
   assert.equal(status.phase, 'completed');
   assert.ok(status.nodes[NODE_NAME]!.events > 0, JSON.stringify(status.nodes));
+  cli = env;
+});
+
+/** The CLI's environment once the chart is installed (Temporal through a port-forward). */
+let cli: NodeJS.ProcessEnv | undefined;
+
+/** GET /NAME from the Deployment's current pod (busybox httpd serves /etc): the pod reads /etc/NAME. */
+async function get(name: string): Promise<void> {
+  // the newest: an old one may still be terminating
+  const ip = (await node.cp.kubectl(['-n', 'shop', 'get', 'pods', '-l', 'app=web', '--field-selector=status.phase=Running', '--sort-by=.metadata.creationTimestamp', '-o', 'jsonpath={.items[-1:].status.podIP}'])).stdout;
+  const r = await node.ns.run('bash', ['-c', `exec 3<>/dev/tcp/${ip}/8080; printf 'GET /${name} HTTP/1.0\r\n\r\n' >&3; head -1 <&3`]);
+  assert.match(r.stdout, /200 OK/, `GET /${name} from ${ip}: ${r.stderr}`);
+}
+
+/** SIGKILLs the Deployment's container from the host and waits until the kubelet has restarted it in its pod. */
+async function restartContainer(): Promise<void> {
+  const pods = async () => (JSON.parse((await node.cp.kubectl(['-n', 'shop', 'get', 'pods', '-l', 'app=web', '-o', 'json'])).stdout) as { items: Pod[] }).items.filter((p) => !(p.metadata as { deletionTimestamp?: string }).deletionTimestamp);
+  const [pod] = await pods();
+  const id = pod!.status!.containerStatuses![0]!.containerID!.replace(/^containerd:\/\//, '');
+  const pid = readdirSync('/proc').find((p) => /^\d+$/.test(p) && (() => {
+    try {
+      return readFileSync(`/proc/${p}/cgroup`, 'utf8').includes(id) && readFileSync(`/proc/${p}/cmdline`, 'utf8').includes('httpd');
+    } catch {
+      return false;
+    }
+  })());
+  assert.ok(pid, `no httpd in container ${id}`);
+  process.kill(Number(pid), 'SIGKILL');
+  await until('the container restarted in its pod', async () => {
+    const p = (await pods()).find((x) => x.metadata.uid === pod!.metadata.uid);
+    const c = p?.status?.containerStatuses?.[0];
+    return c && (c.restartCount ?? 0) >= 1 && c.ready ? true : undefined;
+  });
+}
+
+async function nodeStatus(): Promise<{ phase: string; nodes: Record<string, { state: string; attempt?: number }> }> {
+  return JSON.parse((await run(process.execPath, [CLI, 'model', 'status', 'shop/web-2', '--json'], { env: cli })).stdout);
+}
+
+test('a window over a pod deleted and recreated, the node agent killed and a rollout: the model has what every pod did, the agent\'s downtime included', { skip: missing, timeout: 300_000 }, async () => {
+  assert.ok(cli, 'the chart test ran first');
+  const started = await run(process.execPath, [CLI, 'model', 'start', '--target', 'k8s:shop/deployment/web', '--id', 'web-2', '--duration', '10m', '--checkpoint-interval', '2s', '--resolve-interval', '2s'], { env: cli, timeoutMs: 60_000 });
+  assert.equal(started.code, 0, started.stderr);
+  // a heartbeat's progress: the collector has attached and tracks the pod
+  await until('the collector running', async () => (Object.values((await nodeStatus()).nodes).some((n) => n.state === 'running' && n.attempt !== undefined) ? true : undefined));
+  await get('page-1');
+  // the ReplicaSet makes a new pod: the next resolution follows it
+  assert.equal((await node.cp.kubectl(['-n', 'shop', 'delete', 'pods', '-l', 'app=web', '--wait=true'])).code, 0);
+  assert.equal((await node.cp.kubectl(['-n', 'shop', 'rollout', 'status', 'deploy/web', '--timeout=60s'])).code, 0);
+  await new Promise((r) => setTimeout(r, 5000));
+  await get('page-2');
+  // the node agent killed: its container restarts in its pod, the collector is retried and adopts the pinned state
+  const agent = (await node.ns.run('pgrep', ['-f', 'varmor-modeler worker --role node'])).stdout.trim().split('\n').map(Number)[0]!;
+  assert.ok(agent > 0);
+  process.kill(agent, 'SIGKILL');
+  await get('page-3'); // while no agent runs
+  await until('the retried collector', async () => (Object.values((await nodeStatus()).nodes).some((n) => n.state === 'running' && (n.attempt ?? 1) > 1) ? true : undefined), 120_000);
+  // a rollout: a new ReplicaSet's pod
+  assert.equal((await node.cp.kubectl(['-n', 'shop', 'set', 'env', 'deploy/web', 'ROLLOUT=2'])).code, 0);
+  assert.equal((await node.cp.kubectl(['-n', 'shop', 'rollout', 'status', 'deploy/web', '--timeout=60s'])).code, 0);
+  await new Promise((r) => setTimeout(r, 5000));
+  await get('page-4');
+  // the container killed in its pod: the kubelet restarts it there, traced from its first instruction
+  await restartContainer();
+  await get('page-4');
+  await new Promise((r) => setTimeout(r, 3000));
+  assert.equal((await run(process.execPath, [CLI, 'model', 'stop', 'shop/web-2'], { env: cli })).code, 0);
+  const model = await until('the second model READY', async () => {
+    const r = await node.cp.kubectl(['-n', 'shop', 'get', 'armorprofilemodels', 'varmor-shop-web-2', '-o', 'json']);
+    const m = r.code === 0 ? (JSON.parse(r.stdout) as { status?: { ready?: boolean }; data: { dynamicResult: { appArmor?: { files?: { path: string; permissions: string[] }[] } } } }) : undefined;
+    return m?.status?.ready ? m : undefined;
+  });
+  const files = model.data.dynamicResult.appArmor?.files ?? [];
+  const why = async () => `${JSON.stringify(await nodeStatus())}\n${(await node.cp.kubectl(['-n', 'varmor', 'logs', '-l', 'app.kubernetes.io/component=node', '--tail=40'])).stdout}\n${(await node.cp.kubectl(['-n', 'varmor', 'logs', '-l', 'app.kubernetes.io/component=controller', '--tail=40'])).stdout}`;
+  if (!PAGES.every((p) => files.some((x) => x.path === `/etc/${p}`))) console.log(await why());
+  for (const f of PAGES.map((p) => `/etc/${p}`)) assert.ok(files.some((x) => x.path === f && x.permissions.includes('r')), `${f} lost: ${JSON.stringify(files)}`);
+});
+
+const RATELIMIT = '/proc/sys/kernel/printk_ratelimit';
+
+test('the audit half: the agent installs the modeling-state profile, the Deployment runs under it, and what the kernel logged (read from /dev/kmsg) agrees with the tracer', { skip: missing, timeout: 300_000 }, async () => {
+  assert.ok(cli, 'the chart test ran first');
+  // kauditd prints through printk_ratelimit() (10 records per 5 s by default): lifted while modelling, as docs/modeling-state.md says
+  const ratelimit = readFileSync(RATELIMIT, 'utf8').trim();
+  writeFileSync(RATELIMIT, '0');
+  try {
+    let t0 = Date.now();
+    const up = await run(HELM, ['upgrade', 'vm', join(PACKAGE_ROOT, 'charts', 'varmor-modeler'), '-n', 'varmor', '--kubeconfig', node.cp.kubeconfig, '--reuse-values',
+      '--set', 'node.modelingState.enabled=true', '--set', `node.kubeletRootDir=${node.kubeletDir}`, '--set', 'node.auditLogPaths={/dev/kmsg}', '--wait', '--timeout', '120s'], { timeoutMs: 180_000 });
+    assert.equal(up.code, 0, up.stderr);
+    assert.equal((await node.cp.kubectl(['-n', 'varmor', 'rollout', 'status', 'daemonset/vm-varmor-modeler-node', '--timeout=90s'])).code, 0);
+    console.log(`chart upgraded to modeling state, DaemonSet rolled out: ${since(t0)}`);
+    const started = await run(process.execPath, [CLI, 'model', 'start', '--target', 'k8s:shop/deployment/web', '--id', 'web-audit', '--duration', '10m', '--checkpoint-interval', '2s', '--resolve-interval', '2s', '--modeling-state'], { env: cli, timeoutMs: 60_000 });
+    assert.equal(started.code, 0, started.stderr);
+    const patch = /kubectl -n shop patch deployment\/web -p '(.*)'/.exec(started.stderr);
+    assert.ok(patch, started.stderr);
+    const status = async () => JSON.parse((await run(process.execPath, [CLI, 'model', 'status', 'shop/web-audit', '--json'], { env: cli })).stdout) as { nodes: Record<string, { state: string; attempt?: number }> };
+    const heartbeat = () => until('a collector heartbeat', async () => (Object.values((await status()).nodes).some((n) => n.state === 'running' && n.attempt !== undefined) ? true : undefined));
+    await heartbeat();
+    // the node agent put the profile where the kubelet looks for Localhost profiles
+    const installed = JSON.parse(readFileSync(join(node.kubeletDir, 'seccomp', 'varmor-modeler', 'varmor-shop-web-audit.json'), 'utf8')) as { defaultAction: string };
+    assert.equal(installed.defaultAction, 'SCMP_ACT_LOG');
+    // the patch the CLI printed, applied as a user would: the pods restart under the logging profile
+    t0 = Date.now();
+    assert.equal((await node.cp.kubectl(['-n', 'shop', 'patch', 'deployment/web', '-p', patch[1]!])).code, 0);
+    assert.equal((await node.cp.kubectl(['-n', 'shop', 'rollout', 'status', 'deploy/web', '--timeout=90s'])).code, 0);
+    // the workflow follows the new pod: its collector's first heartbeat
+    await new Promise((r) => setTimeout(r, 5000));
+    await heartbeat();
+    console.log(`modeling state rolled out and followed: ${since(t0)}`);
+    for (let round = 0; round < 3; round++) {
+      for (const p of PAGES) await get(p);
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+    await new Promise((r) => setTimeout(r, 3000));
+    assert.equal((await run(process.execPath, [CLI, 'model', 'stop', 'shop/web-audit'], { env: cli })).code, 0);
+    // the result from inside the node's network, where the store is
+    const out = join(node.dir, 'web-audit');
+    const result = await node.ns.run('env', [`TEMPORAL_ADDRESS=${node.ns.address}:7233`, 'AWS_ACCESS_KEY_ID=x', 'AWS_SECRET_ACCESS_KEY=x', `VARMOR_MODELER_HOME=${join(node.dir, 'cli-home')}`, process.execPath, CLI, 'model', 'result', 'shop/web-audit', '-o', out]);
+    assert.equal(result.code, 0, result.stderr);
+    const report = JSON.parse(readFileSync(join(out, 'report.json'), 'utf8')) as { sources: { syscalls: { bpf: string[]; audit: string[]; onlyBpf: string[]; quiet: string[]; onlyAudit: string[] } }; counters: Record<string, number> };
+    const s = report.sources.syscalls;
+    console.log(`syscalls: the tracer ${s.bpf.length}, the audit log ${s.audit.length}; missed by the audit log: [${s.onlyBpf}] and the quiet set [${s.quiet}]; missed by the tracer: [${s.onlyAudit}]; counters ${JSON.stringify(report.counters)}`);
+    for (const sc of ['accept', 'sendfile']) assert.ok(s.audit.includes(sc), `${sc} not in the audit log's set: ${s.audit}`);
+    assert.deepEqual(s.onlyBpf, [], 'the audit log missed only the quiet set');
+    assert.deepEqual(s.onlyAudit, [], 'the tracer missed nothing the audit log saw');
+    assert.equal(report.counters.kauditd_suppressed ?? 0, 0);
+  } finally {
+    writeFileSync(RATELIMIT, ratelimit);
+  }
+});
+
+test('the generated seccomp profile applied on the node it came from: the pods start and serve under it, a call the model never saw is refused', { skip: missing, timeout: 180_000 }, async () => {
+  assert.ok(cli, 'the chart test ran first');
+  // the model of the window that saw pods start (deleted and recreated, rolled out)
+  const apm = JSON.parse((await node.cp.kubectl(['-n', 'shop', 'get', 'armorprofilemodels', 'varmor-shop-web-2', '-o', 'json'])).stdout) as { data: { profile: { seccomp: string } } };
+  const profile = JSON.parse(apm.data.profile.seccomp) as { defaultAction: string; syscalls: { names: string[] }[] };
+  assert.equal(profile.defaultAction, 'SCMP_ACT_ERRNO');
+  assert.ok(!profile.syscalls.some((r) => r.names.includes('unshare')), 'the model never saw unshare');
+  // a Localhost profile in the kubelet's seccomp directory, the Deployment pointed at it
+  mkdirSync(join(node.kubeletDir, 'seccomp', 'varmor'), { recursive: true });
+  writeFileSync(join(node.kubeletDir, 'seccomp', 'varmor', 'shop-web.json'), apm.data.profile.seccomp);
+  // on the container, as the model is the container's (the pod's sandbox is not modelled)
+  const patch = { spec: { template: { spec: { containers: [{ name: 'web', securityContext: { seccompProfile: { type: 'Localhost', localhostProfile: 'varmor/shop-web.json' } } }] } } } };
+  assert.equal((await node.cp.kubectl(['-n', 'shop', 'patch', 'deploy/web', '--type=strategic', '-p', JSON.stringify(patch)])).code, 0);
+  const rolled = await node.cp.kubectl(['-n', 'shop', 'rollout', 'status', 'deploy/web', '--timeout=90s']);
+  assert.equal(rolled.code, 0, rolled.stderr);
+  const pods = JSON.parse((await node.cp.kubectl(['-n', 'shop', 'get', 'pods', '-l', 'app=web', '-o', 'json'])).stdout) as { items: { metadata: { name: string; deletionTimestamp?: string }; spec: { containers: { securityContext?: { seccompProfile?: { type: string } } }[] }; status: { containerStatuses?: { restartCount: number; ready: boolean }[] } }[] };
+  const running = pods.items.filter((p) => !p.metadata.deletionTimestamp);
+  assert.equal(running[0]!.spec.containers[0]!.securityContext?.seccompProfile?.type, 'Localhost');
+  assert.ok(running[0]!.status.containerStatuses?.every((c) => c.ready && c.restartCount === 0), JSON.stringify(running[0]!.status));
+  for (const p of PAGES) await get(p);
+  // what the model never saw: refused
+  const attack = await node.cp.kubectl(['-n', 'shop', 'exec', running[0]!.metadata.name, '--', '/bin/busybox', 'unshare', '-U', 'true']);
+  assert.notEqual(attack.code, 0, attack.stdout);
+  assert.match(attack.stderr + attack.stdout, /Operation not permitted/);
+});
+
+test('all in one: the chart runs the Temporal dev server and the store as pods, found through the cluster DNS; a model started through kubectl port-forward lands', { skip: missing, timeout: 360_000 }, async () => {
+  assert.ok(cli, 'the chart test ran first');
+  let t0 = Date.now();
+  await node.startDns();
+  console.log(`CoreDNS Ready: ${since(t0)}`);
+  // the external-mode release goes first: one node agent per node, and the CRD is a release's
+  const gone = await run(HELM, ['uninstall', 'vm', '-n', 'varmor', '--kubeconfig', node.cp.kubeconfig, '--wait', '--timeout', '120s'], { timeoutMs: 180_000 });
+  assert.equal(gone.code, 0, gone.stderr);
+  // no volume provisioner on this node: a hostPath volume of no class for each claim, owned by the pods' user
+  for (const part of ['temporal', 'store']) {
+    const dir = join(node.dir, `pv-${part}`);
+    mkdirSync(dir, { recursive: true });
+    chownSync(dir, 65532, 65532);
+    await node.cp.apply(JSON.stringify({ apiVersion: 'v1', kind: 'PersistentVolume', metadata: { name: `aio-${part}` }, spec: { capacity: { storage: '10Gi' }, accessModes: ['ReadWriteOnce'], storageClassName: '', hostPath: { path: dir, type: 'Directory' } } }));
+  }
+  t0 = Date.now();
+  const installed = await run(HELM, ['install', 'aio', join(PACKAGE_ROOT, 'charts', 'varmor-modeler'), '-n', 'varmor', '--kubeconfig', node.cp.kubeconfig,
+    '--set', 'allInOne.enabled=true', '--set-json', 'node.auditLogPaths=[]', '--wait', '--timeout', '180s'], { timeoutMs: 240_000 });
+  assert.equal(installed.code, 0, installed.stderr);
+  console.log(`all-in-one chart installed, its four pods Ready: ${since(t0)}`);
+  const pods = JSON.parse((await node.cp.kubectl(['-n', 'varmor', 'get', 'pods', '-o', 'json'])).stdout) as { items: Pod[] };
+  assert.deepEqual(pods.items.map((p) => p.metadata.name.replace(/-[a-z0-9]+(-[a-z0-9]+)?$/, '')).sort(), ['aio-varmor-modeler-controller', 'aio-varmor-modeler-node', 'aio-varmor-modeler-store', 'aio-varmor-modeler-temporal']);
+  for (const p of pods.items) assert.ok(p.status?.containerStatuses?.every((c) => c.ready), `${p.metadata.name}: ${JSON.stringify(p.status?.containerStatuses)}`);
+
+  // as a user of a cluster would: the dev server's Service through kubectl port-forward (apiserver, kubelet, containerd)
+  const port = await freePort();
+  const forward = spawn(join(PACKAGE_ROOT, '.tools', 'bin', 'kubectl'), ['--kubeconfig', node.cp.kubeconfig, '-n', 'varmor', 'port-forward', 'svc/aio-varmor-modeler-temporal', `${port}:7233`], { stdio: 'ignore' });
+  try {
+    await until('the port-forward', async () => (await new Promise<boolean>((resolve) => {
+      const s = connect(port, '127.0.0.1', () => (s.destroy(), resolve(true))).on('error', () => resolve(false));
+    })) || undefined);
+    const env = { ...process.env, TEMPORAL_ADDRESS: `127.0.0.1:${port}`, TEMPORAL_NAMESPACE: 'default', VARMOR_MODELER_HOME: join(node.dir, 'cli-home-aio') };
+    t0 = Date.now();
+    const started = await run(process.execPath, [CLI, 'model', 'start', '--target', 'k8s:shop/deployment/web', '--id', 'web-aio', '--duration', '20s', '--checkpoint-interval', '2s'], { env, timeoutMs: 60_000 });
+    assert.equal(started.code, 0, started.stderr);
+    for (let i = 0; i < 5; i++) {
+      await get('page-1');
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+    const model = await until('the all-in-one model READY', async () => {
+      const r = await node.cp.kubectl(['-n', 'shop', 'get', 'armorprofilemodels', 'varmor-shop-web-aio', '-o', 'json']);
+      const m = r.code === 0 ? (JSON.parse(r.stdout) as { status?: { ready?: boolean }; data: { dynamicResult: { appArmor?: { files?: { path: string }[] } } } }) : undefined;
+      return m?.status?.ready ? m : undefined;
+    });
+    console.log(`all-in-one model landed: ${since(t0)} after model start (a 20 s window)`);
+    assert.ok(model.data.dynamicResult.appArmor?.files?.some((f) => f.path === '/etc/page-1'), JSON.stringify(model.data.dynamicResult.appArmor));
+  } finally {
+    forward.kill();
+  }
 });

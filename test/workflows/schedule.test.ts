@@ -10,7 +10,7 @@ import { keys, putBatch } from '../../store/batches.js';
 import { openStore } from '../../store/open.js';
 import { NODE_WORKER_OPTIONS, WORKFLOW_BUNDLE } from '../../workers/workers.js';
 import { CONTROLLER_QUEUE, nodeQueue } from '../../workflows/queues.js';
-import { tempDir, testKeyring } from '../helpers.js';
+import { tempDir, testKeyring, until } from '../helpers.js';
 import { OPEN_POLICY } from '../../core/policy.js';
 import { startDevServer } from './env.js';
 
@@ -44,7 +44,8 @@ test('a schedule re-models periodically: each run is a new model version with it
   try {
     const out = await scheduleCreate(env.client, { target: { kind: 'pid', node: 'n1', pid: 1 }, name: 'nightly', duration: '2s', searchAttributes: false }, '4s');
     assert.match(out, /schedule varmor-modeler\/default\/nightly: every 4s/);
-    assert.match(await scheduleList(env.client, false), /varmor-modeler\/default\/nightly/);
+    // The list reads visibility, which catches up with a create a moment later.
+    await until('the schedule is listed', async () => /varmor-modeler\/default\/nightly/.test(await scheduleList(env.client, false)), 30_000);
     const deadline = Date.now() + 60_000;
     while ((await versions()).length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 500));
     assert.equal(await scheduleDelete(env.client, 'default/nightly'), 'deleted schedule varmor-modeler/default/nightly\n');
@@ -59,5 +60,5 @@ test('a schedule re-models periodically: each run is a new model version with it
   assert.equal(drift.previous, first);
   assert.deepEqual(drift.categories.executions.added, ['/bin/b']);
   assert.deepEqual(drift.categories.executions.removed, []);
-  assert.doesNotMatch(await scheduleList(env.client, false), /nightly/);
+  await until('the deleted schedule leaves the list', async () => !/nightly/.test(await scheduleList(env.client, false)), 30_000);
 });

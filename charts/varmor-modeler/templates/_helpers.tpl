@@ -111,11 +111,13 @@ app.kubernetes.io/component: {{ .component }}
     secretName: {{ required "temporal.tls.secretName is required when temporal.tls.enabled" .Values.temporal.tls.secretName | quote }}
 {{- end -}}
 
-{{/* Host directories holding the audit logs: each path's directory, nested ones dropped. */}}
+{{/* Host directories holding the audit logs: each path's directory, nested ones dropped (/dev/kmsg is a device, mounted alone). */}}
 {{- define "varmor-modeler.auditDirs" -}}
 {{- $dirs := list -}}
 {{- range .Values.node.auditLogPaths -}}
+{{- if ne . "/dev/kmsg" -}}
 {{- $dirs = append $dirs (dir .) -}}
+{{- end -}}
 {{- end -}}
 {{- $dirs = uniq $dirs -}}
 {{- $kept := list -}}
