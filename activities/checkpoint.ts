@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Context } from '@temporalio/activity';
 import { BATCH_FORMAT, bringsNew, mergeCounters, mergeInto, type Batch, type BehaviorSet, type Counters, type Item } from '../core/behavior.js';
 import type { Keyring } from '../lib/keyring.js';
+import { checkpoints } from '../lib/metrics.js';
 import { decodeBatch, encodeBatch, keys, parseBatchKey } from '../store/batches.js';
 import type { ObjectStore } from '../store/store.js';
 
@@ -168,6 +169,7 @@ export class Checkpointer {
     if (u.position !== undefined) batch.position = u.position;
     const key = keys.batch(this.base.run, this.base.node, this.base.collector, this.seq, this.writer);
     await this.persist(key, batch);
+    checkpoints.written(this.base.collector);
     fold(this.folded, batch, this.seq);
     this.foldedKeys.push(key);
     this.seq++;
@@ -190,22 +192,31 @@ export class Checkpointer {
     const covered = this.foldedKeys.filter((k) => k !== key);
     this.foldedKeys = [key];
     this.sinceSnapshot = 0;
+    let deleted = 0;
     for (const k of covered) {
       // A delete that fails leaves a covered object: harmless to a reader, folded again next time.
-      await this.store.delete(k).catch((err: Error) => {
-        this.ctx.log.warn('a compacted object could not be deleted; it is folded again next time', { key: k, error: err.message });
-        this.foldedKeys.push(k);
-      });
+      await this.store.delete(k).then(
+        () => deleted++,
+        (err: Error) => {
+          this.ctx.log.warn('a compacted object could not be deleted; it is folded again next time', { key: k, error: err.message });
+          this.foldedKeys.push(k);
+        },
+      );
     }
+    checkpoints.compacted(this.base.collector, deleted);
   }
 
   private async persist(key: string, batch: Batch): Promise<void> {
+    let recovered: (() => void) | undefined;
     for (let attempt = 0; ; attempt++) {
       try {
         await this.store.put(key, encodeBatch(this.keyring, key, batch));
+        recovered?.();
         return;
       } catch (err) {
         const message = (err as Error).message;
+        checkpoints.failed(this.base.collector);
+        recovered ??= checkpoints.failing(this.base.collector);
         this.ctx.log.warn('checkpoint failed, retrying', { collector: this.base.collector, key, error: message });
         this.ctx.heartbeat({ node: this.base.node, seq: batch.seq, events: -1, storeError: message } satisfies Progress);
         await new Promise((r) => setTimeout(r, Math.min(30_000, 500 * 2 ** attempt)));

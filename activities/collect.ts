@@ -12,6 +12,7 @@ import { hexArg, TracerError, type TracerRecord } from '../bpf/driver/loader.js'
 import { Recorder } from '../bpf/driver/recorder.js';
 import type { NodeTarget } from '../core/target.js';
 import type { Keyring } from '../lib/keyring.js';
+import { countedCollector, forgetTarget, tracerStats } from '../lib/metrics.js';
 import { Checkpointer, type Progress } from './checkpoint.js';
 import { grantProblem } from './grant.js';
 
@@ -82,7 +83,7 @@ const KILL_GRACE_MS = 2000;
  * the truth; heartbeats only carry progress.
  */
 export function collectActivity(config: CollectorConfig, tracers: (node: string) => TracerHost) {
-  return async function collect(input: CollectInput): Promise<CollectResult> {
+  return countedCollector(async function collect(input: CollectInput): Promise<CollectResult> {
     const ctx = Context.current();
     // Nothing runs, attaches or is written before the agent knows it may.
     refuseUnlessAllowed(config, input, ctx.info.workflowExecution?.workflowId ?? '');
@@ -101,13 +102,15 @@ export function collectActivity(config: CollectorConfig, tracers: (node: string)
     let resolveGone: () => void = () => {};
     const targetGone = new Promise<void>((resolve) => (resolveGone = resolve));
     let session: TracerSession;
+    const key = runKey(input.run, input.node);
     try {
-      session = await tracers(input.node).attach(runKey(input.run, input.node), (a) => {
+      session = await tracers(input.node).attach(key, (a) => {
         if (a.generation) bpfReplica = `${input.node}/bpf/${a.generation.slice(0, 12)}`;
         recorder = new Recorder(a.target, bpfReplica, config.arch);
         recorder.accept(a.ready);
         return (r) => {
           recorder.accept(r);
+          if (r.t === 'stats') tracerStats(key, r, a.adopted);
           if (r.t === 'exit' && r.pid === rootPid) exit = r;
           if (r.t === 'target-empty') resolveGone();
         };
@@ -196,7 +199,7 @@ export function collectActivity(config: CollectorConfig, tracers: (node: string)
     // The details tell the workflow this collector ran (and what it wrote) although it was stopped.
     if (reason === 'cancelled') throw new CancelledFailure('collector stopped by the workflow; batches are in the store', [result]);
     return result;
-  };
+  });
 }
 
 /**
@@ -274,11 +277,13 @@ export function tracerHosts(config: CollectorConfig): TracerHosts {
   return Object.assign(get, { close: () => Promise.all([...hosts.values()].map((h) => h.close())).then(() => {}) });
 }
 
-/** The end of a run: its target in the node's tracer is given back (untracked, its spool removed). */
+/** The end of a run (every node's, from the workflow): its target in the node's tracer is given back (untracked, its spool removed), and its counts in the metrics. */
 export function releaseActivity(tracers: (node: string) => TracerHost) {
   return async function releaseTracer(input: { run: string; node: string }): Promise<boolean> {
+    const key = runKey(input.run, input.node);
+    forgetTarget(key);
     try {
-      return await tracers(input.node).free(runKey(input.run, input.node));
+      return await tracers(input.node).free(key);
     } catch (err) {
       if (err instanceof TracerError) throw ApplicationFailure.create({ message: err.message, type: 'ReleaseFailed' });
       throw err;

@@ -10,6 +10,7 @@ import { buildOutputs, type NodeOutcome, type OutputFile } from '../core/outputs
 import type { ModelingPolicy } from '../core/policy.js';
 import { isArch } from '../core/syscalls.js';
 import type { Keyring } from '../lib/keyring.js';
+import { timedMerge } from '../lib/metrics.js';
 import { keys } from '../store/batches.js';
 import { openStore } from '../store/open.js';
 import { decodePartial, partialKey } from '../store/partials.js';
@@ -60,7 +61,7 @@ export interface MergeConfig {
  * and as a new version of the model with its drift against the previous version.
  */
 export function mergeActivity(config: MergeConfig) {
-  return async function mergeRun(input: MergeInput): Promise<MergeResult> {
+  return timedMerge('mergeRun', async function mergeRun(input: MergeInput): Promise<MergeResult> {
     // A run's batches are its model's only: the run ID names the model (namespace/name/run), and
     // the model may only be written where the policy allows (anyone can schedule this activity).
     if (!input.run.startsWith(`${input.namespace}/${input.name}/`)) {
@@ -79,7 +80,7 @@ export function mergeActivity(config: MergeConfig) {
     // The model object stays here: only keys and counts go back to the workflow.
     const { model, ...out } = result;
     return out;
-  };
+  });
 }
 
 async function mergeToStore(keyring: Keyring, input: MergeInput): Promise<MergeResult & { model: ArmorProfileModel }> {

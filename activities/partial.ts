@@ -2,6 +2,7 @@ import { Context } from '@temporalio/activity';
 import { collapseReplicas, mergeCounters, mergeInto, sumCounters, type BehaviorSet, type Counters } from '../core/behavior.js';
 import type { Integrity } from '../core/outputs.js';
 import type { Keyring } from '../lib/keyring.js';
+import { mergeRefusedObject, timedMerge } from '../lib/metrics.js';
 import { decodeBatch, keys } from '../store/batches.js';
 import { openStore } from '../store/open.js';
 import { decodePartial, encodePartial, partialKey, PARTIAL_FORMAT, type PartialSet } from '../store/partials.js';
@@ -62,6 +63,7 @@ export function refuse(integrity: Integrity, key: string, err: unknown): void {
   const reason = err instanceof IntegrityError ? err.reason : 'unreadable';
   integrity.refused++;
   integrity.refusedBy[reason] = (integrity.refusedBy[reason] ?? 0) + 1;
+  mergeRefusedObject(reason);
   nameRefused(integrity, key);
 }
 
@@ -108,7 +110,7 @@ export interface PartialInput {
  * one again, so a merge resumes where it stopped.
  */
 export function partialActivity(config: { keyring: Keyring }) {
-  return async function mergePartial(input: PartialInput): Promise<{ key: string; objects: number; refused: number }> {
+  return timedMerge('mergePartial', async function mergePartial(input: PartialInput): Promise<{ key: string; objects: number; refused: number }> {
     const store = await openStore(input.store);
     const key = partialKey(input.run, input.group);
     const done = await store.get(key);
@@ -137,5 +139,5 @@ export function partialActivity(config: { keyring: Keyring }) {
     };
     await store.put(key, encodePartial(config.keyring, partial));
     return { key, objects: merged.integrity.verified, refused: merged.integrity.refused };
-  };
+  });
 }

@@ -3,6 +3,7 @@ import { Context } from '@temporalio/activity';
 import { CancelledFailure } from '@temporalio/common';
 import { mergeInto, type BehaviorSet, type Item } from '../core/behavior.js';
 import type { Keyring } from '../lib/keyring.js';
+import { countedCollector } from '../lib/metrics.js';
 import { openStore } from '../store/open.js';
 import { Checkpointer, type Progress } from './checkpoint.js';
 import type { CollectInput, CollectResult } from './collect.js';
@@ -17,7 +18,7 @@ import type { CollectInput, CollectResult } from './collect.js';
  */
 export function simulatedNodeActivities(keyring: Keyring) {
   return {
-    async collect(input: CollectInput): Promise<CollectResult> {
+    collect: countedCollector(async (input: CollectInput): Promise<CollectResult> => {
       const ctx = Context.current();
       const store = await openStore(input.store);
       const replica = `${input.node}/sim/a${ctx.info.attempt}`;
@@ -43,7 +44,7 @@ export function simulatedNodeActivities(keyring: Keyring) {
       }
       await out.save({ behaviors: {}, counters: { events } }, { final: true });
       return { node: input.node, batches: out.written, events, reason: 'lease-ended' };
-    },
+    }),
     // Nothing is pinned.
     releaseTracer: async (): Promise<boolean> => false,
   };

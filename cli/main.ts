@@ -8,7 +8,7 @@ import type { ModelingInput } from '../workflows/input.js';
 import type { Role } from '../workers/workers.js';
 import type { ProfileFormat } from './analyse.js';
 import { contextFrom, contextOptions, type ContextFlags } from './context-flags.js';
-import { rootCause } from './errors.js';
+import { rootMessage } from '../core/errors.js';
 import type { Session } from './session.js';
 
 /*
@@ -33,7 +33,7 @@ function action<A extends unknown[]>(fn: (...args: A) => Promise<number>) {
       process.exitCode = await fn(...args);
     } catch (err) {
       (await logger()).debug({ err }, 'command failed');
-      process.stderr.write(`varmor-modeler: ${rootCause(err)}\n`);
+      process.stderr.write(`varmor-modeler: ${rootMessage(err)}\n`);
       process.exitCode = 1;
     }
   };
@@ -273,7 +273,16 @@ schedule
     }),
   );
 
-program
+/** `worker` and `dev`: where the workers serve their metrics and probes (docs/metrics.md); off unless set. */
+function metricsOptions(cmd: Command): Command {
+  return cmd
+    .addOption(new Option('--metrics-port <port>', 'serve /metrics (Prometheus), /healthz and /readyz on this port (PORT or HOST:PORT)').env('VARMOR_MODELER_METRICS_PORT'))
+    .addOption(new Option('--sdk-metrics-port <port>', "serve the Temporal SDK's own worker metrics (Prometheus) on this port").env('VARMOR_MODELER_SDK_METRICS_PORT'));
+}
+
+type MetricsFlags = { metricsPort?: string; sdkMetricsPort?: string };
+
+metricsOptions(program
   .command('worker')
   .description('run workers: controller (workflows, resolution, merge), node (collectors on this node), or all')
   .addOption(new Option('--role <role>', 'which workers').choices(['controller', 'node', 'all']).default('all'))
@@ -282,22 +291,22 @@ program
   .option('--context <name>', 'kubeconfig context')
   .option('--simulate <nodes>', 'serve these nodes\' queues (comma-separated) with the simulated collector: synthetic batches through the real checkpoint path, no tracer (scale tests on fake nodes)', (v: string) => v.split(',').filter(Boolean))
   .option('--allow-launch', 'node: launch command targets (off: a node agent runs no command it is sent)')
-  .option('--allow-host-targets', "node: trace pid: and container: targets outside any pod's cgroup (off: pods' processes only)")
+  .option('--allow-host-targets', "node: trace pid: and container: targets outside any pod's cgroup (off: pods' processes only)"))
   .action(
-    action(async (opts: { role: Role; node?: string; kubeconfig?: string; context?: string; simulate?: string[]; allowLaunch?: boolean; allowHostTargets?: boolean }, cmd: Command) => {
+    action(async (opts: { role: Role; node?: string; kubeconfig?: string; context?: string; simulate?: string[]; allowLaunch?: boolean; allowHostTargets?: boolean } & MetricsFlags, cmd: Command) => {
       const { serve } = await import('./serve.js');
       return serve({ home: home(cmd), dev: false, ...opts }, await logger());
     }),
   );
 
-program
+metricsOptions(program
   .command('dev')
   .description('embedded Temporal server (with Web UI) and workers (all roles by default) in the foreground')
-  .addOption(new Option('--role <role>', 'which workers').choices(['controller', 'node', 'all']).default('all'))
+  .addOption(new Option('--role <role>', 'which workers').choices(['controller', 'node', 'all']).default('all')))
   .action(
-    action(async (opts: { role: Role }, cmd: Command) => {
+    action(async (opts: { role: Role } & MetricsFlags, cmd: Command) => {
       const { serve } = await import('./serve.js');
-      return serve({ home: home(cmd), role: opts.role, dev: true }, await logger());
+      return serve({ home: home(cmd), dev: true, ...opts }, await logger());
     }),
   );
 

@@ -5,10 +5,10 @@ import { parse } from 'yaml';
 import type { ArmorProfileModel } from '../core/armorprofilemodel.js';
 import { formatDuration } from '../core/duration.js';
 import { planFromInput, workflowIdFor, type ModelingInput } from '../workflows/input.js';
-import { extendUpdate, stopSignal, type ModelingResult, type ModelingStatus } from '../workflows/index.js';
+import { behaviorModeling, extendUpdate, stopSignal, type ModelingResult, type ModelingStatus } from '../workflows/index.js';
 import { CONTROLLER_QUEUE } from '../workflows/queues.js';
 import { SEARCH_ATTRIBUTE } from '../workflows/search-attributes.js';
-import { rootCause } from './errors.js';
+import { rootMessage } from '../core/errors.js';
 import { fetchOutputs } from './outputs.js';
 import { progressLine, ProgressPrinter } from './progress.js';
 import { liveStatus } from './status.js';
@@ -29,7 +29,8 @@ export async function startModel(client: Client, input: ModelingInput, opts: Sta
   const id = workflowIdFor(plan);
   if (plan.searchAttributes) await ensureSearchAttributes(client.connection, client.options.namespace);
   try {
-    return await client.workflow.start('behaviorModeling', { taskQueue: CONTROLLER_QUEUE, workflowId: id, args: [input] });
+    // by reference: the input's type follows into the workflow
+    return await client.workflow.start(behaviorModeling, { taskQueue: CONTROLLER_QUEUE, workflowId: id, args: [input] });
   } catch (err) {
     if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
     if (!opts.attach) throw new Error(`a modeling run for ${plan.namespace}/${plan.name} is already running (workflow ${id}); use --attach to follow it, or stop it first`);
@@ -54,7 +55,7 @@ export async function waitForResult(handle: WorkflowHandle, log: Logger): Promis
   try {
     return (await handle.result()) as ModelingResult;
   } catch (err) {
-    if (err instanceof WorkflowFailedError) throw new Error(rootCause(err));
+    if (err instanceof WorkflowFailedError) throw new Error(rootMessage(err));
     throw err;
   } finally {
     clearInterval(poll);

@@ -18,6 +18,9 @@ export interface ServeOptions {
   /** `worker` only: what the operator lets this node agent do beyond tracing pods. */
   allowLaunch?: boolean;
   allowHostTargets?: boolean;
+  /** Metrics and probes (`PORT` or `HOST:PORT`), and the Temporal SDK's metrics; unset: not served. */
+  metricsPort?: string;
+  sdkMetricsPort?: string;
 }
 
 export async function serve(opts: ServeOptions, log: Logger): Promise<number> {
@@ -33,6 +36,7 @@ export async function serve(opts: ServeOptions, log: Logger): Promise<number> {
     ...(opts.context ? { kubeContext: opts.context } : {}),
     ...(opts.simulate ? { simulate: opts.simulate } : {}),
     authority: opts.dev ? { local: true } : { local: false, launch: !!opts.allowLaunch, hostTargets: !!opts.allowHostTargets },
+    ...(opts.metricsPort || opts.sdkMetricsPort ? { metrics: { ...(opts.metricsPort ? { listen: opts.metricsPort } : {}), ...(opts.sdkMetricsPort ? { sdk: opts.sdkMetricsPort } : {}) } } : {}),
   });
   const nodes = opts.simulate ?? [session.node];
   const queues = [...(opts.role !== 'node' ? [CONTROLLER_QUEUE] : []), ...(opts.role !== 'controller' ? nodes.map(nodeQueue) : [])];
@@ -41,6 +45,8 @@ export async function serve(opts: ServeOptions, log: Logger): Promise<number> {
     ...(session.endpoint.ui ? [`Web UI   ${session.endpoint.ui}`] : []),
     `workers  ${queues.join(', ')}`,
     `store    ${session.store}`,
+    ...(opts.metricsPort ? [`metrics  ${opts.metricsPort} (/metrics, /healthz, /readyz)`] : []),
+    ...(opts.sdkMetricsPort ? [`sdk      ${opts.sdkMetricsPort} (/metrics: the Temporal SDK's worker metrics)`] : []),
   ];
   if (opts.dev) lines.push('', `Start a run:  varmor-modeler model start --target pid:PID --duration 10m`, `or:           temporal workflow start --address ${session.endpoint.address} --task-queue ${CONTROLLER_QUEUE} --type behaviorModeling --input-file input.json`);
   process.stderr.write(lines.join('\n') + '\n');

@@ -46,6 +46,8 @@ export interface SessionOptions {
    * environment, launching and host processes only as opted in, batches only to this store.
    */
   authority?: { local: true } | { local: false; launch: boolean; hostTargets: boolean };
+  /** Serve the workers' metrics and probes, and the Temporal SDK's metrics (`PORT` or `HOST:PORT` each). */
+  metrics?: { listen?: string; sdk?: string };
 }
 
 /**
@@ -102,6 +104,7 @@ export async function openSession(opts: SessionOptions): Promise<Session> {
           ...(kubeletSeccompDir() ? { seccompDir: kubeletSeccompDir()! } : {}),
         },
         logger: opts.log,
+        ...(opts.metrics ? { metrics: opts.metrics } : {}),
       });
       workers.done.catch((err: Error) => opts.log.error({ err }, 'worker failed'));
     }

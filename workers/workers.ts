@@ -3,11 +3,14 @@ import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
 import { controllerActivities, nodeActivities, tracerHosts, type CollectorConfig, type TracerHosts } from '../activities/index.js';
 import { simulatedNodeActivities } from '../activities/simulate.js';
+import type { TracerHost } from '../bpf/driver/host.js';
 import type { ModelingPolicy } from '../core/policy.js';
 import type { Kube } from '../k8s/client.js';
 import type { Keyring } from '../lib/keyring.js';
+import { serveMetricsOf } from '../lib/metrics.js';
 import { tlsFromEnv } from '../lib/temporal-tls.js';
 import { CONTROLLER_QUEUE, nodeQueue } from '../workflows/queues.js';
+import { every, listenAddress, onceSucceeded, serveProbes, type Check, type Probes } from './probes.js';
 
 /** The workflow code bundled at build time (see bundle.ts). */
 export const WORKFLOW_BUNDLE = fileURLToPath(new URL('../workflow-bundle.js', import.meta.url));
@@ -45,6 +48,11 @@ export interface WorkerOptions {
   /** The controller's modeling policy. */
   policy: ModelingPolicy;
   logger: Logger;
+  /**
+   * `PORT` or `HOST:PORT`: serve /metrics, /healthz and /readyz there (workers/probes.ts); `sdk`:
+   * the Temporal SDK's own worker metrics (its Prometheus exporter) there. Unset: neither.
+   */
+  metrics?: { listen?: string; sdk?: string };
 }
 
 export interface RunningWorkers {
@@ -55,12 +63,14 @@ export interface RunningWorkers {
 
 let runtimeInstalled = false;
 
-/** Sends the SDK's own logs through pino. */
-function installRuntime(logger: Logger): void {
+/** Sends the SDK's own logs through pino; with `sdkMetrics`, serves the SDK's metrics for Prometheus there. */
+function installRuntime(logger: Logger, sdkMetrics?: string): void {
   if (runtimeInstalled) return;
   runtimeInstalled = true;
   const level = (process.env.VARMOR_MODELER_SDK_LOG ?? 'ERROR') as LogLevel;
+  const sdk = sdkMetrics ? listenAddress(sdkMetrics, 'SDK metrics address') : undefined;
   Runtime.install({
+    ...(sdk ? { telemetryOptions: { metrics: { prometheus: { bindAddress: `${sdk.host}:${sdk.port}` } } } } : {}),
     // The commands handle their own signals: `worker`/`dev` shut the workers down on SIGINT/SIGTERM,
     // and `record`'s Ctrl-C ends the window early, which needs the in-process workers to go on
     // (the SDK's default would start shutting them down, and the merge would never run).
@@ -74,7 +84,7 @@ function installRuntime(logger: Logger): void {
 
 /** Starts the controller and/or node workers of this process. */
 export async function startWorkers(opts: WorkerOptions): Promise<RunningWorkers> {
-  installRuntime(opts.logger);
+  installRuntime(opts.logger, opts.metrics?.sdk);
   const connection = await NativeConnection.connect({ address: opts.address, tls: tlsFromEnv() });
   const workers: Worker[] = [];
   let tracers: TracerHosts | undefined;
@@ -106,9 +116,28 @@ export async function startWorkers(opts: WorkerOptions): Promise<RunningWorkers>
     );
   }
   // The node's tracer outlives its collectors (runs between leases stay traced): it goes with the worker.
-  const done = Promise.all(workers.map((w) => w.run()))
+  const running = Promise.all(workers.map((w) => w.run()));
+  let probes: Probes | undefined;
+  try {
+    if (opts.metrics?.listen) {
+      const node = opts.role !== 'controller' && !opts.simulate;
+      serveMetricsOf({ collectors: opts.role !== 'controller', merges: opts.role !== 'node' });
+      probes = await serveProbes(listenAddress(opts.metrics.listen, 'metrics address'), {
+        live: [temporalAnswers(connection, opts.address), async () => stateOf(workers, (s) => s !== 'FAILED')],
+        ready: [async () => stateOf(workers, (s) => s === 'RUNNING'), ...(node ? [tracerLoads(tracers!(opts.node))] : [])],
+      });
+    }
+  } catch (err) {
+    for (const w of workers) w.shutdown();
+    await running.catch(() => {});
+    await tracers?.close();
+    await connection.close();
+    throw err;
+  }
+  const done = running
     .then(() => {})
     .finally(async () => {
+      await probes?.close();
       await tracers?.close();
       await connection.close();
     });
@@ -119,4 +148,27 @@ export async function startWorkers(opts: WorkerOptions): Promise<RunningWorkers>
       await done;
     },
   };
+}
+
+/** The Temporal frontend answers (GetSystemInfo within 5 s), asked at most every 5 s. */
+function temporalAnswers(connection: NativeConnection, address: string): Check {
+  return every(5000, async () => {
+    try {
+      await connection.withDeadline(Date.now() + 5000, () => connection.workflowService.getSystemInfo({}));
+      return undefined;
+    } catch (err) {
+      return `Temporal at ${address} does not answer: ${(err as Error).message}`;
+    }
+  });
+}
+
+/** Every worker's state is one `ok` accepts; else which is not. */
+function stateOf(workers: Worker[], ok: (state: ReturnType<Worker['getState']>) => boolean): string | undefined {
+  const bad = workers.filter((w) => !ok(w.getState())).map((w) => `worker ${w.options.taskQueue} is ${w.getState()}`);
+  return bad.length ? bad.join('; ') : undefined;
+}
+
+/** The node agent is ready once its tracer can load (checked at start, again every 30 s while it cannot). */
+function tracerLoads(host: TracerHost): Check {
+  return onceSucceeded('BPF tracer', 30_000, () => host.canLoad());
 }

@@ -18,6 +18,7 @@ import {
 import type { CollectResult, ControllerActivities, MergeInput, MergeResult, NodeActivities, Resolution } from '../activities/index.js';
 import { profileName } from '../core/armorprofilemodel.js';
 import { parseDuration } from '../core/duration.js';
+import { rootMessage } from '../core/errors.js';
 import type { NodeOutcome } from '../core/outputs.js';
 import { describeTarget, type NodeTarget } from '../core/target.js';
 import { InputError, planFromInput, type ModelingInput, type ModelingPlan } from './input.js';
@@ -350,8 +351,3 @@ function cancelledResult(err: unknown): CollectResult | undefined {
 }
 
 /** The innermost cause's message: an ActivityFailure wraps the activity's own error. */
-function rootMessage(err: unknown): string {
-  let e = err as { message?: string; cause?: unknown } | undefined;
-  while (e && e.cause) e = e.cause as typeof e;
-  return e?.message ?? String(err);
-}

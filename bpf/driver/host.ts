@@ -95,6 +95,17 @@ export class TracerHost {
     await tracer?.quit();
   }
 
+  /**
+   * Whether the node's tracer can load here (the node agent's readiness): at once while it runs;
+   * otherwise a loader with the same options but no pinned state is started, which loads and
+   * attaches the programs, and quit. Rejects with a TracerError naming what is missing.
+   */
+  async canLoad(): Promise<void> {
+    if (this.tracer) return;
+    const probe = await TracerProcess.start(this.opts.binary, { podCgroup: this.opts.podCgroup, maxTargets: this.opts.maxTargets });
+    await probe.quit();
+  }
+
   /** The loader's pid while it runs (tests, benchmarks). */
   get pid(): number | undefined {
     return this.tracer?.pid;

@@ -143,7 +143,9 @@ describe('Helm chart', { skip }, () => {
     const paths = [...readOnly, ...writable];
     assert.deepEqual(caps, ['BPF', 'PERFMON', 'SYS_PTRACE', 'SYS_CHROOT', 'SYSLOG'], 'docs table parsed');
     assert.deepEqual(readOnly, ['/sys/kernel/btf', '/var/log'], 'docs table parsed');
-    assert.deepEqual(writable, ['/sys/fs/bpf', '/run/varmor-modeler'], 'docs table parsed');
+    assert.deepEqual(writable, ['/sys/fs/bpf', '/run/varmor-modeler', '<kubeletRootDir>/seccomp/varmor-modeler'], 'docs table parsed');
+    // the kubelet's seccomp directory only with node.modelingState.enabled (below)
+    paths.splice(paths.indexOf('<kubeletRootDir>/seccomp/varmor-modeler'), 1);
     const spec = one(await render(), 'DaemonSet').spec.template.spec;
     assert.equal(spec.hostPID, true);
     assert.equal(spec.automountServiceAccountToken, false);
@@ -155,6 +157,31 @@ describe('Helm chart', { skip }, () => {
       assert.equal(m.readOnly === true, readOnly.includes(m.mountPath), `${m.mountPath} read-only as documented`);
       assert.equal(m.mountPath, hostVolumes.get(m.name), 'mounted where the code looks');
     }
+  });
+
+  test('modeling state: the kubelet\'s seccomp directory read-write for the agent\'s profiles; /dev/kmsg through a privileged relay container, the agent unprivileged', async () => {
+    const spec = one(await render('--set', 'node.modelingState.enabled=true', '--set', 'node.kubeletRootDir=/data/kubelet', '--set', 'node.auditLogPaths={/dev/kmsg}'), 'DaemonSet').spec.template.spec;
+    const [agent, relay] = spec.containers;
+    const profiles = spec.volumes.find((v: Manifest) => v.hostPath?.path === '/data/kubelet/seccomp/varmor-modeler');
+    assert.ok(profiles, 'the kubelet root dir given');
+    const mount = agent.volumeMounts.find((m: Manifest) => m.name === profiles.name);
+    assert.equal(mount.mountPath, '/var/lib/kubelet/seccomp/varmor-modeler');
+    assert.notEqual(mount.readOnly, true);
+    const env = Object.fromEntries(agent.env.map((e: Manifest) => [e.name, e.value]));
+    assert.equal(env.VARMOR_MODELER_KUBELET_SECCOMP_DIR, '/var/lib/kubelet/seccomp');
+    assert.equal(env.VARMOR_MODELER_AUDIT_LOG_PATHS, 'unix:/run/varmor-kmsg/kmsg.sock');
+    assert.equal(agent.securityContext.privileged, false);
+    assert.equal(relay.name, 'kmsg');
+    assert.equal(relay.securityContext.privileged, true);
+    assert.deepEqual(relay.command, ['varmor-modeler', 'audit', 'kmsg-relay', '--socket', '/run/varmor-kmsg/kmsg.sock']);
+    // the relay shares only an in-memory directory with the agent; no host path for /dev
+    const shared = spec.volumes.find((v: Manifest) => v.name === relay.volumeMounts[0].name);
+    assert.equal(shared.emptyDir.medium, 'Memory');
+    assert.ok(!spec.volumes.some((v: Manifest) => v.hostPath?.path?.startsWith('/dev')));
+    // off by default: neither
+    const plain = one(await render(), 'DaemonSet').spec.template.spec;
+    assert.equal(plain.containers.length, 1);
+    assert.ok(!plain.volumes.some((v: Manifest) => v.hostPath?.path?.includes('seccomp')));
   });
 
   test('audit log directories follow node.auditLogPaths; none without an audit collector', async () => {

@@ -33,10 +33,16 @@ app.kubernetes.io/component: {{ .component }}
 {{ include "varmor-modeler.fullname" . }}-store
 {{- end -}}
 
-{{/* Environment both components share: Temporal, the object store, the keyring. */}}
+{{/* Environment both components share: Temporal, the object store, the keyring, the metrics ports. */}}
 {{- define "varmor-modeler.env" -}}
 - name: VARMOR_MODELER_KEYS
   value: /etc/varmor-modeler/keys
+- name: VARMOR_MODELER_METRICS_PORT
+  value: {{ required "metrics.port is required: the probes use it" .Values.metrics.port | toString | quote }}
+{{- if .Values.metrics.sdkPort }}
+- name: VARMOR_MODELER_SDK_METRICS_PORT
+  value: {{ .Values.metrics.sdkPort | toString | quote }}
+{{- end }}
 {{- if .Values.allInOne.enabled }}
 - name: TEMPORAL_ADDRESS
   value: {{ printf "%s:7233" (include "varmor-modeler.temporalService" .) | quote }}
@@ -133,4 +139,44 @@ app.kubernetes.io/component: {{ .component }}
 {{- end -}}
 {{- end -}}
 {{- toJson (sortAlpha $kept) -}}
+{{- end -}}
+
+{{/* Both components' metrics ports and probes (docs/metrics.md): /healthz is the process and its
+Temporal connection, /readyz its workers running (and, for the node agent, its tracer loading). */}}
+{{- define "varmor-modeler.metricsContainer" -}}
+ports:
+  - name: metrics
+    containerPort: {{ .Values.metrics.port }}
+    protocol: TCP
+  {{- if .Values.metrics.sdkPort }}
+  - name: sdk-metrics
+    containerPort: {{ .Values.metrics.sdkPort }}
+    protocol: TCP
+  {{- end }}
+readinessProbe:
+  httpGet: { path: /readyz, port: metrics }
+  periodSeconds: 10
+  timeoutSeconds: 5
+  failureThreshold: 3
+# Restarted only after two minutes without an answer from Temporal: a short outage of the frontend
+# is waited out (the workers reconnect by themselves).
+livenessProbe:
+  httpGet: { path: /healthz, port: metrics }
+  initialDelaySeconds: 10
+  periodSeconds: 20
+  timeoutSeconds: 5
+  failureThreshold: 6
+{{- end -}}
+
+{{/* A pod's annotations: the scrape annotations (metrics.scrapeAnnotations) under the component's own podAnnotations. */}}
+{{- define "varmor-modeler.podAnnotations" -}}
+{{- $a := dict -}}
+{{- if .root.Values.metrics.scrapeAnnotations -}}
+{{- $a = dict "prometheus.io/scrape" "true" "prometheus.io/port" (toString .root.Values.metrics.port) "prometheus.io/path" "/metrics" -}}
+{{- end -}}
+{{- $a = merge (deepCopy (.own | default dict)) $a -}}
+{{- with $a }}
+annotations:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
 {{- end -}}
