@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import { parse } from 'yaml';
 import type { ArmorProfileModel } from '../core/armorprofilemodel.js';
 import { formatDuration } from '../core/duration.js';
+import { describeTarget } from '../core/target.js';
 import { planFromInput, workflowIdFor, type ModelingInput } from '../workflows/input.js';
 import { behaviorModeling, extendUpdate, stopSignal, type ModelingResult, type ModelingStatus } from '../workflows/index.js';
 import { CONTROLLER_QUEUE } from '../workflows/queues.js';
@@ -30,12 +31,23 @@ export async function startModel(client: Client, input: ModelingInput, opts: Sta
   if (plan.searchAttributes) await ensureSearchAttributes(client.connection, client.options.namespace);
   try {
     // by reference: the input's type follows into the workflow
-    return await client.workflow.start(behaviorModeling, { taskQueue: CONTROLLER_QUEUE, workflowId: id, args: [input] });
+    return await client.workflow.start(behaviorModeling, { taskQueue: CONTROLLER_QUEUE, workflowId: id, args: [input], ...startMetadata(input) });
   } catch (err) {
     if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
     if (!opts.attach) throw new Error(`a modeling run for ${plan.namespace}/${plan.name} is already running (workflow ${id}); use --attach to follow it, or stop it first`);
     return client.workflow.getHandle(id);
   }
+}
+
+/** What the Temporal Web UI shows of a run at a glance: its summary and details, and a memo with the target. */
+export function startMetadata(input: ModelingInput): { memo: { target: string }; staticSummary: string; staticDetails: string } {
+  const plan = planFromInput(input);
+  const target = describeTarget(plan.target);
+  return {
+    memo: { target },
+    staticSummary: `Modeling ${target} for ${input.duration}`,
+    staticDetails: [`**target** ${target}`, `**model** ${plan.namespace}/${plan.name}`, `**window** ${input.duration}, checkpoints every ${formatDuration(plan.checkpointMs)}`, `started by varmor-modeler model start`].join('\n\n'),
+  };
 }
 
 /** Waits for the result with a live progress line; Ctrl-C ends the window early (and still merges). */

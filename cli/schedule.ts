@@ -2,6 +2,7 @@ import { ScheduleOverlapPolicy, type Client } from '@temporalio/client';
 import { planFromInput, workflowIdFor, type ModelingInput } from '../workflows/input.js';
 import { behaviorModeling } from '../workflows/index.js';
 import { CONTROLLER_QUEUE } from '../workflows/queues.js';
+import { startMetadata } from './model.js';
 import { table } from './table.js';
 import { ensureSearchAttributes } from '../lib/search-attributes.js';
 import { runId } from './namespace.js';
@@ -19,7 +20,7 @@ export async function scheduleCreate(client: Client, input: ModelingInput, every
     spec: { intervals: [{ every }] },
     // A run still modeling when the next is due is left to finish; the next starts on time after.
     policies: { overlap: ScheduleOverlapPolicy.SKIP },
-    action: { type: 'startWorkflow', workflowType: behaviorModeling, taskQueue: CONTROLLER_QUEUE, workflowId: id, args: [input] },
+    action: { type: 'startWorkflow', workflowType: behaviorModeling, taskQueue: CONTROLLER_QUEUE, workflowId: id, args: [input], ...startMetadata(input) },
   });
   return `schedule ${id}: every ${every}, window ${input.duration}\n`;
 }

@@ -11,6 +11,7 @@ import {
   log,
   patched,
   proxyActivities,
+  setCurrentDetails,
   setHandler,
   upsertSearchAttributes,
   workflowInfo,
@@ -22,6 +23,7 @@ import { rootMessage } from '../core/errors.js';
 import type { NodeOutcome } from '../core/outputs.js';
 import { describeTarget, type NodeTarget } from '../core/target.js';
 import { InputError, planFromInput, type ModelingInput, type ModelingPlan } from './input.js';
+import { currentDetails } from './details.js';
 import { nodeQueue } from './queues.js';
 import { searchAttributes } from './search-attributes.js';
 
@@ -132,6 +134,8 @@ export async function behaviorModeling(input: ModelingInput, carried?: Carried):
   );
   const setPhase = (phase: Phase) => {
     status.phase = phase;
+    // the Web UI's current details: no command, so replay is unaffected
+    setCurrentDetails(currentDetails(status));
     if (plan.searchAttributes) upsertSearchAttributes(searchAttributes({ namespace: plan.namespace, workload: plan.name, phase }));
   };
   setPhase(status.phase);
@@ -204,6 +208,7 @@ export async function behaviorModeling(input: ModelingInput, carried?: Carried):
   // The controller's grants for what it resolved: node agents trace nothing without one.
   let grants: NonNullable<Resolution['grants']> = carried?.grants ?? {};
   for (;;) {
+    setCurrentDetails(currentDetails(status));
     // Cleared before looking, so a signal or a collector ending during this pass wakes the next wait.
     wake = false;
     const now = Date.now();

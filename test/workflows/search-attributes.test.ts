@@ -23,7 +23,16 @@ test('on a bare dev server, model start registers the search attributes, and the
   const script = new Script([{ 'node-a': { kind: 'pid', pid: 1 } }]);
   const result = await withWorkers(env, script, ['node-a'], async () => {
     const h = await startModel(env.client, { target: { kind: 'pid', node: 'node-a', pid: 1 }, name: 'attrs', duration: '1h' }, {});
-    return (await h.result()) as ModelingResult;
+    const r = (await h.result()) as ModelingResult;
+    // what the Web UI shows at a glance: summary, details, the memo's target, the current details
+    const d = await h.describe();
+    assert.equal(d.memo?.target, 'pid:1');
+    assert.equal(await d.staticSummary(), 'Modeling pid:1 for 1h');
+    assert.match((await d.staticDetails()) ?? '', /\*\*model\*\* default\/attrs/);
+    const meta = (await h.query('__temporal_workflow_metadata')) as { currentDetails?: string };
+    assert.match(meta.currentDetails ?? '', /^\*\*completed\*\* · pid:1/);
+    assert.match(meta.currentDetails ?? '', /\| node-a \| completed \|/);
+    return r;
   });
   assert.equal(result.nodes[0]?.state, 'completed', 'every workflow task that set the attributes succeeded');
   const after = await registered();

@@ -1,0 +1,21 @@
+import type { ModelingStatus } from './modeling.js';
+
+/**
+ * The run's current details as the Temporal Web UI shows them (markdown): the phase, the window and
+ * each node's collector. Made from the status the workflow holds; live per-node counts come from
+ * the collectors' heartbeats, which `model status` adds.
+ */
+export function currentDetails(s: ModelingStatus): string {
+  const nodes = Object.entries(s.nodes).sort(([a], [b]) => a.localeCompare(b));
+  const lines = [
+    `**${s.phase}** · ${s.target}`,
+    '',
+    `window ${new Date(s.window.start).toISOString()} → ${new Date(s.window.end).toISOString()}${s.generation ? ` · continued ${s.generation}×` : ''}`,
+  ];
+  if (s.error) lines.push('', `error: ${s.error}`);
+  if (nodes.length) {
+    lines.push('', '| node | state | batches | note |', '|---|---|---|---|');
+    for (const [node, n] of nodes) lines.push(`| ${node} | ${n.state} | ${n.batches} | ${(n.reason ?? '').replace(/[|\n]/g, ' ')} |`);
+  }
+  return lines.join('\n');
+}
