@@ -2,6 +2,7 @@ import { collectActivity, releaseActivity, tracerHosts, type CollectorConfig, ty
 import type { ModelingPolicy } from '../core/policy.js';
 import type { Kube } from '../k8s/client.js';
 import type { Keyring } from '../lib/keyring.js';
+import { learningActivity } from './learning.js';
 import { mergeActivity } from './merge.js';
 import { partialActivity } from './partial.js';
 import { resolveActivity } from './resolve.js';
@@ -19,7 +20,7 @@ export interface ControllerConfig {
 
 /** Activities of the controller (task queue varmor-modeler): target resolution and the merge. */
 export function controllerActivities(config: ControllerConfig) {
-  return { resolveTarget: resolveActivity(config), mergePartial: partialActivity(config), mergeRun: mergeActivity(config) };
+  return { resolveTarget: resolveActivity(config), mergePartial: partialActivity(config), mergeRun: mergeActivity(config), learningCurve: learningActivity(config) };
 }
 
 /**
@@ -36,5 +37,6 @@ export type { CollectInput, CollectResult, CollectorConfig, TracerHosts } from '
 export { tracerHosts } from './collect.js';
 export type { Progress } from './checkpoint.js';
 export type { MergeInput, MergeResult } from './merge.js';
+export type { LearningInput } from './learning.js';
 export type { PartialInput } from './partial.js';
 export type { Resolution } from './resolve.js';

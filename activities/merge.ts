@@ -6,7 +6,7 @@ import type { Context as AdviceContext } from '../core/advisor.js';
 import type { ArmorProfileModel } from '../core/armorprofilemodel.js';
 import { mergeCounters, mergeInto } from '../core/behavior.js';
 import { diff, renderDiff, type ModelDiff } from '../core/diff.js';
-import { buildOutputs, type NodeOutcome, type OutputFile } from '../core/outputs.js';
+import { buildOutputs, type NodeOutcome, type OutputFile, type WindowEnd } from '../core/outputs.js';
 import type { ModelingPolicy } from '../core/policy.js';
 import { isArch } from '../core/syscalls.js';
 import type { Keyring } from '../lib/keyring.js';
@@ -24,7 +24,8 @@ export interface MergeInput {
   target: string;
   namespace: string;
   name: string;
-  window: { start: number; end: number };
+  /** `ended`: why the window ended (the report says so). */
+  window: { start: number; end: number; ended?: WindowEnd };
   nodes: NodeOutcome[];
   context?: AdviceContext;
   writablePaths?: string[];

@@ -52,6 +52,8 @@ contextOptions(program
   .option('-o, --out <dir>', 'where to write the outputs', 'out')
   .option('-n, --name <name>', 'model name (default: the command name)')
   .option('--checkpoint-interval <duration>', 'how often batches are checkpointed to the object store', '10s')
+  .option('--converge-after <duration>', 'end once nothing new was seen for this long (the duration stays the upper bound)')
+  .option('--min-duration <duration>', 'with --converge-after: model at least this long')
   .option('--writable <path...>', 'paths the pod makes writable (volumes, emptyDir): writes there keep readOnlyRootFilesystem')
   .argument('<command...>', 'the command to launch, after --'))
   .action(
@@ -129,7 +131,7 @@ async function modelingStateHint(target: ModelingInput['target'], workflowId: st
 }
 
 /** The workflow input from `model start` / `schedule create` options. */
-async function inputFrom(opts: ContextFlags & { target: string; duration: string; checkpointInterval?: string; resolveInterval?: string; nodeGiveUp?: string; id?: string; namespace?: string }, node: string): Promise<ModelingInput> {
+async function inputFrom(opts: ContextFlags & { target: string; duration: string; checkpointInterval?: string; resolveInterval?: string; nodeGiveUp?: string; convergeAfter?: string; minDuration?: string; id?: string; namespace?: string }, node: string): Promise<ModelingInput> {
   return {
     target: parseTargetSpec(opts.target, node),
     duration: opts.duration,
@@ -137,6 +139,8 @@ async function inputFrom(opts: ContextFlags & { target: string; duration: string
     ...(opts.checkpointInterval ? { checkpointInterval: opts.checkpointInterval } : {}),
     ...(opts.nodeGiveUp ? { nodeGiveUp: opts.nodeGiveUp } : {}),
     ...(opts.resolveInterval ? { resolveInterval: opts.resolveInterval } : {}),
+    ...(opts.convergeAfter ? { convergeAfter: opts.convergeAfter } : {}),
+    ...(opts.minDuration ? { minDuration: opts.minDuration } : {}),
     ...(opts.id ? { name: opts.id } : {}),
     // A k8s target names its namespace; other targets' models go in the current one, where a bare name finds them.
     ...(opts.namespace ? { namespace: opts.namespace } : opts.target.startsWith('k8s:') ? {} : { namespace: (await import('./namespace.js')).currentNamespace() }),
@@ -156,6 +160,8 @@ contextOptions(
     .option('--namespace <ns>', "namespace the model belongs to (default: a k8s target's, else the kubeconfig's current one, else default)")
     .option('--node-give-up <duration>', 'how long a lost node is waited for', '10m')
     .option('--resolve-interval <duration>', 'how often a k8s: target is resolved again, to follow its pods (default: 1m)')
+    .option('--converge-after <duration>', 'end the window once nothing new was seen on any node for this long (--duration stays the upper bound)')
+    .option('--min-duration <duration>', 'with --converge-after: model at least this long')
     .option('--attach', 'follow the run already going for this target instead of refusing')
     .option('--modeling-state', "k8s: print the patch that points the workload at the node agents' logging seccomp profile (chart node.modelingState.enabled)")
     .option('--wait', 'wait for the result and write it to --out')

@@ -76,16 +76,25 @@ export async function waitForResult(handle: WorkflowHandle, log: Logger): Promis
   }
 }
 
+const WINDOW_ENDS: Record<NonNullable<ModelingStatus['ended']>, string> = { duration: 'duration reached', converged: 'converged', stopped: 'stopped by a user', 'target-gone': 'target gone' };
+
 function renderStatus(id: string, s: ModelingStatus, now: number): string {
   const rows = Object.entries(s.nodes).map(([node, n]) => [node, n.state, String(n.batches), n.events.toLocaleString('en'), oneLine(n.storeError ? `checkpoints failing: ${n.storeError}` : (n.reason ?? ''), 60)]);
-  return [
+  const out = [
     `${id}: ${s.phase}${s.error ? ` (${s.error})` : ''}`,
     `target:  ${s.target}`,
-    `window:  ${new Date(s.window.start).toISOString()} → ${new Date(s.window.end).toISOString()} (${formatDuration(Math.max(s.window.end - now, 0))} left)`,
+    `window:  ${new Date(s.window.start).toISOString()} → ${new Date(s.window.end).toISOString()} (${s.ended ? `ended: ${WINDOW_ENDS[s.ended]}` : `${formatDuration(Math.max(s.window.end - now, 0))} left`})`,
     `store:   runs/${s.run}${s.generation ? ` · continued as new ${s.generation}×` : ''}`,
     '',
     table(['NODE', 'STATE', 'BATCHES', 'EVENTS', 'NOTE'], rows),
-  ].join('\n');
+  ];
+  // convergeAfter: the learning curve as the workflow last read it
+  const l = s.learning;
+  if (l) {
+    const cats = Object.entries(l.counts).map(([c, n]) => [c, String(n), l.lastNew[c as keyof typeof l.lastNew] ? `${formatDuration(Math.max(l.at - l.lastNew[c as keyof typeof l.lastNew]!, 0))} ago` : '']);
+    out.push('', `learning, as of ${formatDuration(Math.max(now - l.at, 0))} ago: last new behavior ${l.newest ? `${formatDuration(Math.max(l.at - l.newest, 0))} before that` : 'never'}`, table(['CATEGORY', 'BEHAVIORS', 'LAST NEW'], cats));
+  }
+  return out.join('\n');
 }
 
 export async function statusCommand(client: Client, id: string, json: boolean): Promise<string> {

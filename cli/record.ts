@@ -10,6 +10,9 @@ export interface RecordOptions {
   out: string;
   name?: string;
   checkpointInterval: string;
+  /** End once nothing new was seen for this long (the duration stays the upper bound). */
+  convergeAfter?: string;
+  minDuration?: string;
   home: string;
   context: OutputContext;
   /** Paths the pod makes writable (volumes, emptyDir), for the readOnlyRootFilesystem advice. */
@@ -28,6 +31,8 @@ export async function record(argv: string[], opts: RecordOptions, log: Logger): 
       checkpointInterval: opts.checkpointInterval,
       context: opts.context,
       ...(opts.name ? { name: opts.name } : {}),
+      ...(opts.convergeAfter ? { convergeAfter: opts.convergeAfter } : {}),
+      ...(opts.minDuration ? { minDuration: opts.minDuration } : {}),
       ...(opts.writable?.length ? { writablePaths: opts.writable.map((p) => resolve(p)) } : {}),
     };
     const handle = await startModel(session.client, input, {});

@@ -74,3 +74,25 @@ function curve(firsts: number[], options: ConvergenceOptions, interval: number, 
     status: quiet >= required ? 'converged' : 'converging',
   };
 }
+
+/** What the workflow learns of the model while it is learned: counts and times, never behaviors. */
+export interface Learning {
+  /** Behaviors per category so far. */
+  counts: Partial<Record<Category, number>>;
+  /** First-seen time of the newest behavior per category, and over all; 0 when none. */
+  lastNew: Partial<Record<Category, number>>;
+  newest: number;
+}
+
+export function learning(set: BehaviorSet): Learning {
+  const out: Learning = { counts: {}, lastNew: {}, newest: 0 };
+  for (const category of CATEGORIES) {
+    const items = Object.values(set[category] ?? {});
+    if (items.length === 0) continue;
+    out.counts[category] = items.length;
+    const newest = Math.max(0, ...items.map((item) => item.first));
+    out.lastNew[category] = newest;
+    out.newest = Math.max(out.newest, newest);
+  }
+  return out;
+}

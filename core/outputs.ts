@@ -12,6 +12,9 @@ import { adviseSecurityContext, type SecurityContextAdvice } from './security-co
 import { spoAppArmorProfile, spoSeccompProfile } from './spo.js';
 import type { Arch } from './syscalls.js';
 
+/** Why a window ended: its duration reached, converged, stopped by a user, the target gone. */
+export type WindowEnd = 'duration' | 'converged' | 'stopped' | 'target-gone';
+
 /** Everything the outputs of one modeling run are made from; no I/O. */
 export interface OutputInput {
   /** Target namespace and name, as vArmor names profiles. */
@@ -21,7 +24,7 @@ export interface OutputInput {
   behaviors: BehaviorSet;
   counters: Counters;
   arches: Arch[];
-  window: { start: number; end: number };
+  window: { start: number; end: number; ended?: WindowEnd };
   nodes: NodeOutcome[];
   batches: number;
   timings: Record<string, number>;
@@ -71,7 +74,8 @@ export interface Outputs {
 export interface Report {
   target: string;
   profile: string;
-  window: { start: string; end: string; seconds: number };
+  /** `ended`: why the window ended, where the run knows (duration, converged, stopped, target-gone). */
+  window: { start: string; end: string; seconds: number; ended?: WindowEnd };
   nodes: NodeOutcome[];
   batches: number;
   /** Objects in the store that did not verify: refused, not merged. */
@@ -158,6 +162,7 @@ export function buildOutputs(input: OutputInput): Outputs {
       start: new Date(input.window.start).toISOString(),
       end: new Date(input.window.end).toISOString(),
       seconds: Math.round((input.window.end - input.window.start) / 1000),
+      ...(input.window.ended ? { ended: input.window.ended } : {}),
     },
     nodes: input.nodes,
     batches: input.batches,

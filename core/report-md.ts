@@ -43,6 +43,13 @@ function duration(ms: number): string {
   return s < 120 ? `${s}s` : s < 7200 ? `${Math.round(s / 60)}m` : `${Math.round(s / 3600)}h`;
 }
 
+const WINDOW_ENDS: Record<NonNullable<Report['window']['ended']>, string> = {
+  duration: 'its duration reached',
+  converged: 'converged (nothing new for the quiet period)',
+  stopped: 'stopped by a user',
+  'target-gone': 'the target is gone',
+};
+
 export function renderReportMarkdown(r: Report): string {
   const c = r.convergence;
   const out: string[] = [
@@ -52,7 +59,7 @@ export function renderReportMarkdown(r: Report): string {
       ['', ''],
       [
         ['Profile', cell(r.profile)],
-        ['Window', `${r.window.start} to ${r.window.end} (${duration(r.window.seconds * 1000)})`],
+        ['Window', `${r.window.start} to ${r.window.end} (${duration(r.window.seconds * 1000)})${r.window.ended ? `, ended: ${WINDOW_ENDS[r.window.ended]}` : ''}`],
         ['Nodes', `${r.nodes.filter((n) => n.state === 'completed').length} of ${r.nodes.length} completed`],
         ['Batches', `${r.batches}${r.integrity.refused ? `; **${r.integrity.refused} refused** (did not verify)` : ''}`],
         ['Convergence', `${c.status}: ${c.quietIntervals} quiet interval(s) of ${duration(c.interval)}, last new behavior ${c.lastNew ?? 'never'}`],

@@ -35,6 +35,10 @@ export interface ModelingInput {
   historyLimit?: number;
   /** Advanced: how long one collector activity runs before the next takes over (bounds its timeout). Default 6h. */
   leaseInterval?: string;
+  /** End the window once nothing new was seen in any category, on any node, for this long (`duration` stays the upper bound). */
+  convergeAfter?: string;
+  /** With convergeAfter: the window lasts at least this long. */
+  minDuration?: string;
 }
 
 /** The validated input with durations in milliseconds. */
@@ -52,6 +56,9 @@ export interface ModelingPlan {
   writablePaths: string[];
   searchAttributes: boolean;
   historyLimit: number;
+  /** Quiet period that ends the window early; undefined: the window lasts `durationMs`. */
+  convergeMs?: number;
+  minMs: number;
 }
 
 export class InputError extends Error {}
@@ -63,7 +70,7 @@ const MAX_DURATION_MS = 366 * 86_400_000;
 
 /** Checks the input, naming the first wrong field. Pure: runs inside the workflow. */
 /** Every field the input may have (docs/modeling-input.schema.json lists the same). */
-export const INPUT_FIELDS = ['target', 'duration', 'name', 'namespace', 'checkpointInterval', 'resolveInterval', 'nodeGiveUp', 'store', 'context', 'writablePaths', 'searchAttributes', 'historyLimit', 'leaseInterval'] as const;
+export const INPUT_FIELDS = ['target', 'duration', 'name', 'namespace', 'checkpointInterval', 'resolveInterval', 'nodeGiveUp', 'store', 'context', 'writablePaths', 'searchAttributes', 'historyLimit', 'leaseInterval', 'convergeAfter', 'minDuration'] as const;
 
 export function planFromInput(input: unknown): ModelingPlan {
   if (!isObject(input)) throw new InputError('input must be a JSON object');
@@ -87,6 +94,11 @@ export function planFromInput(input: unknown): ModelingPlan {
   const leaseMs = input.leaseInterval === undefined ? 6 * 3600_000 : duration(input.leaseInterval, 'leaseInterval');
   if (leaseMs < MIN_LEASE_MS) throw new InputError('leaseInterval: must be at least 5s');
   if (input.searchAttributes !== undefined && typeof input.searchAttributes !== 'boolean') throw new InputError('searchAttributes: must be true or false');
+  const convergeMs = input.convergeAfter === undefined ? undefined : duration(input.convergeAfter, 'convergeAfter');
+  if (convergeMs !== undefined && convergeMs < MIN_CHECKPOINT_MS) throw new InputError('convergeAfter: must be at least 1s');
+  const minMs = input.minDuration === undefined ? 0 : duration(input.minDuration, 'minDuration');
+  if (input.minDuration !== undefined && convergeMs === undefined) throw new InputError('minDuration: only with convergeAfter (without it the window lasts its duration)');
+  if (minMs > durationMs) throw new InputError('minDuration: must not be longer than duration');
   return {
     target,
     name,
@@ -101,6 +113,8 @@ export function planFromInput(input: unknown): ModelingPlan {
     writablePaths: checkPaths(input.writablePaths),
     searchAttributes: input.searchAttributes !== false,
     historyLimit: historyLimit(input.historyLimit),
+    ...(convergeMs !== undefined ? { convergeMs } : {}),
+    minMs,
   };
 }
 

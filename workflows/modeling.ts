@@ -18,9 +18,10 @@ import {
 } from '@temporalio/workflow';
 import type { CollectResult, ControllerActivities, MergeInput, MergeResult, NodeActivities, Resolution } from '../activities/index.js';
 import { profileName } from '../core/armorprofilemodel.js';
+import type { Learning } from '../core/convergence.js';
 import { parseDuration } from '../core/duration.js';
 import { rootMessage } from '../core/errors.js';
-import type { NodeOutcome } from '../core/outputs.js';
+import type { NodeOutcome, WindowEnd } from '../core/outputs.js';
 import { describeTarget, type NodeTarget } from '../core/target.js';
 import { InputError, planFromInput, type ModelingInput, type ModelingPlan } from './input.js';
 import { currentDetails } from './details.js';
@@ -41,11 +42,16 @@ export interface NodeStatus {
   attempt?: number;
 }
 
+
 export interface ModelingStatus {
   phase: Phase;
   target: string;
   run: string;
   window: { start: number; end: number };
+  /** Set once the window is over. */
+  ended?: WindowEnd;
+  /** With convergeAfter: the learning curve as of the last look (counts and first-seen times per category). */
+  learning?: Learning & { at: number };
   nodes: Record<string, NodeStatus>;
   /** How many times the workflow continued as new to keep its history bounded. */
   generation: number;
@@ -61,6 +67,7 @@ export interface ModelingResult {
   nodes: NodeOutcome[];
   drift?: MergeResult['drift'];
   exitCode?: number;
+  ended?: WindowEnd;
 }
 
 /** What a run hands to its continuation (continue-as-new) so the window goes on seamlessly. */
@@ -207,12 +214,27 @@ export async function behaviorModeling(input: ModelingInput, carried?: Carried):
   let resolved: Resolution['nodes'] = carried?.resolved ?? {};
   // The controller's grants for what it resolved: node agents trace nothing without one.
   let grants: NonNullable<Resolution['grants']> = carried?.grants ?? {};
+  // convergeAfter: the learning curve from the store every so often; the window ends once nothing
+  // new came for that long (plus a checkpoint interval, for what a collector has not written yet).
+  const learnEvery = plan.convergeMs === undefined ? Number.POSITIVE_INFINITY : Math.min(Math.max(plan.convergeMs / 4, plan.checkpointMs), 300_000);
+  let nextLearn = Date.now() + learnEvery;
+  let converged = false;
   for (;;) {
     setCurrentDetails(currentDetails(status));
     // Cleared before looking, so a signal or a collector ending during this pass wakes the next wait.
     wake = false;
     const now = Date.now();
     if (stopRequested || now >= status.window.end) break;
+    if (now >= nextLearn && store && patched('converge-window')) {
+      const l = await controller.learningCurve({ run: status.run, store });
+      const at = Date.now();
+      nextLearn = at + learnEvery;
+      status.learning = { ...l, at };
+      if (at - status.window.start >= plan.minMs && at - Math.max(l.newest, status.window.start) >= plan.convergeMs! + plan.checkpointMs) {
+        converged = true;
+        break;
+      }
+    }
     const fresh = lastResolve === Number.NEGATIVE_INFINITY || (follows && now - lastResolve >= plan.resolveMs);
     if (fresh) {
       let resolution: Resolution;
@@ -256,8 +278,9 @@ export async function behaviorModeling(input: ModelingInput, carried?: Carried):
       await continueAsNew<typeof behaviorModeling>(input, next);
     }
     const nextResolve = follows ? lastResolve + plan.resolveMs : Number.POSITIVE_INFINITY;
-    await condition(() => wake, Math.max(Math.min(status.window.end, nextResolve) - Date.now(), 1));
+    await condition(() => wake, Math.max(Math.min(status.window.end, nextResolve, nextLearn) - Date.now(), 1));
   }
+  status.ended = converged ? 'converged' : stopRequested ? 'stopped' : Date.now() >= status.window.end ? 'duration' : 'target-gone';
   await stopCollectors([...collectors.keys()]);
   // Giving the run's target back in each node's tracer is cleanup: it runs beside the merge. Since
   // one tracer serves every run of a node, a node whose collector failed is asked too (best effort:
@@ -285,7 +308,7 @@ export async function behaviorModeling(input: ModelingInput, carried?: Carried):
     target: status.target,
     namespace: plan.namespace,
     name: plan.name,
-    window: { start: status.window.start, end: Math.min(Date.now(), status.window.end) },
+    window: { start: status.window.start, end: Math.min(Date.now(), status.window.end), ended: status.ended },
     nodes: finals,
     context: plan.context,
     writablePaths: plan.writablePaths,
@@ -308,6 +331,7 @@ export async function behaviorModeling(input: ModelingInput, carried?: Carried):
   const result: ModelingResult = { run: status.run, store: store!, outputs: merged.outputs, batches: merged.batches, counts: merged.counts, nodes: finals };
   if (merged.drift) result.drift = merged.drift;
   if (exitCode !== undefined) result.exitCode = exitCode;
+  result.ended = status.ended;
   return result;
 }
 

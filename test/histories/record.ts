@@ -53,4 +53,11 @@ await withWorkers(env, new Script([{ a: on('1') }, { a: on('1'), b: on('2') }, {
   await save('k8s-follow', h.workflowId);
 });
 
+// A window that ends once nothing new came for convergeAfter, long before its duration.
+await withWorkers(env, new Script([{ n1: { kind: 'pid', pid: 1 } }], untilCancelled), ['n1'], async () => {
+  const h = await startModel(env.client, { ...base, target: { kind: 'pid', node: 'n1', pid: 1 }, name: 'converge', duration: '1h', checkpointInterval: '1s', convergeAfter: '2s' }, {});
+  await h.result();
+  await save('pid-converge', h.workflowId);
+});
+
 await env.teardown();

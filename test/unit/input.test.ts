@@ -11,10 +11,12 @@ test('a valid input becomes a plan with defaults', () => {
   const plan = planFromInput({ target: command, duration: '10m' });
   assert.deepEqual(plan, {
     target: command, name: 'redis-server', namespace: 'default', durationMs: 600_000, checkpointMs: 10_000, resolveMs: 60_000, giveUpMs: 600_000, leaseMs: 21_600_000,
-    context: {}, writablePaths: [], searchAttributes: true, historyLimit: 10_000,
+    context: {}, writablePaths: [], searchAttributes: true, historyLimit: 10_000, minMs: 0,
   });
   assert.equal(workflowIdFor(plan), 'varmor-modeler/default/redis-server');
   assert.equal(planFromInput({ target: command, duration: '7d', leaseInterval: '21s' }).leaseMs, 21_000);
+  const converging = planFromInput({ target: command, duration: '7d', convergeAfter: '6h', minDuration: '1d' });
+  assert.deepEqual([converging.convergeMs, converging.minMs], [21_600_000, 86_400_000]);
 });
 
 test('invalid input names the wrong field', () => {
@@ -29,6 +31,9 @@ test('invalid input names the wrong field', () => {
     [{ target: command }, /^duration:/],
     [{ target: command, duration: 'forever' }, /^duration: invalid duration/],
     [{ target: command, duration: '1m', checkpointInterval: '100ms' }, /^checkpointInterval:/],
+    [{ target: command, duration: '1m', convergeAfter: '10ms' }, /^convergeAfter: must be at least 1s/],
+    [{ target: command, duration: '1m', minDuration: '10s' }, /^minDuration: only with convergeAfter/],
+    [{ target: command, duration: '1m', convergeAfter: '10s', minDuration: '2m' }, /^minDuration: must not be longer than duration/],
     [{ target: command, duration: '1m', name: 'Bad Name' }, /^name:/],
     [{ target: command, duration: '1m', store: 'ftp://x' }, /^store:/],
     [{ target: { kind: 'k8s', spec: 'default/deployment/web' }, duration: '1m' }, /^target\.spec:/],

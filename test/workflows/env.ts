@@ -4,7 +4,8 @@ import { CancelledFailure } from '@temporalio/common';
 import { Worker, Runtime, DefaultLogger } from '@temporalio/worker';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { DEV_SERVER_LIMITS } from '../../embedded/temporal-server.js';
-import type { CollectInput, CollectResult, MergeInput, MergeResult, Resolution } from '../../activities/index.js';
+import type { CollectInput, CollectResult, LearningInput, MergeInput, MergeResult, Resolution } from '../../activities/index.js';
+import type { Learning } from '../../core/convergence.js';
 import { PACKAGE_ROOT } from '../../lib/home.js';
 import { NODE_WORKER_OPTIONS, WORKFLOW_BUNDLE } from '../../workers/workers.js';
 import type { Target } from '../../core/target.js';
@@ -40,6 +41,8 @@ export async function untilCancelled(input: CollectInput): Promise<CollectResult
 /** Scripted activities: resolution i returns resolutions[min(i, last)]; collectors end at once. */
 export class Script {
   resolveCalls = 0;
+  learned = 0;
+  private firstCollect: number | undefined;
   readonly collects: CollectInput[] = [];
   merged: MergeInput | undefined;
 
@@ -58,6 +61,12 @@ export class Script {
         this.merged = input;
         return { outputs: {}, batches: this.collects.length, counts: { syscalls: 1 }, version: 'v-test' };
       },
+      // convergeAfter: the scripted workload saw one syscall when its first collector started, nothing since
+      learningCurve: async (_input: LearningInput): Promise<Learning> => {
+        this.learned++;
+        const first = this.firstCollect ?? 0;
+        return { counts: first ? { syscalls: 1 } : {}, lastNew: first ? { syscalls: first } : {}, newest: first };
+      },
     };
   }
 
@@ -67,6 +76,7 @@ export class Script {
     return {
       collect: async (input: CollectInput): Promise<CollectResult> => {
         this.collects.push(input);
+        this.firstCollect ??= Date.now();
         return this.collectResult(input);
       },
       releaseTracer: async (input: { run: string; node: string }): Promise<boolean> => {
