@@ -33,6 +33,11 @@ export interface MergeInput {
   writeResource?: boolean;
   /** A large run's partial sets (mergePartial, groups 0..partials-1) to combine, instead of every batch. */
   partials?: number;
+  /**
+   * A snapshot while the window goes on: a model version marked interim (the report says so, the
+   * ArmorProfileModel resource is not ready), not the run's outputs, which only the final merge writes.
+   */
+  interim?: boolean;
 }
 
 export interface MergeResult {
@@ -108,8 +113,9 @@ async function mergeToStore(keyring: Keyring, input: MergeInput): Promise<MergeR
     context: input.context ?? {},
     writablePaths: input.writablePaths ?? [],
     samples,
+    ...(input.interim ? { interim: true } : {}),
   });
-  const version = versionOf(input.window.end, input.run);
+  const version = versionOf(input.window.end, input.run) + (input.interim ? INTERIM : '');
   const previous = await previousVersion(store, input.namespace, input.name, version);
   const files: OutputFile[] = [...outputs.files];
   let drift: MergeResult['drift'];
@@ -122,9 +128,14 @@ async function mergeToStore(keyring: Keyring, input: MergeInput): Promise<MergeR
   const written: Record<string, string> = {};
   for (const file of files) {
     const body = new TextEncoder().encode(file.content);
+    const versioned = keys.modelVersion(input.namespace, input.name, version, file.name);
+    await store.put(versioned, body);
+    if (input.interim) {
+      written[file.name] = versioned;
+      continue;
+    }
     const key = keys.output(input.run, file.name);
     await store.put(key, body);
-    await store.put(keys.modelVersion(input.namespace, input.name, version, file.name), body);
     written[file.name] = key;
   }
   const result: MergeResult & { model: ArmorProfileModel } = { outputs: written, batches: integrity.verified, counts: outputs.report.counts, version, model: outputs.model };
@@ -132,6 +143,9 @@ async function mergeToStore(keyring: Keyring, input: MergeInput): Promise<MergeR
   if (drift) result.drift = drift;
   return result;
 }
+
+/** The suffix of a snapshot's version. */
+const INTERIM = '-interim';
 
 /** Versions sort by time: v<window end, UTC>-<run>. */
 function versionOf(end: number, run: string): string {
@@ -168,7 +182,8 @@ async function mergePartials(store: ObjectStore, keyring: Keyring, run: string, 
 
 async function previousVersion(store: ObjectStore, namespace: string, name: string, current: string): Promise<{ version: string; model: ArmorProfileModel } | undefined> {
   const prefix = keys.modelVersions(namespace, name);
-  const versions = [...new Set((await store.list(prefix)).map((k) => k.slice(prefix.length + 1).split('/')[0]!))].filter((v) => v < current).sort();
+  // drift is always against the last final version: snapshots are waypoints
+  const versions = [...new Set((await store.list(prefix)).map((k) => k.slice(prefix.length + 1).split('/')[0]!))].filter((v) => v < current && !v.endsWith(INTERIM)).sort();
   const version = versions.pop();
   if (!version) return undefined;
   const body = await store.get(keys.modelVersion(namespace, name, version, 'armorprofilemodel.yaml'));

@@ -205,6 +205,18 @@ model
   );
 
 model
+  .command('snapshot')
+  .description('the model of what the store holds now, as an interim version (every output, drift included); the window goes on')
+  .argument('<id>', "workflow ID, NAMESPACE/NAME, or a NAME in the current namespace (kubectl's)")
+  .option('-o, --out <dir>', 'also write the outputs here')
+  .action(
+    action(async (id: string, opts: { out?: string }, cmd: Command) => {
+      const { snapshotCommand } = await import('./model.js');
+      return withClient(cmd, async (s) => print(await snapshotCommand(s.client, id, opts.out)));
+    }),
+  );
+
+model
   .command('extend')
   .description('make the window longer')
   .argument('<id>', "workflow ID, NAMESPACE/NAME, or a NAME in the current namespace (kubectl's)")

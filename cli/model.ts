@@ -6,7 +6,7 @@ import type { ArmorProfileModel } from '../core/armorprofilemodel.js';
 import { formatDuration } from '../core/duration.js';
 import { describeTarget } from '../core/target.js';
 import { planFromInput, workflowIdFor, type ModelingInput } from '../workflows/input.js';
-import { behaviorModeling, extendUpdate, stopSignal, type ModelingResult, type ModelingStatus } from '../workflows/index.js';
+import { behaviorModeling, extendUpdate, snapshotUpdate, stopSignal, type ModelingResult, type ModelingStatus } from '../workflows/index.js';
 import { CONTROLLER_QUEUE } from '../workflows/queues.js';
 import { SEARCH_ATTRIBUTE } from '../workflows/search-attributes.js';
 import { rootMessage } from '../core/errors.js';
@@ -111,6 +111,16 @@ export async function stopCommand(client: Client, id: string): Promise<string> {
 export async function extendCommand(client: Client, id: string, by: string): Promise<string> {
   const end = await client.workflow.getHandle(runId(id)).executeUpdate(extendUpdate, { args: [by] });
   return `window of ${runId(id)} now ends at ${new Date(end).toISOString()}\n`;
+}
+
+/** `model snapshot`: the model of what the store holds now, as an interim version; with `out`, its files there too. */
+export async function snapshotCommand(client: Client, id: string, out?: string): Promise<string> {
+  const s = await client.workflow.getHandle(runId(id)).executeUpdate(snapshotUpdate);
+  const counts = Object.entries(s.counts).filter(([, n]) => n > 0).map(([c, n]) => `${n} ${c}`).join(', ');
+  const lines = [`interim version ${s.version} of ${runId(id)}: ${s.batches} objects merged; ${counts || 'nothing seen yet'}; the window goes on`];
+  if (out) for (const [name, path] of Object.entries(await fetchOutputs(s.store, s.outputs, out))) lines.push(`  ${name}: ${path}`);
+  else lines.push(`  report: ${s.outputs['report.md']}`);
+  return lines.join('\n') + '\n';
 }
 
 export async function resultCommand(client: Client, id: string, out: string, log: Logger): Promise<string> {

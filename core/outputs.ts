@@ -38,6 +38,8 @@ export interface OutputInput {
   integrity?: Integrity;
   /** Profile mode; default enforce. */
   mode?: 'enforce' | 'complain';
+  /** A snapshot while the window goes on: the report says so and the model is not ready. */
+  interim?: boolean;
   /** Convergence intervals; default the window in 20, converged after 3 quiet ones. */
   convergence?: { interval?: number; quietIntervals?: number };
 }
@@ -72,6 +74,8 @@ export interface Outputs {
 }
 
 export interface Report {
+  /** A snapshot taken while the window went on (model snapshot), not the window's final model. */
+  interim?: boolean;
   target: string;
   profile: string;
   /** `ended`: why the window ended, where the run knows (duration, converged, stopped, target-gone). */
@@ -148,7 +152,8 @@ export function buildOutputs(input: OutputInput): Outputs {
       staticResult: {},
       profile: { name: profile, enforcer: 'AppArmorSeccomp', mode, appArmor: appArmor.text, seccomp: JSON.stringify(seccomp) },
     },
-    status: status(input.nodes),
+    // a snapshot is not the model to load yet
+    status: input.interim ? { ...status(input.nodes), ready: false } : status(input.nodes),
   };
   const counts: Record<string, number> = {};
   for (const [category, items] of Object.entries(input.behaviors)) counts[category] = Object.keys(items ?? {}).length;
@@ -156,6 +161,7 @@ export function buildOutputs(input: OutputInput): Outputs {
   const verdicts = advise(input.behaviors, context);
   const spoAppArmor = spoAppArmorProfile(generalised.set, metadata);
   const report: Report = {
+    ...(input.interim ? { interim: true } : {}),
     target: input.target,
     profile,
     window: {

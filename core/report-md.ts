@@ -53,8 +53,9 @@ const WINDOW_ENDS: Record<NonNullable<Report['window']['ended']>, string> = {
 export function renderReportMarkdown(r: Report): string {
   const c = r.convergence;
   const out: string[] = [
-    `# Behavior model of ${cell(r.target)}`,
+    `# Behavior model of ${cell(r.target)}${r.interim ? ' (interim snapshot)' : ''}`,
     '',
+    ...(r.interim ? ['A snapshot taken while the window goes on: what the store held then. The final model comes when the window ends.', ''] : []),
     ...table(
       ['', ''],
       [

@@ -1,3 +1,3 @@
 // The workflow bundle's entry: every workflow and its signals, queries and updates.
-export { behaviorModeling, statusQuery, stopSignal, extendUpdate } from './modeling.js';
-export type { ModelingStatus, ModelingResult, Phase, NodeStatus } from './modeling.js';
+export { behaviorModeling, statusQuery, stopSignal, extendUpdate, snapshotUpdate } from './modeling.js';
+export type { ModelingStatus, ModelingResult, Phase, NodeStatus, SnapshotResult } from './modeling.js';

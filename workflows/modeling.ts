@@ -1,5 +1,6 @@
 import {
   ActivityCancellationType,
+  allHandlersFinished,
   ApplicationFailure,
   CancellationScope,
   condition,
@@ -90,6 +91,19 @@ export const statusQuery = defineQuery<ModelingStatus>('status');
 export const stopSignal = defineSignal('stop');
 export const extendUpdate = defineUpdate<number, [string]>('extend');
 
+/** What `model snapshot` gets back: the interim model version and where its outputs are. */
+export interface SnapshotResult {
+  version: string;
+  /** The object store the outputs are in. */
+  store: string;
+  outputs: Record<string, string>;
+  batches: number;
+  counts: Record<string, number>;
+}
+
+/** Merges what the store holds now into an interim model version; the window goes on. Refused unless the run is modeling. */
+export const snapshotUpdate = defineUpdate<SnapshotResult, []>('snapshot');
+
 const controller = proxyActivities<ControllerActivities>({
   startToCloseTimeout: '10 minutes',
   heartbeatTimeout: '2 minutes',
@@ -138,6 +152,32 @@ export async function behaviorModeling(input: ModelingInput, carried?: Carried):
       return status.window.end;
     },
     { validator: (by) => void parseDuration(by) },
+  );
+  // What a merge needs besides the window and the nodes: the same for a snapshot and the final merge.
+  const mergeBase = () => ({
+    run: status.run,
+    store: store!,
+    target: status.target,
+    namespace: plan.namespace,
+    name: plan.name,
+    context: plan.context,
+    writablePaths: plan.writablePaths,
+    writeResource: plan.target.kind === 'k8s',
+  });
+  setHandler(
+    snapshotUpdate,
+    async () => {
+      const at = Date.now();
+      // nodes still collecting count as they stand; the resource says not ready until the final merge
+      const nodes = Object.keys(status.nodes).map((node) => outcomes[node] ?? { node, state: 'completed' as const, reason: 'collecting', at });
+      const r = await merger.mergeRun({ ...mergeBase(), window: { start: status.window.start, end: at }, nodes, interim: true });
+      return { version: r.version, store: store!, outputs: r.outputs, batches: r.batches, counts: r.counts };
+    },
+    {
+      validator: () => {
+        if (status.phase !== 'modeling' || !store) throw new Error(`the run is ${status.phase}: a snapshot is taken while it is modeling${status.phase === 'merging' ? ' (the final model is being merged now)' : ''}`);
+      },
+    },
   );
   const setPhase = (phase: Phase) => {
     status.phase = phase;
@@ -275,6 +315,7 @@ export async function behaviorModeling(input: ModelingInput, carried?: Carried):
       for (const s of Object.values(status.nodes)) if (s.state === 'completed') s.state = 'running';
       const next: Carried = { run: status.run, store: store!, window: status.window, nodes: status.nodes, outcomes, stopRequested, generation: status.generation + 1, resolved, grants, lastResolve };
       if (exitCode !== undefined) next.exitCode = exitCode;
+      if (patched('snapshot-update')) await condition(allHandlersFinished);
       await continueAsNew<typeof behaviorModeling>(input, next);
     }
     const nextResolve = follows ? lastResolve + plan.resolveMs : Number.POSITIVE_INFINITY;
@@ -302,18 +343,7 @@ export async function behaviorModeling(input: ModelingInput, carried?: Carried):
   }
 
   setPhase('merging');
-  const mergeInput: MergeInput = {
-    run: status.run,
-    store: store!,
-    target: status.target,
-    namespace: plan.namespace,
-    name: plan.name,
-    window: { start: status.window.start, end: Math.min(Date.now(), status.window.end), ended: status.ended },
-    nodes: finals,
-    context: plan.context,
-    writablePaths: plan.writablePaths,
-    writeResource: plan.target.kind === 'k8s',
-  };
+  const mergeInput: MergeInput = { ...mergeBase(), window: { start: status.window.start, end: Math.min(Date.now(), status.window.end), ended: status.ended }, nodes: finals };
   let merged: MergeResult;
   if (patched('merge-tree')) {
     // Many nodes: branches merge groups of them into partial sets, in parallel and each retried on
@@ -327,6 +357,8 @@ export async function behaviorModeling(input: ModelingInput, carried?: Carried):
     merged = await merger.mergeRun(mergeInput);
   } else merged = await controller.mergeRun(mergeInput);
   await releasing;
+  // a snapshot that began while modeling finishes before the run does
+  if (patched('snapshot-update')) await condition(allHandlersFinished);
   setPhase('completed');
   const result: ModelingResult = { run: status.run, store: store!, outputs: merged.outputs, batches: merged.batches, counts: merged.counts, nodes: finals };
   if (merged.drift) result.drift = merged.drift;

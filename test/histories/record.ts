@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { startModel } from '../../cli/model.js';
 import { PACKAGE_ROOT } from '../../lib/home.js';
 import type { ModelingInput } from '../../workflows/input.js';
-import { extendUpdate, stopSignal } from '../../workflows/index.js';
+import { extendUpdate, snapshotUpdate, statusQuery, stopSignal } from '../../workflows/index.js';
 import { run } from '../helpers.js';
 import { Script, startDevServer, TEMPORAL_CLI, untilCancelled, withWorkers } from '../workflows/env.js';
 
@@ -51,6 +51,16 @@ await withWorkers(env, new Script([{ a: on('1') }, { a: on('1'), b: on('2') }, {
   const h = await startModel(env.client, { ...base, target: { kind: 'k8s', spec: 'k8s:shop/deployment/web' }, duration: '20s', resolveInterval: '1s', nodeGiveUp: '3s', historyLimit: 100 }, {});
   await h.result();
   await save('k8s-follow', h.workflowId);
+});
+
+// A snapshot taken mid-window, then stopped.
+await withWorkers(env, new Script([{ n1: { kind: 'pid', pid: 1 } }], untilCancelled), ['n1'], async () => {
+  const h = await startModel(env.client, { ...base, target: { kind: 'pid', node: 'n1', pid: 1 }, name: 'snapshot', duration: '1h' }, {});
+  for (let i = 0; i < 50 && (await h.query(statusQuery)).phase !== 'modeling'; i++) await new Promise((r) => setTimeout(r, 100));
+  await h.executeUpdate(snapshotUpdate);
+  await h.signal(stopSignal);
+  await h.result();
+  await save('pid-snapshot', h.workflowId);
 });
 
 // A window that ends once nothing new came for convergeAfter, long before its duration.

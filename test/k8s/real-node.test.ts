@@ -36,6 +36,16 @@ after(async () => {
   await node?.stop();
 });
 
+/**
+ * The node agent Ready (its readiness probe: the tracer loads). `helm install --wait` does not wait
+ * for a one-pod DaemonSet: with maxUnavailable 1 it counts as ready with none.
+ */
+async function agentReady(release: string): Promise<void> {
+  // a DaemonSet's rollout is complete once its pods are available: Ready
+  const rolled = await node.cp.kubectl(['-n', 'varmor', 'rollout', 'status', `daemonset/${release}-varmor-modeler-node`, '--timeout=180s']);
+  assert.equal(rolled.code, 0, rolled.stderr + (await node.cp.kubectl(['-n', 'varmor', 'describe', 'pods', '-l', 'app.kubernetes.io/component=node'])).stdout.slice(-3000));
+}
+
 type Pod = { status?: { phase?: string; podIP?: string; containerStatuses?: { containerID?: string; ready?: boolean; restartCount?: number }[] }; metadata: { uid: string; name: string; labels?: Record<string, string> }; spec: { nodeName?: string } };
 
 async function until<T>(what: string, probe: () => Promise<T | undefined>, ms = 120_000): Promise<T> {
@@ -83,6 +93,7 @@ test('the chart on the node: controller and DaemonSet Ready; a Deployment modell
     // this machine has no /var/log/audit; kern.log's directory is /var/log
     '--set', 'node.auditLogPaths={/var/log/kern.log}', '--wait', '--timeout', '120s'], { timeoutMs: 180_000 });
   assert.equal(installed.code, 0, installed.stderr);
+  await agentReady('vm');
   console.log(`chart installed, controller and DaemonSet Ready: ${since(t0)}`);
   const pods = JSON.parse((await node.cp.kubectl(['-n', 'varmor', 'get', 'pods', '-o', 'json'])).stdout) as { items: Pod[] };
   assert.equal(pods.items.length, 2);
@@ -217,7 +228,7 @@ test('the audit half: the agent installs the modeling-state profile, the Deploym
     const up = await run(HELM, ['upgrade', 'vm', join(PACKAGE_ROOT, 'charts', 'varmor-modeler'), '-n', 'varmor', '--kubeconfig', node.cp.kubeconfig, '--reuse-values',
       '--set', 'node.modelingState.enabled=true', '--set', `node.kubeletRootDir=${node.kubeletDir}`, '--set', 'node.auditLogPaths={/dev/kmsg}', '--wait', '--timeout', '120s'], { timeoutMs: 180_000 });
     assert.equal(up.code, 0, up.stderr);
-    assert.equal((await node.cp.kubectl(['-n', 'varmor', 'rollout', 'status', 'daemonset/vm-varmor-modeler-node', '--timeout=90s'])).code, 0);
+    await agentReady('vm');
     console.log(`chart upgraded to modeling state, DaemonSet rolled out: ${since(t0)}`);
     const started = await run(process.execPath, [CLI, 'model', 'start', '--target', 'k8s:shop/deployment/web', '--id', 'web-audit', '--duration', '10m', '--checkpoint-interval', '2s', '--resolve-interval', '2s', '--modeling-state'], { env: cli, timeoutMs: 60_000 });
     assert.equal(started.code, 0, started.stderr);
@@ -309,6 +320,7 @@ test('all in one: the chart runs the Temporal dev server and the store as pods, 
   const installed = await run(HELM, ['install', 'aio', join(PACKAGE_ROOT, 'charts', 'varmor-modeler'), '-n', 'varmor', '--kubeconfig', node.cp.kubeconfig,
     '--set', 'allInOne.enabled=true', '--set-json', 'node.auditLogPaths=[]', '--wait', '--timeout', '180s'], { timeoutMs: 240_000 });
   assert.equal(installed.code, 0, installed.stderr);
+  await agentReady('aio');
   console.log(`all-in-one chart installed, its four pods Ready: ${since(t0)}`);
   const pods = JSON.parse((await node.cp.kubectl(['-n', 'varmor', 'get', 'pods', '-o', 'json'])).stdout) as { items: Pod[] };
   assert.deepEqual(pods.items.map((p) => p.metadata.labels?.['app.kubernetes.io/component']).sort(), ['controller', 'node', 'store', 'temporal']);
