@@ -27,7 +27,7 @@ import { describeTarget, type NodeTarget } from '../core/target.js';
 import { InputError, planFromInput, type ModelingInput, type ModelingPlan } from './input.js';
 import { currentDetails } from './details.js';
 import { nodeQueue } from './queues.js';
-import { searchAttributes } from './search-attributes.js';
+import { SEARCH_ATTRIBUTE, searchAttributes, type ConvergenceState } from './search-attributes.js';
 
 export type Phase = 'resolving' | 'modeling' | 'merging' | 'completed' | 'failed';
 
@@ -270,10 +270,12 @@ export async function behaviorModeling(input: ModelingInput, carried?: Carried):
       const at = Date.now();
       nextLearn = at + learnEvery;
       status.learning = { ...l, at };
-      if (at - status.window.start >= plan.minMs && at - Math.max(l.newest, status.window.start) >= plan.convergeMs! + plan.checkpointMs) {
-        converged = true;
-        break;
+      converged = at - status.window.start >= plan.minMs && at - Math.max(l.newest, status.window.start) >= plan.convergeMs! + plan.checkpointMs;
+      if (plan.searchAttributes && patched('convergence-search-attribute')) {
+        const state: ConvergenceState = converged ? 'converged' : 'learning';
+        upsertSearchAttributes({ [SEARCH_ATTRIBUTE.convergence]: [state] });
       }
+      if (converged) break;
     }
     const fresh = lastResolve === Number.NEGATIVE_INFINITY || (follows && now - lastResolve >= plan.resolveMs);
     if (fresh) {

@@ -65,7 +65,7 @@ await withWorkers(env, new Script([{ n1: { kind: 'pid', pid: 1 } }], untilCancel
 
 // A window that ends once nothing new came for convergeAfter, long before its duration.
 await withWorkers(env, new Script([{ n1: { kind: 'pid', pid: 1 } }], untilCancelled), ['n1'], async () => {
-  const h = await startModel(env.client, { ...base, target: { kind: 'pid', node: 'n1', pid: 1 }, name: 'converge', duration: '1h', checkpointInterval: '1s', convergeAfter: '2s' }, {});
+  const h = await startModel(env.client, { ...base, searchAttributes: true, target: { kind: 'pid', node: 'n1', pid: 1 }, name: 'converge', duration: '1h', checkpointInterval: '1s', convergeAfter: '2s' }, {});
   await h.result();
   await save('pid-converge', h.workflowId);
 });

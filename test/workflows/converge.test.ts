@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { startModel, statusCommand } from '../../cli/model.js';
 import { stopSignal, type ModelingResult } from '../../workflows/index.js';
+import { until } from '../helpers.js';
 import { Script, startDevServer, untilCancelled, withWorkers } from './env.js';
 
 let env: TestWorkflowEnvironment;
@@ -40,5 +41,18 @@ test('a window stopped by a user says so; one without convergeAfter never reads 
     const r = (await h.result()) as ModelingResult;
     assert.equal(r.ended, 'stopped');
     assert.equal(script.learned, 0);
+  });
+});
+
+test('the convergence state is a search attribute: temporal workflow list --query finds the converged runs', { timeout: 60_000 }, async () => {
+  const script = new Script([{ n1: { kind: 'pid', pid: 1 } }], untilCancelled);
+  await withWorkers(env, script, ['n1'], async () => {
+    const h = await startModel(env.client, { ...base, searchAttributes: true, name: 'conv-listed', duration: '1h', convergeAfter: '1s' }, {});
+    assert.equal(((await h.result()) as ModelingResult).ended, 'converged');
+    await until('the run listed as converged', async () => {
+      const ids: string[] = [];
+      for await (const w of env.client.workflow.list({ query: `VarmorConvergence = 'converged'` })) ids.push(w.workflowId);
+      return ids.includes(h.workflowId);
+    }, 30_000);
   });
 });

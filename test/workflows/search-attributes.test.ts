@@ -58,6 +58,6 @@ test('where the attributes cannot be registered, one line names the fix', async 
   } as unknown as Parameters<typeof ensureSearchAttributes>[0];
   await assert.rejects(ensureSearchAttributes(refusing, 'prod'), {
     message:
-      'Temporal namespace "prod" has no search attributes VarmorTargetNamespace, VarmorWorkload and they cannot be registered from here (7 PERMISSION_DENIED: Request unauthorized.): run `temporal operator search-attribute create --namespace prod --name VarmorTargetNamespace --type Keyword --name VarmorWorkload --type Keyword` as an administrator, or start runs with "searchAttributes": false',
+      'Temporal namespace "prod" has no search attributes VarmorTargetNamespace, VarmorWorkload, VarmorConvergence and they cannot be registered from here (7 PERMISSION_DENIED: Request unauthorized.): run `temporal operator search-attribute create --namespace prod --name VarmorTargetNamespace --type Keyword --name VarmorWorkload --type Keyword --name VarmorConvergence --type Keyword` as an administrator, or start runs with "searchAttributes": false',
   });
 });
