@@ -7,6 +7,8 @@ import { emptyMerged, mergeObjects } from './partial.js';
 export interface LearningInput {
   run: string;
   store: string;
+  /** The window's start, for the curves' intervals (the window so far: start to now). */
+  start: number;
 }
 
 /**
@@ -18,6 +20,6 @@ export function learningActivity(config: { keyring: Keyring }) {
   return async function learningCurve(input: LearningInput): Promise<Learning> {
     const merged = emptyMerged();
     await mergeObjects(await openStore(input.store), config.keyring, [keys.batches(input.run)], merged);
-    return learning(merged.behaviors);
+    return learning(merged.behaviors, { start: input.start, end: Math.max(Date.now(), input.start + 1) });
   };
 }

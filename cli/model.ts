@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import { parse } from 'yaml';
 import type { ArmorProfileModel } from '../core/armorprofilemodel.js';
 import { formatDuration } from '../core/duration.js';
+import { sparkline } from '../core/report-md.js';
 import { describeTarget } from '../core/target.js';
 import { planFromInput, workflowIdFor, type ModelingInput } from '../workflows/input.js';
 import { behaviorModeling, extendUpdate, snapshotUpdate, stopSignal, type ModelingResult, type ModelingStatus } from '../workflows/index.js';
@@ -91,8 +92,12 @@ function renderStatus(id: string, s: ModelingStatus, now: number): string {
   // convergeAfter: the learning curve as the workflow last read it
   const l = s.learning;
   if (l) {
-    const cats = Object.entries(l.counts).map(([c, n]) => [c, String(n), l.lastNew[c as keyof typeof l.lastNew] ? `${formatDuration(Math.max(l.at - l.lastNew[c as keyof typeof l.lastNew]!, 0))} ago` : '']);
-    out.push('', `learning, as of ${formatDuration(Math.max(now - l.at, 0))} ago: last new behavior ${l.newest ? `${formatDuration(Math.max(l.at - l.newest, 0))} before that` : 'never'}`, table(['CATEGORY', 'BEHAVIORS', 'LAST NEW'], cats));
+    const cats = Object.entries(l.counts).map(([c, n]) => {
+      const category = c as keyof typeof l.counts;
+      const last = l.lastNew[category];
+      return [c, String(n), sparkline(l.curves?.[category] ?? []), last ? `${formatDuration(Math.max(now - last, 0))} ago` : ''];
+    });
+    out.push('', `learning (the store as of ${formatDuration(Math.max(now - l.at, 0))} ago): last new behavior ${l.newest ? `${formatDuration(Math.max(now - l.newest, 0))} ago` : 'never'}`, table(['CATEGORY', 'BEHAVIORS', 'CURVE', 'LAST NEW'], cats));
   }
   return out.join('\n');
 }

@@ -82,10 +82,14 @@ export interface Learning {
   /** First-seen time of the newest behavior per category, and over all; 0 when none. */
   lastNew: Partial<Record<Category, number>>;
   newest: number;
+  /** New behaviors per interval of the window so far (20 intervals), per category: the report's curve, live. */
+  curves: Partial<Record<Category, number[]>>;
 }
 
-export function learning(set: BehaviorSet): Learning {
-  const out: Learning = { counts: {}, lastNew: {}, newest: 0 };
+export function learning(set: BehaviorSet, window: { start: number; end: number }): Learning {
+  const c = convergence(set, window);
+  const out: Learning = { counts: {}, lastNew: {}, newest: 0, curves: {} };
+  for (const [category, k] of Object.entries(c.categories)) out.curves[category as Category] = k.curve;
   for (const category of CATEGORIES) {
     const items = Object.values(set[category] ?? {});
     if (items.length === 0) continue;

@@ -23,7 +23,8 @@ function table(head: string[], rows: string[][], what = 'rows'): string[] {
 
 const BARS = '▁▂▃▄▅▆▇█';
 
-function sparkline(curve: number[]): string {
+/** A curve in one line of block characters (· for nothing new). */
+export function sparkline(curve: number[]): string {
   const max = Math.max(1, ...curve);
   return curve.map((n) => (n === 0 ? '·' : BARS[Math.min(7, Math.floor((n / max) * 7.999))]!)).join('');
 }

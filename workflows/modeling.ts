@@ -117,6 +117,9 @@ const merger = proxyActivities<ControllerActivities>({
   retry: { maximumInterval: '1 minute' },
 });
 
+/** How often a run reads its learning curve at most (for model status, and convergeAfter's check). */
+const LEARN_EVERY_MS = 300_000;
+
 /** Above this many nodes the merge is a tree: groups of this many nodes merged by their own activities first. */
 const MERGE_GROUP = 32;
 
@@ -256,7 +259,8 @@ export async function behaviorModeling(input: ModelingInput, carried?: Carried):
   let grants: NonNullable<Resolution['grants']> = carried?.grants ?? {};
   // convergeAfter: the learning curve from the store every so often; the window ends once nothing
   // new came for that long (plus a checkpoint interval, for what a collector has not written yet).
-  const learnEvery = plan.convergeMs === undefined ? Number.POSITIVE_INFINITY : Math.min(Math.max(plan.convergeMs / 4, plan.checkpointMs), 300_000);
+  // Without it the curve is read every 5 minutes, for `model status`.
+  const learnEvery = plan.convergeMs === undefined ? LEARN_EVERY_MS : Math.min(Math.max(plan.convergeMs / 4, plan.checkpointMs), LEARN_EVERY_MS);
   let nextLearn = Date.now() + learnEvery;
   let converged = false;
   for (;;) {
@@ -265,13 +269,13 @@ export async function behaviorModeling(input: ModelingInput, carried?: Carried):
     wake = false;
     const now = Date.now();
     if (stopRequested || now >= status.window.end) break;
-    if (now >= nextLearn && store && patched('converge-window')) {
-      const l = await controller.learningCurve({ run: status.run, store });
+    if (now >= nextLearn && store && (plan.convergeMs !== undefined ? patched('converge-window') : patched('learning-curve'))) {
+      const l = await controller.learningCurve({ run: status.run, store, start: status.window.start });
       const at = Date.now();
       nextLearn = at + learnEvery;
       status.learning = { ...l, at };
-      converged = at - status.window.start >= plan.minMs && at - Math.max(l.newest, status.window.start) >= plan.convergeMs! + plan.checkpointMs;
-      if (plan.searchAttributes && patched('convergence-search-attribute')) {
+      converged = plan.convergeMs !== undefined && at - status.window.start >= plan.minMs && at - Math.max(l.newest, status.window.start) >= plan.convergeMs + plan.checkpointMs;
+      if (plan.convergeMs !== undefined && plan.searchAttributes && patched('convergence-search-attribute')) {
         const state: ConvergenceState = converged ? 'converged' : 'learning';
         upsertSearchAttributes({ [SEARCH_ATTRIBUTE.convergence]: [state] });
       }

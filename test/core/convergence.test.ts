@@ -36,3 +36,16 @@ test('behaviors outside the window land in its first or last interval; unknown t
   assert.deepEqual(c.curve, [1, 1]);
   assert.equal(c.total, 2);
 });
+
+test('learning: counts, first-seen times and curves per category, numbers only', async () => {
+  const { learning } = await import('../../core/convergence.js');
+  const item = (first: number) => ({ first, last: first, n: { 'n/bpf/a': 1 } });
+  const l = learning({ files: { '/a': item(1000), '/b': item(5000) }, syscalls: { read: item(2000) } }, { start: 0, end: 20_000 });
+  assert.deepEqual(l.counts, { files: 2, syscalls: 1 });
+  assert.deepEqual(l.lastNew, { files: 5000, syscalls: 2000 });
+  assert.equal(l.newest, 5000);
+  assert.equal(l.curves.files!.length, 20);
+  assert.equal(l.curves.files![1], 1);
+  assert.equal(l.curves.files![5], 1);
+  assert.ok(!JSON.stringify(l).includes('/a'), 'no behavior leaves the activity');
+});

@@ -27,8 +27,8 @@ test('convergeAfter: the workflow reads the learning curve (numbers only) and en
     assert.ok(script.learned >= 1);
     const shown = await statusCommand(env.client, h.workflowId, false);
     assert.match(shown, /ended: converged/);
-    assert.match(shown, /CATEGORY\s+BEHAVIORS\s+LAST NEW/);
-    assert.match(shown, /syscalls\s+1\s/);
+    assert.match(shown, /CATEGORY\s+BEHAVIORS\s+CURVE\s+LAST NEW/);
+    assert.match(shown, /syscalls\s+1\s+█··\s/);
   });
 });
 

@@ -65,7 +65,7 @@ export class Script {
       learningCurve: async (_input: LearningInput): Promise<Learning> => {
         this.learned++;
         const first = this.firstCollect ?? 0;
-        return { counts: first ? { syscalls: 1 } : {}, lastNew: first ? { syscalls: first } : {}, newest: first };
+        return { counts: first ? { syscalls: 1 } : {}, lastNew: first ? { syscalls: first } : {}, newest: first, curves: first ? { syscalls: [1, 0, 0] } : {} };
       },
     };
   }
