@@ -181,6 +181,14 @@ test('a window over a pod deleted and recreated, the node agent killed and a rol
   assert.equal((await node.cp.kubectl(['-n', 'shop', 'rollout', 'status', 'deploy/web', '--timeout=60s'])).code, 0);
   await new Promise((r) => setTimeout(r, 5000));
   await get('page-2');
+  // a snapshot mid-window: the resource shows the model so far, not ready until the final merge
+  await new Promise((r) => setTimeout(r, 3000)); // a checkpoint interval and more: page-2 is in the store
+  const snapped = await run(process.execPath, [CLI, 'model', 'snapshot', 'shop/web-2'], { env: cli, timeoutMs: 60_000 });
+  assert.equal(snapped.code, 0, snapped.stderr);
+  assert.match(snapped.stdout, /^interim version v\S+-interim of varmor-modeler\/shop\/web-2/);
+  const interim = JSON.parse((await node.cp.kubectl(['-n', 'shop', 'get', 'armorprofilemodels', 'varmor-shop-web-2', '-o', 'json'])).stdout) as { status?: { ready?: boolean }; data: { dynamicResult: { appArmor?: { files?: { path: string }[] } } } };
+  assert.equal(interim.status?.ready, false);
+  for (const p of ['page-1', 'page-2']) assert.ok(interim.data.dynamicResult.appArmor?.files?.some((f) => f.path === `/etc/${p}`), `${p} not in the snapshot`);
   // the node agent killed: its container restarts in its pod, the collector is retried and adopts the pinned state
   const agent = (await node.ns.run('pgrep', ['-f', 'varmor-modeler worker --role node'])).stdout.trim().split('\n').map(Number)[0]!;
   assert.ok(agent > 0);
