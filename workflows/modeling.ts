@@ -274,6 +274,7 @@ export async function behaviorModeling(input: ModelingInput, carried?: Carried):
       const at = Date.now();
       nextLearn = at + learnEvery;
       status.learning = { ...l, at };
+      setCurrentDetails(currentDetails(status));
       converged = plan.convergeMs !== undefined && at - status.window.start >= plan.minMs && at - Math.max(l.newest, status.window.start) >= plan.convergeMs + plan.checkpointMs;
       if (plan.convergeMs !== undefined && plan.searchAttributes && patched('convergence-search-attribute')) {
         const state: ConvergenceState = converged ? 'converged' : 'learning';

@@ -29,6 +29,9 @@ test('convergeAfter: the workflow reads the learning curve (numbers only) and en
     assert.match(shown, /ended: converged/);
     assert.match(shown, /CATEGORY\s+BEHAVIORS\s+CURVE\s+LAST NEW/);
     assert.match(shown, /syscalls\s+1\s+█··\s/);
+    // the Web UI's current details show the same curve
+    const meta = (await h.query('__temporal_workflow_metadata')) as { currentDetails?: string };
+    assert.match(meta.currentDetails ?? '', /\| syscalls \| 1 \| █·· \| \d{4}-/);
   });
 });
 
