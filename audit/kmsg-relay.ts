@@ -1,6 +1,6 @@
-import { chmodSync, closeSync, constants, openSync, readSync, rmSync } from 'node:fs';
+import { chmodSync, rmSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
-import { OVERWRITTEN } from './tail.js';
+import { DeviceSource } from './tail.js';
 
 /** How long the relay waits on an empty ring before it looks again. */
 const IDLE_MS = 50;
@@ -20,34 +20,21 @@ export function relayKmsg(socketPath: string, device = '/dev/kmsg'): Server {
 }
 
 function stream(socket: Socket, device: string): void {
-  let fd: number;
-  try {
-    fd = openSync(device, constants.O_RDONLY | constants.O_NONBLOCK);
-  } catch (err) {
-    socket.destroy(err as Error);
-    return;
-  }
-  const buf = Buffer.allocUnsafe(8192);
+  const source = new DeviceSource(device);
   let open = true;
   socket.on('close', () => (open = false));
   socket.on('error', () => (open = false));
   const pump = () => {
     for (;;) {
-      if (!open) return closeSync(fd);
-      let line: string;
+      if (!open) return source.close();
+      let line: string | undefined;
       try {
-        const n = readSync(fd, buf, 0, buf.length, null);
-        const nl = buf.indexOf(10);
-        line = buf.toString('latin1', 0, nl >= 0 && nl < n ? nl : n);
-      } catch (e) {
-        const code = (e as NodeJS.ErrnoException).code;
-        if (code === 'EAGAIN') return void setTimeout(pump, IDLE_MS);
-        if (code !== 'EPIPE') {
-          socket.destroy(e as Error);
-          return closeSync(fd);
-        }
-        line = OVERWRITTEN;
+        line = source.read();
+      } catch (err) {
+        socket.destroy(err as Error);
+        return source.close();
       }
+      if (line === undefined) return void setTimeout(pump, IDLE_MS);
       if (!socket.write(`${line}\n`, 'latin1')) return void socket.once('drain', pump);
     }
   };

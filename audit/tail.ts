@@ -245,8 +245,8 @@ interface RecordSource {
   close(): void;
 }
 
-/** /dev/kmsg itself: one record per read(2), without blocking. */
-class DeviceSource implements RecordSource {
+/** /dev/kmsg itself: one record per read(2), without blocking (the relay reads it so too). */
+export class DeviceSource implements RecordSource {
   private fd = -1;
   private readonly buf = Buffer.allocUnsafe(8192);
 
