@@ -105,11 +105,12 @@ image: system build bpf .tools/bin/varmor-s3 $(VENV)/bin/temporal
 demo: setup
 	@demo/run.sh
 
-# Test files only (helpers next to them are not tests); one file at a time: many share the kernel's BPF and runc.
+# Test files only (helpers next to them are not tests); one file at a time, each under a deadline
+# (tools/run-tests.sh): many share the kernel's BPF and runc.
 TESTS = $(shell find dist/test test/bpf test/image -name '*.test.js' -o -name '*.test.mjs' 2>/dev/null | sort)
 
 test: setup lint
-	node --test --test-concurrency=1 $(TESTS)
+	tools/run-tests.sh $(TESTS)
 
 lint: node_modules/.package-lock.json
 	npx eslint .

@@ -48,7 +48,8 @@ export async function profileCommand(path: string, format: ProfileFormat): Promi
   const model = await readModel(path);
   const set = behaviorsFromModel(model);
   const name = model.data.profile?.name || model.metadata.name;
-  const meta = { name: model.metadata.name, namespace: model.metadata.namespace };
+  // SPO's profiles are cluster-scoped: the model's name already carries its namespace.
+  const meta = { name: model.metadata.name };
   const seccomp = seccompProfile(Object.keys(set.syscalls ?? {}), [hostArch()]);
   switch (format) {
     case 'apparmor':

@@ -159,7 +159,8 @@ export function buildOutputs(input: OutputInput): Outputs {
   for (const [category, items] of Object.entries(input.behaviors)) counts[category] = Object.keys(items ?? {}).length;
   // The advice reads raw paths: generalisation only widens what the profile allows.
   const verdicts = advise(input.behaviors, context);
-  const spoAppArmor = spoAppArmorProfile(generalised.set, metadata);
+  const spoMeta = { name: metadata.name, labels: metadata.labels };
+  const spoAppArmor = spoAppArmorProfile(generalised.set, spoMeta, mode === 'enforce' ? 'Enforce' : 'Complain');
   const report: Report = {
     ...(input.interim ? { interim: true } : {}),
     target: input.target,
@@ -195,7 +196,7 @@ export function buildOutputs(input: OutputInput): Outputs {
       { name: 'armorprofilemodel.yaml', content: yaml(model) },
       { name: 'apparmor.profile', content: appArmor.text },
       { name: 'seccomp.json', content: seccompJson },
-      { name: 'spo-seccompprofile.yaml', content: yaml(spoSeccompProfile(seccomp, metadata)) },
+      { name: 'spo-seccompprofile.yaml', content: yaml(spoSeccompProfile(seccomp, spoMeta)) },
       { name: 'spo-apparmorprofile.yaml', content: yaml(spoAppArmor.resource) },
       { name: 'report.json', content: JSON.stringify(report, null, 2) + '\n' },
       { name: 'report.md', content: renderReportMarkdown(report) },

@@ -1,6 +1,7 @@
 /**
- * Security Profiles Operator custom resources (security-profiles-operator.x-k8s.io): SeccompProfile
- * v1beta1 and AppArmorProfile v1alpha1. SPO's AppArmorProfile holds an abstract allow-list, not
+ * Security Profiles Operator custom resources (security-profiles-operator.x-k8s.io), API v1:
+ * SeccompProfile and AppArmorProfile, both cluster-scoped, so the name carries the workload's
+ * namespace (`varmor-<ns>-<name>`) and the metadata has none. SPO's AppArmorProfile holds an abstract allow-list, not
  * profile text, so it is coarser than apparmor.profile: no owner rules, read-only / read-write
  * only, TCP / UDP / raw only. SPO writes the paths into its profile unquoted, so only paths made
  * of `[A-Za-z0-9_./*+@-]` go in (the newer API enforces a similar pattern); the rest are listed
@@ -15,16 +16,18 @@ import type { SeccompProfile } from './seccomp.js';
 
 const GROUP = 'security-profiles-operator.x-k8s.io';
 
+const VERSION = 'v1';
+
+/** Cluster-scoped: a name and labels, no namespace. */
 export interface SpoMeta {
   name: string;
-  namespace: string;
   labels?: Record<string, string>;
 }
 
 export function spoSeccompProfile(profile: SeccompProfile, meta: SpoMeta) {
   // SPO's spec has no defaultErrnoRet; SCMP_ACT_ERRNO already returns EPERM.
   return {
-    apiVersion: `${GROUP}/v1beta1`,
+    apiVersion: `${GROUP}/${VERSION}`,
     kind: 'SeccompProfile',
     metadata: meta,
     spec: { defaultAction: profile.defaultAction, architectures: profile.architectures, syscalls: profile.syscalls },
@@ -70,11 +73,13 @@ export interface SpoAppArmor {
   omitted: string[];
 }
 
-function appArmorResource(meta: SpoMeta, abstract: Record<string, unknown>) {
-  return { apiVersion: `${GROUP}/v1alpha1`, kind: 'AppArmorProfile', metadata: meta, spec: { abstract } };
+function appArmorResource(meta: SpoMeta, mode: SpoMode, abstract: Record<string, unknown>) {
+  return { apiVersion: `${GROUP}/${VERSION}`, kind: 'AppArmorProfile', metadata: meta, spec: { mode, abstract } };
 }
 
-export function spoAppArmorProfile(set: BehaviorSet, meta: SpoMeta): SpoAppArmor {
+export type SpoMode = 'Enforce' | 'Complain';
+
+export function spoAppArmorProfile(set: BehaviorSet, meta: SpoMeta, mode: SpoMode = 'Enforce'): SpoAppArmor {
   const omitted: string[] = [];
   const executables: string[] = [];
   for (const key of Object.keys(set.executions ?? {}).sort()) {
@@ -114,5 +119,5 @@ export function spoAppArmorProfile(set: BehaviorSet, meta: SpoMeta): SpoAppArmor
     network,
     capability: { allowedCapabilities: caps },
   };
-  return { resource: appArmorResource(meta, abstract), omitted };
+  return { resource: appArmorResource(meta, mode, abstract), omitted };
 }

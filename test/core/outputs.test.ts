@@ -68,22 +68,25 @@ test('the generated profile compiles', { skip: haveParser ? false : 'apparmor_pa
   assert.equal(r.status, 0, r.err);
 });
 
-test('SPO resources: SeccompProfile v1beta1, AppArmorProfile v1alpha1 with only SPO-safe paths', () => {
+test('SPO resources: v1 SeccompProfile and AppArmorProfile, cluster-scoped, with only SPO-safe paths', () => {
   const out = buildOutputs(input(behaviors));
   const sp = parseYaml(out.files.find((f) => f.name === 'spo-seccompprofile.yaml')!.content);
-  assert.equal(sp.apiVersion, 'security-profiles-operator.x-k8s.io/v1beta1');
+  assert.equal(sp.apiVersion, 'security-profiles-operator.x-k8s.io/v1');
+  assert.deepEqual(sp.metadata, { name: 'varmor-shop-cart', labels: { 'app.kubernetes.io/managed-by': 'varmor-modeler' } });
   assert.equal(sp.kind, 'SeccompProfile');
   assert.equal(sp.spec.defaultAction, 'SCMP_ACT_ERRNO');
   assert.equal(sp.spec.defaultErrnoRet, undefined);
   assert.ok(sp.spec.syscalls[0].names.includes('accept4'));
   const aa = parseYaml(out.files.find((f) => f.name === 'spo-apparmorprofile.yaml')!.content);
-  assert.equal(aa.apiVersion, 'security-profiles-operator.x-k8s.io/v1alpha1');
+  assert.equal(aa.apiVersion, 'security-profiles-operator.x-k8s.io/v1');
+  assert.equal(aa.metadata.namespace, undefined);
+  assert.equal(aa.spec.mode, 'Enforce');
   assert.deepEqual(aa.spec.abstract.filesystem.readOnlyPaths, ['/etc/ssl/certs/ca.pem', '/proc/*/status']);
   assert.deepEqual(aa.spec.abstract.capability.allowedCapabilities, ['net_bind_service']);
   assert.deepEqual(aa.spec.abstract.network.allowedProtocols, { allowTcp: true, allowUdp: false });
   assert.deepEqual(out.report.spo.omitted, ['files /data/x|y']);
   // A read-only pattern that overlaps a written one must not get SPO's deny-write twin.
-  const { resource } = spoAppArmorProfile({ files: { '/tmp/**': it(0, { perms: ['read'] }), '/tmp/a/*': it(0, { perms: ['write'] }) } }, { name: 'x', namespace: 'y' });
+  const { resource } = spoAppArmorProfile({ files: { '/tmp/**': it(0, { perms: ['read'] }), '/tmp/a/*': it(0, { perms: ['write'] }) } }, { name: 'x' });
   assert.deepEqual(resource.spec.abstract.filesystem, { readOnlyPaths: [], readWritePaths: ['/tmp/a/*'] });
   assert.deepEqual((resource.spec.abstract.executable as { allowedLibraries: string[] }).allowedLibraries, ['/tmp/**']);
 });
