@@ -1,6 +1,6 @@
 import { profileName } from '../core/armorprofilemodel.js';
 import { MODELING_QUIET_SYSCALLS, type SeccompProfile } from '../core/seccomp.js';
-import { SCMP_ARCH, syscallNumber, type Arch } from '../core/syscalls.js';
+import { PROFILE_ARCHES, syscallNumber, type Arch } from '../core/syscalls.js';
 
 /**
  * The profiles that put a target into modeling state: everything it does is allowed and logged
@@ -13,8 +13,6 @@ export const KUBELET_SECCOMP_ROOT = '/var/lib/kubelet/seccomp';
 export const SECCOMP_SUBDIR = 'varmor-modeler';
 export const APPARMOR_DIR = '/etc/apparmor.d';
 
-/** 32-bit ABIs a node can also run: listing them logs their calls instead of killing on a foreign arch. */
-const SUB_ARCHES: Record<Arch, string[]> = { x86_64: ['SCMP_ARCH_X86', 'SCMP_ARCH_X32'], aarch64: ['SCMP_ARCH_ARM'] };
 
 export interface ModelingProfiles {
   appArmor: {
@@ -57,7 +55,7 @@ export function modelingSeccomp(profile: string, arch: Arch, root = KUBELET_SECC
   return {
     localhostProfile,
     path: `${root}/${localhostProfile}`,
-    profile: { defaultAction: 'SCMP_ACT_LOG', architectures: [SCMP_ARCH[arch], ...SUB_ARCHES[arch]], syscalls: [{ names: quiet, action: 'SCMP_ACT_ALLOW' }] },
+    profile: { defaultAction: 'SCMP_ACT_LOG', architectures: PROFILE_ARCHES[arch], syscalls: [{ names: quiet, action: 'SCMP_ACT_ALLOW' }] },
   };
 }
 

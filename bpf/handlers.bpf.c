@@ -358,6 +358,22 @@ __noinline int h_ns(__u32 slot, __u32 op, __u64 flags, long ret)
 	return orec_send(slot, REC_NS, 0, mix(flags, ((ret == 0) << 2) | op), 1);
 }
 
+/* ---- arguments ------------------------------------------------------------- */
+
+/* one object per (syscall, values): the first attempt is reported, repeats counted */
+__noinline int h_arg(__u32 slot, __u32 nr, __u64 value, __u32 value2, long ret)
+{
+	struct scratch *s = get_scratch();
+	if (!s)
+		return 0;
+	struct obj_rec *r = orec_init(s, REC_ARG, slot);
+	r->a = nr;
+	r->b = value2;
+	r->d = value;
+	r->ret = ret;
+	return orec_send(slot, REC_ARG, 0, mix(value, ((__u64)nr << 32) | value2), 1);
+}
+
 /* kernels before ns_common.ns_type (6.18) kept the type in the ops */
 struct proc_ns_operations___old {
 	int type;

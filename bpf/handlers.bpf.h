@@ -34,6 +34,8 @@ int h_local(__u32 slot, long fd, __u32 op);
 int h_mount(__u32 slot, struct mount_ev *e);
 int h_ns(__u32 slot, __u32 op, __u64 flags, long ret);
 int h_setns(__u32 slot, long fd, __u32 nstype, long ret);
+/* a syscall argument (and a second one) a seccomp rule can compare */
+int h_arg(__u32 slot, __u32 nr, __u64 value, __u32 value2, long ret);
 /* ptrace-mediated access to another process */
 int h_ptrace(__u32 slot, long request);
 int h_process_vm(__u32 slot, long pid, __u32 op, long ret);

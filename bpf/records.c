@@ -100,7 +100,7 @@ static void print_obj(int target, const struct obj_rec *r, size_t size)
 					    [REC_SOCKET] = "socket",   [REC_CONNECT] = "connect",
 					    [REC_BIND] = "bind",       [REC_SIGNAL] = "signal",
 					    [REC_PTRACE] = "ptrace",   [REC_MOUNT] = "mount",
-					    [REC_NS] = "namespace"};
+					    [REC_NS] = "namespace",    [REC_ARG] = "arg"};
 	size_t dlen = size - offsetof(struct obj_rec, data);
 	bool unresolved = false;
 	static char data[OBJ_DATA]; /* the ring buffer is mapped read-only: normalise a copy */
@@ -193,6 +193,10 @@ static void print_obj(int target, const struct obj_rec *r, size_t size)
 		put_flags("types", r->d, NS_FLAGS);
 		printf(",\"ret\":%d", r->ret);
 		break;
+	case REC_ARG: /* hex: a 64-bit value is past what a JSON number keeps exactly */
+		printf(",\"nr\":%u,\"value\":\"0x%llx\",\"value2\":\"0x%x\",\"ret\":%d", r->a,
+		       (unsigned long long)r->d, r->b, r->ret);
+		break;
 	}
 	if (r->flags & OBJ_PATH_TRUNCATED)
 		printf(",\"path_truncated\":true");
@@ -229,6 +233,7 @@ static int on_record(void *data, size_t size)
 	case REC_PTRACE:
 	case REC_MOUNT:
 	case REC_NS:
+	case REC_ARG:
 		if (size < offsetof(struct obj_rec, data) || size > sizeof(struct obj_rec))
 			return 0;
 		print_obj(target, data, size);

@@ -25,6 +25,7 @@ enum {
 	NR_rt_sigreturn = 15, NR_fork = 57, NR_vfork = 58, NR_exit = 60, NR_exit_group = 231,
 	NR_mprotect = 10, NR_process_vm_readv = 310, NR_process_vm_writev = 311,
 	NR_open_tree = 428, NR_move_mount = 429,
+	NR_ioctl = 16, NR_setsockopt = 54, NR_getsockopt = 55, NR_personality = 135, NR_prctl = 157,
 };
 #elif defined(__TARGET_ARCH_arm64)
 #define SYSCALL_NR(regs) ((regs)->syscallno)
@@ -42,6 +43,7 @@ enum {
 	NR_rt_sigreturn = 139, NR_fork = -13, NR_vfork = -14, NR_exit = 93, NR_exit_group = 94,
 	NR_mprotect = 226, NR_process_vm_readv = 270, NR_process_vm_writev = 271,
 	NR_open_tree = 428, NR_move_mount = 429,
+	NR_ioctl = 29, NR_setsockopt = 208, NR_getsockopt = 209, NR_personality = 92, NR_prctl = 167,
 };
 #else
 #error "syscall numbers for this architecture are missing"

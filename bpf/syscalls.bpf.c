@@ -28,7 +28,8 @@
 	 HB(NR_sendto, w) | HB(NR_sendmsg, w) | HB(NR_bind, w) | HB(NR_listen, w) | HB(NR_ptrace, w) |       \
 	 HB(NR_mount, w) | HB(NR_umount2, w) | HB(NR_unshare, w) | HB(NR_setns, w) | HB(NR_clone, w) |      \
 	 HB(NR_clone3, w) | HB(NR_mprotect, w) | HB(NR_process_vm_readv, w) | HB(NR_process_vm_writev, w) | \
-	 HB(NR_open_tree, w) | HB(NR_move_mount, w))
+	 HB(NR_open_tree, w) | HB(NR_move_mount, w) | HB(NR_ioctl, w) | HB(NR_setsockopt, w) |           \
+	 HB(NR_getsockopt, w) | HB(NR_personality, w) | HB(NR_prctl, w))
 static const __u64 handled_bits[SYSCALL_WORDS] = {
 	HANDLED_WORD(0), HANDLED_WORD(1), HANDLED_WORD(2), HANDLED_WORD(3),
 	HANDLED_WORD(4), HANDLED_WORD(5), HANDLED_WORD(6), HANDLED_WORD(7),
@@ -305,6 +306,19 @@ int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 	case NR_clone:
 		if (ret > 0 && (ARG1 & CLONE_NEW_MASK))
 			h_ns(slot, OP_UNSHARE, ARG1 & CLONE_NEW_MASK, 0);
+		break;
+	/* ---- arguments a seccomp rule compares; attempts, whatever the result
+	 * (the filter decides before the call runs) ---- */
+	case NR_personality:
+	case NR_prctl:
+		h_arg(slot, nr, ARG1, 0, ret);
+		break;
+	case NR_ioctl:
+		h_arg(slot, nr, ARG2, 0, ret);
+		break;
+	case NR_setsockopt:
+	case NR_getsockopt:
+		h_arg(slot, nr, ARG2, (__u32)ARG3, ret);
 		break;
 	case NR_clone3:
 		if (ret > 0) {

@@ -89,6 +89,7 @@ enum rec_type {
 	REC_NS = 14,
 	REC_CONTAINER = 15, /* fork_rec: a new container of a pod target exec'd (see `podcg`) */
 	REC_CAP_NOAUDIT = 16, /* obj_rec like REC_CAP: a check that only probes the privilege */
+	REC_ARG = 17,         /* obj_rec: a syscall argument a seccomp rule can compare */
 };
 
 /* rec_hdr.flags */
@@ -225,6 +226,8 @@ enum perm_bit {
  *            bits 1 read, 2 trace
  *   MOUNT:   a = op, d = flags; data = path (len1), fstype (len2), source (c bytes, move); ret
  *   NS:      a = op, d = CLONE_NEW* flags (unshare, clone) or nstype (setns); ret
+ *   ARG:     a = syscall nr, d = its compared argument, b = the second one (see
+ *            on_sys_exit: personality, prctl, ioctl, setsockopt, getsockopt); ret
  */
 struct obj_rec {
 	struct rec_hdr h;

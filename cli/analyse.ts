@@ -50,7 +50,7 @@ export async function profileCommand(path: string, format: ProfileFormat): Promi
   const name = model.data.profile?.name || model.metadata.name;
   // SPO's profiles are cluster-scoped: the model's name already carries its namespace.
   const meta = { name: model.metadata.name };
-  const seccomp = seccompProfile(Object.keys(set.syscalls ?? {}), [hostArch()]);
+  const { profile: seccomp } = seccompProfile(set, hostArch());
   switch (format) {
     case 'apparmor':
       return appArmorProfile(set, { name }).text;

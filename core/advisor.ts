@@ -10,6 +10,7 @@ import type { BehaviorSet, Category, Item } from './behavior.js';
 import { capability, granted } from './capabilities.js';
 import { evidence, type Evidence } from './evidence.js';
 import { endpoint, socketKind } from './net.js';
+import { parseArgsEntry } from './syscall-args.js';
 
 /** What behavior cannot show; undefined means not declared. */
 export interface Context {
@@ -36,6 +37,8 @@ interface Matcher {
   ports?: number[];
   domains?: string[];
   protocols?: string[];
+  /** syscalls: the argument tuples the rule refuses, as `sets.args` writes them (core/syscall-args.ts). */
+  args?: string[];
 }
 
 export interface BuiltinRule {
@@ -89,6 +92,15 @@ function index(set: BehaviorSet): Partial<Record<Category, Indexed>> {
   return out;
 }
 
+const tupleOf = (syscall: string, entry: string) => parseArgsEntry(syscall, entry)?.join(',') ?? '';
+const refusedArgs = (syscall: string, entries: string[]) => new Set(entries.map((e) => tupleOf(syscall, e)));
+
+/** A rule on syscall arguments is judged exactly when it names the tuples it refuses and every conflicting call's arguments were recorded. */
+function judgedExactly(rule: BuiltinRule, set: BehaviorSet, found: Evidence[]): boolean {
+  if (!rule.unsafeWhen.every((m) => m.category === 'syscalls' && m.args)) return false;
+  return found.every((e) => e.category === 'syscalls' && (set.syscalls?.[e.key]?.sets?.args?.length ?? 0) > 0);
+}
+
 function matches(m: Matcher, re: RegExp | undefined, key: string, item: Item, texts: string[]): boolean {
   const sets = item.sets ?? {};
   switch (m.category) {
@@ -100,6 +112,8 @@ function matches(m: Matcher, re: RegExp | undefined, key: string, item: Item, te
       return granted(sets.verdict) && (!m.names || m.names.includes(cap)) && !(m.except ?? []).includes(cap);
     }
     case 'syscalls':
+      // Without recorded arguments any call may be one the rule refuses.
+      return (!m.names || m.names.includes(key)) && (!m.args || !sets.args?.length || sets.args.some((a) => refusedArgs(key, m.args!).has(tupleOf(key, a))));
     case 'namespaces':
       return !m.names || m.names.includes(key);
     case 'mounts': {
@@ -165,7 +179,7 @@ function judge(rule: BuiltinRule, set: BehaviorSet, idx: Partial<Record<Category
     const parts: string[] = [];
     if (clash.length) parts.push(`the workload is declared ${clash.join(', ')}`);
     if (found.length) parts.push(`${found.length} observed behavior${found.length === 1 ? '' : 's'} conflict${found.length === 1 ? 's' : ''}, first ${found[0]!.key}`);
-    const caveat = rule.argumentFiltered && found.length ? ' (the rule filters on syscall arguments the model does not keep, so the conflict may be false)' : '';
+    const caveat = rule.argumentFiltered && found.length && !judgedExactly(rule, set, found) ? ' (the rule filters on syscall arguments the model does not keep, so the conflict may be false)' : '';
     return { ...base, verdict: 'unsafe', reason: `Unsafe: ${parts.join('; ')}${caveat}.`, conflicts: found.slice(0, MAX_EVIDENCE), conflictCount: found.length };
   }
   const open = (rule.conflictsWith ?? []).filter((flag) => context[flag as keyof Context] === undefined);

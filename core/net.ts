@@ -11,7 +11,13 @@ export interface SocketKind {
   protocol: string;
 }
 
-const DOMAIN_NUMBERS: Record<string, string> = { '1': 'unix', '2': 'inet', '10': 'inet6', '16': 'netlink', '17': 'packet', '38': 'alg', '40': 'vsock', '44': 'xdp' };
+/** Address families by the name AppArmor gives them, with their AF_* number (linux/socket.h). */
+export const FAMILY_NUMBERS: Readonly<Record<string, number>> = {
+  unix: 1, inet: 2, ax25: 3, ipx: 4, appletalk: 5, netrom: 6, bridge: 7, atmpvc: 8, x25: 9, inet6: 10, rose: 11, decnet: 12, netbeui: 13, security: 14, key: 15,
+  netlink: 16, packet: 17, ash: 18, econet: 19, atmsvc: 20, rds: 21, sna: 22, irda: 23, pppox: 24, wanpipe: 25, llc: 26, ib: 27, mpls: 28, can: 29, tipc: 30,
+  bluetooth: 31, iucv: 32, rxrpc: 33, isdn: 34, phonet: 35, ieee802154: 36, caif: 37, alg: 38, nfc: 39, vsock: 40, kcm: 41, qipcrtr: 42, smc: 43, xdp: 44, mctp: 45,
+};
+const DOMAIN_NUMBERS: Record<string, string> = Object.fromEntries(Object.entries(FAMILY_NUMBERS).map(([n, v]) => [String(v), n]));
 const TYPE_NUMBERS: Record<string, string> = { '1': 'stream', '2': 'dgram', '3': 'raw', '4': 'rdm', '5': 'seqpacket', '10': 'packet' };
 const PROTOCOL_NUMBERS: Record<string, string> = { '1': 'icmp', '6': 'tcp', '17': 'udp', '58': 'icmpv6', '255': 'raw' };
 
@@ -24,6 +30,13 @@ export const APPARMOR_TYPES: ReadonlySet<string> = new Set(['stream', 'dgram', '
 function name(text: string, numbers: Record<string, string>, prefix: RegExp): string {
   const t = text.trim().toLowerCase().replace(prefix, '');
   return numbers[t] ?? (t === 'local' ? 'unix' : t);
+}
+
+/** A socket kind's protocol as its number: `tcp` → 6, `9` → 9; undefined for a name not known. */
+export function protocolNumber(protocol: string): number | undefined {
+  if (/^\d+$/.test(protocol)) return Number(protocol);
+  const n = Object.entries(PROTOCOL_NUMBERS).find(([, name]) => name === protocol)?.[0];
+  return n === undefined ? undefined : Number(n);
 }
 
 export function socketKind(key: string): SocketKind {

@@ -6,11 +6,11 @@ import { appArmorProfile, type ProfileRule, type Skipped } from './apparmor.js';
 import { convergence, type Convergence } from './convergence.js';
 import { generalise, type AppliedRule } from './generalise.js';
 import { renderReportMarkdown } from './report-md.js';
-import { seccompProfile } from './seccomp.js';
+import { allowedNames, seccompProfile, type SeccompExplain, type SeccompProfile } from './seccomp.js';
 import { syscallSources, type SyscallSources } from './sources.js';
 import { adviseSecurityContext, type SecurityContextAdvice } from './security-context.js';
 import { spoAppArmorProfile, spoSeccompProfile } from './spo.js';
-import type { Arch } from './syscalls.js';
+import { ALL_ARCHES, type Arch } from './syscalls.js';
 
 /** Why a window ended: its duration reached, converged, stopped by a user, the target gone. */
 export type WindowEnd = 'duration' | 'converged' | 'stopped' | 'target-gone';
@@ -96,7 +96,12 @@ export interface Report {
   generalisation: AppliedRule[];
   /** The AppArmor profile, every rule with the behaviors behind it. */
   appArmor: { mode: 'enforce' | 'complain'; rules: ExplainedRule[]; skipped: Skipped[] };
-  seccomp: { syscalls: number };
+  /**
+   * The recording architecture's profile: syscalls allowed (by name or for some arguments), rules,
+   * and how each narrowable syscall is allowed; `arches`: every architecture's profile in brief,
+   * with the recorded syscalls it has no counterpart for.
+   */
+  seccomp: { arch: Arch; syscalls: number; rules: number } & SeccompExplain & { arches: Record<string, { syscalls: number; rules: number; unmapped: string[] }> };
   /** The syscalls by collector: the tracer's against the audit log's, and what each missed. */
   sources: { syscalls: SyscallSources };
   advice: { counts: VerdictCounts; verdicts: Verdict[] };
@@ -128,6 +133,11 @@ function status(nodes: NodeOutcome[]): ModelStatus {
   return s;
 }
 
+/** Syscalls a profile allows (by name or for some arguments) and its rules (one per name and argument set). */
+function sizeOf(p: SeccompProfile): { syscalls: number; rules: number } {
+  return { syscalls: allowedNames(p).length, rules: p.syscalls.reduce((n, r) => n + r.names.length, 0) };
+}
+
 export function buildOutputs(input: OutputInput): Outputs {
   const profile = profileName(input.namespace, input.name);
   const mode = input.mode ?? 'enforce';
@@ -135,7 +145,10 @@ export function buildOutputs(input: OutputInput): Outputs {
   const generalised = generalise(input.behaviors);
   const result = dynamicResult(generalised.set, profile);
   const appArmor = appArmorProfile(generalised.set, { name: profile, mode });
-  const seccomp = seccompProfile(result.seccomp?.syscalls ?? [], input.arches);
+  // One profile per architecture from the same recording; seccomp.json is the recording nodes' own.
+  const primary = input.arches[0] ?? ALL_ARCHES[0]!;
+  const byArch = new Map(ALL_ARCHES.map((a) => [a, seccompProfile(generalised.set, a)]));
+  const { profile: seccomp, explain: seccompExplain } = byArch.get(primary)!;
   const seccompJson = JSON.stringify(seccomp, null, 2) + '\n';
   const metadata = {
     name: objectName(profile),
@@ -181,7 +194,12 @@ export function buildOutputs(input: OutputInput): Outputs {
     context,
     generalisation: generalised.applied,
     appArmor: { mode, rules: appArmor.rules.map(({ text, ...rest }) => ({ rule: text, ...rest })), skipped: appArmor.skipped },
-    seccomp: { syscalls: seccomp.syscalls[0]?.names.length ?? 0 },
+    seccomp: {
+      arch: primary,
+      ...sizeOf(seccomp),
+      ...seccompExplain,
+      arches: Object.fromEntries([...byArch].map(([a, g]) => [a, { ...sizeOf(g.profile), unmapped: g.explain.unmapped }])),
+    },
     sources: { syscalls: syscallSources(input.behaviors) },
     advice: { counts: countVerdicts(verdicts), verdicts },
     securityContext: adviseSecurityContext(input.behaviors, { writablePaths: input.writablePaths, arches: input.arches, localhostProfile: `${profile}.json` }),
@@ -196,6 +214,7 @@ export function buildOutputs(input: OutputInput): Outputs {
       { name: 'armorprofilemodel.yaml', content: yaml(model) },
       { name: 'apparmor.profile', content: appArmor.text },
       { name: 'seccomp.json', content: seccompJson },
+      ...[...byArch].map(([a, g]) => ({ name: `seccomp.${a}.json`, content: JSON.stringify(g.profile, null, 2) + '\n' })),
       { name: 'spo-seccompprofile.yaml', content: yaml(spoSeccompProfile(seccomp, spoMeta)) },
       { name: 'spo-apparmorprofile.yaml', content: yaml(spoAppArmor.resource) },
       { name: 'report.json', content: JSON.stringify(report, null, 2) + '\n' },

@@ -1,14 +1,34 @@
 import baseline from './data/seccomp-baseline.json' with { type: 'json' };
 import equivalents from './data/seccomp-equivalents.json' with { type: 'json' };
 import runtimeDefaultData from './data/runtime-default-syscalls.json' with { type: 'json' };
-import { SCMP_ARCH, syscallNumber, type Arch } from './syscalls.js';
+import archMap from './data/syscall-arch-map.json' with { type: 'json' };
+import type { BehaviorSet } from './behavior.js';
+import { FAMILY_NUMBERS, protocolNumber, socketKind } from './net.js';
+import { CLONE_NEW_MASK, LOW32, NAMESPACE_FLAGS, parseArgsEntry, RECORDED_ARGS } from './syscall-args.js';
+import { PROFILE_ARCHES, syscallNumber, type Arch } from './syscalls.js';
+
+/** One comparison of a rule, in the OCI runtime-spec form (MASKED_EQ: (arg & value) == valueTwo). */
+export interface SeccompArg {
+  index: number;
+  value: number;
+  valueTwo: number;
+  op: 'SCMP_CMP_MASKED_EQ';
+}
+
+export interface SeccompRule {
+  names: string[];
+  action: 'SCMP_ACT_ALLOW' | 'SCMP_ACT_LOG' | 'SCMP_ACT_ERRNO';
+  /** All must hold for the rule to match (a syscall with several rules matches any of them). */
+  args?: SeccompArg[];
+  errnoRet?: number;
+}
 
 /** The seccomp profile format of runc's config.json and of Kubernetes localhost profiles. */
 export interface SeccompProfile {
   defaultAction: 'SCMP_ACT_ERRNO' | 'SCMP_ACT_LOG' | 'SCMP_ACT_ALLOW';
   defaultErrnoRet?: number;
   architectures: string[];
-  syscalls: { names: string[]; action: 'SCMP_ACT_ALLOW' | 'SCMP_ACT_LOG' }[];
+  syscalls: SeccompRule[];
 }
 
 /**
@@ -21,7 +41,14 @@ export const MODELING_QUIET_SYSCALLS: readonly string[] = ['open', 'openat', 'op
 /** Syscalls allowed beyond the observed ones, with the reason for each (see the data file). */
 export const BASELINE_SYSCALLS: Readonly<Record<string, string>> = baseline.syscalls;
 
+/** Argument values the runtime passes after the filter, by syscall (see the data file). */
+const BASELINE_ARGS = baseline.arguments as unknown as Record<string, Record<string, string>>;
+
 const EPERM = 1;
+const ENOSYS = 38;
+
+/** A syscall narrowed to this many distinct argument tuples at most; above, the name alone (said in the report). */
+export const MAX_ARG_VALUES = 64;
 
 /** Groups of interchangeable syscalls, with the reason (see the data file). */
 export const EQUIVALENT_SYSCALLS: readonly { names: readonly string[]; why: string }[] = equivalents.groups;
@@ -36,20 +63,161 @@ export function equivalentsOf(names: ReadonlySet<string>, arches: readonly Arch[
   return out;
 }
 
+/** How the profile allows each syscall it could narrow, for the report. */
+export interface SeccompExplain {
+  /** Syscalls allowed for every argument. */
+  byName: number;
+  /** Syscalls allowed only with the arguments seen: how many rules, and what they allow. */
+  byArgument: { syscall: string; rules: number; allows: string }[];
+  /** Syscalls a rule could narrow by argument that the profile allows by name, and why. */
+  nameOnly: { syscall: string; why: string }[];
+  /** Syscalls answered with an error other than EPERM, and why. */
+  answered: { syscall: string; errno: string; why: string }[];
+  /** Observed syscalls this architecture lacks, with no counterpart on it (a recording made on another one). */
+  unmapped: string[];
+}
+
+export interface GeneratedSeccomp {
+  profile: SeccompProfile;
+  explain: SeccompExplain;
+}
+
+const masked = (index: number, value: number, mask = LOW32): SeccompArg => ({ index, value: mask, valueTwo: value >>> 0, op: 'SCMP_CMP_MASKED_EQ' });
+const hex = (n: number) => `0x${n.toString(16)}`;
+
+type Narrowed = { rules: SeccompArg[][]; allows: string } | { why: string };
+
+/** socket: the address families seen (netlink: its protocols seen). */
+function socketRules(set: BehaviorSet): Narrowed {
+  const kinds = Object.keys(set.sockets ?? {}).map(socketKind);
+  if (kinds.length === 0) return { why: 'no socket kind recorded' };
+  const families = new Map<number, Set<number> | 'any'>();
+  for (const k of kinds) {
+    const family = FAMILY_NUMBERS[k.domain] ?? (/^\d+$/.test(k.domain) ? Number(k.domain) : undefined);
+    if (family === undefined) return { why: `socket family ${k.domain} has no number here` };
+    const protocol = family === FAMILY_NUMBERS.netlink ? protocolNumber(k.protocol) : undefined;
+    const seen = families.get(family);
+    if (protocol === undefined || seen === 'any') families.set(family, 'any');
+    else families.set(family, (seen ?? new Set()).add(protocol));
+  }
+  const rules: SeccompArg[][] = [];
+  const allows: string[] = [];
+  for (const [family, protocols] of [...families].sort((a, b) => a[0] - b[0])) {
+    const name = Object.entries(FAMILY_NUMBERS).find(([, v]) => v === family)?.[0] ?? String(family);
+    if (protocols === 'any') {
+      rules.push([masked(0, family)]);
+      allows.push(name);
+    } else {
+      for (const p of [...protocols].sort((a, b) => a - b)) rules.push([masked(0, family), masked(2, p)]);
+      allows.push(`${name} (protocol ${[...protocols].sort((a, b) => a - b).join(', ')})`);
+    }
+  }
+  return { rules, allows: `families ${allows.join(', ')}` };
+}
+
+/** The CLONE_NEW* flags the workload created namespaces with (clone or unshare). */
+function createdNamespaces(set: BehaviorSet): number {
+  let flags = 0;
+  for (const t of set.namespaces?.unshare?.sets?.types ?? []) flags |= NAMESPACE_FLAGS[t] ?? CLONE_NEW_MASK;
+  return flags >>> 0;
+}
+
+/** clone / unshare: no namespace flag beyond those the workload created namespaces with. */
+function namespaceRules(created: number): Narrowed {
+  const refused = (CLONE_NEW_MASK & ~created) >>> 0;
+  if (refused === 0) return { why: 'every namespace type was created' };
+  const kept = Object.entries(NAMESPACE_FLAGS).filter(([, f]) => created & f).map(([n]) => n);
+  return { rules: [[masked(0, 0, refused)]], allows: kept.length ? `namespace flags ${kept.join(', ')} only` : 'no namespace flags' };
+}
+
+/** The recorded argument tuples of a syscall (and the runtime's own), or why it stays by name. */
+function recordedRules(syscall: string, set: BehaviorSet): Narrowed {
+  const indexes = RECORDED_ARGS[syscall]!;
+  const item = set.syscalls?.[syscall];
+  const entries = [...(item ? (item.sets?.args ?? []) : []), ...Object.keys(BASELINE_ARGS[syscall] ?? {})];
+  if (item && !item.sets?.args?.length) return { why: 'no argument recorded (a collector that does not record them saw it)' };
+  const tuples = new Map<string, number[]>();
+  for (const e of entries) {
+    const values = parseArgsEntry(syscall, e);
+    if (!values) return { why: `argument record ${JSON.stringify(e).slice(0, 40)} is not the recorded shape` };
+    tuples.set(values.join(','), values);
+  }
+  if (tuples.size > MAX_ARG_VALUES) return { why: `${tuples.size} distinct values seen, more than ${MAX_ARG_VALUES}` };
+  if (tuples.size === 0) return { why: 'never called' };
+  const sorted = [...tuples.values()].sort((a, b) => a.join(',').localeCompare(b.join(','), 'en', { numeric: true }));
+  const what = indexes.length === 1 ? `${syscall === 'ioctl' ? 'requests' : 'values'} ${sorted.map((v) => hex(v[0]!)).join(', ')}` : `(level, name) ${sorted.map((v) => `(${v.join(', ')})`).join(', ')}`;
+  return { rules: sorted.map((v) => v.map((x, i) => masked(indexes[i]!, x))), allows: what };
+}
+
+/** What a name another architecture lacks is called there (see the data file). */
+const ARCH_MAP: Readonly<Record<string, readonly string[]>> = archMap.map;
+
 /**
- * Allow-list profile: the observed syscalls, the runtime baseline and the equivalents of both;
- * everything else fails with EPERM.
+ * The names as `arch` has them: each it knows as is; one it lacks through its equivalence group
+ * (the group's members it has come in with equivalentsOf) or ARCH_MAP; else unmapped.
  */
-export function seccompProfile(observed: Iterable<string>, arches: readonly Arch[]): SeccompProfile {
-  const seen = new Set([...observed, ...Object.keys(BASELINE_SYSCALLS)]);
+function namesOn(arch: Arch, names: ReadonlySet<string>): { names: Set<string>; unmapped: string[] } {
+  const out = new Set<string>();
+  const unmapped: string[] = [];
+  const has = (m: string) => syscallNumber(arch, m) !== undefined;
+  for (const n of names) {
+    if (has(n)) {
+      out.add(n);
+    } else if (!EQUIVALENT_SYSCALLS.some((g) => g.names.includes(n) && g.names.some(has))) {
+      const mapped = (ARCH_MAP[n] ?? []).filter(has);
+      if (mapped.length === 0) unmapped.push(n);
+      for (const m of mapped) out.add(m);
+    }
+  }
+  return { names: out, unmapped: unmapped.sort() };
+}
+
+/**
+ * Allow-list profile for one architecture, from a recording made on any: the observed syscalls,
+ * the runtime baseline and the equivalents of both, as that architecture names them (namesOn);
+ * everything else fails with EPERM. Unless `flat`, a syscall whose arguments the model knows is
+ * allowed only with those (socket families, clone/unshare namespace flags, the recorded arguments
+ * of RECORDED_ARGS), and clone3, whose flags seccomp cannot read, fails with ENOSYS (glibc then
+ * uses clone) unless the workload created namespaces.
+ */
+export function seccompProfile(set: BehaviorSet, arch: Arch, opts: { flat?: boolean } = {}): GeneratedSeccomp {
   // Names the table did not know (`syscall_<nr>`) cannot be expressed by name in the profile.
-  const names = [...new Set([...seen, ...equivalentsOf(seen, arches)])].filter((n) => /^[a-z0-9_]+$/.test(n) && !n.startsWith('syscall_'));
-  return {
-    defaultAction: 'SCMP_ACT_ERRNO',
-    defaultErrnoRet: EPERM,
-    architectures: arches.map((a) => SCMP_ARCH[a]),
-    syscalls: [{ names: names.sort(), action: 'SCMP_ACT_ALLOW' }],
-  };
+  const recorded = new Set([...Object.keys(set.syscalls ?? {}), ...Object.keys(BASELINE_SYSCALLS)].filter((n) => /^[a-z0-9_]+$/.test(n) && !n.startsWith('syscall_')));
+  const { names: seen, unmapped } = namesOn(arch, recorded);
+  const names = [...new Set([...seen, ...equivalentsOf(recorded, [arch])])].sort();
+  const explain: SeccompExplain = { byName: 0, byArgument: [], nameOnly: [], answered: [], unmapped };
+  const profile: SeccompProfile = { defaultAction: 'SCMP_ACT_ERRNO', defaultErrnoRet: EPERM, architectures: PROFILE_ARCHES[arch], syscalls: [] };
+  const narrowed: SeccompRule[] = [];
+  const byName: string[] = [];
+  const created = createdNamespaces(set);
+  for (const name of names) {
+    if (opts.flat) {
+      byName.push(name);
+      continue;
+    }
+    if (name === 'clone3' && created === 0) {
+      narrowed.push({ names: [name], action: 'SCMP_ACT_ERRNO', errnoRet: ENOSYS });
+      explain.answered.push({ syscall: name, errno: 'ENOSYS', why: 'its flags are in memory, where seccomp cannot look; the workload created no namespace, and glibc falls back to clone, whose flags a rule checks' });
+      continue;
+    }
+    const n: Narrowed | undefined =
+      name === 'socket' ? socketRules(set) : name === 'clone' || name === 'unshare' ? namespaceRules(created) : RECORDED_ARGS[name] ? recordedRules(name, set) : undefined;
+    if (n && 'rules' in n) {
+      for (const args of n.rules) narrowed.push({ names: [name], action: 'SCMP_ACT_ALLOW', args });
+      explain.byArgument.push({ syscall: name, rules: n.rules.length, allows: n.allows });
+      continue;
+    }
+    if (n) explain.nameOnly.push({ syscall: name, why: n.why });
+    byName.push(name);
+  }
+  explain.byName = byName.length;
+  profile.syscalls = [{ names: byName, action: 'SCMP_ACT_ALLOW' }, ...narrowed];
+  return { profile, explain };
+}
+
+/** Syscall names a profile allows, with any argument. */
+export function allowedNames(profile: SeccompProfile): string[] {
+  return [...new Set(profile.syscalls.filter((r) => r.action === 'SCMP_ACT_ALLOW').flatMap((r) => r.names))].sort();
 }
 
 const runtimeDefault = runtimeDefaultData as {

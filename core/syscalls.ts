@@ -28,3 +28,13 @@ export function archFromNode(nodeArch: string): Arch {
 
 /** seccomp's SCMP_ARCH_* name for each architecture. */
 export const SCMP_ARCH: Record<Arch, string> = { x86_64: 'SCMP_ARCH_X86_64', aarch64: 'SCMP_ARCH_AARCH64' };
+
+/** Every architecture a profile is generated for. */
+export const ALL_ARCHES = Object.keys(SCMP_ARCH) as Arch[];
+
+/**
+ * The ABIs a profile for the architecture lists, as moby's default profile does: the 32-bit ones
+ * a node of it also runs (names resolve per ABI; an ABI left out would meet the runtime's
+ * bad-architecture action instead of the rules).
+ */
+export const PROFILE_ARCHES: Record<Arch, string[]> = { x86_64: ['SCMP_ARCH_X86_64', 'SCMP_ARCH_X86', 'SCMP_ARCH_X32'], aarch64: ['SCMP_ARCH_AARCH64', 'SCMP_ARCH_ARM'] };

@@ -6,11 +6,12 @@ cd "$(dirname "$0")/.."
 table() { # $1 arch, rest: cpp flags
   local arch=$1; shift
   echo '#include <asm/unistd.h>' | cpp -dM "$@" - 2>/dev/null \
-    | awk '$1=="#define" && $2 ~ /^__NR_/ {print $2, $3}' \
+    | awk '$1=="#define" && $2 ~ /^__NR(3264)?_/ {print $2, $3}' \
     | awk -v arch="$arch" '
         { v[$1]=$2 }
         END {
-          for (k in v) { x=v[k]; while (x in v) x=v[x]; if (x ~ /^[0-9]+$/) { n=substr(k,6); if (n !~ /^(syscalls|arch_specific_syscall)$/) print arch, x, n } }
+          # the generic table names 64-bit variants through __NR3264_* (fcntl, lseek, mmap, fstat, ...)
+          for (k in v) { if (k !~ /^__NR_/) continue; x=v[k]; while (x in v) x=v[x]; if (x ~ /^[0-9]+$/) { n=substr(k,6); if (n !~ /^(syscalls|arch_specific_syscall)$/) print arch, x, n } }
         }'
 }
 {
@@ -19,7 +20,7 @@ table() { # $1 arch, rest: cpp flags
   gen=$(mktemp -d); mkdir -p "$gen/asm"; echo '#define __BITS_PER_LONG 64' > "$gen/asm/bitsperlong.h"
   echo '#include <asm-generic/unistd.h>' > "$gen/asm/unistd.h"
   table aarch64 -nostdinc -I"$gen" -I/usr/include -D__ARCH_WANT_RENAMEAT -D__ARCH_WANT_NEW_STAT \
-    -D__ARCH_WANT_SET_GET_RLIMIT -D__ARCH_WANT_SYS_CLONE3
+    -D__ARCH_WANT_SET_GET_RLIMIT -D__ARCH_WANT_SYS_CLONE3 -D__ARCH_WANT_MEMFD_SECRET
   rm -rf "$gen"
   # Since 5.1 new syscalls take the same number on every architecture; these came after the
   # headers Debian 12 ships (kernel 6.1), and nodes run newer kernels.

@@ -2,7 +2,7 @@
 // under all of their advice at once (test/advice/roundtrip.ts). Needs root (BPF, runc).
 // Run: npm run -s build && node dist/bench/advice/run.js [PROGRAM...] > table.md (progress on stderr)
 import { PROGRAMS } from '../../test/advice/programs.js';
-import { deniedSummary, RUNTIME_DEFAULT_CAPABILITIES, roundTrip, type RoundTrip } from '../../test/advice/roundtrip.js';
+import { deniedSummary, PROBE_CALLS, refusedBySeccomp, RUNTIME_DEFAULT_CAPABILITIES, roundTrip, type ProbeResult, type RoundTrip } from '../../test/advice/roundtrip.js';
 
 const chosen = process.argv.slice(2);
 const unknown = chosen.filter((n) => !PROGRAMS.some((p) => p.name === n));
@@ -10,6 +10,9 @@ if (unknown.length) {
   process.stderr.write(`unknown program ${unknown.join(', ')}; one of ${PROGRAMS.map((p) => p.name).join(', ')}\n`);
   process.exit(2);
 }
+
+/** Which probe calls a profile refused: `clone-newuser, socket-alg` or none. */
+const refusedCalls = (p: ProbeResult) => PROBE_CALLS.filter((c) => refusedBySeccomp(p, c)).join(', ') || 'none';
 
 const show = (v: unknown) => (v === undefined ? '–' : typeof v === 'object' ? JSON.stringify(v) : String(v));
 
@@ -20,7 +23,7 @@ function row(r: RoundTrip): string[] {
   const loose = r.trials.map((t) => `${t.change}: ${t.works ? '**works**' : 'fails'}`).join('; ') || 'none left loose';
   return [
     r.program,
-    `${r.syscalls.ours} / ${r.syscalls.runtimeDefault}`,
+    `${r.syscalls.flat} / ${r.syscalls.ours} in ${r.syscalls.rules} rules (${r.syscalls.narrowed.join(' ')} by argument) / ${r.syscalls.runtimeDefault}`,
     `${caps.length ? caps.join(' ') : 'none'} (${caps.length} of ${RUNTIME_DEFAULT_CAPABILITIES.length})`,
     show(v.readOnlyRootFilesystem),
     show(v.runAsNonRoot),
@@ -29,8 +32,10 @@ function row(r: RoundTrip): string[] {
     show(v.privileged),
     show(v.hostPID),
     `${r.modelled.requests} → ${r.served.requests}`,
-    `${r.served.failures} (${r.withoutProfile.failures})${r.served.runningAtEnd ? '' : ', crashed'}`,
+    `${r.served.failures} (${r.logMode.failures})${r.served.runningAtEnd ? '' : ', crashed'}`,
     denied.length ? `${denied.length}: ${deniedSummary(denied)}` : '0',
+    r.logMode.wouldRefuse.length ? `${r.logMode.wouldRefuse.length}: ${r.logMode.wouldRefuse.join(', ')}` : '0',
+    `${refusedCalls(r.probe.argumentAware)} / ${refusedCalls(r.probe.flat)}`,
     `${r.attack.refused ? 'refused' : '**not refused**'} / ${r.attack.control.allowed ? 'allowed' : '**refused**'}`,
     loose,
     `${r.appArmor.fileRules} file rules; ${r.appArmor.differences.length ? r.appArmor.differences.join('; ') : 'no difference'}`,
@@ -39,7 +44,7 @@ function row(r: RoundTrip): string[] {
 
 const header = [
   'program',
-  'syscalls allowed: ours / RuntimeDefault',
+  'syscalls allowed: flat / argument-aware (rules) / RuntimeDefault',
   'capabilities advised (of the runtime default)',
   'readOnlyRootFilesystem',
   'runAsNonRoot',
@@ -48,8 +53,10 @@ const header = [
   'privileged',
   'hostPID',
   'requests: modelled → under the advice',
-  'failed (without the profile)',
-  'denied syscalls',
+  'failed (log mode: nothing refused)',
+  'denied syscalls (notify)',
+  'would refuse in log mode (by name or argument)',
+  'probe refused: argument-aware / flat',
   '`unshare -U`: profile / control',
   'each loose setting tightened',
   'AppArmor (apparmor_parser -Q -K) vs the model',

@@ -1,6 +1,7 @@
 import { observe, type BehaviorSet, type Category, type Replica } from '../../core/behavior.js';
 import { socketKind } from '../../core/net.js';
 import { pathFromHex } from '../../core/paths.js';
+import { argsEntry, RECORDED_ARGS } from '../../core/syscall-args.js';
 import { syscallName, type Arch } from '../../core/syscalls.js';
 import type { TracerRecord } from './loader.js';
 
@@ -140,6 +141,15 @@ export class Recorder {
       case 'namespace':
         put('namespaces', String(r.op), { types: strings(r.types) });
         break;
+      case 'arg': {
+        // The tracer sends the values hex (past 2^53); the syscall's item keeps each tuple seen.
+        const name = syscallName(this.arch, Number(r.nr));
+        const indexes = RECORDED_ARGS[name];
+        const values = [r.value, r.value2].map((v) => (typeof v === 'string' && /^0x[0-9a-f]{1,16}$/.test(v) ? BigInt(v) : undefined));
+        if (!indexes || values.slice(0, indexes.length).some((v) => v === undefined)) put('unhandled', `arg record of ${name}`);
+        else put('syscalls', name, { args: [argsEntry(values.slice(0, indexes.length) as bigint[])] });
+        break;
+      }
       case 'tallies':
         for (const [oid, n] of Object.entries(r.counts as Record<string, number>)) this.tally(oid, n);
         break;

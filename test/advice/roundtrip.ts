@@ -3,22 +3,27 @@
  * with every piece of the report's advice applied at once (the generated seccomp profile,
  * capabilities, read-only root, no_new_privs, non-root user, PID namespace), drive it with a wider
  * client mix than it was modelled with, count what the profile refused, show that an attack the
- * model never saw is refused (and allowed without the profile), and, for every setting the advice
- * leaves loose, show that tightening it breaks the program.
+ * model never saw is refused (and allowed without the profile), that calls refused by argument
+ * alone (a user namespace through clone, an AF_ALG socket, a personality change) are refused where
+ * the flat, names-only profile let them through, and, for every setting the advice leaves loose,
+ * show that tightening it breaks the program.
  */
 import { chmod, readFile, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import runtimeDefault from '../../core/data/runtime-default-syscalls.json' with { type: 'json' };
-import type { SeccompProfile } from '../../core/seccomp.js';
+import { behaviorsFromModel } from '../../core/from-model.js';
+import { allowedNames, seccompProfile, type SeccompProfile } from '../../core/seccomp.js';
 import type { SecurityContextAdvice } from '../../core/security-context.js';
-import { archFromNode } from '../../core/syscalls.js';
+import { ALL_ARCHES, archFromNode } from '../../core/syscalls.js';
 import { parse as parseYaml } from 'yaml';
 import type { ArmorProfileModel } from '../../core/armorprofilemodel.js';
 import { compiledRules, diffAgainstModel } from '../core/apparmor-parser.js';
-import { startCli, tempDir, type Started } from '../helpers.js';
+import { PACKAGE_ROOT } from '../../lib/home.js';
+import { run, startCli, tempDir, type Started } from '../helpers.js';
 import { emptyDirMount, hostBundle, imageMounts, type Bundle, type OciConfig, type OciMount } from '../runc/bundle.js';
 import { Container } from '../runc/container.js';
 import { DenialCounter, type Denial } from '../runc/seccomp-notify.js';
+import { loggedProfile, WouldRefuse } from '../runc/seccomp-log.js';
 import { listening, type Drive } from './drivers.js';
 import type { Program, Workload } from './programs.js';
 
@@ -30,6 +35,23 @@ export const NON_ROOT = 65534;
 
 /** An attack the model never saw: a new user namespace, which an unprivileged process may create when seccomp lets it. */
 export const ATTACK = ['/bin/busybox', 'unshare', '-U', 'true'];
+
+/** Where test/advice/probe.c is in every container: calls refused by their arguments alone. */
+const PROBE = '/varmor-probe';
+export const PROBE_CALLS = ['clone-newuser', 'socket-alg', 'personality-change'] as const;
+const EPERM = 1;
+
+/** The probe's output: 0 for a call that went through, else its errno. */
+export type ProbeResult = Partial<Record<(typeof PROBE_CALLS)[number], number>>;
+
+function probeResult(stdout: string): ProbeResult {
+  const r: ProbeResult = {};
+  for (const m of stdout.matchAll(/^(\S+) (?:ok|errno (\d+))$/gm)) r[m[1] as (typeof PROBE_CALLS)[number]] = m[2] ? Number(m[2]) : 0;
+  return r;
+}
+
+/** A call the probe made that seccomp refused (EPERM: the profiles' answer). */
+export const refusedBySeccomp = (r: ProbeResult, call: (typeof PROBE_CALLS)[number]) => r[call] === EPERM;
 
 const ARCH = archFromNode(process.arch);
 const READY_MS = 30_000;
@@ -102,13 +124,35 @@ export interface Trial {
   detail: string;
 }
 
+/** The same calls in the program's container under the argument-aware profile, the flat one, and in log mode. */
+export interface Probe {
+  argumentAware: ProbeResult;
+  flat: ProbeResult;
+  logMode: ProbeResult;
+  /** Syscalls of the probe's calls the flat profile names. */
+  flatNames: string[];
+}
+
+/** One architecture's profile compiled by libseccomp (compile-seccomp.py). */
+export interface Compiled {
+  arch: string;
+  names: number;
+  rules: number;
+  bpf_bytes: number;
+  /** Names the profile allows that the architecture does not have. */
+  missing: string[];
+}
+
 export interface RoundTrip {
   program: string;
+  /** Every architecture's profile from this recording, compiled for its architecture. */
+  compiled: Record<string, Compiled>;
   /** The report's advice, field by field. */
   advised: Record<string, unknown>;
   advice: SecurityContextAdvice;
   applied: Settings;
-  syscalls: { ours: number; runtimeDefault: number; seccompProfileType: string };
+  /** Syscalls allowed and rules: the argument-aware profile, the flat one, RuntimeDefault. */
+  syscalls: { ours: number; rules: number; narrowed: string[]; flat: number; runtimeDefault: number; seccompProfileType: string };
   /** AppArmor cannot be enforced here: the profile compiled by apparmor_parser -Q -K, its rules against the model. */
   appArmor: { fileRules: number; capabilities: string[]; differences: string[] };
   modelled: Drive;
@@ -122,9 +166,10 @@ export interface RoundTrip {
     deniedAtStop: Denial[];
     output: string;
   };
-  /** The same wide mix in the same container without the seccomp profile. */
-  withoutProfile: Drive;
+  /** The same wide mix in the same container under the profile in log mode: nothing refused, and what it would refuse logged. */
+  logMode: Drive & { wouldRefuse: string[] };
   attack: Attack;
+  probe: Probe;
   trials: Trial[];
 }
 
@@ -202,7 +247,7 @@ async function model(program: Program, w: Workload, out: string): Promise<Drive>
 }
 
 /** The OCI config for the program under `s`, with `seccomp` as linux.seccomp (none: no filter). */
-async function configFor(bundle: Bundle, w: Workload, s: Settings, seccomp: unknown, volumes: Map<string, string>): Promise<OciConfig> {
+async function configFor(bundle: Bundle, w: Workload, s: Settings, seccomp: unknown, volumes: Map<string, string>, probe: string): Promise<OciConfig> {
   const c = structuredClone(bundle.config);
   c.process.args = w.argv;
   c.process.user = { uid: s.uid, gid: s.gid, additionalGids: [] };
@@ -216,7 +261,8 @@ async function configFor(bundle: Bundle, w: Workload, s: Settings, seccomp: unkn
     if (volume) volumes.set(p.path, volume);
     writable.push(volume ? { destination: p.path, type: 'bind', source: volume, options: ['rbind', 'rw'] } : await emptyDirMount(bundle, p.path));
   }
-  c.mounts = [...c.mounts, ...(await imageMounts(bundle, !s.readonlyRoot)), ...w.readonly.map((d): OciMount => ({ destination: d, type: 'bind', source: d, options: ['rbind', 'ro'] })), ...writable];
+  const probeMount: OciMount = { destination: PROBE, type: 'bind', source: probe, options: ['bind', 'ro'] };
+  c.mounts = [...c.mounts, ...(await imageMounts(bundle, !s.readonlyRoot)), ...w.readonly.map((d): OciMount => ({ destination: d, type: 'bind', source: d, options: ['rbind', 'ro'] })), ...writable, probeMount];
   // The host's network namespace, so clients on the host reach 127.0.0.1:port; the PID namespace unless hostPID.
   c.linux.namespaces = c.linux.namespaces.filter((n) => n.type !== 'network' && !(s.hostPID && n.type === 'pid'));
   if (seccomp) c.linux.seccomp = seccomp;
@@ -261,25 +307,42 @@ async function modelAndRun(program: Program, w: Workload, work: string, log: (li
   const appArmor = { fileRules: compiled.files.size, capabilities: compiled.capabilities, differences: diffAgainstModel(compiled, written.data.dynamicResult.appArmor ?? {}) };
   log(`${program.name}: advice ${JSON.stringify(advice.securityContext)} ${JSON.stringify(advice.pod)}`);
 
+  const libseccomp: Record<string, Compiled> = {};
+  for (const arch of ALL_ARCHES) {
+    const r = await run('/usr/bin/python3', [join(PACKAGE_ROOT, 'test', 'advice', 'compile-seccomp.py'), join(out, `seccomp.${arch}.json`)]);
+    if (r.code !== 0) throw new Error(`libseccomp did not compile the ${arch} profile: ${r.stderr}`);
+    libseccomp[arch] = JSON.parse(r.stdout) as Compiled;
+  }
+  const probe = join(work, 'probe');
+  const cc = await run('gcc', ['-O2', '-nostdlib', '-static', '-fno-stack-protector', '-o', probe, join(PACKAGE_ROOT, 'test', 'advice', 'probe.c')]);
+  if (cc.code !== 0) throw new Error(`the probe did not compile: ${cc.stderr}`);
+  // The flat profile: the same names, every argument allowed (what every other recorder emits).
+  const flat = seccompProfile(behaviorsFromModel(written), ARCH, { flat: true }).profile;
+  const flatNames = allowedNames(flat);
+
   const bundle = await hostBundle();
   const counter = await DenialCounter.start(work, ARCH);
+  const wouldRefuse = new WouldRefuse(ARCH);
   const profile = counter.instrument(seccomp);
   const containers: Container[] = [];
   let n = 0;
   const launch = async (s: Settings, filter: unknown, volumes = new Map<string, string>()) => {
-    const c = await Container.start(bundle, await configFor(bundle, w, s, filter, volumes), `varmor-advice-${process.pid}-${program.name}-${++n}`);
+    const c = await Container.start(bundle, await configFor(bundle, w, s, filter, volumes, probe), `varmor-advice-${process.pid}-${program.name}-${++n}`);
     containers.push(c);
     return c;
   };
+  const runProbe = async (c: Container) => probeResult((await c.exec([PROBE])).stdout);
   try {
-    // The program under all of the advice: the attack while it serves, then the wide client mix.
+    // The program under all of the advice: the attack and the probe while it serves, then the wide client mix.
     const main = await launch(applied, profile);
     const ready = await until(w.ready, READY_MS, () => main.exitCode !== undefined);
-    log(`${program.name}: ${ready ? 'serving under the advice; the attack, then the wide mix' : `not ready under the advice: ${main.output().slice(-1000)}`}`);
+    log(`${program.name}: ${ready ? 'serving under the advice; the attack, the probe, then the wide mix' : `not ready under the advice: ${main.output().slice(-1000)}`}`);
     const before = (await counter.denials(main.id)).length;
     const attack = ready ? await main.exec(ATTACK) : { code: null, stdout: '', stderr: 'not run: the program never served' };
-    // The exec'd process is the one whose unshare was refused; anything else refused meanwhile is the program's.
-    const attackPids = new Set((await counter.denials(main.id)).slice(before).filter((d) => d.syscall === 'unshare').map((d) => d.pid));
+    const argumentAware = ready ? await runProbe(main) : {};
+    // The exec'd processes are the ones whose unshare (the attack) or personality (the probe, when
+    // the profile names no personality at all) was refused; anything else refused meanwhile is the program's.
+    const execPids = new Set((await counter.denials(main.id)).slice(before).filter((d) => d.syscall === 'unshare' || d.syscall === 'personality').map((d) => d.pid));
     const wide = ready ? await w.wide() : NOT_SERVED;
     const runningAtEnd = ready && (await main.running()) && (await w.ready().catch(() => false));
     const serving = await counter.denials(main.id);
@@ -288,15 +351,28 @@ async function modelAndRun(program: Program, w: Workload, work: string, log: (li
     const output = main.output();
     await main.delete();
 
-    // Control: the same container without the profile lets the attack through; the same wide mix
-    // there tells failures the profile caused from any other.
-    const control = await launch(applied, undefined);
+    // Control: the same container under the profile in log mode. It refuses nothing: the same wide
+    // mix there tells failures the profile caused from any other, and the kernel logs every call
+    // the profile would have refused (by name or by argument) from start-up to the end of the mix.
+    // Then the attack and the probe, which it lets through.
+    wouldRefuse.take();
+    const control = await launch(applied, loggedProfile(seccomp));
     const controlReady = await until(w.ready, READY_MS, () => control.exitCode !== undefined);
-    const controlAttack = await control.exec(ATTACK);
     const unconfined = controlReady ? await w.wide() : NOT_SERVED;
+    const refusedInLogMode = wouldRefuse.take();
+    const controlAttack = await control.exec(ATTACK);
+    const logMode = await runProbe(control);
     await control.stop(w.stop.signal);
     await control.delete();
-    log(`${program.name}: without the profile: attack ${controlAttack.code === 0 ? 'allowed' : 'refused'}, ${unconfined.failures} of ${unconfined.requests} requests failed`);
+    log(`${program.name}: in log mode: attack ${controlAttack.code === 0 ? 'allowed' : 'refused'}, ${unconfined.failures} of ${unconfined.requests} requests failed, would refuse ${refusedInLogMode.join(', ') || 'nothing'}`);
+
+    // The flat profile: the probe's calls that only an argument rule refuses go through.
+    const flatContainer = await launch(applied, counter.instrument(flat));
+    const flatReady = await until(w.ready, READY_MS, () => flatContainer.exitCode !== undefined);
+    const flatProbe = flatReady ? await runProbe(flatContainer) : {};
+    await flatContainer.stop(w.stop.signal);
+    await flatContainer.delete();
+    log(`${program.name}: probe ${JSON.stringify({ argumentAware, flat: flatProbe, logMode })}`);
 
     // Each setting the advice leaves loose, tightened alone.
     const trials: Trial[] = [];
@@ -313,28 +389,39 @@ async function modelAndRun(program: Program, w: Workload, work: string, log: (li
       log(`${program.name}: ${t.change}: ${works ? 'works' : 'fails'} (${detail})`);
     }
 
+    const narrowed = [...new Set(seccomp.syscalls.filter((r) => r.args || r.action === 'SCMP_ACT_ERRNO').flatMap((r) => r.names))].sort();
     return {
       program: program.name,
+      compiled: libseccomp,
       advised,
       advice,
       applied,
-      syscalls: { ours: seccomp.syscalls.flatMap((s) => s.names).length, runtimeDefault: runtimeDefaultCount(applied.capabilities), seccompProfileType: (advised.seccompProfile as { type?: string } | undefined)?.type ?? '?' },
+      syscalls: {
+        ours: allowedNames(seccomp).length,
+        rules: seccomp.syscalls.reduce((k, r) => k + r.names.length, 0),
+        narrowed,
+        flat: flatNames.length,
+        runtimeDefault: runtimeDefaultCount(applied.capabilities),
+        seccompProfileType: (advised.seccompProfile as { type?: string } | undefined)?.type ?? '?',
+      },
       appArmor,
       modelled,
-      served: { ...wide, ready, runningAtEnd, exit, expectedExits: w.stop.exits, denied: serving.filter((d) => !attackPids.has(d.pid)), deniedAtStop, output: lastLines(output, 20) },
-      withoutProfile: unconfined,
+      served: { ...wide, ready, runningAtEnd, exit, expectedExits: w.stop.exits, denied: serving.filter((d) => !execPids.has(d.pid)), deniedAtStop, output: lastLines(output, 20) },
+      logMode: { ...unconfined, wouldRefuse: refusedInLogMode },
       attack: {
         command: ATTACK,
-        refused: attack.code !== 0 && attackPids.size > 0,
+        refused: attack.code !== 0 && serving.some((d) => execPids.has(d.pid) && d.syscall === 'unshare'),
         code: attack.code,
         stderr: attack.stderr.trim(),
-        denied: serving.filter((d) => attackPids.has(d.pid)).map((d) => d.syscall),
+        denied: serving.filter((d) => execPids.has(d.pid)).map((d) => d.syscall),
         control: { allowed: controlAttack.code === 0, code: controlAttack.code, stderr: controlAttack.stderr.trim() },
       },
+      probe: { argumentAware, flat: flatProbe, logMode, flatNames: ['clone', 'socket', 'personality'].filter((x) => flatNames.includes(x)) },
       trials,
     };
   } finally {
     for (const c of containers) await c.delete().catch(() => {});
+    wouldRefuse.close();
     await counter.close();
     await rm(bundle.dir, { recursive: true, force: true });
   }

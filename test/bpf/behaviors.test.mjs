@@ -7,7 +7,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Tracer, loadable, which, sleep, unhex } from './harness.mjs';
+import { Tracer, loadable, which, sleep, unhex, BPF_DIR, isX86 } from './harness.mjs';
 
 const skipReason = await loadable(test, assert);
 const tr = skipReason ? null : new Tracer();
@@ -152,6 +152,61 @@ test('names through symlinked directories are recorded resolved; a magic link is
       const magic = got.get(`/proc/self/cwd/link/c`);
       assert.ok(magic && magic.unresolved === true && magic.perms.includes('delete'), JSON.stringify(magic));
       assert.ok(flushed.find((r) => r.t === 'stats' && r.target === T).names_unresolved >= 1);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+// The arguments seccomp rules compare: ioctl requests (one passed sign-extended, as a negative
+// int constant is), personality, prctl options (one twice: reported once, counted), the level and
+// name of setsockopt/getsockopt; attempts count whatever the result (fd 99 is not open).
+const ARGS_C = String.raw`
+#include <sys/ioctl.h>
+#include <sys/personality.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+int main(void) {
+  struct winsize w;
+  ioctl(99, TIOCGWINSZ, &w);
+  syscall(SYS_ioctl, 99, (long)(int)0x80086601, 0);
+  personality(0xffffffff);
+  prctl(PR_SET_NAME, "argtest");
+  prctl(PR_GET_DUMPABLE);
+  prctl(PR_GET_DUMPABLE);
+  int s = socket(AF_INET, SOCK_STREAM, 0), one = 1, type;
+  socklen_t len = sizeof type;
+  setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  getsockopt(s, SOL_SOCKET, SO_TYPE, &type, &len);
+  return 0;
+}
+`;
+
+test('arguments: ioctl requests, personality, prctl options, socket option levels and names, each tuple once with its count',
+  { skip: skipReason || (!which('gcc') && 'gcc not installed') }, async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'varmor-args-'));
+    try {
+      const bin = path.join(dir, 'args');
+      fs.writeFileSync(path.join(dir, 'args.c'), ARGS_C);
+      const cc = spawnSync('gcc', ['-O1', '-o', bin, path.join(dir, 'args.c')], { encoding: 'utf8' });
+      assert.equal(cc.status, 0, cc.stderr);
+      const T = 34;
+      const l = await tr.launch(T, [bin]);
+      assert.equal(l.t, 'launched');
+      await tr.waitFor((r) => r.t === 'exit' && r.target === T && r.pid === l.pid, { what: 'exit' });
+      await tr.flush('args');
+      const nr = JSON.parse(fs.readFileSync(path.resolve(BPF_DIR, '../core/data/syscalls.json'), 'utf8'))[isX86 ? 'x86_64' : 'aarch64'];
+      const byName = (name) => tr.of(T, 'arg').filter((a) => nr[a.nr] === name);
+      const args = tr.of(T, 'arg').map((a) => `${nr[a.nr]} ${a.value}${a.value2 !== '0x0' ? ` ${a.value2}` : ''}`);
+      for (const want of ['ioctl 0x5413', 'ioctl 0xffffffff80086601', 'personality 0xffffffff', 'prctl 0xf', 'prctl 0x3', 'setsockopt 0x1 0x2', 'getsockopt 0x1 0x3']) {
+        assert.ok(args.includes(want), `${want} missing from ${args.join('; ')}`);
+      }
+      assert.equal(byName('prctl').filter((a) => a.value === '0x3').length, 1, 'a repeated tuple is reported once');
+      assert.ok(byName('ioctl').every((a) => a.ret < 0), 'failed attempts are recorded');
+      const tallies = Object.assign({}, ...tr.of(T, 'tallies').map((t) => t.counts));
+      const dumpable = byName('prctl').find((a) => a.value === '0x3');
+      assert.equal(tallies[dumpable.id], 2, 'the repeat is counted');
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }

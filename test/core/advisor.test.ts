@@ -114,3 +114,17 @@ test('works the same on a generalised set', () => {
   assert.equal(by(advise(generalise(raw).set), 'mitigate-host-ip-leak').verdict, 'unsafe');
   assert.equal(by(advise(raw), 'mitigate-host-ip-leak').verdict, 'unsafe');
 });
+
+test('disallow-load-bpf-via-setsockopt is judged on the recorded level and name: exact when recorded, a possible conflict when not', () => {
+  const rule = 'disallow-load-bpf-via-setsockopt';
+  // SO_REUSEADDR and TCP_NODELAY: setsockopt, but nothing the rule refuses
+  assert.equal(by(advise({ syscalls: { setsockopt: it(1, { args: ['0x1,0x2', '0x6,0x1'] }) } }), rule).verdict, 'safe');
+  // SO_ATTACH_FILTER: a conflict, stated without the caveat
+  const attach = by(advise({ syscalls: { setsockopt: it(1, { args: ['0x1,0x2', '0x1,0x1a'] }) } }), rule);
+  assert.equal(attach.verdict, 'unsafe');
+  assert.doesNotMatch(attach.reason, /may be false/);
+  // no arguments recorded (an audit-only model): unsafe, and the report says it may be false
+  const unknown = by(advise({ syscalls: { setsockopt: it(1) } }), rule);
+  assert.equal(unknown.verdict, 'unsafe');
+  assert.match(unknown.reason, /may be false/);
+});

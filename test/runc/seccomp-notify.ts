@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import tables from '../../core/data/syscalls.json' with { type: 'json' };
-import type { SeccompProfile } from '../../core/seccomp.js';
+import type { SeccompProfile, SeccompRule } from '../../core/seccomp.js';
 import { syscallName, type Arch } from '../../core/syscalls.js';
 import { PACKAGE_ROOT } from '../../lib/home.js';
 import { start, type Started } from '../helpers.js';
@@ -14,7 +14,7 @@ export interface Denial {
 /** runc's linux.seccomp with a listener for user notifications (runc 1.1 supports it, not `flags`). */
 export type NotifyingProfile = Omit<SeccompProfile, 'syscalls'> & {
   listenerPath: string;
-  syscalls: { names: string[]; action: 'SCMP_ACT_ALLOW' | 'SCMP_ACT_LOG' | 'SCMP_ACT_NOTIFY' }[];
+  syscalls: (SeccompRule | { names: string[]; action: 'SCMP_ACT_NOTIFY' })[];
 };
 
 /**
@@ -64,12 +64,15 @@ export class DenialCounter {
 
   /**
    * The profile with its refusals routed to this listener: every syscall the architecture's table
-   * names and the profile does not allow goes to SCMP_ACT_NOTIFY (runc refuses NOTIFY for write,
+   * names and no rule of the profile names goes to SCMP_ACT_NOTIFY (runc refuses NOTIFY for write,
    * which every generated profile allows anyway); anything else still gets the default action.
+   * A syscall with rules that compare arguments keeps them: libseccomp lets an unconditional rule
+   * override a syscall's conditional ones, so the calls they refuse get the default action
+   * unreported (`loggedProfile` counts those).
    */
   instrument(profile: SeccompProfile): NotifyingProfile {
-    const allowed = new Set(profile.syscalls.filter((s) => s.action === 'SCMP_ACT_ALLOW').flatMap((s) => s.names));
-    const refused = [...new Set(Object.values((tables as Record<string, Record<string, string>>)[this.arch]!))].filter((n) => !allowed.has(n) && n !== 'write').sort();
+    const ruled = new Set(profile.syscalls.flatMap((s) => s.names));
+    const refused = [...new Set(Object.values((tables as Record<string, Record<string, string>>)[this.arch]!))].filter((n) => !ruled.has(n) && n !== 'write').sort();
     return { ...profile, listenerPath: this.socket, syscalls: [...profile.syscalls, { names: refused, action: 'SCMP_ACT_NOTIFY' }] };
   }
 

@@ -131,3 +131,20 @@ test('a process that switched user and then exec\'d marks setuid/setgid as a wra
   ]).take(4).behaviors;
   assert.deepEqual(daemon.capabilities!.setuid!.sets, { verdict: ['granted'] });
 });
+
+test('argument records join their syscall as sets.args (hex, the tuple in order); a malformed one is unhandled, not guessed', () => {
+  const rec = feed([
+    { t: 'syscall', target: T, nr: 16, ts: 1000 },
+    { t: 'arg', target: T, pid: 5, ts: 1001, id: '17:1', nr: 16, value: '0x5413', value2: '0x0', ret: -25 },
+    { t: 'arg', target: T, pid: 5, ts: 1002, id: '17:2', nr: 16, value: '0xffffffff80086601', value2: '0x0', ret: -25 },
+    { t: 'arg', target: T, pid: 5, ts: 1003, id: '17:3', nr: 54, value: '0x1', value2: '0x2', ret: 0 },
+    { t: 'arg', target: T, pid: 5, ts: 1004, id: '17:4', nr: 157, value: 15, value2: '0x0', ret: 0 },
+    { t: 'counts', target: T, syscalls: { 16: 7 } },
+  ]);
+  const { behaviors } = rec.take(2000);
+  assert.deepEqual(behaviors.syscalls!.ioctl!.sets, { args: ['0x5413', '0xffffffff80086601'] });
+  assert.equal(behaviors.syscalls!.ioctl!.n[R], 7, 'the syscall count, not the argument records');
+  assert.deepEqual(behaviors.syscalls!.setsockopt!.sets, { args: ['0x1,0x2'] });
+  assert.equal(behaviors.syscalls!.prctl, undefined);
+  assert.ok(Object.keys(behaviors.unhandled ?? {}).includes('arg record of prctl'));
+});
