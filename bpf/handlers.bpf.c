@@ -219,6 +219,10 @@ __noinline int h_egress(__u32 slot, long fd, __u64 uaddr, __u32 alen)
 		return 0;
 	r->a = fam;
 	int len = 0;
+	if (fam == AF_INET || fam == AF_INET6) {
+		struct sock *sk = fd_sock(bpf_get_current_task_btf(), fd);
+		r->c = sk ? BPF_CORE_READ(sk, sk_protocol) : 0;
+	}
 	if (fam == AF_INET) {
 		struct sockaddr_in sin;
 		if (bpf_probe_read_user(&sin, sizeof(sin), (void *)uaddr))
@@ -259,7 +263,7 @@ __noinline int h_egress(__u32 slot, long fd, __u64 uaddr, __u32 alen)
 	} else {
 		return 0;
 	}
-	return orec_send(slot, REC_CONNECT, len, ((__u64)fam << 32) | r->b, 1);
+	return orec_send(slot, REC_CONNECT, len, ((__u64)r->c << 48) | ((__u64)fam << 32) | r->b, 1);
 }
 
 /* bind/listen: the socket's local address, read from the socket itself */
@@ -276,6 +280,7 @@ __noinline int h_local(__u32 slot, long fd, __u32 op)
 	__u16 fam = BPF_CORE_READ(sk, __sk_common.skc_family);
 	r->a = op;
 	r->c = fam;
+	r->d = BPF_CORE_READ(sk, sk_protocol);
 	int len = 0;
 	if (fam == AF_INET) {
 		r->b = BPF_CORE_READ(sk, __sk_common.skc_num);
@@ -291,7 +296,35 @@ __noinline int h_local(__u32 slot, long fd, __u32 op)
 	} else {
 		return 0;
 	}
-	return orec_send(slot, REC_BIND, len, ((__u64)fam << 40) | ((__u64)op << 32) | r->b, 1);
+	return orec_send(slot, REC_BIND, len, (r->d << 48) | ((__u64)fam << 40) | ((__u64)op << 32) | r->b, 1);
+}
+
+/* accept/accept4: the peer of the new connection and the local port it came to */
+__noinline int h_accept(__u32 slot, long fd)
+{
+	struct scratch *s = get_scratch();
+	if (!s)
+		return 0;
+	struct sock *sk = fd_sock(bpf_get_current_task_btf(), fd);
+	if (!sk)
+		return 0;
+	__u16 fam = BPF_CORE_READ(sk, __sk_common.skc_family);
+	struct obj_rec *r = orec_init(s, REC_ACCEPT, slot);
+	r->a = fam;
+	r->b = BPF_CORE_READ(sk, __sk_common.skc_num);
+	r->c = BPF_CORE_READ(sk, sk_protocol);
+	int len;
+	if (fam == AF_INET) {
+		__u32 a = BPF_CORE_READ(sk, __sk_common.skc_daddr);
+		__builtin_memcpy(r->data, &a, 4);
+		len = 4;
+	} else if (fam == AF_INET6) {
+		BPF_CORE_READ_INTO(r->data, sk, __sk_common.skc_v6_daddr);
+		len = 16;
+	} else {
+		return 0; /* unix peers are processes, not network peers */
+	}
+	return orec_send(slot, REC_ACCEPT, len, ((__u64)r->c << 48) | ((__u64)fam << 32) | r->b, 1);
 }
 
 /* ---- mounts and namespaces -------------------------------------------------- */

@@ -30,6 +30,7 @@ int h_mprotect(__u32 slot, __u64 addr);
 int h_socket(__u32 slot, __u32 domain, __u32 type, __u32 proto);
 int h_egress(__u32 slot, long fd, __u64 uaddr, __u32 alen);
 int h_local(__u32 slot, long fd, __u32 op);
+int h_accept(__u32 slot, long fd);
 /* mounts and namespaces */
 int h_mount(__u32 slot, struct mount_ev *e);
 int h_ns(__u32 slot, __u32 op, __u64 flags, long ret);

@@ -100,7 +100,8 @@ static void print_obj(int target, const struct obj_rec *r, size_t size)
 					    [REC_SOCKET] = "socket",   [REC_CONNECT] = "connect",
 					    [REC_BIND] = "bind",       [REC_SIGNAL] = "signal",
 					    [REC_PTRACE] = "ptrace",   [REC_MOUNT] = "mount",
-					    [REC_NS] = "namespace",    [REC_ARG] = "arg"};
+					    [REC_NS] = "namespace",    [REC_ARG] = "arg",
+					    [REC_ACCEPT] = "accept"};
 	size_t dlen = size - offsetof(struct obj_rec, data);
 	bool unresolved = false;
 	static char data[OBJ_DATA]; /* the ring buffer is mapped read-only: normalise a copy */
@@ -144,10 +145,18 @@ static void print_obj(int target, const struct obj_rec *r, size_t size)
 		break;
 	case REC_CONNECT:
 		put_addr(r, r->a, r->b, dlen, data);
+		if (r->a == 2 || r->a == 10)
+			printf(",\"protocol\":%u", r->c);
 		break;
 	case REC_BIND:
 		printf(",\"op\":\"%s\"", r->a == OP_LISTEN ? "listen" : "bind");
 		put_addr(r, r->c, r->b, dlen, data);
+		if (r->c == 2 || r->c == 10)
+			printf(",\"protocol\":%u", (unsigned)r->d);
+		break;
+	case REC_ACCEPT: /* address: the peer's; port: the local one it connected to */
+		put_addr(r, r->a, r->b, dlen, data);
+		printf(",\"protocol\":%u", r->c);
 		break;
 	case REC_SIGNAL:
 		printf(",\"sig\":%u", r->a);
@@ -234,6 +243,7 @@ static int on_record(void *data, size_t size)
 	case REC_MOUNT:
 	case REC_NS:
 	case REC_ARG:
+	case REC_ACCEPT:
 		if (size < offsetof(struct obj_rec, data) || size > sizeof(struct obj_rec))
 			return 0;
 		print_obj(target, data, size);

@@ -26,6 +26,7 @@ enum {
 	NR_mprotect = 10, NR_process_vm_readv = 310, NR_process_vm_writev = 311,
 	NR_open_tree = 428, NR_move_mount = 429,
 	NR_ioctl = 16, NR_setsockopt = 54, NR_getsockopt = 55, NR_personality = 135, NR_prctl = 157,
+	NR_accept = 43, NR_accept4 = 288,
 };
 #elif defined(__TARGET_ARCH_arm64)
 #define SYSCALL_NR(regs) ((regs)->syscallno)
@@ -44,6 +45,7 @@ enum {
 	NR_mprotect = 226, NR_process_vm_readv = 270, NR_process_vm_writev = 271,
 	NR_open_tree = 428, NR_move_mount = 429,
 	NR_ioctl = 29, NR_setsockopt = 208, NR_getsockopt = 209, NR_personality = 92, NR_prctl = 167,
+	NR_accept = 202, NR_accept4 = 242,
 };
 #else
 #error "syscall numbers for this architecture are missing"

@@ -29,7 +29,8 @@
 	 HB(NR_mount, w) | HB(NR_umount2, w) | HB(NR_unshare, w) | HB(NR_setns, w) | HB(NR_clone, w) |      \
 	 HB(NR_clone3, w) | HB(NR_mprotect, w) | HB(NR_process_vm_readv, w) | HB(NR_process_vm_writev, w) | \
 	 HB(NR_open_tree, w) | HB(NR_move_mount, w) | HB(NR_ioctl, w) | HB(NR_setsockopt, w) |           \
-	 HB(NR_getsockopt, w) | HB(NR_personality, w) | HB(NR_prctl, w))
+	 HB(NR_getsockopt, w) | HB(NR_personality, w) | HB(NR_prctl, w) | HB(NR_accept, w) |             \
+	 HB(NR_accept4, w))
 static const __u64 handled_bits[SYSCALL_WORDS] = {
 	HANDLED_WORD(0), HANDLED_WORD(1), HANDLED_WORD(2), HANDLED_WORD(3),
 	HANDLED_WORD(4), HANDLED_WORD(5), HANDLED_WORD(6), HANDLED_WORD(7),
@@ -247,6 +248,11 @@ int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 	case NR_bind:
 		if (ret == 0)
 			h_local(slot, (int)ARG1, OP_BIND);
+		break;
+	case NR_accept:
+	case NR_accept4:
+		if (ret >= 0)
+			h_accept(slot, ret);
 		break;
 	case NR_listen:
 		if (ret == 0)

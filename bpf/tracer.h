@@ -90,6 +90,7 @@ enum rec_type {
 	REC_CONTAINER = 15, /* fork_rec: a new container of a pod target exec'd (see `podcg`) */
 	REC_CAP_NOAUDIT = 16, /* obj_rec like REC_CAP: a check that only probes the privilege */
 	REC_ARG = 17,         /* obj_rec: a syscall argument a seccomp rule can compare */
+	REC_ACCEPT = 18,      /* obj_rec: a connection the workload accepted, from its peer */
 };
 
 /* rec_hdr.flags */
@@ -219,8 +220,9 @@ enum perm_bit {
  *   CAP:     a = capability number, b = 1 granted / 0 denied; data = the asker's
  *            kernel address (u64, 0 unknown); CAP_NOAUDIT alike
  *   SOCKET:  a = domain, b = type (without SOCK_NONBLOCK/CLOEXEC), c = protocol
- *   CONNECT: a = family, b = port; data = address (4/16 bytes) or unix path
- *   BIND:    a = op (OP_BIND/OP_LISTEN), b = port, c = family; data = address or unix path
+ *   CONNECT: a = family, b = port, c = protocol (inet); data = address (4/16 bytes) or unix path
+ *   BIND:    a = op (OP_BIND/OP_LISTEN), b = port, c = family, d = protocol (inet); data = address or unix path
+ *   ACCEPT:  a = family, b = local port, c = protocol; data = the peer's address (4/16 bytes)
  *   SIGNAL:  a = signal, b = 1 external / 0 self, c = receiving tgid
  *   PTRACE:  a = request, b = 1 external / 0 self, c = peer tgid, d = OP_PTRACE/OP_VM_*; ret;
  *            bits 1 read, 2 trace

@@ -32,8 +32,9 @@ export const CATEGORIES = [
   'capabilities', // key: capability name without cap_; sets.verdict: granted / denied; sets.callers: kernel functions that asked
   'noaudit', // key: capability name; checks that only probe the privilege (CAP_OPT_NOAUDIT, the overcommit check): never a use, kept only to be counted
   'sockets', // key: `${domain}/${type}/${protocol}`
-  'egresses', // key: `${family}|${address}|${port}` (unix: `unix|${path}|0`)
-  'binds', // key: `${family}|${address}|${port}`; sets.ops: bind listen
+  'egresses', // key: `${family}|${address}|${port}` (unix: `unix|${path}|0`); sets.protocols: tcp udp ...
+  'binds', // key: `${family}|${address}|${port}`; sets.ops: bind listen; sets.protocols: tcp udp ...
+  'ingresses', // key: `${family}|${peer address}|${local port}`: connections the workload accepted; sets.protocols
   'signals', // key: peer (`self` or `external`); sets.signals
   'ptraces', // key: peer; sets.perms
   'mounts', // key: `${path}|${fstype}`; sets.flags, sets.ops: mount umount move_mount open_tree (path: the clone's source)

@@ -19,7 +19,7 @@ export const FAMILY_NUMBERS: Readonly<Record<string, number>> = {
 };
 const DOMAIN_NUMBERS: Record<string, string> = Object.fromEntries(Object.entries(FAMILY_NUMBERS).map(([n, v]) => [String(v), n]));
 const TYPE_NUMBERS: Record<string, string> = { '1': 'stream', '2': 'dgram', '3': 'raw', '4': 'rdm', '5': 'seqpacket', '10': 'packet' };
-const PROTOCOL_NUMBERS: Record<string, string> = { '1': 'icmp', '6': 'tcp', '17': 'udp', '58': 'icmpv6', '255': 'raw' };
+const PROTOCOL_NUMBERS: Record<string, string> = { '1': 'icmp', '6': 'tcp', '17': 'udp', '58': 'icmpv6', '132': 'sctp', '255': 'raw' };
 
 /** Address families apparmor_parser knows by name. */
 export const APPARMOR_DOMAINS: ReadonlySet<string> = new Set(
@@ -30,6 +30,11 @@ export const APPARMOR_TYPES: ReadonlySet<string> = new Set(['stream', 'dgram', '
 function name(text: string, numbers: Record<string, string>, prefix: RegExp): string {
   const t = text.trim().toLowerCase().replace(prefix, '');
   return numbers[t] ?? (t === 'local' ? 'unix' : t);
+}
+
+/** An IP protocol number as the model names it (`6` → `tcp`), or the number. */
+export function protocolName(n: number): string {
+  return PROTOCOL_NUMBERS[String(n)] ?? String(n);
 }
 
 /** A socket kind's protocol as its number: `tcp` → 6, `9` → 9; undefined for a name not known. */

@@ -14,6 +14,7 @@ import {
   proxyActivities,
   setCurrentDetails,
   setHandler,
+  sleep,
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
@@ -119,6 +120,8 @@ const merger = proxyActivities<ControllerActivities>({
 
 /** How often a run reads its learning curve at most (for model status, and convergeAfter's check). */
 const LEARN_EVERY_MS = 300_000;
+/** Before continuing as new, how long results that came in with the deciding task get to arrive. */
+const SETTLE_MS = 1_000;
 
 /** Above this many nodes the merge is a tree: groups of this many nodes merged by their own activities first. */
 const MERGE_GROUP = 32;
@@ -317,6 +320,10 @@ export async function behaviorModeling(input: ModelingInput, carried?: Carried):
     // Local targets: once every collector is done (the command exited), the window is over.
     if (!follows && [...collectors.values()].every((c) => c.ended !== undefined && c.ended !== 'lease-ended')) break;
     if (info.continueAsNewSuggested || workflowInfo().historyLength > plan.historyLimit) {
+      // Let results that came in with this task arrive first: a collector that has just finished
+      // keeps its outcome instead of being cancelled after the fact (a cancel the server may refuse
+      // for an activity it already closed, failing the task).
+      if (patched('settle-before-continue')) await sleep(SETTLE_MS);
       await stopCollectors([...collectors.keys()]);
       // Nodes are running again in the continuation; only failures stay final.
       for (const s of Object.values(status.nodes)) if (s.state === 'completed') s.state = 'running';

@@ -1,5 +1,5 @@
 import { observe, type BehaviorSet, type Category, type Replica } from '../../core/behavior.js';
-import { socketKind } from '../../core/net.js';
+import { protocolName, socketKind } from '../../core/net.js';
 import { pathFromHex } from '../../core/paths.js';
 import { argsEntry, RECORDED_ARGS } from '../../core/syscall-args.js';
 import { syscallName, type Arch } from '../../core/syscalls.js';
@@ -117,12 +117,17 @@ export class Recorder {
       }
       case 'connect': {
         const key = endpointKey(r);
-        if (key) put('egresses', key);
+        if (key) put('egresses', key, protocols(r));
         break;
       }
       case 'bind': {
         const key = endpointKey(r);
-        if (key) put('binds', key, { ops: [String(r.op)] });
+        if (key) put('binds', key, { ops: [String(r.op)], ...protocols(r) });
+        break;
+      }
+      case 'accept': {
+        const key = endpointKey(r);
+        if (key) put('ingresses', key, protocols(r));
         break;
       }
       case 'signal':
@@ -226,6 +231,11 @@ function sum(m: Map<string, number>): number {
 }
 
 /** `${family}|${address}|${port}`; unix sockets `unix|${path}|0` (abstract names as `@name`). */
+/** An inet record's IP protocol as `sets.protocols`. */
+function protocols(r: TracerRecord): { protocols: string[] } | undefined {
+  return typeof r.protocol === 'number' && r.protocol > 0 ? { protocols: [protocolName(r.protocol)] } : undefined;
+}
+
 function endpointKey(r: TracerRecord): string | undefined {
   if (r.family === 'inet' || r.family === 'inet6') return `${r.family}|${String(r.address)}|${Number(r.port)}`;
   if (r.family !== 'unix' || r.unnamed) return undefined;
