@@ -4,7 +4,10 @@ import type { Kube } from '../k8s/client.js';
 import { parse } from 'yaml';
 import type { Context as AdviceContext } from '../core/advisor.js';
 import type { ArmorProfileModel } from '../core/armorprofilemodel.js';
-import { mergeCounters, mergeInto } from '../core/behavior.js';
+import { mergeCounters, mergeInto, type BehaviorSet } from '../core/behavior.js';
+import { rootMessage } from '../core/errors.js';
+import type { NetworkInput } from '../core/networkpolicy.js';
+import { parseK8sSpec } from '../core/target-spec.js';
 import { diff, renderDiff, type ModelDiff } from '../core/diff.js';
 import { buildOutputs, type NodeOutcome, type OutputFile, type WindowEnd } from '../core/outputs.js';
 import type { ModelingPolicy } from '../core/policy.js';
@@ -74,7 +77,7 @@ export function mergeActivity(config: MergeConfig) {
       throw ApplicationFailure.create({ message: `run ${input.run} is not a run of ${input.namespace}/${input.name}`, type: 'InvalidInput', nonRetryable: true });
     }
     if (input.writeResource) await requireNamespaceAllowed(config, input.namespace);
-    const result = await mergeToStore(config.keyring, input);
+    const result = await mergeToStore(config.keyring, input, input.writeResource ? config.kube : undefined);
     if (input.writeResource) {
       if (!config.kube) throw ApplicationFailure.create({ message: 'cannot write the ArmorProfileModel: this controller has no Kubernetes access', type: 'KubernetesUnavailable', nonRetryable: true });
       // Kubernetes targets only: the Kubernetes code is loaded for them.
@@ -89,7 +92,21 @@ export function mergeActivity(config: MergeConfig) {
   });
 }
 
-async function mergeToStore(keyring: Keyring, input: MergeInput): Promise<MergeResult & { model: ArmorProfileModel }> {
+/**
+ * A Kubernetes target's NetworkPolicy input: its pod selector and what its addresses are now. The
+ * policy is an extra: when the API cannot say, the run's other outputs still land (logged).
+ */
+async function networkOf(kube: Kube, target: string, behaviors: BehaviorSet): Promise<NetworkInput | undefined> {
+  try {
+    const { resolveNetwork } = await import('../k8s/peers.js');
+    return await resolveNetwork(kube, parseK8sSpec(target), behaviors);
+  } catch (err) {
+    Context.current().log.warn('no NetworkPolicy: the addresses could not be resolved', { error: rootMessage(err) });
+    return undefined;
+  }
+}
+
+async function mergeToStore(keyring: Keyring, input: MergeInput, kube?: Kube): Promise<MergeResult & { model: ArmorProfileModel }> {
   const started = Date.now();
   const store = await openStore(input.store);
   const merged = emptyMerged();
@@ -97,6 +114,7 @@ async function mergeToStore(keyring: Keyring, input: MergeInput): Promise<MergeR
   else await mergePartials(store, keyring, input.run, input.partials, merged);
   const { behaviors, counters, samples, integrity } = merged;
   const arches = [...merged.arches].filter(isArch);
+  const network = kube && input.target.startsWith('k8s:') ? await networkOf(kube, input.target, behaviors) : undefined;
   const mergeMs = Date.now() - started;
   const outputs = buildOutputs({
     namespace: input.namespace,
@@ -114,6 +132,7 @@ async function mergeToStore(keyring: Keyring, input: MergeInput): Promise<MergeR
     writablePaths: input.writablePaths ?? [],
     samples,
     ...(input.interim ? { interim: true } : {}),
+    ...(network ? { network } : {}),
   });
   const version = versionOf(input.window.end, input.run) + (input.interim ? INTERIM : '');
   const previous = await previousVersion(store, input.namespace, input.name, version);

@@ -5,6 +5,7 @@ import { advise, countVerdicts, type Context, type Verdict, type VerdictCounts }
 import { appArmorProfile, type ProfileRule, type Skipped } from './apparmor.js';
 import { convergence, type Convergence } from './convergence.js';
 import { generalise, type AppliedRule } from './generalise.js';
+import { networkPolicy, type NetworkExplain, type NetworkInput } from './networkpolicy.js';
 import { renderReportMarkdown } from './report-md.js';
 import { allowedNames, seccompProfile, type SeccompExplain, type SeccompProfile } from './seccomp.js';
 import { syscallSources, type SyscallSources } from './sources.js';
@@ -42,6 +43,8 @@ export interface OutputInput {
   interim?: boolean;
   /** Convergence intervals; default the window in 20, converged after 3 quiet ones. */
   convergence?: { interval?: number; quietIntervals?: number };
+  /** Kubernetes targets: the workload's pod selector and the addresses the API resolved, for its NetworkPolicy. */
+  network?: NetworkInput;
 }
 
 export interface NodeOutcome {
@@ -109,6 +112,8 @@ export interface Report {
   convergence: Convergence;
   /** Behaviors the Security Profiles Operator AppArmorProfile cannot express. */
   spo: { omitted: string[] };
+  /** Kubernetes targets: the NetworkPolicy's rules explained, and what it leaves out. */
+  network?: NetworkExplain;
 }
 
 export type ExplainedRule = Omit<ProfileRule, 'text'> & { rule: string };
@@ -206,6 +211,8 @@ export function buildOutputs(input: OutputInput): Outputs {
     convergence: convergence(input.behaviors, { start: input.window.start, end: input.window.end, ...input.convergence }),
     spo: { omitted: spoAppArmor.omitted },
   };
+  const network = input.network ? networkPolicy(input.behaviors, input.network, { name: metadata.name, namespace: metadata.namespace, labels: metadata.labels }) : undefined;
+  if (network) report.network = network.explain;
   const yaml = (o: unknown) => stringify(o, { lineWidth: 0 });
   return {
     model,
@@ -217,6 +224,7 @@ export function buildOutputs(input: OutputInput): Outputs {
       ...[...byArch].map(([a, g]) => ({ name: `seccomp.${a}.json`, content: JSON.stringify(g.profile, null, 2) + '\n' })),
       { name: 'spo-seccompprofile.yaml', content: yaml(spoSeccompProfile(seccomp, spoMeta)) },
       { name: 'spo-apparmorprofile.yaml', content: yaml(spoAppArmor.resource) },
+      ...(network ? [{ name: 'networkpolicy.yaml', content: yaml(network.policy) }] : []),
       { name: 'report.json', content: JSON.stringify(report, null, 2) + '\n' },
       { name: 'report.md', content: renderReportMarkdown(report) },
     ],

@@ -142,6 +142,18 @@ export function renderReportMarkdown(r: Report): string {
       '',
     );
   }
+  if (r.network) {
+    const n = r.network;
+    out.push(
+      '## NetworkPolicy',
+      '',
+      '`networkpolicy.yaml`: egress to what the workload connected and sent to, ingress on the ports it listened on from the peers it accepted (a port with none recorded is open to all).',
+      '',
+      ...table(['Direction', 'Peer', 'Ports', 'Seen'], [...n.egress.map((e) => ['egress', cell(e.to), e.ports.join(', '), cell(e.seen.slice(0, 3).join('; '))]), ...n.ingress.map((i) => ['ingress', cell(i.from), i.ports.join(', '), cell(i.seen.slice(0, 3).join('; '))])]),
+      '',
+      ...(n.skipped.length ? [...table(['Left out', 'Why'], n.skipped.map((s) => [cell(s.key), cell(s.why)])), ''] : []),
+    );
+  }
   if (r.appArmor.skipped.length) {
     out.push('## Behaviors the profile does not allow', '', ...table(['Category', 'Behavior', 'Why'], r.appArmor.skipped.map((s) => [s.category, cell(s.key), cell(s.reason)])), '');
   }

@@ -130,6 +130,66 @@ function namespaceRules(created: number): Narrowed {
   return { rules: [[masked(0, 0, refused)]], allows: kept.length ? `namespace flags ${kept.join(', ')} only` : 'no namespace flags' };
 }
 
+const SOL_SOCKET = 1;
+/** SOL_SOCKET options that load a (c)BPF program: SO_ATTACH_FILTER, SO_ATTACH_BPF, SO_ATTACH_REUSEPORT_CBPF/EBPF. */
+const ATTACH_BPF = [26, 50, 51, 52];
+/** SOL_SOCKET options are below this (the highest in Linux 6.18 is under 100). */
+const SOCKET_OPTIONS_END = 128;
+
+/** Aligned power-of-two blocks covering [lo, hi) minus `holes`, as (value, mask) for MASKED_EQ. */
+export function blocks(lo: number, hi: number, holes: readonly number[]): { value: number; mask: number }[] {
+  const out: { value: number; mask: number }[] = [];
+  let at = lo;
+  while (at < hi) {
+    if (holes.includes(at)) {
+      at++;
+      continue;
+    }
+    let size = 1;
+    // grow while aligned, inside the range and free of holes
+    while (at % (size * 2) === 0 && at + size * 2 <= hi && !holes.some((h) => h >= at && h < at + size * 2)) size *= 2;
+    out.push({ value: at, mask: (LOW32 & ~(size - 1)) >>> 0 });
+    at += size;
+  }
+  return out;
+}
+
+/** Option levels a socket of the kind uses (SOL_SOCKET for any): IP, IPv6, TCP, UDP, raw, netlink, packet, ALG. */
+const LEVELS_BY_KIND: { domain?: string; protocol?: string; levels: number[] }[] = [
+  { levels: [SOL_SOCKET] },
+  { domain: 'inet', levels: [0] },
+  { domain: 'inet6', levels: [0, 41] },
+  { protocol: 'tcp', levels: [6] },
+  { protocol: 'udp', levels: [17] },
+  { protocol: 'raw', levels: [255] },
+  { domain: 'netlink', levels: [270] },
+  { domain: 'packet', levels: [263] },
+  { domain: 'alg', levels: [279] },
+];
+
+/**
+ * setsockopt / getsockopt: the option levels of the sockets the workload made and the levels seen,
+ * with every option of those levels. Which options a program sets depends on its traffic (nginx
+ * sets TCP_NODELAY only on keep-alive connections, redis its keep-alive options per kind of
+ * client): options, or even levels, listed from one window were refused in a wider one. Levels of
+ * sockets it never made (packet, netlink, ALG, TLS, ...) stay refused, and so does what a
+ * SOL_SOCKET option can do that matters, loading a BPF program, unless it was seen.
+ */
+function socketOptionRules(syscall: string, tuples: number[][], set: BehaviorSet): Narrowed {
+  const kinds = Object.keys(set.sockets ?? {}).map(socketKind);
+  const implied = LEVELS_BY_KIND.filter((k) => kinds.some((s) => (!k.domain || s.domain === k.domain) && (!k.protocol || s.protocol === k.protocol))).flatMap((k) => k.levels);
+  const levels = [...new Set([...tuples.map((t) => t[0]!), ...implied])].sort((a, b) => a - b);
+  const attachSeen = tuples.some((t) => t[0] === SOL_SOCKET && ATTACH_BPF.includes(t[1]!));
+  const rules: SeccompArg[][] = [];
+  for (const level of levels) {
+    if (syscall === 'setsockopt' && level === SOL_SOCKET && !attachSeen) {
+      for (const b of blocks(0, SOCKET_OPTIONS_END, ATTACH_BPF)) rules.push([masked(1, level), masked(2, b.value, b.mask)]);
+    } else rules.push([masked(1, level)]);
+  }
+  const excluded = syscall === 'setsockopt' && levels.includes(SOL_SOCKET) && !attachSeen ? ', except the SOL_SOCKET options that load BPF programs' : '';
+  return { rules, allows: `levels ${levels.join(', ')} (of the sockets made and the options seen), any option${excluded}` };
+}
+
 /** The recorded argument tuples of a syscall (and the runtime's own), or why it stays by name. */
 function recordedRules(syscall: string, set: BehaviorSet): Narrowed {
   const indexes = RECORDED_ARGS[syscall]!;
@@ -144,6 +204,7 @@ function recordedRules(syscall: string, set: BehaviorSet): Narrowed {
   }
   if (tuples.size > MAX_ARG_VALUES) return { why: `${tuples.size} distinct values seen, more than ${MAX_ARG_VALUES}` };
   if (tuples.size === 0) return { why: 'never called' };
+  if (syscall === 'setsockopt' || syscall === 'getsockopt') return socketOptionRules(syscall, [...tuples.values()], set);
   const sorted = [...tuples.values()].sort((a, b) => a.join(',').localeCompare(b.join(','), 'en', { numeric: true }));
   const what = indexes.length === 1 ? `${syscall === 'ioctl' ? 'requests' : 'values'} ${sorted.map((v) => hex(v[0]!)).join(', ')}` : `(level, name) ${sorted.map((v) => `(${v.join(', ')})`).join(', ')}`;
   return { rules: sorted.map((v) => v.map((x, i) => masked(indexes[i]!, x))), allows: what };

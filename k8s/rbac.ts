@@ -15,6 +15,7 @@ const p = (group: string, resource: string, verb: string): Permission => ({ grou
 export const CALLS = {
   getPod: p('', 'pods', 'get'),
   listPods: p('', 'pods', 'list'),
+  listServices: p('', 'services', 'list'),
   getDeployment: p('apps', 'deployments', 'get'),
   getStatefulSet: p('apps', 'statefulsets', 'get'),
   getDaemonSet: p('apps', 'daemonsets', 'get'),

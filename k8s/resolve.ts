@@ -84,6 +84,52 @@ export async function resolveTarget(kube: Kube, target: K8sTarget): Promise<Reso
   };
 }
 
+/** Labels the controllers set per pod or per revision: a selector with them would miss the next pod. */
+export const VOLATILE_LABELS: ReadonlySet<string> = new Set([
+  'pod-template-hash',
+  'controller-revision-hash',
+  'statefulset.kubernetes.io/pod-name',
+  'apps.kubernetes.io/pod-index',
+  'controller-uid',
+  'batch.kubernetes.io/controller-uid',
+  'batch.kubernetes.io/job-completion-index',
+]);
+
+/** A pod's labels that select its workload's pods, not only itself. */
+export function stableLabels(labels: Record<string, string> | undefined): Record<string, string> {
+  return Object.fromEntries(Object.entries(labels ?? {}).filter(([k]) => !VOLATILE_LABELS.has(k)));
+}
+
+/**
+ * The selector of the target's pods, for its NetworkPolicy: the workload's own (a CronJob's, its
+ * job template's pod labels), a pod's stable labels, or a `selector` target's labels when they are
+ * plain `key=value` pairs; undefined when none can be written as a LabelSelector.
+ */
+export async function podSelectorOf(kube: Kube, target: K8sTarget): Promise<V1LabelSelector | undefined> {
+  if (target.kind === 'selector') {
+    const pairs = target.selector.split(',').map((p) => /^\s*([\w./-]+)\s*==?\s*([\w.-]*)\s*$/.exec(p));
+    return pairs.every((m) => m) ? { matchLabels: Object.fromEntries(pairs.map((m) => [m![1]!, m![2]!])) } : undefined;
+  }
+  if (target.kind === 'pod') {
+    const pod = await kube.call({ perm: CALLS.getPod, namespace: target.namespace, name: target.name }, () => kube.core.readNamespacedPod({ namespace: target.namespace, name: target.name }));
+    const labels = stableLabels(pod.metadata?.labels);
+    return Object.keys(labels).length ? { matchLabels: labels } : undefined;
+  }
+  if (target.kind === 'cronjob') {
+    const req = { namespace: target.namespace, name: target.name };
+    const cj = await kube.call({ perm: CALLS.getCronJob, ...req }, () => kube.batch.readNamespacedCronJob(req));
+    const labels = stableLabels(cj.spec?.jobTemplate.spec?.template.metadata?.labels);
+    return Object.keys(labels).length ? { matchLabels: labels } : undefined;
+  }
+  const s = (await readWorkload(kube, target.kind, target.namespace, target.name)).selector;
+  if (!s) return undefined;
+  // plain data, as it goes into the NetworkPolicy
+  return {
+    ...(s.matchLabels ? { matchLabels: { ...s.matchLabels } } : {}),
+    ...(s.matchExpressions ? { matchExpressions: s.matchExpressions.map((e) => ({ key: e.key, operator: e.operator, ...(e.values ? { values: [...e.values] } : {}) })) } : {}),
+  };
+}
+
 async function readWorkload(kube: Kube, kind: Exclude<WorkloadKind, 'pod'>, namespace: string, name: string): Promise<Workload> {
   const req = { namespace, name };
   switch (kind) {

@@ -11,6 +11,7 @@ function assertServes(r: RoundTrip) {
   assert.equal(r.modelled.failures, 0, `the narrow mix failed while modelled: ${r.modelled.problems.join('; ')}`);
   assert.equal(r.logMode.failures, 0, `the wide mix fails even with the seccomp profile in log mode (nothing refused; the rest of the advice applied): ${r.logMode.problems.join('; ')}`);
   assert.deepEqual(r.logMode.wouldRefuse, [], 'the profile would refuse these calls (by name or by argument) of start-up and the wide mix: the log-mode run logged them');
+  for (const s of ['unshare', 'clone', 'socket']) assert.ok(r.logMode.attackLogged.includes(s), `log mode did not log the attack's and the probe's ${s} (${r.logMode.attackLogged.join(', ')}): an empty list would prove nothing`);
   assert.ok(r.served.ready, `never served under the advice ${JSON.stringify(r.applied)}: ${r.served.output}`);
   assert.ok(r.served.requests > r.modelled.requests, `the wide mix (${r.served.requests} requests) is not wider than the modelled one (${r.modelled.requests})`);
   const refused = deniedSummary(r.served.denied);

@@ -167,7 +167,7 @@ export interface RoundTrip {
     output: string;
   };
   /** The same wide mix in the same container under the profile in log mode: nothing refused, and what it would refuse logged. */
-  logMode: Drive & { wouldRefuse: string[] };
+  logMode: Drive & { wouldRefuse: string[]; attackLogged: string[] };
   attack: Attack;
   probe: Probe;
   trials: Trial[];
@@ -362,6 +362,8 @@ async function modelAndRun(program: Program, w: Workload, work: string, log: (li
     const refusedInLogMode = wouldRefuse.take();
     const controlAttack = await control.exec(ATTACK);
     const logMode = await runProbe(control);
+    // What the attack and the probe did the log shows: the log-mode channel works, so an empty list above means something.
+    const attackLogged = wouldRefuse.take();
     await control.stop(w.stop.signal);
     await control.delete();
     log(`${program.name}: in log mode: attack ${controlAttack.code === 0 ? 'allowed' : 'refused'}, ${unconfined.failures} of ${unconfined.requests} requests failed, would refuse ${refusedInLogMode.join(', ') || 'nothing'}`);
@@ -407,7 +409,7 @@ async function modelAndRun(program: Program, w: Workload, work: string, log: (li
       appArmor,
       modelled,
       served: { ...wide, ready, runningAtEnd, exit, expectedExits: w.stop.exits, denied: serving.filter((d) => !execPids.has(d.pid)), deniedAtStop, output: lastLines(output, 20) },
-      logMode: { ...unconfined, wouldRefuse: refusedInLogMode },
+      logMode: { ...unconfined, wouldRefuse: refusedInLogMode, attackLogged },
       attack: {
         command: ATTACK,
         refused: attack.code !== 0 && serving.some((d) => execPids.has(d.pid) && d.syscall === 'unshare'),

@@ -191,7 +191,7 @@ test('arguments: ioctl requests, personality, prctl options, socket option level
       fs.writeFileSync(path.join(dir, 'args.c'), ARGS_C);
       const cc = spawnSync('gcc', ['-O1', '-o', bin, path.join(dir, 'args.c')], { encoding: 'utf8' });
       assert.equal(cc.status, 0, cc.stderr);
-      const T = 34;
+      const T = 36;
       const l = await tr.launch(T, [bin]);
       assert.equal(l.t, 'launched');
       await tr.waitFor((r) => r.t === 'exit' && r.target === T && r.pid === l.pid, { what: 'exit' });
@@ -211,3 +211,31 @@ test('arguments: ioctl requests, personality, prctl options, socket option level
       fs.rmSync(dir, { recursive: true, force: true });
     }
   });
+
+// A TCP connection the workload accepts from itself (loopback) and a UDP datagram it sends: the
+// accepted peer and the local port it came to, and the IP protocol of each endpoint.
+const NET_PY = `
+import socket
+s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(1)
+port = s.getsockname()[1]
+c = socket.create_connection(("127.0.0.1", port)); a, peer = s.accept()
+u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.sendto(b"x", ("127.0.0.1", 9))
+print(port, peer[1], flush=True)
+`;
+
+test('network: accepted connections with their peer and local port; connect, bind and sendto carry the protocol', { skip: skipReason || (!which('python3') && 'python3 not installed') }, async () => {
+  const T = 37;
+  const l = await tr.launch(T, ['python3', '-c', NET_PY]);
+  assert.equal(l.t, 'launched');
+  await tr.waitFor((r) => r.t === 'exit' && r.target === T && r.pid === l.pid, { what: 'exit' });
+  await tr.flush('net');
+  const binds = tr.of(T, 'bind').filter((b) => b.family === 'inet');
+  const port = binds.find((b) => b.op === 'listen')?.port;
+  assert.ok(port > 0, JSON.stringify(binds));
+  assert.ok(binds.every((b) => b.protocol === 6), `bind protocol: ${JSON.stringify(binds)}`);
+  const accepted = tr.of(T, 'accept');
+  assert.deepEqual(accepted.map((a) => `${a.family}|${a.address}|${a.port}|${a.protocol}`), [`inet|127.0.0.1|${port}|6`]);
+  const egress = tr.of(T, 'connect').filter((c) => c.family === 'inet').map((c) => `${c.address}|${c.port}|${c.protocol}`);
+  assert.ok(egress.includes(`127.0.0.1|${port}|6`), egress.join());
+  assert.ok(egress.includes('127.0.0.1|9|17'), `sendto over UDP: ${egress.join()}`);
+});
