@@ -47,12 +47,13 @@ static __always_inline struct obj_rec *orec_init(struct scratch *s, __u32 type, 
 	return r;
 }
 
-/* de-dups scratch.orec (data of dlen bytes, plus `salt`) and sends what is new */
+/* de-dups scratch.orec (data of dlen bytes, plus `salt`) and sends what is new:
+ * 1 sent, 0 nothing new, -1 not sent (counted: a repeat reports it again) */
 static __noinline int orec_send(__u32 slot, __u32 kind, __u32 dlen, __u64 salt, __u32 bits)
 {
 	struct scratch *s = get_scratch();
 	if (!s)
-		return 0;
+		return -1;
 	dlen &= 2 * PATH_BUF - 1;
 	__u64 h = mix(hash_data(dlen), salt);
 	__u32 nb = dedup(slot, kind, h, bits);
@@ -63,7 +64,7 @@ static __noinline int orec_send(__u32 slot, __u32 kind, __u32 dlen, __u64 salt, 
 	if (bpf_ringbuf_output(&events, &s->orec, offsetof(struct obj_rec, data) + dlen, 0)) {
 		undedup(slot, kind, h, nb);
 		stat_inc(slot, STAT_RINGBUF_DROPPED);
-		return 0;
+		return -1;
 	}
 	stat_inc(slot, STAT_RECORDS);
 	return 1;
@@ -393,9 +394,24 @@ __noinline int h_ns(__u32 slot, __u32 op, __u64 flags, long ret)
 
 /* ---- arguments ------------------------------------------------------------- */
 
-/* one object per (syscall, values): the first attempt is reported, repeats counted */
+/*
+ * One object per (syscall, values): the first attempt is reported. Programs
+ * repeat a few tuples (an ioctl per request), so a repeat is answered by the
+ * slot's argument cache with one array lookup and not counted per tuple (the
+ * syscall's own count has it); a tuple the cache lost goes through the
+ * de-dup map again, which knows it.
+ */
 __noinline int h_arg(__u32 slot, __u32 nr, __u64 value, __u32 value2, long ret)
 {
+	__u64 h = mix(value, ((__u64)nr << 32) | value2) | 1; /* 0 marks an empty entry */
+	__u32 sl = slot & (MAX_SLOTS - 1), set = ((h >> 1) & (ARG_CACHE / ARG_WAYS - 1)) * ARG_WAYS;
+	struct syscall_bits *seen_by = bpf_map_lookup_elem(&seen, &sl);
+	if (seen_by) {
+#pragma unroll
+		for (int w = 0; w < ARG_WAYS; w++)
+			if (seen_by->args[(set + w) & (ARG_CACHE - 1)] == h)
+				return 0;
+	}
 	struct scratch *s = get_scratch();
 	if (!s)
 		return 0;
@@ -404,7 +420,16 @@ __noinline int h_arg(__u32 slot, __u32 nr, __u64 value, __u32 value2, long ret)
 	r->b = value2;
 	r->d = value;
 	r->ret = ret;
-	return orec_send(slot, REC_ARG, 0, mix(value, ((__u64)nr << 32) | value2), 1);
+	int sent = orec_send(slot, REC_ARG, 0, h, 1);
+	if (sent >= 0 && seen_by) {
+		__u32 way = (h >> 8) & (ARG_WAYS - 1); /* an empty way, else one picked by the hash */
+#pragma unroll
+		for (int w = ARG_WAYS - 1; w >= 0; w--)
+			if (!seen_by->args[(set + w) & (ARG_CACHE - 1)])
+				way = w;
+		seen_by->args[(set + way) & (ARG_CACHE - 1)] = h;
+	}
+	return sent;
 }
 
 /* kernels before ns_common.ns_type (6.18) kept the type in the ops */

@@ -49,7 +49,8 @@ struct {
 	__type(value, __u64);
 } tracked SEC(".maps") __weak;
 
-/* Syscalls already reported, one 512-bit set per slot (256 * 64 bytes). */
+/* Syscalls already reported, one 512-bit set per slot, and its argument
+ * cache (256 * 320 bytes). */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, MAX_SLOTS);

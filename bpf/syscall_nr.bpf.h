@@ -12,7 +12,13 @@
  * no bpf_probe_read_kernel call */
 #define SYSCALL_NR(regs) ((regs)->orig_ax)
 #define SYSCALL_NR_CORE(regs) BPF_CORE_READ(regs, orig_ax)
-#define ARG6 BPF_CORE_READ(regs, r9)
+/* the arguments, loaded the same way (the registers the syscall ABI passes them in) */
+#define ARG1 ((regs)->di)
+#define ARG2 ((regs)->si)
+#define ARG3 ((regs)->dx)
+#define ARG4 ((regs)->r10)
+#define ARG5 ((regs)->r8)
+#define ARG6 ((regs)->r9)
 enum {
 	NR_open = 2, NR_mmap = 9, NR_socket = 41, NR_connect = 42, NR_sendto = 44, NR_sendmsg = 46,
 	NR_bind = 49, NR_listen = 50, NR_socketpair = 53, NR_clone = 56, NR_fcntl = 72, NR_flock = 73,
@@ -31,7 +37,13 @@ enum {
 #elif defined(__TARGET_ARCH_arm64)
 #define SYSCALL_NR(regs) ((regs)->syscallno)
 #define SYSCALL_NR_CORE(regs) BPF_CORE_READ(regs, syscallno)
-#define ARG6 BPF_CORE_READ(regs, regs[5])
+/* x0 holds the result at exit: the first argument is kept in orig_x0 */
+#define ARG1 ((regs)->orig_x0)
+#define ARG2 ((regs)->regs[1])
+#define ARG3 ((regs)->regs[2])
+#define ARG4 ((regs)->regs[3])
+#define ARG5 ((regs)->regs[4])
+#define ARG6 ((regs)->regs[5])
 enum {
 	NR_open = -1, NR_mmap = 222, NR_socket = 198, NR_connect = 203, NR_sendto = 206, NR_sendmsg = 211,
 	NR_bind = 200, NR_listen = 201, NR_socketpair = 199, NR_clone = 220, NR_fcntl = 25, NR_flock = 32,
@@ -51,10 +63,5 @@ enum {
 #error "syscall numbers for this architecture are missing"
 #endif
 
-#define ARG1 PT_REGS_PARM1_CORE_SYSCALL(regs)
-#define ARG2 PT_REGS_PARM2_CORE_SYSCALL(regs)
-#define ARG3 PT_REGS_PARM3_CORE_SYSCALL(regs)
-#define ARG4 PT_REGS_PARM4_CORE_SYSCALL(regs)
-#define ARG5 PT_REGS_PARM5_CORE_SYSCALL(regs)
 
 #endif

@@ -68,8 +68,15 @@ struct task_info {
 #define COUNTS_PERCPU_MAX_CPUS 16
 #endif
 
+/* argument tuples a slot reported lately (h_arg): a 4-way set-associative
+ * cache in front of the de-dup map, so a repeated ioctl costs one array
+ * lookup and a few compares */
+#define ARG_CACHE 32
+#define ARG_WAYS 4
+
 struct syscall_bits {
 	__u64 w[SYSCALL_WORDS];
+	__u64 args[ARG_CACHE]; /* hashes of reported (syscall, arguments); 0 = empty */
 };
 
 enum rec_type {

@@ -12,12 +12,11 @@
 // varmor-tracer before the noaudit check (REV, default the commit before it, built in a
 // temporary worktree) tracing the program; varmor-tracer now, tracing it; and varmor-tracer
 // now with the program as a bystander. Prints a Markdown table (progress on stderr).
-import { spawn, spawnSync, execFileSync } from 'node:child_process';
+import { spawnSync, execFileSync } from 'node:child_process';
 import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Tracer } from '../../test/bpf/harness.mjs';
-import { here, log, median, opt, repo } from './common.mjs';
+import { log, median, opt, repo, tracerAt, withFloor, withTracer } from './common.mjs';
 
 const ROUNDS = opt('rounds', 7);
 const ITERS = opt('iters', 200000);
@@ -52,14 +51,7 @@ execFileSync('gcc', ['-O2', '-o', PROG, `${PROG}.c`]);
 const RESULT = join(work, 'ns');
 const nsPerIter = () => Number(readFileSync(RESULT, 'utf8'));
 
-// The tracer before the noaudit check, built from git in a temporary worktree.
-const old = join(work, 'before');
-log(`building varmor-tracer at ${BEFORE}`);
-execFileSync('git', ['-C', repo, 'worktree', 'add', '--detach', old, BEFORE], { stdio: 'ignore' });
-execFileSync('make', ['-s', '-C', join(old, 'bpf')], { stdio: 'inherit' });
-const OLD_TRACER = join(work, 'varmor-tracer-before');
-copyFileSync(join(old, 'bpf/build/varmor-tracer'), OLD_TRACER);
-execFileSync('git', ['-C', repo, 'worktree', 'remove', '--force', old]);
+const OLD_TRACER = tracerAt(BEFORE, work);
 const NEW_TRACER = join(work, 'varmor-tracer');
 copyFileSync(join(repo, 'bpf/build/varmor-tracer'), NEW_TRACER);
 
@@ -69,45 +61,21 @@ function direct() {
   return nsPerIter();
 }
 
-async function withFloor(prog, fn) {
-  const f = spawn(join(here, 'build/floor'), [prog], { stdio: ['pipe', 'pipe', 'inherit'] });
-  await new Promise((res, rej) => {
-    f.stdout.once('data', res);
-    f.once('exit', () => rej(new Error(`floor ${prog} did not start`)));
-  });
-  try {
-    return fn();
-  } finally {
-    f.stdin.end();
-    await new Promise((r) => f.once('exit', r));
-  }
-}
-
-async function withTracer(bin, traced) {
-  const t = new Tracer([], bin);
-  const ready = await t.waitFor((r) => r.t === 'ready' || r.t === 'error', { timeout: 30000 });
-  if (ready.t !== 'ready') throw new Error(JSON.stringify(ready));
-  try {
-    if (!traced) return direct();
-    const l = await t.launch(1, [PROG, String(ITERS), RESULT]);
-    if (l.t !== 'launched') throw new Error(JSON.stringify(l));
-    await t.waitFor((r) => r.t === 'exit' && r.target === 1 && r.pid === l.pid, { timeout: 300000 });
-    await t.flush('f');
-    const stats = t.records.filter((r) => r.t === 'stats').at(-1);
-    const caps = t.records.filter((r) => r.t === 'capability').map((r) => `${r.name}${r.noaudit ? ' (noaudit)' : ''}`);
-    return { ns: nsPerIter(), noaudit: stats.cap_noaudit ?? 0, misses: stats.cap_slot_miss ?? 0, caps };
-  } finally {
-    await t.quit();
-  }
+async function traced(bin, alone) {
+  const { bystander, records } = await withTracer(bin, [PROG, String(ITERS), RESULT], alone ? direct : undefined);
+  if (alone) return bystander;
+  const stats = records.filter((r) => r.t === 'stats').at(-1);
+  const caps = records.filter((r) => r.t === 'capability').map((r) => `${r.name}${r.noaudit ? ' (noaudit)' : ''}`);
+  return { ns: nsPerIter(), noaudit: stats.cap_noaudit ?? 0, misses: stats.cap_slot_miss ?? 0, caps };
 }
 
 const configs = {
   base: async () => direct(),
   'floor: empty program on cap_capable': () => withFloor('floor_cap', direct),
   'stack walk alone (8 frames) on cap_capable': () => withFloor('stack_cap', direct),
-  'varmor-tracer before the noaudit check, traced': () => withTracer(OLD_TRACER, true),
-  'varmor-tracer, traced': () => withTracer(NEW_TRACER, true),
-  'varmor-tracer, bystander': () => withTracer(NEW_TRACER, false),
+  'varmor-tracer before the noaudit check, traced': () => traced(OLD_TRACER, false),
+  'varmor-tracer, traced': () => traced(NEW_TRACER, false),
+  'varmor-tracer, bystander': () => traced(NEW_TRACER, true),
 };
 const samples = Object.fromEntries(Object.keys(configs).map((k) => [k, []]));
 const seen = {};

@@ -1,6 +1,9 @@
 // Helpers the tracer benchmarks share: command-line options, the repository root, medians, progress.
-import { dirname, resolve } from 'node:path';
+import { execFileSync, spawn } from 'node:child_process';
+import { copyFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { Tracer } from '../../test/bpf/harness.mjs';
 
 export const here = dirname(fileURLToPath(import.meta.url));
 export const repo = resolve(here, '../..');
@@ -20,3 +23,53 @@ export const median = (xs) => {
   const m = s.length >> 1;
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 };
+
+/** Runs fn while the floor program(s) `prog` (bpf/bench/floor.bpf.c) are attached. */
+export async function withFloor(prog, fn) {
+  const f = spawn(join(here, 'build/floor'), [prog], { stdio: ['pipe', 'pipe', 'inherit'] });
+  await new Promise((res, rej) => {
+    f.stdout.once('data', res);
+    f.once('exit', () => rej(new Error(`floor ${prog} did not start`)));
+  });
+  try {
+    return await fn();
+  } finally {
+    f.stdin.end();
+    await new Promise((r) => f.once('exit', r));
+  }
+}
+
+/**
+ * With the tracer `bin` loaded: runs argv as its target 1 and returns its records after the
+ * target exited and a flush (traced), or runs bystander() beside it (not traced).
+ */
+export async function withTracer(bin, argv, bystander) {
+  const t = new Tracer([], bin);
+  const ready = await t.waitFor((r) => r.t === 'ready' || r.t === 'error', { timeout: 30000 });
+  if (ready.t !== 'ready') throw new Error(JSON.stringify(ready));
+  try {
+    if (bystander) return { bystander: await bystander(), records: [] };
+    const l = await t.launch(1, argv);
+    if (l.t !== 'launched') throw new Error(JSON.stringify(l));
+    await t.waitFor((r) => r.t === 'exit' && r.target === 1 && r.pid === l.pid, { timeout: 300000 });
+    await t.flush('f');
+    return { records: t.records };
+  } finally {
+    await t.quit();
+  }
+}
+
+/** The tracer binary of an earlier commit, built in a temporary worktree under `work`. */
+export function tracerAt(rev, work) {
+  const tree = join(work, 'before');
+  log(`building varmor-tracer at ${rev}`);
+  execFileSync('git', ['-C', repo, 'worktree', 'add', '--detach', tree, rev], { stdio: 'ignore' });
+  try {
+    execFileSync('make', ['-s', '-C', join(tree, 'bpf')], { stdio: 'inherit' });
+    const bin = join(work, 'varmor-tracer-before');
+    copyFileSync(join(tree, 'bpf/build/varmor-tracer'), bin);
+    return bin;
+  } finally {
+    execFileSync('git', ['-C', repo, 'worktree', 'remove', '--force', tree]);
+  }
+}
