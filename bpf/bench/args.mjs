@@ -10,11 +10,11 @@
 // on sys_exit, the hook we use); varmor-tracer before the argument records (REV, default the
 // commit before them) tracing the program; varmor-tracer now, tracing it; and now with the
 // program as a bystander. Prints a Markdown table (progress on stderr).
-import { execFileSync, spawnSync } from 'node:child_process';
-import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { log, median, opt, repo, tracerAt, withFloor, withTracer } from './common.mjs';
+import { log, median, opt, repo, selfTimed, tracers, withFloor, withTracer } from './common.mjs';
 
 const ROUNDS = opt('rounds', 7);
 const ITERS = opt('iters', 200000);
@@ -22,57 +22,26 @@ const BEFORE = opt('before', execFileSync('git', ['-C', repo, 'log', '-1', '--fo
 const CALLS = 6; // syscalls an iteration makes
 
 const work = mkdtempSync(join(tmpdir(), 'args-bench-'));
-const PROG = join(work, 'args');
-writeFileSync(`${PROG}.c`, String.raw`
-#include <fcntl.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <sys/ioctl.h>
-#include <sys/personality.h>
-#include <sys/prctl.h>
-#include <sys/socket.h>
-#include <time.h>
-#include <unistd.h>
-int main(int argc, char **argv) {
-  long n = atol(argv[1]);
-  int fd = open("/dev/null", O_RDONLY), s = socket(AF_INET, SOCK_STREAM, 0), type, one = 1, avail;
-  socklen_t len = sizeof type;
-  struct timespec a, b;
-  clock_gettime(CLOCK_MONOTONIC, &a);
-  for (long i = 0; i < n; i++) {
-    ioctl(fd, FIONREAD, &avail);
+const prog = selfTimed(work, 'args', {
+  includes: '#include <fcntl.h>\n#include <sys/ioctl.h>\n#include <sys/personality.h>\n#include <sys/prctl.h>\n#include <sys/socket.h>\n#include <unistd.h>',
+  setup: `int fd = open("/dev/null", O_RDONLY), s = socket(AF_INET, SOCK_STREAM, 0), type, one = 1, avail;
+  socklen_t len = sizeof type;`,
+  loop: `ioctl(fd, FIONREAD, &avail);
     prctl(PR_GET_DUMPABLE);
     getsockopt(s, SOL_SOCKET, SO_TYPE, &type, &len);
     setsockopt(s, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof one);
     personality(0xffffffff);
-    getppid();
-  }
-  clock_gettime(CLOCK_MONOTONIC, &b);
-  FILE *f = fopen(argv[2], "w");
-  fprintf(f, "%.1f\n", ((b.tv_sec - a.tv_sec) * 1e9 + (b.tv_nsec - a.tv_nsec)) / n);
-  fclose(f);
-  return 0;
-}`);
-execFileSync('gcc', ['-O2', '-o', PROG, `${PROG}.c`]);
-const RESULT = join(work, 'ns');
-const nsPerIter = () => Number(readFileSync(RESULT, 'utf8'));
-
-const OLD_TRACER = tracerAt(BEFORE, work);
-const NEW_TRACER = join(work, 'varmor-tracer');
-copyFileSync(join(repo, 'bpf/build/varmor-tracer'), NEW_TRACER);
-
-function direct() {
-  const r = spawnSync(PROG, [String(ITERS), RESULT]);
-  if (r.status !== 0) throw new Error(`args failed: ${r.stderr}`);
-  return nsPerIter();
-}
+    getppid();`,
+}, ITERS);
+const direct = () => prog.run();
+const { before: OLD_TRACER, now: NEW_TRACER } = tracers(BEFORE, work);
 
 const argRecords = {};
 async function traced(bin, name, alone) {
-  const { bystander, records } = await withTracer(bin, [PROG, String(ITERS), RESULT], alone ? direct : undefined);
+  const { bystander, records } = await withTracer(bin, prog.argv, alone ? direct : undefined);
   if (alone) return bystander;
   argRecords[name] = records.filter((r) => r.t === 'arg').length;
-  return nsPerIter();
+  return prog.ns();
 }
 
 const configs = {

@@ -12,61 +12,34 @@
 // varmor-tracer before the noaudit check (REV, default the commit before it, built in a
 // temporary worktree) tracing the program; varmor-tracer now, tracing it; and varmor-tracer
 // now with the program as a bystander. Prints a Markdown table (progress on stderr).
-import { spawnSync, execFileSync } from 'node:child_process';
-import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { log, median, opt, repo, tracerAt, withFloor, withTracer } from './common.mjs';
+import { log, median, opt, repo, selfTimed, tracers, withFloor, withTracer } from './common.mjs';
 
 const ROUNDS = opt('rounds', 7);
 const ITERS = opt('iters', 200000);
 const BEFORE = opt('before', execFileSync('git', ['-C', repo, 'log', '-1', '--format=%H', '--grep=capability checks that only probe the privilege']).toString().trim() + '^');
 
 const work = mkdtempSync(join(tmpdir(), 'cap-probe-'));
-const PROG = join(work, 'mmaps');
-writeFileSync(`${PROG}.c`, String.raw`
-#include <stdio.h>
-#include <stdlib.h>
-#include <sys/mman.h>
-#include <time.h>
-#include <unistd.h>
-int main(int argc, char **argv) {
-  long n = atol(argv[1]);
-  struct timespec a, b;
-  clock_gettime(CLOCK_MONOTONIC, &a);
-  for (long i = 0; i < n; i++) {
-    char *p = mmap(0, 1 << 16, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+const prog = selfTimed(work, 'mmaps', {
+  includes: '#include <sys/mman.h>\n#include <unistd.h>',
+  loop: `char *p = mmap(0, 1 << 16, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     p[0] = 1;
     munmap(p, 1 << 16);
     free(malloc(1 << 20));
-    sbrk(i & 1 ? -4096 : 4096);
-  }
-  clock_gettime(CLOCK_MONOTONIC, &b);
-  FILE *f = fopen(argv[2], "w");
-  fprintf(f, "%.1f\n", ((b.tv_sec - a.tv_sec) * 1e9 + (b.tv_nsec - a.tv_nsec)) / n);
-  fclose(f);
-  return 0;
-}`);
-execFileSync('gcc', ['-O2', '-o', PROG, `${PROG}.c`]);
-const RESULT = join(work, 'ns');
-const nsPerIter = () => Number(readFileSync(RESULT, 'utf8'));
-
-const OLD_TRACER = tracerAt(BEFORE, work);
-const NEW_TRACER = join(work, 'varmor-tracer');
-copyFileSync(join(repo, 'bpf/build/varmor-tracer'), NEW_TRACER);
-
-function direct() {
-  const r = spawnSync(PROG, [String(ITERS), RESULT]);
-  if (r.status !== 0) throw new Error(`mmaps failed: ${r.stderr}`);
-  return nsPerIter();
-}
+    sbrk(i & 1 ? -4096 : 4096);`,
+}, ITERS);
+const direct = () => prog.run();
+const { before: OLD_TRACER, now: NEW_TRACER } = tracers(BEFORE, work);
 
 async function traced(bin, alone) {
-  const { bystander, records } = await withTracer(bin, [PROG, String(ITERS), RESULT], alone ? direct : undefined);
+  const { bystander, records } = await withTracer(bin, prog.argv, alone ? direct : undefined);
   if (alone) return bystander;
   const stats = records.filter((r) => r.t === 'stats').at(-1);
   const caps = records.filter((r) => r.t === 'capability').map((r) => `${r.name}${r.noaudit ? ' (noaudit)' : ''}`);
-  return { ns: nsPerIter(), noaudit: stats.cap_noaudit ?? 0, misses: stats.cap_slot_miss ?? 0, caps };
+  return { ns: prog.ns(), noaudit: stats.cap_noaudit ?? 0, misses: stats.cap_slot_miss ?? 0, caps };
 }
 
 const configs = {

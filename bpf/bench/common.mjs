@@ -1,6 +1,6 @@
 // Helpers the tracer benchmarks share: command-line options, the repository root, medians, progress.
-import { execFileSync, spawn } from 'node:child_process';
-import { copyFileSync } from 'node:fs';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Tracer } from '../../test/bpf/harness.mjs';
@@ -59,8 +59,55 @@ export async function withTracer(bin, argv, bystander) {
   }
 }
 
+/**
+ * A C program that times its own loop, built under `work`: `includes` and `setup` (C text) before
+ * the loop, `loop` its body (`i` counts); `run()` runs it untraced, `argv` runs it under a tracer,
+ * `ns()` reads the last run's nanoseconds per iteration.
+ */
+export function selfTimed(work, name, { includes, setup = '', loop }, iters) {
+  const prog = join(work, name);
+  writeFileSync(`${prog}.c`, `${includes}
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+int main(int argc, char **argv) {
+  long n = atol(argv[1]);
+  ${setup}
+  struct timespec a, b;
+  clock_gettime(CLOCK_MONOTONIC, &a);
+  for (long i = 0; i < n; i++) {
+    ${loop}
+  }
+  clock_gettime(CLOCK_MONOTONIC, &b);
+  FILE *f = fopen(argv[2], "w");
+  fprintf(f, "%.1f\\n", ((b.tv_sec - a.tv_sec) * 1e9 + (b.tv_nsec - a.tv_nsec)) / n);
+  fclose(f);
+  return 0;
+}`);
+  execFileSync('gcc', ['-O2', '-o', prog, `${prog}.c`]);
+  const result = join(work, 'ns');
+  const ns = () => Number(readFileSync(result, 'utf8'));
+  const argv = [prog, String(iters), result];
+  return {
+    argv,
+    ns,
+    run() {
+      const r = spawnSync(prog, argv.slice(1));
+      if (r.status !== 0) throw new Error(`${name} failed: ${r.stderr}`);
+      return ns();
+    },
+  };
+}
+
+/** The tracer binary of `rev` (built in a temporary worktree) and the one built now, both copied under `work`. */
+export function tracers(rev, work) {
+  const now = join(work, 'varmor-tracer');
+  copyFileSync(join(repo, 'bpf/build/varmor-tracer'), now);
+  return { before: tracerAt(rev, work), now };
+}
+
 /** The tracer binary of an earlier commit, built in a temporary worktree under `work`. */
-export function tracerAt(rev, work) {
+function tracerAt(rev, work) {
   const tree = join(work, 'before');
   log(`building varmor-tracer at ${rev}`);
   execFileSync('git', ['-C', repo, 'worktree', 'add', '--detach', tree, rev], { stdio: 'ignore' });
