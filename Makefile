@@ -51,7 +51,7 @@ $(VENV)/bin/moto_server: Makefile | $(VENV)/bin/temporal
 # kube-apiserver, kube-controller-manager, kube-scheduler and kubectl from k8s.io/kubernetes (tools/control-plane
 # pins its staging modules; the version stamped in so /version and kubectl report it), and etcd
 # (tools/etcd), for the tests against a real control plane (test/k8s/control-plane.ts).
-kube-tools: .tools/bin/kube-apiserver .tools/bin/kubelet .tools/bin/etcd .tools/bin/kwok .tools/kwok/stages.yaml .tools/bin/coredns
+kube-tools: .tools/bin/kube-apiserver .tools/bin/kubelet .tools/bin/etcd .tools/bin/kwok .tools/kwok/stages.yaml .tools/bin/coredns .tools/bin/kube-router
 
 KUBE_LDFLAGS := -X k8s.io/component-base/version.gitVersion=$(KUBE_VERSION) \
   -X k8s.io/component-base/version.gitMajor=$(word 2,$(subst ., ,$(subst v,v ,$(KUBE_VERSION)))) \
@@ -77,6 +77,10 @@ KUBE_LDFLAGS := -X k8s.io/component-base/version.gitVersion=$(KUBE_VERSION) \
 
 .tools/bin/etcd: tools/etcd/go.mod tools/etcd/go.sum
 	cd tools/etcd && go build -trimpath -o $(CURDIR)/.tools/bin/etcd go.etcd.io/etcd/server/v3
+
+# The real node's NetworkPolicy implementation (tools/kube-router: its controller, firewall only).
+.tools/bin/kube-router: tools/kube-router/go.mod tools/kube-router/go.sum
+	cd tools/kube-router && go build -trimpath -o $(CURDIR)/.tools/bin/kube-router github.com/cloudnativelabs/kube-router/v2/cmd/kube-router
 
 # The real node's cluster DNS (tools/coredns: only the plugins its Corefile uses), static for the image.
 .tools/bin/coredns: tools/coredns/go.mod tools/coredns/go.sum tools/coredns/main.go

@@ -290,7 +290,8 @@ __noinline int h_local(__u32 slot, long fd, __u32 op)
 		len = 4;
 	} else if (fam == AF_INET6) {
 		r->b = BPF_CORE_READ(sk, __sk_common.skc_num);
-		BPF_CORE_READ_INTO(r->data, sk, __sk_common.skc_v6_rcv_saddr);
+		/* all 16 bytes: BPF_CORE_READ_INTO into the char array would copy sizeof(char) */
+		bpf_core_read(r->data, 16, &sk->__sk_common.skc_v6_rcv_saddr);
 		len = 16;
 	} else if (fam == AF_UNIX) {
 		len = unix_name_into_rec(s, t, sk);
@@ -320,7 +321,7 @@ __noinline int h_accept(__u32 slot, long fd)
 		__builtin_memcpy(r->data, &a, 4);
 		len = 4;
 	} else if (fam == AF_INET6) {
-		BPF_CORE_READ_INTO(r->data, sk, __sk_common.skc_v6_daddr);
+		bpf_core_read(r->data, 16, &sk->__sk_common.skc_v6_daddr);
 		len = 16;
 	} else {
 		return 0; /* unix peers are processes, not network peers */

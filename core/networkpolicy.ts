@@ -149,15 +149,17 @@ function ingressRules(set: BehaviorSet, input: NetworkInput, skipped: NetworkExp
     for (const protocol of protocolsOf(item)) if (listens ? protocol !== 'UDP' : protocol === 'UDP') ports.set(`${protocol}/${e.port}`, { protocol, port: e.port });
   }
   // The peers seen on each port; a port no accepted connection was recorded on stays open to all.
+  // A connection accepted is a port listened on too: a server that was listening before the window
+  // began is seen only accepting.
   const peersByPort = new Map<string, { peer: PolicyPeer; seen: string }[]>();
   for (const [key, item] of Object.entries(set.ingresses ?? {})) {
     const e = endpoint(key);
-    if (isLoopback(e.address)) continue;
+    if (isLoopback(e.address) || e.port === 0) continue;
     const peer = input.peers[e.address];
     const from = peer?.kind === 'pod' ? inNamespace(peer.namespace, peer.labels) : ipBlock(e.address);
     for (const protocol of protocolsOf(item)) {
       const k = `${protocol}/${e.port}`;
-      if (!ports.has(k)) continue;
+      if (!ports.has(k)) ports.set(k, { protocol, port: e.port });
       peersByPort.set(k, [...(peersByPort.get(k) ?? []), { peer: from, seen: peer?.kind === 'pod' ? `${e.address} (Pod ${peer.namespace}/${peer.name})` : e.address }]);
     }
   }

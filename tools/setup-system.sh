@@ -3,7 +3,7 @@
 # Everything comes from Debian's registry; nothing is downloaded from elsewhere.
 set -euo pipefail
 packages=(clang llvm lld libbpf-dev bpftool libelf-dev zlib1g-dev pkg-config make runc apparmor strace
-  busybox-static python3-venv python3-libapparmor python3-seccomp umoci containerd containernetworking-plugins iputils-ping
+  busybox-static python3-venv python3-libapparmor python3-seccomp umoci containerd containernetworking-plugins iputils-ping ipset
   redis-server redis-tools nginx postgresql)  # the advice round trip's servers and clients (test/advice)
 missing=()
 for p in "${packages[@]}"; do

@@ -237,6 +237,9 @@ function protocols(r: TracerRecord): { protocols: string[] } | undefined {
 }
 
 function endpointKey(r: TracerRecord): string | undefined {
+  // a dual-stack socket's IPv4 peer (::ffff:10.0.0.5) is that IPv4 address
+  const mapped = r.family === 'inet6' ? /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(String(r.address)) : null;
+  if (mapped) return `inet|${mapped[1]}|${Number(r.port)}`;
   if (r.family === 'inet' || r.family === 'inet6') return `${r.family}|${String(r.address)}|${Number(r.port)}`;
   if (r.family !== 'unix' || r.unnamed) return undefined;
   const name = pathFromHex(String(r.path_hex ?? ''));

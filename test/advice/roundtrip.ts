@@ -359,11 +359,17 @@ async function modelAndRun(program: Program, w: Workload, work: string, log: (li
     const control = await launch(applied, loggedProfile(seccomp));
     const controlReady = await until(w.ready, READY_MS, () => control.exitCode !== undefined);
     const unconfined = controlReady ? await w.wide() : NOT_SERVED;
+    await sleep(500); // kauditd prints asynchronously
     const refusedInLogMode = wouldRefuse.take();
     const controlAttack = await control.exec(ATTACK);
     const logMode = await runProbe(control);
-    // What the attack and the probe did the log shows: the log-mode channel works, so an empty list above means something.
+    // What the attack and the probe did the log shows: the log-mode channel works, so an empty list
+    // above means something. kauditd prints asynchronously: their records may come a moment later.
     const attackLogged = wouldRefuse.take();
+    for (let i = 0; i < 20 && !['unshare', 'clone', 'socket'].every((s) => attackLogged.includes(s)); i++) {
+      await sleep(150);
+      attackLogged.push(...wouldRefuse.take());
+    }
     await control.stop(w.stop.signal);
     await control.delete();
     log(`${program.name}: in log mode: attack ${controlAttack.code === 0 ? 'allowed' : 'refused'}, ${unconfined.failures} of ${unconfined.requests} requests failed, would refuse ${refusedInLogMode.join(', ') || 'nothing'}`);

@@ -222,6 +222,8 @@ s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(1)
 port = s.getsockname()[1]
 c = socket.create_connection(("127.0.0.1", port)); a, peer = s.accept()
 u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.sendto(b"x", ("127.0.0.1", 9))
+s6 = socket.socket(socket.AF_INET6); s6.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0); s6.bind(("::", 0)); s6.listen(1)
+c6 = socket.create_connection(("127.0.0.1", s6.getsockname()[1])); a6, peer6 = s6.accept()
 print(port, peer[1], flush=True)
 `;
 
@@ -236,7 +238,11 @@ test('network: accepted connections with their peer and local port; connect, bin
   assert.ok(port > 0, JSON.stringify(binds));
   assert.ok(binds.every((b) => b.protocol === 6), `bind protocol: ${JSON.stringify(binds)}`);
   const accepted = tr.of(T, 'accept');
-  assert.deepEqual(accepted.map((a) => `${a.family}|${a.address}|${a.port}|${a.protocol}`), [`inet|127.0.0.1|${port}|6`]);
+  assert.deepEqual(accepted.filter((a) => a.family === 'inet').map((a) => `${a.family}|${a.address}|${a.port}|${a.protocol}`), [`inet|127.0.0.1|${port}|6`]);
+  // a dual-stack listener: bound to :: (all 16 bytes read), its IPv4 peer as the mapped address
+  const v6 = tr.of(T, 'bind').find((b) => b.family === 'inet6' && b.op === 'listen');
+  assert.equal(v6?.address, '::', JSON.stringify(tr.of(T, 'bind')));
+  assert.ok(tr.of(T, 'accept').some((a) => a.family === 'inet6' && a.address === '::ffff:127.0.0.1' && a.port === v6.port), JSON.stringify(tr.of(T, 'accept')));
   const egress = tr.of(T, 'connect').filter((c) => c.family === 'inet').map((c) => `${c.address}|${c.port}|${c.protocol}`);
   assert.ok(egress.includes(`127.0.0.1|${port}|6`), egress.join());
   assert.ok(egress.includes('127.0.0.1|9|17'), `sendto over UDP: ${egress.join()}`);

@@ -76,3 +76,8 @@ test('NetworkPolicy: nothing seen is nothing allowed', () => {
   assert.deepEqual(policy.spec.ingress, []);
   assert.deepEqual(policy.spec.egress, []);
 });
+
+test('NetworkPolicy: a server listening since before the window is seen only accepting: its port comes from the connections accepted', () => {
+  const { policy } = networkPolicy({ ingresses: { 'inet|10.244.2.3|8080': it({ protocols: ['tcp'] }) } }, input, META);
+  assert.deepEqual(policy.spec.ingress, [{ from: [{ namespaceSelector: ns('ingress'), podSelector: { matchLabels: { 'app.kubernetes.io/name': 'ingress-nginx' } } }], ports: [{ protocol: 'TCP', port: 8080 }] }]);
+});

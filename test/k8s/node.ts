@@ -28,7 +28,7 @@ const SYSCTLS: Record<string, string> = { 'vm/overcommit_memory': '1', 'kernel/p
 /** Why the real node cannot run here, or false. */
 export function realNodeMissing(): string | false {
   if (process.getuid?.() !== 0) return 'a real node needs root';
-  for (const f of [join(BIN, 'kubelet'), join(BIN, 'kube-proxy'), join(BIN, 'kube-apiserver'), join(BIN, 'coredns'), '/usr/bin/containerd', join(CNI_BIN, 'bridge'), '/usr/bin/umoci']) {
+  for (const f of [join(BIN, 'kubelet'), join(BIN, 'kube-proxy'), join(BIN, 'kube-apiserver'), join(BIN, 'coredns'), join(BIN, 'kube-router'), '/usr/bin/containerd', join(CNI_BIN, 'bridge'), '/usr/bin/umoci', '/usr/sbin/ipset']) {
     if (!existsSync(f)) return `${f} missing: run make setup`;
   }
   return false;
@@ -38,6 +38,7 @@ export class RealNode {
   private containerd?: Proc;
   private kubelet?: Proc;
   private proxy?: Proc;
+  private netpol?: Proc;
   private readonly made: string[] = [];
 
   private constructor(
@@ -267,6 +268,11 @@ state = "${c}/state"
         clusterDomain: 'cluster.local',
         serializeImagePulls: false,
         registerNode: true,
+        // the node's disk is the test machine's, shared with everything else on it: the kubelet's
+        // defaults (imagefs.available<15%) would evict our pods whenever that disk is 85% used
+        evictionHard: { 'memory.available': '50Mi', 'nodefs.available': '1%', 'imagefs.available': '1%', 'nodefs.inodesFree': '1%' },
+        imageGCHighThresholdPercent: 100,
+        imageGCLowThresholdPercent: 99,
       }),
     );
     this.kubelet = launch(
@@ -297,6 +303,25 @@ state = "${c}/state"
     this.proxy = launch('kube-proxy', this.dir, [`--config=${join(this.dir, 'kube-proxy.yaml')}`], this.ns);
   }
 
+  /**
+   * kube-router's NetworkPolicy controller (its firewall only: no routing, no service proxy) in the
+   * namespace, where kube-proxy's rules are: from here on the node enforces NetworkPolicies, with
+   * iptables and ipsets over the bridge's traffic. Resolves once it reports healthy.
+   */
+  async startNetworkPolicies(): Promise<void> {
+    this.netpol = launch('kube-router', this.dir, [
+      `--kubeconfig=${this.cp.innerKubeconfig}`,
+      '--run-firewall=true', '--run-router=false', '--run-service-proxy=false', '--run-loadbalancer=false', '--enable-cni=false',
+      `--hostname-override=${NODE_NAME}`, '--service-cluster-ip-range=10.96.0.0/16', '--health-port=20244', '--metrics-port=0', '--v=1',
+    ], this.ns);
+    for (let i = 0; i < 240; i++) {
+      const r = await this.ns.run('bash', ['-c', 'exec 3<>/dev/tcp/127.0.0.1/20244 && printf "GET /healthz HTTP/1.0\r\n\r\n" >&3 && head -1 <&3']);
+      if (/200/.test(r.stdout)) return;
+      await new Promise((res) => setTimeout(res, 250));
+    }
+    throw new Error(`kube-router did not become healthy; see ${join(this.dir, 'kube-router.log')}`);
+  }
+
   private async waitReady(timeoutMs = 120_000): Promise<void> {
     const until = Date.now() + timeoutMs;
     let last = '';
@@ -314,6 +339,7 @@ state = "${c}/state"
     // pods first: the kubelet would restart them; then what runs them
     await stopProc(this.kubelet);
     await stopProc(this.proxy);
+    await stopProc(this.netpol);
     await this.ctr(['tasks', 'ls', '-q']).then(async (r) => {
       for (const id of r.stdout.split('\n').filter(Boolean)) await this.ctr(['tasks', 'kill', '-s', 'SIGKILL', id]);
     });

@@ -10,6 +10,7 @@ import { chownSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileS
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { PACKAGE_ROOT } from '../../lib/home.js';
+import { parse as parseYaml } from 'yaml';
 import { freePort, run } from '../helpers.js';
 import { buildImage, NODE_NAME, ourImage, RealNode, realNodeMissing } from './node.js';
 
@@ -307,6 +308,71 @@ test('the advice applied on the node it came from, all at once: the generated se
   const attack = await node.cp.kubectl(['-n', 'shop', 'exec', running[0]!.metadata.name, '--', '/bin/busybox', 'unshare', '-U', 'true']);
   assert.notEqual(attack.code, 0, attack.stdout);
   assert.match(attack.stderr + attack.stdout, /Operation not permitted/);
+});
+
+type Policy = { spec: { podSelector: unknown; ingress: { from?: { podSelector?: { matchLabels?: Record<string, string> }; ipBlock?: { cidr: string } }[]; ports: { port: number; protocol: string }[] }[]; egress: unknown[] } };
+
+test('the NetworkPolicy from the same model, enforced by a real implementation (kube-router): the traffic the window saw passes, connections it never saw are dropped', { skip: missing, timeout: 300_000 }, async () => {
+  assert.ok(cli, 'the chart test ran first');
+  // the web pods without the previous test's profile, so a refused connection is the network's doing
+  const plain = await node.cp.kubectl(['-n', 'shop', 'patch', 'deploy/web', '--type=json', '-p', JSON.stringify([{ op: 'remove', path: '/spec/template/spec/containers/0/securityContext' }])]);
+  assert.equal(plain.code, 0, plain.stderr);
+  assert.equal((await node.cp.kubectl(['-n', 'shop', 'rollout', 'status', 'deploy/web', '--timeout=90s'])).code, 0);
+  // a Service in front of them, a client that calls it, and a pod the window never sees
+  await node.cp.apply(JSON.stringify({ apiVersion: 'v1', kind: 'Service', metadata: { name: 'web', namespace: 'shop' }, spec: { selector: { app: 'web' }, ports: [{ port: 80, targetPort: 8080, protocol: 'TCP' }] } }));
+  const svc = (await node.cp.kubectl(['-n', 'shop', 'get', 'svc', 'web', '-o', 'jsonpath={.spec.clusterIP}'])).stdout;
+  for (const [name, app] of [['client', 'client'], ['intruder', 'intruder']]) {
+    await node.cp.apply(JSON.stringify({ apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace: 'shop', labels: { app } }, spec: { containers: [{ name: 'c', image: WEB_IMAGE, imagePullPolicy: 'Never', command: ['/bin/busybox', 'sleep', '3600'] }] } }));
+  }
+  assert.equal((await node.cp.kubectl(['-n', 'shop', 'wait', '--for=condition=Ready', 'pod/client', 'pod/intruder', '--timeout=60s'])).code, 0);
+  // busybox's nc (its static wget looks the port's name up and crashes without NSS)
+  const fetch = async (pod: string) => node.cp.kubectl(['-n', 'shop', 'exec', pod, '--', '/bin/busybox', 'sh', '-c', `printf 'GET /page-1 HTTP/1.0\\r\\n\\r\\n' | /bin/busybox nc -w 3 ${svc} 80`]);
+  const web = async () => (await node.cp.kubectl(['-n', 'shop', 'get', 'pods', '-l', 'app=web', '--field-selector=status.phase=Running', '-o', 'jsonpath={.items[0].metadata.name}'])).stdout;
+  const outbound = async () => node.cp.kubectl(['-n', 'shop', 'exec', await web(), '--', '/bin/busybox', 'sh', '-c', 'echo | /bin/busybox nc -w 3 10.96.0.1 443 && echo reached']);
+  // before any policy every one of them goes through (once kube-proxy has programmed the new Service)
+  for (const pod of ['client', 'intruder']) await until(`${pod} through the Service before the policy`, async () => (/page-1/.test((await fetch(pod)).stdout) ? true : undefined), 60_000);
+  assert.match((await outbound()).stdout, /reached/, 'the web pod reaches the API server before the policy');
+
+  // the window: the client calls the Service, the node calls the pod
+  const started = await run(process.execPath, [CLI, 'model', 'start', '--target', 'k8s:shop/deployment/web', '--id', 'web-net', '--duration', '25s', '--checkpoint-interval', '2s'], { env: cli, timeoutMs: 60_000 });
+  assert.equal(started.code, 0, started.stderr);
+  await new Promise((r) => setTimeout(r, 5000));
+  for (let i = 0; i < 8; i++) {
+    assert.match((await fetch('client')).stdout, /page-1/);
+    await get('page-1');
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+  await until('the web-net model READY', async () => {
+    const r = await node.cp.kubectl(['-n', 'shop', 'get', 'armorprofilemodels', 'varmor-shop-web-net', '-o', 'jsonpath={.status.ready}']);
+    return r.stdout === 'true' ? true : undefined;
+  });
+  const file = join(await result('web-net'), 'networkpolicy.yaml');
+  const policy = parseYaml(readFileSync(file, 'utf8')) as Policy;
+  console.log(`NetworkPolicy: ${JSON.stringify(policy.spec)}`);
+  assert.deepEqual(policy.spec.podSelector, { matchLabels: { app: 'web' } });
+  const http = policy.spec.ingress.find((r) => r.ports.some((p) => p.port === 8080 && p.protocol === 'TCP'));
+  assert.ok(http?.from?.some((f) => f.podSelector?.matchLabels?.app === 'client'), 'ingress on 8080 from the client pods');
+  assert.ok(!JSON.stringify(policy.spec.ingress).includes('intruder'));
+  assert.deepEqual(policy.spec.egress, [], 'busybox httpd connects nowhere');
+
+  // enforced: kube-router on the node, the policy as the modeler wrote it
+  const t0 = Date.now();
+  await node.startNetworkPolicies();
+  const applied = await node.cp.kubectl(['apply', '-f', file]);
+  assert.equal(applied.code, 0, applied.stderr);
+  await until('the intruder dropped', async () => (/page-1/.test((await fetch('intruder')).stdout) ? undefined : true), 60_000);
+  console.log(`kube-router healthy and the policy enforced: ${since(t0)}`);
+  for (let i = 0; i < 3; i++) assert.match((await fetch('client')).stdout, /page-1/, 'the client the window saw still gets its pages');
+  await get('page-1');
+  const dropped = await fetch('intruder');
+  assert.notEqual(dropped.code, 0, dropped.stdout);
+  assert.doesNotMatch(dropped.stdout, /page-1/);
+  assert.doesNotMatch((await outbound()).stdout, /reached/, 'the web pod\'s own connection out, which the window never saw, is dropped');
+
+  // the policy gone, the intruder passes again: it was the policy that dropped it
+  assert.equal((await node.cp.kubectl(['delete', '-f', file])).code, 0);
+  await until('the intruder through again', async () => (/page-1/.test((await fetch('intruder')).stdout) ? true : undefined), 60_000);
+  await node.cp.kubectl(['-n', 'shop', 'delete', 'pod', 'client', 'intruder', '--grace-period=0', '--force']);
 });
 
 test('all in one: the chart runs the Temporal dev server and the store as pods, found through the cluster DNS; a model started through kubectl port-forward lands', { skip: missing, timeout: 360_000 }, async () => {

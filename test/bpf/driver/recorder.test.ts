@@ -148,3 +148,15 @@ test('argument records join their syscall as sets.args (hex, the tuple in order)
   assert.equal(behaviors.syscalls!.prctl, undefined);
   assert.ok(Object.keys(behaviors.unhandled ?? {}).includes('arg record of prctl'));
 });
+
+test('a dual-stack socket\'s IPv4 peer is recorded as that IPv4 address; accepted connections go to ingresses with their protocol', () => {
+  const rec = feed([
+    { t: 'accept', target: T, pid: 5, ts: 1000, id: '18:1', family: 'inet6', address: '::ffff:10.244.0.12', port: 8080, protocol: 6 },
+    { t: 'accept', target: T, pid: 5, ts: 1001, id: '18:2', family: 'inet6', address: '2001:db8::5', port: 8080, protocol: 6 },
+    { t: 'bind', target: T, pid: 5, ts: 1002, id: '10:9', op: 'listen', family: 'inet6', address: '::', port: 8080, protocol: 6 },
+  ]);
+  const { behaviors } = rec.take(2000);
+  assert.deepEqual(Object.keys(behaviors.ingresses!).sort(), ['inet6|2001:db8::5|8080', 'inet|10.244.0.12|8080']);
+  assert.deepEqual(behaviors.ingresses!['inet|10.244.0.12|8080']!.sets, { protocols: ['tcp'] });
+  assert.deepEqual(behaviors.binds!['inet6|::|8080']!.sets, { ops: ['listen'], protocols: ['tcp'] });
+});
