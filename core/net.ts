@@ -32,6 +32,16 @@ function name(text: string, numbers: Record<string, string>, prefix: RegExp): st
   return numbers[t] ?? (t === 'local' ? 'unix' : t);
 }
 
+/**
+ * Whether text is an IP address literal (dotted IPv4, or IPv6 hex groups): an address read back
+ * from the store goes into API queries and CIDRs only if it is one.
+ */
+export function isIpAddress(text: string): boolean {
+  const v4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(text);
+  if (v4) return v4.slice(1).every((o) => Number(o) <= 255);
+  return /^[0-9a-f:]*(:\d{1,3}(\.\d{1,3}){3})?$/i.test(text) && (text.match(/:/g) ?? []).length >= 2 && text.length <= 45;
+}
+
 /** An IP protocol number as the model names it (`6` → `tcp`), or the number. */
 export function protocolName(n: number): string {
   return PROTOCOL_NUMBERS[String(n)] ?? String(n);

@@ -8,7 +8,7 @@
  * network traffic a NetworkPolicy sees.
  */
 import type { BehaviorSet, Item } from './behavior.js';
-import { endpoint } from './net.js';
+import { endpoint, isIpAddress } from './net.js';
 
 export interface ServicePort {
   port: number;
@@ -109,6 +109,10 @@ function egressRules(set: BehaviorSet, input: NetworkInput, skipped: NetworkExpl
   for (const [key, item] of Object.entries(set.egresses ?? {})) {
     const e = endpoint(key);
     if (e.family !== 'inet' && e.family !== 'inet6') continue;
+    if (!isIpAddress(e.address)) {
+      skipped.push({ key, why: 'not an IP address' });
+      continue;
+    }
     if (isLoopback(e.address)) {
       skipped.push({ key, why: 'loopback: never leaves the pod' });
       continue;
@@ -155,6 +159,10 @@ function ingressRules(set: BehaviorSet, input: NetworkInput, skipped: NetworkExp
   for (const [key, item] of Object.entries(set.ingresses ?? {})) {
     const e = endpoint(key);
     if (isLoopback(e.address) || e.port === 0) continue;
+    if (!isIpAddress(e.address)) {
+      skipped.push({ key, why: 'not an IP address' });
+      continue;
+    }
     const peer = input.peers[e.address];
     const from = peer?.kind === 'pod' ? inNamespace(peer.namespace, peer.labels) : ipBlock(e.address);
     for (const protocol of protocolsOf(item)) {

@@ -6,7 +6,7 @@
  */
 import type { V1Service } from '@kubernetes/client-node';
 import type { BehaviorSet } from '../core/behavior.js';
-import { endpoint } from '../core/net.js';
+import { endpoint, isIpAddress } from '../core/net.js';
 import type { NetworkInput, Peer, ServicePort } from '../core/networkpolicy.js';
 import type { K8sTarget } from '../core/target-spec.js';
 import type { Kube } from './client.js';
@@ -21,13 +21,13 @@ const LOOKUP_CONCURRENCY = 8;
 const DNS_NAMESPACE = 'kube-system';
 const DNS_LABEL = 'k8s-app';
 
-/** inet addresses of egresses and ingresses, loopback left out. */
+/** inet addresses of egresses and ingresses, loopback left out; only IP literals (they go into a field selector). */
 export function networkAddresses(set: BehaviorSet): string[] {
   const out = new Set<string>();
   for (const category of ['egresses', 'ingresses'] as const) {
     for (const key of Object.keys(set[category] ?? {})) {
       const e = endpoint(key);
-      if ((e.family === 'inet' || e.family === 'inet6') && !/^127\./.test(e.address) && e.address !== '::1') out.add(e.address);
+      if ((e.family === 'inet' || e.family === 'inet6') && isIpAddress(e.address) && !/^127\./.test(e.address) && e.address !== '::1') out.add(e.address);
     }
   }
   return [...out].sort();

@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { BehaviorSet, Item } from '../../core/behavior.js';
 import { networkPolicy, type NetworkInput } from '../../core/networkpolicy.js';
+import { networkAddresses } from '../../k8s/peers.js';
 
 const it = (sets?: Record<string, string[]>): Item => ({ first: 0, last: 0, n: { r: 1 }, ...(sets ? { sets } : {}) });
 const META = { name: 'varmor-shop-web', namespace: 'shop' };
@@ -80,4 +81,13 @@ test('NetworkPolicy: nothing seen is nothing allowed', () => {
 test('NetworkPolicy: a server listening since before the window is seen only accepting: its port comes from the connections accepted', () => {
   const { policy } = networkPolicy({ ingresses: { 'inet|10.244.2.3|8080': it({ protocols: ['tcp'] }) } }, input, META);
   assert.deepEqual(policy.spec.ingress, [{ from: [{ namespaceSelector: ns('ingress'), podSelector: { matchLabels: { 'app.kubernetes.io/name': 'ingress-nginx' } } }], ports: [{ protocol: 'TCP', port: 8080 }] }]);
+});
+
+test('NetworkPolicy: an address from the store that is not an IP literal is left out, said in the report, never made a CIDR', () => {
+  const forged = 'inet|10.0.0.1,metadata.name=x|80';
+  const { policy, explain } = networkPolicy({ egresses: { [forged]: it({ protocols: ['tcp'] }) }, ingresses: { 'inet6|zz::1|8080': it({ protocols: ['tcp'] }) } }, input, META);
+  assert.deepEqual(policy.spec.egress, []);
+  assert.deepEqual(policy.spec.ingress, []);
+  assert.deepEqual(explain.skipped, [{ key: forged, why: 'not an IP address' }, { key: 'inet6|zz::1|8080', why: 'not an IP address' }]);
+  assert.deepEqual(networkAddresses({ egresses: { [forged]: it(), 'inet|10.0.0.2|80': it(), 'inet6|2001:db8::1|80': it(), 'inet6|::ffff:10.0.0.3|80': it() } }), ['10.0.0.2', '2001:db8::1', '::ffff:10.0.0.3']);
 });
