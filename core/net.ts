@@ -42,6 +42,11 @@ export function isIpAddress(text: string): boolean {
   return /^[0-9a-f:]*(:\d{1,3}(\.\d{1,3}){3})?$/i.test(text) && (text.match(/:/g) ?? []).length >= 2 && text.length <= 45;
 }
 
+/** A loopback address: traffic to it never leaves the pod. */
+export function isLoopback(address: string): boolean {
+  return /^127\./.test(address) || address === '::1' || /^::ffff:127\./i.test(address);
+}
+
 /** An IP protocol number as the model names it (`6` → `tcp`), or the number. */
 export function protocolName(n: number): string {
   return PROTOCOL_NUMBERS[String(n)] ?? String(n);

@@ -8,7 +8,7 @@
  * network traffic a NetworkPolicy sees.
  */
 import type { BehaviorSet, Item } from './behavior.js';
-import { endpoint, isIpAddress } from './net.js';
+import { endpoint, isIpAddress, isLoopback } from './net.js';
 
 export interface ServicePort {
   port: number;
@@ -60,8 +60,6 @@ export interface NetworkExplain {
 }
 
 const PROTOCOLS: Record<string, string> = { tcp: 'TCP', udp: 'UDP', sctp: 'SCTP' };
-
-const isLoopback = (address: string) => /^127\./.test(address) || address === '::1' || /^::ffff:127\./.test(address);
 
 /** The item's IP protocols as Kubernetes names them; unknown (not recorded) stays open to TCP and UDP. */
 function protocolsOf(item: Item): string[] {

@@ -137,7 +137,7 @@ const ATTACH_BPF = [26, 50, 51, 52];
 const SOCKET_OPTIONS_END = 128;
 
 /** Aligned power-of-two blocks covering [lo, hi) minus `holes`, as (value, mask) for MASKED_EQ. */
-export function blocks(lo: number, hi: number, holes: readonly number[]): { value: number; mask: number }[] {
+function blocks(lo: number, hi: number, holes: readonly number[]): { value: number; mask: number }[] {
   const out: { value: number; mask: number }[] = [];
   let at = lo;
   while (at < hi) {

@@ -6,7 +6,7 @@
  */
 import type { V1Service } from '@kubernetes/client-node';
 import type { BehaviorSet } from '../core/behavior.js';
-import { endpoint, isIpAddress } from '../core/net.js';
+import { endpoint, isIpAddress, isLoopback } from '../core/net.js';
 import type { NetworkInput, Peer, ServicePort } from '../core/networkpolicy.js';
 import type { K8sTarget } from '../core/target-spec.js';
 import type { Kube } from './client.js';
@@ -27,7 +27,7 @@ export function networkAddresses(set: BehaviorSet): string[] {
   for (const category of ['egresses', 'ingresses'] as const) {
     for (const key of Object.keys(set[category] ?? {})) {
       const e = endpoint(key);
-      if ((e.family === 'inet' || e.family === 'inet6') && isIpAddress(e.address) && !/^127\./.test(e.address) && e.address !== '::1') out.add(e.address);
+      if ((e.family === 'inet' || e.family === 'inet6') && isIpAddress(e.address) && !isLoopback(e.address)) out.add(e.address);
     }
   }
   return [...out].sort();
