@@ -2,7 +2,7 @@ import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { Kube } from '../k8s/client.js';
 import { parse } from 'yaml';
-import type { Context as AdviceContext } from '../core/advisor.js';
+import type { Context as AdviceContext } from '../core/context.js';
 import type { ArmorProfileModel } from '../core/armorprofilemodel.js';
 import { mergeCounters, mergeInto, type BehaviorSet } from '../core/behavior.js';
 import { rootMessage } from '../core/errors.js';

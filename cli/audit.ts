@@ -3,7 +3,7 @@ import { basename, join } from 'node:path';
 import { ingestAuditLog } from '../audit/ingest.js';
 import { buildOutputs } from '../core/outputs.js';
 import { archFromNode, isArch } from '../core/syscalls.js';
-import type { OutputContext } from '../workflows/input.js';
+import type { Context } from '../core/context.js';
 
 export interface IngestCommandOptions {
   file: string;
@@ -12,7 +12,7 @@ export interface IngestCommandOptions {
   out: string;
   namespace: string;
   name?: string;
-  context: OutputContext;
+  context: Context;
 }
 
 /** `audit ingest`: an offline audit log (complain-mode AppArmor, SCMP_ACT_LOG seccomp) becomes a model and its profiles. */

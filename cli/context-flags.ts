@@ -1,32 +1,21 @@
-import type { Command } from 'commander';
-import type { Context } from '../core/advisor.js';
+import { Option, type Command } from 'commander';
+import { CONTEXT_FLAG_NAMES, CONTEXT_FLAGS, type Context } from '../core/context.js';
 
-/** Context that behavior cannot show, for the rule advice: the commands' flags and the advisor's Context they make. */
+/** The commands' options for the context flags (core/context.ts), and the advisor's Context they make. */
 
-export interface ContextFlags {
-  privileged?: boolean;
-  dind?: boolean;
-  needsSaToken?: boolean;
-  hostPid?: boolean;
-  needsApiServer?: boolean;
-}
+const options = CONTEXT_FLAG_NAMES.map((flag) => ({ flag, option: new Option(CONTEXT_FLAGS[flag].option, CONTEXT_FLAGS[flag].help) }));
+
+/** What commander parsed from the context options: each under its option's attribute name. */
+export type ContextFlags = Record<string, unknown>;
 
 /** Adds the context flags to a command. */
 export function contextOptions(cmd: Command): Command {
-  return cmd
-    .option('--privileged', 'the container runs privileged')
-    .option('--dind', 'the workload runs containers itself (docker-in-docker)')
-    .option('--needs-sa-token', 'the application uses its service-account token')
-    .option('--needs-api-server', 'the application talks to the Kubernetes API server')
-    .option('--host-pid', 'the pod shares the host PID namespace');
+  for (const { option } of options) cmd.addOption(new Option(option.flags, option.description));
+  return cmd;
 }
 
-export function contextFrom(flags: ContextFlags): Context {
+export function contextFrom(opts: ContextFlags): Context {
   const c: Context = {};
-  if (flags.privileged) c.privileged = true;
-  if (flags.dind) c.dind = true;
-  if (flags.needsSaToken) c.needsSaToken = true;
-  if (flags.hostPid) c.hostPID = true;
-  if (flags.needsApiServer) c.needsApiServer = true;
+  for (const { flag, option } of options) if (opts[option.attributeName()] === true) c[flag] = true;
   return c;
 }

@@ -1,6 +1,7 @@
 import { resolve } from 'node:path';
 import type { Logger } from 'pino';
-import type { ModelingInput, OutputContext } from '../workflows/input.js';
+import type { Context } from '../core/context.js';
+import type { ModelingInput } from '../workflows/input.js';
 import { startModel, summary, waitForResult } from './model.js';
 import { fetchOutputs } from './outputs.js';
 import { openSession } from './session.js';
@@ -14,7 +15,7 @@ export interface RecordOptions {
   convergeAfter?: string;
   minDuration?: string;
   home: string;
-  context: OutputContext;
+  context: Context;
   /** Paths the pod makes writable (volumes, emptyDir), for the readOnlyRootFilesystem advice. */
   writable?: string[];
 }

@@ -8,22 +8,11 @@
 import catalogue from './data/builtin-rules.json' with { type: 'json' };
 import type { BehaviorSet, Category, Item } from './behavior.js';
 import { capability, granted } from './capabilities.js';
+import { isContextFlag, type Context } from './context.js';
 import { evidence, type Evidence } from './evidence.js';
 import { endpoint, socketKind } from './net.js';
 import { parseArgsEntry } from './syscall-args.js';
 
-/** What behavior cannot show; undefined means not declared. */
-export interface Context {
-  privileged?: boolean;
-  dind?: boolean;
-  hostPID?: boolean;
-  shareProcessNamespace?: boolean;
-  needsSaToken?: boolean;
-  needsApiServer?: boolean;
-  ingressNginx?: boolean;
-}
-
-export const CONTEXT_FLAGS = ['privileged', 'dind', 'hostPID', 'shareProcessNamespace', 'needsSaToken', 'needsApiServer', 'ingressNginx'] as const satisfies readonly (keyof Context)[];
 
 interface Matcher {
   category: string;
@@ -157,7 +146,7 @@ function missingContext(rule: BuiltinRule, set: BehaviorSet, context: Context): 
     }
     return context[cond as keyof Context] === true;
   });
-  return holds ? undefined : rule.appliesWhen.filter((c) => (CONTEXT_FLAGS as readonly string[]).includes(c) && context[c as keyof Context] === undefined);
+  return holds ? undefined : rule.appliesWhen.filter((c) => isContextFlag(c) && context[c] === undefined);
 }
 
 function judge(rule: BuiltinRule, set: BehaviorSet, idx: Partial<Record<Category, Indexed>>, context: Context): Verdict {

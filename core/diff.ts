@@ -3,7 +3,8 @@
  * profile lines that change with them, and the built-in rule verdicts that flip. Inputs are
  * generalised behavior sets or ArmorProfileModel objects (read back with from-model.ts).
  */
-import { advise, type Context } from './advisor.js';
+import { advise } from './advisor.js';
+import type { Context } from './context.js';
 import { appArmorProfile } from './apparmor.js';
 import { CATEGORIES, type BehaviorSet, type Category, type Item } from './behavior.js';
 import type { ArmorProfileModel } from './armorprofilemodel.js';

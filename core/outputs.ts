@@ -1,7 +1,8 @@
 import { stringify } from 'yaml';
 import { sumCounters, type BehaviorSet, type Counters } from './behavior.js';
 import { dynamicResult, objectName, profileName, type ArmorProfileModel, type ModelStatus } from './armorprofilemodel.js';
-import { advise, countVerdicts, type Context, type Verdict, type VerdictCounts } from './advisor.js';
+import { advise, countVerdicts, type Verdict, type VerdictCounts } from './advisor.js';
+import type { Context } from './context.js';
 import { appArmorProfile, type ProfileRule, type Skipped } from './apparmor.js';
 import { convergence, type Convergence } from './convergence.js';
 import { generalise, type AppliedRule } from './generalise.js';

@@ -1,14 +1,7 @@
 import { parseDuration } from '../core/duration.js';
 import type { Target } from '../core/target.js';
+import { CONTEXT_FLAG_NAMES, isContextFlag, type Context } from '../core/context.js';
 
-/** What behavior cannot show, declared by the user for the rule advice. */
-export interface OutputContext {
-  privileged?: boolean;
-  dind?: boolean;
-  hostPID?: boolean;
-  needsSaToken?: boolean;
-  needsApiServer?: boolean;
-}
 
 /** The workflow's input as users send it (CLI, Temporal CLI or Web UI): one JSON object. */
 export interface ModelingInput {
@@ -27,7 +20,7 @@ export interface ModelingInput {
   /** How long a node whose collector is gone is waited for before it is marked failed. Default 10m. */
   nodeGiveUp?: string;
   /** Context for the advice, and where the pod may write. */
-  context?: OutputContext;
+  context?: Context;
   writablePaths?: string[];
   /** Set search attributes (VarmorTargetNamespace, VarmorWorkload, VarmorPhase). Default true. */
   searchAttributes?: boolean;
@@ -52,7 +45,7 @@ export interface ModelingPlan {
   giveUpMs: number;
   leaseMs: number;
   store?: string;
-  context: OutputContext;
+  context: Context;
   writablePaths: string[];
   searchAttributes: boolean;
   historyLimit: number;
@@ -124,16 +117,14 @@ function historyLimit(v: unknown): number {
   return v as number;
 }
 
-const CONTEXT_FLAGS = ['privileged', 'dind', 'hostPID', 'needsSaToken', 'needsApiServer'] as const;
-
-function checkContext(c: unknown): OutputContext {
+function checkContext(c: unknown): Context {
   if (c === undefined) return {};
   if (!isObject(c)) throw new InputError('context: must be an object of flags');
-  const out: OutputContext = {};
+  const out: Context = {};
   for (const [k, v] of Object.entries(c)) {
-    if (!(CONTEXT_FLAGS as readonly string[]).includes(k)) throw new InputError(`context.${fieldName(k)}: unknown flag (known: ${CONTEXT_FLAGS.join(', ')})`);
+    if (!isContextFlag(k)) throw new InputError(`context.${fieldName(k)}: unknown flag (known: ${CONTEXT_FLAG_NAMES.join(', ')})`);
     if (typeof v !== 'boolean') throw new InputError(`context.${k}: must be true or false`);
-    out[k as (typeof CONTEXT_FLAGS)[number]] = v;
+    out[k] = v;
   }
   return out;
 }

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PACKAGE_ROOT } from '../../lib/home.js';
+import { CONTEXT_FLAG_NAMES } from '../../core/context.js';
 import { INPUT_FIELDS, planFromInput, workflowIdFor } from '../../workflows/input.js';
 
 const command = { kind: 'command', node: 'n1', argv: ['/usr/bin/redis-server', '--port', '0'] };
@@ -62,5 +63,6 @@ test('the documented JSON Schema lists exactly the fields the workflow accepts, 
   const kinds = schema.properties.target.oneOf.map((t: { properties: { kind: { const: string } } }) => t.properties.kind.const).sort();
   assert.deepEqual(kinds, ['command', 'container', 'k8s', 'pid']);
   for (const spec of schema.properties.target.oneOf[0].properties.spec.examples) planFromInput({ target: { kind: 'k8s', spec }, duration: '1h' });
+  assert.deepEqual(Object.keys(schema.properties.context.properties).sort(), [...CONTEXT_FLAG_NAMES].sort());
   for (const flag of Object.keys(schema.properties.context.properties)) planFromInput({ target: command, duration: '1m', context: { [flag]: true } });
 });
