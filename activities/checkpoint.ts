@@ -1,20 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import type { Context } from '@temporalio/activity';
-import { BATCH_FORMAT, bringsNew, mergeCounters, mergeInto, type Batch, type BehaviorSet, type Counters, type Item } from '../core/behavior.js';
+import { BATCH_FORMAT, bringsNew, mergeCounters, mergeInto, type Batch, type BatchBody, type BehaviorSet, type Delta, type Item } from '../core/behavior.js';
 import type { Keyring } from '../lib/keyring.js';
 import { checkpoints } from '../lib/metrics.js';
 import { decodeBatch, encodeBatch, keys, parseBatchKey } from '../store/batches.js';
 import type { ObjectStore } from '../store/store.js';
-
-/** What one collector hands over at a checkpoint. */
-export interface Delta {
-  behaviors: BehaviorSet;
-  sessions?: BehaviorSet;
-  counters: Record<string, number>;
-  samples?: string[];
-  /** Where to resume reading after a restart (the audit log offset). */
-  position?: unknown;
-}
 
 /** Progress for `model status` in heartbeat details; never trusted for resumption (the store is). */
 export interface Progress {
@@ -41,12 +31,9 @@ export interface CheckpointPolicy {
 export const DEFAULT_CHECKPOINT_POLICY: CheckpointPolicy = { compactEvery: 30, quietWriteMs: 10 * 60_000 };
 
 /** A collector's objects in the store, merged: what its next snapshot holds. */
-interface Folded {
-  behaviors: BehaviorSet;
+interface Folded extends BatchBody {
   sessions: BehaviorSet;
-  counters: Counters;
   samples: string[];
-  position?: unknown;
   /** Sequence number of the object the position came from: the newest wins. */
   positionSeq: number;
   from: number;
@@ -161,12 +148,9 @@ export class Checkpointer {
   }
 
   private async write(): Promise<void> {
-    const u = this.unsaved;
     const to = this.now();
-    const batch: Batch = { format: BATCH_FORMAT, ...this.base, seq: this.seq, from: u.from, to, behaviors: u.behaviors, counters: u.counters };
-    if (Object.keys(u.sessions).length) batch.sessions = u.sessions;
-    if (u.samples.length) batch.samples = u.samples.slice(0, MAX_SAMPLES);
-    if (u.position !== undefined) batch.position = u.position;
+    this.unsaved.to = to;
+    const batch = this.batch(this.seq, this.unsaved);
     const key = keys.batch(this.base.run, this.base.node, this.base.collector, this.seq, this.writer);
     await this.persist(key, batch);
     checkpoints.written(this.base.collector);
@@ -184,11 +168,7 @@ export class Checkpointer {
     const f = this.folded;
     const last = this.seq - 1;
     const key = keys.snapshot(this.base.run, this.base.node, this.base.collector, last, this.writer);
-    const snapshot: Batch = { format: BATCH_FORMAT, ...this.base, seq: last, from: f.from, to: f.to, behaviors: f.behaviors, counters: f.counters };
-    if (Object.keys(f.sessions).length) snapshot.sessions = f.sessions;
-    if (f.samples.length) snapshot.samples = f.samples;
-    if (f.position !== undefined) snapshot.position = f.position;
-    await this.persist(key, snapshot);
+    await this.persist(key, this.batch(last, f));
     const covered = this.foldedKeys.filter((k) => k !== key);
     this.foldedKeys = [key];
     this.sinceSnapshot = 0;
@@ -204,6 +184,15 @@ export class Checkpointer {
       );
     }
     checkpoints.compacted(this.base.collector, deleted);
+  }
+
+  /** The object for what is folded: only the parts it has. */
+  private batch(seq: number, f: Folded): Batch {
+    const batch: Batch = { format: BATCH_FORMAT, ...this.base, seq, from: f.from, to: f.to, behaviors: f.behaviors, counters: f.counters };
+    if (Object.keys(f.sessions).length) batch.sessions = f.sessions;
+    if (f.samples.length) batch.samples = f.samples.slice(0, MAX_SAMPLES);
+    if (f.position !== undefined) batch.position = f.position;
+    return batch;
   }
 
   private async persist(key: string, batch: Batch): Promise<void> {

@@ -1,4 +1,4 @@
-import { mergeInto, type BehaviorSet } from '../core/behavior.js';
+import { mergeInto, type BehaviorSet, type Delta } from '../core/behavior.js';
 import type { Arch } from '../core/syscalls.js';
 import { AuditCollector, type PollResult } from './collector.js';
 import type { Position } from './tail.js';
@@ -8,7 +8,7 @@ export interface AuditBatches {
   readonly written: number;
   /** The position the previous attempt checkpointed last, if any. */
   lastPosition(): Promise<unknown>;
-  save(delta: { behaviors: BehaviorSet; counters: Record<string, number>; samples: string[]; position?: Position }, opts?: { final?: boolean }): Promise<void>;
+  save(delta: Delta, opts?: { final?: boolean }): Promise<void>;
 }
 
 export interface AuditSideOptions {

@@ -50,8 +50,23 @@ export type BehaviorSet = { [C in Category]?: Record<string, Item> };
 /** Counters a collector reports (lost records, parse errors, ...), cumulative per replica. */
 export type Counters = Record<Replica, Record<string, number>>;
 
+/** What a batch holds beside where it comes from: behaviors, and what the collector reports with them. */
+export interface BatchBody<C = Counters> {
+  behaviors: BehaviorSet;
+  /** Behaviors of interactive sessions (`kubectl exec`), kept apart so they never reach a profile. */
+  sessions?: BehaviorSet;
+  counters: C;
+  /** Malformed input the collector skipped, a few verbatim (sanitised) lines for the report. */
+  samples?: string[];
+  /** Collector-specific resume state (e.g. the audit log offset), read back after a restart. */
+  position?: unknown;
+}
+
+/** What one collector hands over at a checkpoint (activities/checkpoint.ts): its own counters, cumulative. */
+export type Delta = BatchBody<Record<string, number>>;
+
 /** One checkpoint of one collector: what it saw since its previous checkpoint. */
-export interface Batch {
+export interface Batch extends BatchBody {
   format: typeof BATCH_FORMAT;
   run: string;
   node: string;
@@ -64,14 +79,6 @@ export interface Batch {
   /** Wall-clock milliseconds covered by this batch. */
   from: number;
   to: number;
-  behaviors: BehaviorSet;
-  /** Behaviors of interactive sessions (`kubectl exec`), kept apart so they never reach a profile. */
-  sessions?: BehaviorSet;
-  counters: Counters;
-  /** Malformed input the collector skipped, a few verbatim (sanitised) lines for the report. */
-  samples?: string[];
-  /** Collector-specific resume state (e.g. the audit log offset), read back after a restart. */
-  position?: unknown;
 }
 
 export const BATCH_FORMAT = 'varmor-modeler/batch@1';
