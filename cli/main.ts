@@ -143,7 +143,7 @@ async function inputFrom(opts: ContextFlags & { target: string; duration: string
     ...(opts.minDuration ? { minDuration: opts.minDuration } : {}),
     ...(opts.id ? { name: opts.id } : {}),
     // A k8s target names its namespace; other targets' models go in the current one, where a bare name finds them.
-    ...(opts.namespace ? { namespace: opts.namespace } : opts.target.startsWith('k8s:') ? {} : { namespace: (await import('./namespace.js')).currentNamespace() }),
+    ...(opts.namespace ? { namespace: opts.namespace } : opts.target.startsWith('k8s:') ? {} : { namespace: (await import('../lib/kubeconfig.js')).currentNamespace() }),
   };
 }
 

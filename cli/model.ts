@@ -16,7 +16,7 @@ import { progressLine, ProgressPrinter } from './progress.js';
 import { liveStatus } from './status.js';
 import { oneLine, table } from './table.js';
 import { ensureSearchAttributes } from '../lib/search-attributes.js';
-import { runId } from './namespace.js';
+import { runId } from './run-id.js';
 
 /** `model start|status|stop|extend|result|list`: modeling runs on a Temporal cluster (or `varmor-modeler dev`). */
 

@@ -5,7 +5,7 @@ import { CONTROLLER_QUEUE } from '../workflows/queues.js';
 import { startMetadata } from './model.js';
 import { table } from './table.js';
 import { ensureSearchAttributes } from '../lib/search-attributes.js';
-import { runId } from './namespace.js';
+import { runId } from './run-id.js';
 
 /**
  * Periodic re-modeling: a Temporal Schedule starts behaviorModeling every interval. Each run's

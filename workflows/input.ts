@@ -210,7 +210,13 @@ function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-/** One modeling run per target at a time: the workflow ID says which target. */
-export function workflowIdFor(plan: ModelingPlan): string {
-  return `varmor-modeler/${plan.namespace}/${plan.name}`;
+const WORKFLOW_ID_PREFIX = 'varmor-modeler/';
+
+/** One modeling run per target at a time: the workflow ID says which model. */
+export function workflowIdFor(model: Pick<ModelingPlan, 'namespace' | 'name'>): string {
+  return `${WORKFLOW_ID_PREFIX}${model.namespace}/${model.name}`;
+}
+
+export function isWorkflowId(id: string): boolean {
+  return id.startsWith(WORKFLOW_ID_PREFIX);
 }

@@ -31,8 +31,8 @@ test('recording a command loads no Kubernetes code: target resolution of local t
   const { files, packages } = staticGraph('cli/record.js');
   assert.ok(files.includes('activities/resolve.js') && files.includes('core/local-target.js'), files.join(' '));
   assert.deepEqual(files.filter((f) => f.startsWith('k8s/')), []);
-  // Nor the Kubernetes client: the current namespace (cli/namespace.ts) is read from the kubeconfig without it.
-  assert.ok(files.includes('cli/namespace.js'), files.join(' '));
+  // Nor the Kubernetes client: the current namespace (lib/kubeconfig.ts) is read from the kubeconfig without it.
+  assert.ok(files.includes('lib/kubeconfig.js'), files.join(' '));
   assert.deepEqual(packages.filter((p) => p.startsWith('@kubernetes/')), []);
 });
 

@@ -4,7 +4,8 @@ import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { delimiter, dirname, join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
-import { currentNamespace, runId } from '../../cli/namespace.js';
+import { runId } from '../../cli/run-id.js';
+import { currentNamespace } from '../../lib/kubeconfig.js';
 import { tempDir } from '../helpers.js';
 
 /**
