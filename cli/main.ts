@@ -339,7 +339,7 @@ program
   .option('--json', 'machine-readable output')
   .action(
     action(async (spec: string, opts: { kubeconfig?: string; context?: string; json?: boolean }) => {
-      const { resolveCommand } = await import('../k8s/cli.js');
+      const { resolveCommand } = await import('./targets.js');
       return print(await resolveCommand(spec, opts));
     }),
   );

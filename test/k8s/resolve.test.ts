@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, test } from 'node:test';
-import { resolveCommand } from '../../k8s/cli.js';
+import { resolveCommand } from '../../cli/targets.js';
 import { connect, type Kube } from '../../k8s/client.js';
 import { kubernetesResolver, resolveTarget } from '../../k8s/resolve.js';
 import { parseK8sSpec } from '../../core/target-spec.js';
@@ -198,7 +198,7 @@ describe('k8s target resolution against a fake API server', () => {
     server.add(web, rs, pod('shop', 'web-1-a', { owner: rs, node: 'node-a', containers: ['app', 'sidecar'] }));
     const table = await resolveCommand('k8s:shop/deployment/web', { kubeconfig });
     const id = containerId('web-1-a', 'app');
-    assert.match(table, /^Deployment shop\/web: 1 pod on 1 node\nPOD +NODE +CONTAINER +READY +RUNTIME ID\n/);
+    assert.match(table, /^Deployment shop\/web: 1 pod on 1 node\nPOD +NODE +CONTAINER +READY +RUNTIME ID\n-+ +-+ +-+ +-+ +-+\n/);
     assert.match(table, new RegExp(`web-1-a +node-a +app +yes +containerd://${id}\n`));
     const json = JSON.parse(await resolveCommand('k8s:shop/deployment/web?containers=app', { kubeconfig, json: true })) as { pods: { containers: { id: string }[] }[]; nodes: string[] };
     assert.deepEqual(json.nodes, ['node-a']);
