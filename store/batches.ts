@@ -1,7 +1,6 @@
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { checkBatch, type Batch } from '../core/behavior.js';
-import type { Keyring } from '../lib/keyring.js';
-import { seal, unseal } from './sealed.js';
+import { seal, unseal, type SealingKeys } from './sealed.js';
 import type { ObjectStore } from './store.js';
 
 /**
@@ -41,12 +40,12 @@ function component(name: string): string {
 const MAX_BATCH_BYTES = 256 << 20;
 
 /** A batch as stored: gzipped JSON, sealed under its key (store/sealed.ts). */
-export function encodeBatch(keyring: Keyring, key: string, batch: Batch): Uint8Array {
+export function encodeBatch(keyring: SealingKeys, key: string, batch: Batch): Uint8Array {
   return seal(keyring, key, gzipSync(JSON.stringify(batch)));
 }
 
 /** The batch stored under `key`, verified (IntegrityError when it does not) and checked field by field. */
-export function decodeBatch(keyring: Keyring, key: string, body: Uint8Array): Batch {
+export function decodeBatch(keyring: SealingKeys, key: string, body: Uint8Array): Batch {
   const zipped = unseal(keyring, key, body);
   try {
     return checkBatch(JSON.parse(gunzipSync(zipped, { maxOutputLength: MAX_BATCH_BYTES }).toString('utf8')));
@@ -55,7 +54,7 @@ export function decodeBatch(keyring: Keyring, key: string, body: Uint8Array): Ba
   }
 }
 
-export async function putBatch(store: ObjectStore, keyring: Keyring, batch: Batch): Promise<string> {
+export async function putBatch(store: ObjectStore, keyring: SealingKeys, batch: Batch): Promise<string> {
   const key = keys.batch(batch.run, batch.node, batch.collector, batch.seq);
   await store.put(key, encodeBatch(keyring, key, batch));
   return key;

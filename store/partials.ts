@@ -1,9 +1,8 @@
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { checkCounters, checkSet, type BehaviorSet, type Counters } from '../core/behavior.js';
 import type { Integrity } from '../core/outputs.js';
-import type { Keyring } from '../lib/keyring.js';
 import { keys } from './batches.js';
-import { seal, unseal } from './sealed.js';
+import { seal, unseal, type SealingKeys } from './sealed.js';
 
 /**
  * A partial set: one group of nodes' objects merged by a mergePartial activity, for the final
@@ -29,12 +28,12 @@ const MAX_BYTES = 1 << 30;
 
 export const partialKey = (run: string, group: number) => `${keys.run(run)}/partials/${String(group).padStart(5, '0')}.json.gz`;
 
-export function encodePartial(keyring: Keyring, p: PartialSet): Uint8Array {
+export function encodePartial(keyring: SealingKeys, p: PartialSet): Uint8Array {
   return seal(keyring, partialKey(p.run, p.group), gzipSync(JSON.stringify(p)));
 }
 
 /** The partial set stored under its key, verified (IntegrityError) and checked. */
-export function decodePartial(keyring: Keyring, run: string, group: number, body: Uint8Array): PartialSet {
+export function decodePartial(keyring: SealingKeys, run: string, group: number, body: Uint8Array): PartialSet {
   const key = partialKey(run, group);
   const zipped = unseal(keyring, key, body);
   try {

@@ -1,5 +1,3 @@
-import type { Keyring } from '../lib/keyring.js';
-
 /**
  * Sealed objects: what collectors write and the merge trusts (batches). Whoever can write to the
  * bucket must not be able to widen a profile, so each object carries a MAC over its key and body
@@ -11,6 +9,16 @@ import type { Keyring } from '../lib/keyring.js';
 const MAGIC = 'VMSEAL1';
 const MAX_HEADER = 128;
 
+/** The keys objects are sealed under, as the store needs them (lib/keyring.ts holds them). */
+export interface SealingKeys {
+  /** Where the keys are, for messages. */
+  readonly dir: string;
+  /** The id of the key new objects are sealed under. */
+  readonly primary: string;
+  mac(purpose: 'object', parts: readonly (string | Uint8Array)[], id: string): Uint8Array;
+  verify(purpose: 'object', parts: readonly (string | Uint8Array)[], id: string, tag: Uint8Array): 'ok' | 'unknown-key' | 'bad-mac';
+}
+
 export class IntegrityError extends Error {
   constructor(
     readonly key: string,
@@ -21,15 +29,15 @@ export class IntegrityError extends Error {
   }
 }
 
-export function seal(keyring: Keyring, key: string, body: Uint8Array): Uint8Array {
+export function seal(keyring: SealingKeys, key: string, body: Uint8Array): Uint8Array {
   const id = keyring.primary;
-  const tag = keyring.mac('object', [key, body], id).toString('base64url');
+  const tag = Buffer.from(keyring.mac('object', [key, body], id)).toString('base64url');
   const header = Buffer.from(`${MAGIC} ${id} ${tag}\n`, 'latin1');
   return Buffer.concat([header, body]);
 }
 
 /** The body of a sealed object, verified; IntegrityError when it is not one this keyring sealed for `key`. */
-export function unseal(keyring: Keyring, key: string, sealed: Uint8Array): Uint8Array {
+export function unseal(keyring: SealingKeys, key: string, sealed: Uint8Array): Uint8Array {
   const buf = Buffer.from(sealed.buffer, sealed.byteOffset, sealed.byteLength);
   const nl = buf.subarray(0, MAX_HEADER).indexOf(0x0a);
   const header = nl > 0 ? buf.subarray(0, nl).toString('latin1').split(' ') : [];
