@@ -4,7 +4,7 @@ import { dirname } from 'node:path';
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import type { Arch } from '../core/syscalls.js';
-import { modelingSeccomp } from '../audit/modeling-profiles.js';
+import { modelingSeccomp } from '../core/modeling-state.js';
 import { AuditSide } from '../audit/side.js';
 import { openStore } from '../store/open.js';
 import { TracerHost, type TracerSession } from '../bpf/driver/host.js';

@@ -119,15 +119,23 @@ async function withClient<T>(cmd: Command, fn: (session: Session) => Promise<T>)
   }
 }
 
-/** `model start --modeling-state`: the kubectl command that points a k8s workload at its modeling-state profile. */
+/** `model start --modeling-state`: how to point a k8s workload at its modeling-state profiles (docs/modeling-state.md). */
 async function modelingStateHint(target: ModelingInput['target'], workflowId: string): Promise<string> {
-  const [{ modelingLocalhostProfile, modelingPatch }, { profileName }] = await Promise.all([import('../audit/modeling-profiles.js'), import('../core/armorprofilemodel.js')]);
+  const [{ modelingProfiles, modelingPatch }, { archFromNode }] = await Promise.all([import('../core/modeling-state.js'), import('../core/syscalls.js')]);
   const [ns, kind, name] = target.kind === 'k8s' ? target.spec.replace(/^k8s:/, '').split('/') : [];
   if (!ns || !kind || !name || kind === 'pod') throw new Error('--modeling-state needs a k8s:NS/KIND/NAME target whose pods come from a template (a bare pod cannot change its seccomp profile)');
   const [, modelNs, modelName] = workflowId.split('/');
-  const localhostProfile = modelingLocalhostProfile(profileName(modelNs!, modelName!));
-  const patch = JSON.stringify(modelingPatch(localhostProfile));
-  return `modeling state: once the node agents run the collector (model status), point ${kind}/${name} at ${localhostProfile} (its pods restart):\n  kubectl -n ${ns} patch ${kind}/${name} -p '${patch}'\n`;
+  const { seccomp, appArmor } = modelingProfiles(modelNs!, modelName!, archFromNode(process.arch));
+  const patch = JSON.stringify(modelingPatch(seccomp.localhostProfile));
+  const indented = appArmor.text.trimEnd().replace(/^/gm, '    ');
+  return [
+    `modeling state: once the node agents run the collector (model status), point ${kind}/${name} at ${seccomp.localhostProfile} (its pods restart):`,
+    `  kubectl -n ${ns} patch ${kind}/${name} -p '${patch}'`,
+    `nodes with AppArmor (the agent does not install this half): write this profile to ${appArmor.path} on every node that may run the pods,`,
+    `load it with \`apparmor_parser -r -W ${appArmor.path}\` and set the containers' appArmorProfile to Localhost ${appArmor.name}:`,
+    indented,
+    '',
+  ].join('\n');
 }
 
 /** The workflow input from `model start` / `schedule create` options. */

@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import { keys } from '../../core/behavior.js';
 import { archFromNode } from '../../core/syscalls.js';
 import { Attributor } from '../../audit/attribute.js';
-import { modelingProfiles } from '../../audit/modeling-profiles.js';
+import { modelingProfiles } from '../../core/modeling-state.js';
 import { KmsgReader } from '../../audit/tail.js';
 
 /**

@@ -5,7 +5,7 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { chownSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
@@ -243,6 +243,11 @@ test('the audit half: the agent installs the modeling-state profile, the Deploym
     assert.equal(started.code, 0, started.stderr);
     const patch = /kubectl -n shop patch deployment\/web -p '(.*)'/.exec(started.stderr);
     assert.ok(patch, started.stderr);
+    // the AppArmor half, for nodes that have AppArmor: printed with where it goes, and it compiles
+    assert.match(started.stderr, /apparmor_parser -r -W \/etc\/apparmor.d\/varmor-shop-web-audit`/);
+    const appArmor = started.stderr.split('\n').filter((l) => l.startsWith('    ')).map((l) => l.slice(4)).join('\n');
+    const parsed = spawnSync('apparmor_parser', ['-Q', '-K'], { input: appArmor, encoding: 'utf8' });
+    assert.equal(parsed.status, 0, parsed.stderr + appArmor);
     const status = async () => JSON.parse((await run(process.execPath, [CLI, 'model', 'status', 'shop/web-audit', '--json'], { env: cli })).stdout) as { nodes: Record<string, { state: string; attempt?: number }> };
     const heartbeat = () => until('a collector heartbeat', async () => (Object.values((await status()).nodes).some((n) => n.state === 'running' && n.attempt !== undefined) ? true : undefined));
     await heartbeat();

@@ -1,6 +1,6 @@
-import { profileName } from '../core/armorprofilemodel.js';
-import { MODELING_QUIET_SYSCALLS, type SeccompProfile } from '../core/seccomp.js';
-import { PROFILE_ARCHES, syscallNumber, type Arch } from '../core/syscalls.js';
+import { profileName } from './armorprofilemodel.js';
+import { MODELING_QUIET_SYSCALLS, type SeccompProfile } from './seccomp.js';
+import { PROFILE_ARCHES, syscallNumber, type Arch } from './syscalls.js';
 
 /**
  * The profiles that put a target into modeling state: everything it does is allowed and logged

@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { modelingProfiles, modelingSeccomp } from '../../audit/modeling-profiles.js';
+import { modelingProfiles, modelingSeccomp } from '../../core/modeling-state.js';
 
 const haveParser = spawnSync('apparmor_parser', ['--version']).status === 0;
 
