@@ -154,7 +154,7 @@ export async function summary(result: ModelingResult, files: Record<string, stri
 
 export async function listCommand(client: Client, json: boolean): Promise<string> {
   const rows: { id: string; status: string; phase: string; started: string }[] = [];
-  for await (const w of client.workflow.list({ query: `WorkflowType = 'behaviorModeling'` })) {
+  for await (const w of client.workflow.list({ query: `WorkflowType = '${behaviorModeling.name}'` })) {
     const phase = w.searchAttributes?.[SEARCH_ATTRIBUTE.phase]?.[0];
     rows.push({ id: w.workflowId, status: w.status.name, phase: typeof phase === 'string' ? phase : '', started: w.startTime.toISOString() });
     if (rows.length >= 200) break;
