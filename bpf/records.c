@@ -83,6 +83,22 @@ static void put_addr(const struct obj_rec *r, unsigned fam, unsigned port, size_
 	}
 }
 
+/* the fields of a process record after its kind and target */
+static void put_proc(const struct rec_hdr *h, __u32 pid)
+{
+	proc_pid(pid);
+	proc_ts(to_wall_ms(h->ts));
+	if (h->flags & RECF_SESSION)
+		proc_session();
+}
+
+/* the process a signal or ptrace went to: b = 1 another target's or none's, c = its tgid */
+static void put_peer(const struct obj_rec *r)
+{
+	peer_peer(r->b ? "external" : "self");
+	peer_to(r->c);
+}
+
 /* each object kind's line, by record type */
 static void (*const OBJ_KINDS[])(int target) = {
 	[REC_FILE] = rec_file,     [REC_CAP] = rec_capability, [REC_CAP_NOAUDIT] = rec_capability,
@@ -153,8 +169,7 @@ static void print_obj(int target, const struct obj_rec *r, size_t size)
 			snprintf(rt, sizeof(rt), "rtmin+%u", r->a - 32);
 			signal_name(rt);
 		}
-		signal_peer(r->b ? "external" : "self");
-		signal_to(r->c);
+		put_peer(r);
 		break;
 	}
 	case REC_PTRACE: {
@@ -164,8 +179,7 @@ static void print_obj(int target, const struct obj_rec *r, size_t size)
 		if (r->d == OP_PTRACE)
 			ptrace_request(r->a);
 		ptrace_mode(r->bits & 2 ? "trace" : "read");
-		ptrace_peer(r->b ? "external" : "self");
-		ptrace_to(r->c);
+		put_peer(r);
 		ptrace_ret(r->ret);
 		break;
 	}
@@ -280,10 +294,7 @@ bool print_record(const void *data, size_t size)
 		if (size < offsetof(struct exec_rec, data) || offsetof(struct exec_rec, data) + plen + flen > size)
 			return false;
 		rec_exec(target);
-		exec_pid(r->pid);
-		exec_ts(to_wall_ms(h->ts));
-		if (session)
-			exec_session();
+		put_proc(h, r->pid);
 		exec_path_hex(r->data, plen);
 		exec_filename_hex(r->data + plen, flen);
 		exec_comm_hex(r->comm, strnlen(r->comm, COMM_LEN));
@@ -298,10 +309,7 @@ bool print_record(const void *data, size_t size)
 			return false;
 		int st = r->status;
 		rec_exit(target);
-		exit_pid(r->pid);
-		exit_ts(to_wall_ms(h->ts));
-		if (session)
-			exit_session();
+		put_proc(h, r->pid);
 		exit_code(WIFSIGNALED(st) ? 128 + WTERMSIG(st) : WEXITSTATUS(st));
 		if (WIFSIGNALED(st))
 			exit_signal(WTERMSIG(st));

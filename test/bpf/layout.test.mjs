@@ -1,5 +1,5 @@
 // The loader's source layout holds: its module graph has no cycle (bpf/include-graph.mjs), the
-// record emitters and driver types derived from bpf/records.json are up to date
+// record emitters and driver types (records.gen.h, driver/records.gen.ts) derived from bpf/records.json are up to date
 // (bpf/gen-records.mjs), and records.c writes no field by hand (only through the emitters, so
 // every field on the wire is one records.json defines).
 import { test } from 'node:test';
@@ -26,7 +26,7 @@ test('the loader modules include each other one way (no cycle)', () => {
   assert.doesNotMatch(r.out, /^records +->.*\b(targets|commands|spool|events)\b/m, 'records.c only formats');
 });
 
-test('records.gen.h and bpf/driver/records.ts are what records.json gives', () => {
+test('records.gen.h and bpf/driver/records.gen.ts are what records.json gives', () => {
   const r = run('gen-records.mjs', '--check');
   assert.equal(r.code, 0, r.out);
 });
