@@ -26,14 +26,15 @@ const cName = (s) => s.replace(/-/g, '_');
 const hasTarget = (kind) => spec.kinds[kind].target !== false;
 
 // C: (parameters, body) of the function that writes one field, by type; k is the field name.
+const key = (k, open = '') => `fputs(",\\"${k}\\":${open}", stdout);`;
 const C_TYPES = {
-  u32: (k) => ['unsigned v', `printf(",\\"${k}\\":%u", v);`],
-  i32: (k) => ['int v', `printf(",\\"${k}\\":%d", v);`],
-  u64: (k) => ['unsigned long long v', `printf(",\\"${k}\\":%llu", v);`],
-  ms: (k) => ['long long v', `printf(",\\"${k}\\":%lld", v);`],
+  u32: (k) => ['unsigned v', `${key(k)} put_uint(v);`],
+  i32: (k) => ['int v', `${key(k)} put_int(v);`],
+  u64: (k) => ['unsigned long long v', `${key(k)} put_uint(v);`],
+  ms: (k) => ['long long v', `${key(k)} put_int(v);`],
   bool: (k) => ['bool v', `fputs(v ? ",\\"${k}\\":true" : ",\\"${k}\\":false", stdout);`],
   true: (k) => ['void', `fputs(",\\"${k}\\":true", stdout);`],
-  name: (k) => ['const char *v', `printf(",\\"${k}\\":\\"%s\\"", v);`],
+  name: (k) => ['const char *v', `${key(k, '\\"')} fputs(v, stdout); putchar('"');`],
   str: (k) => ['const char *v', `put_jstr("${k}", v);`],
   hex: (k) => ['const void *v, size_t len', `put_hex("${k}", v, len);`],
   hexnum: (k) => ['unsigned long long v', `printf(",\\"${k}\\":\\"0x%llx\\"", v);`],
@@ -51,7 +52,7 @@ function genC() {
   };
   for (const kind of Object.keys(spec.kinds).filter((k) => spec.kinds[k].emitter === 'records')) {
     if (!hasTarget(kind)) throw new Error(`records.json: ${kind}: records.c writes only lines with a target`);
-    add(kind, `rec_${cName(kind)}`, `static void rec_${cName(kind)}(int target) { printf("{\\"t\\":\\"${kind}\\",\\"target\\":%d", target); }`);
+    add(kind, `rec_${cName(kind)}`, `static void rec_${cName(kind)}(int target) { fputs("{\\"t\\":\\"${kind}\\",\\"target\\":", stdout); put_int(target); }`);
     for (const f of fields(kind)) {
       const fn = `${cName(f.owner)}_${f.name}`;
       const gen = C_TYPES[f.type];
