@@ -9,11 +9,11 @@
 #include <string.h>
 #include <unistd.h>
 #include "commands.h"
+#include "events.h"
 #include "json.h"
 #include "loader.h"
 #include "maps.h"
 #include "pins.h"
-#include "records.h"
 #include "resolver.h"
 #include "spool.h"
 #include "tallies.h"
@@ -61,6 +61,13 @@ static bool unhex(char *s)
 	return true;
 }
 
+static int launch_out = -1; /* where launched children write (-1: our stderr) */
+
+void commands_set_output(int fd)
+{
+	launch_out = fd;
+}
+
 static void launch_failed(int target, const char *err)
 {
 	printf("{\"t\":\"launch-failed\",\"target\":%d", target);
@@ -94,7 +101,7 @@ static void cmd_launch(int target, char **argv)
 		int devnull = open("/dev/null", O_RDONLY);
 		if (devnull >= 0)
 			dup2(devnull, 0);
-		int out = out_fd >= 0 ? out_fd : 2;
+		int out = launch_out >= 0 ? launch_out : 2;
 		dup2(out, 1);
 		if (out != 2)
 			dup2(out, 2);
@@ -114,7 +121,7 @@ static void cmd_launch(int target, char **argv)
 	close(gate[0]);
 	close(errp[1]);
 	setpgid(pid, pid); /* also from here, so the group exists before we return */
-	targets[target].known = true;
+	target_set_known(target);
 	int err = task_insert(pid, target, TASK_ARMED);
 	if (err) {
 		snprintf(msg, sizeof(msg), "tasks map update: %s", strerror(-err));
@@ -143,50 +150,6 @@ static void cmd_launch(int target, char **argv)
 	}
 }
 
-void finish_kill(int target)
-{
-	struct target *t = &targets[target];
-	if (!t->kill_pending)
-		return;
-	pid_t *pids;
-	int n = tasks_of(target, &pids);
-	for (int i = 0; i < n; i++)
-		kill(pids[i], SIGKILL);
-	free(pids);
-	t->kill_pending = false;
-	printf("{\"t\":\"killed\",\"target\":%d,\"pids\":%d}\n", target, t->kill_count);
-}
-
-/*
- * Stops a target as a container runtime stops a container: SIGTERM to its
- * root process only (the launched command, the tracked pid), whose own
- * shutdown (telling its workers, waiting for them) is then part of the
- * model; SIGKILL to everything left when the grace period ends. Without a
- * live tracked root, every process gets the SIGTERM.
- */
-static void cmd_kill(int target, long grace_ms)
-{
-	struct target *t = &targets[target];
-	pid_t *pids;
-	int n = tasks_of(target, &pids), sent = 0;
-	pid_t root = (pid_t)meta.root[target];
-	bool root_tracked = false;
-	for (int i = 0; i < n; i++)
-		root_tracked |= root > 0 && pids[i] == root;
-	for (int i = 0; i < n; i++)
-		if ((!root_tracked || pids[i] == root) && kill(pids[i], SIGTERM) == 0)
-			sent++;
-	free(pids);
-	if (t->kill_pending) /* a second kill restarts the grace period */
-		t->kill_count += sent;
-	else
-		t->kill_count = sent;
-	t->kill_pending = true;
-	t->kill_deadline_ms = now_ms(CLOCK_MONOTONIC) + (grace_ms > 0 ? grace_ms : 0);
-	if (grace_ms <= 0 || n == 0)
-		finish_kill(target);
-}
-
 /* untracks the target's processes and resets its state; returns the processes untracked */
 static int forget_target(int target)
 {
@@ -197,12 +160,9 @@ static int forget_target(int target)
 	free(pids);
 	drain(); /* print what the kernel produced for it so far (into its spool), then forget it */
 	fflush(stdout);
-	struct target *t = &targets[target];
-	t->npids = 0;
-	t->pods = 0;
-	t->known = false;
-	t->kill_pending = false;
+	target_reset(target);
 	clear_target_maps(target);
+	tally_forget(target);
 	resolver_forget(target);
 	names_forget(target);
 	meta_forget(target);
@@ -219,7 +179,7 @@ static void cmd_untrack(int target)
 static bool put_target_state(int target)
 {
 	__u64 *cnt = calloc(MAX_SYSCALLS, sizeof(__u64));
-	bool known = targets[target].known || meta_in_use(target), any_counts = false;
+	bool known = target_known(target) || meta_in_use(target), any_counts = false;
 	for (int slot = target; slot < MAX_SLOTS; slot += SLOT_SESSION) {
 		read_counts(slot, cnt);
 		bool any = false;
@@ -263,8 +223,7 @@ static void put_flushed(int target, const char *token)
 	printf("{\"t\":\"flushed\",\"target\":%d", target);
 	put_jstr("token", token);
 	printf("}\n");
-	if (spool_dir)
-		spool_end(target);
+	spool_end(target);
 }
 
 /* `flush T TOKEN`: everything of T the kernel committed before it; `flush TOKEN`: of every target */
@@ -294,7 +253,7 @@ static void cmd_checkpointed(int target, const char *token)
 {
 	long dropped = 0;
 	int files = -1;
-	for (int t = target > 0 ? target : 1; spool_dir && t < (target > 0 ? target + 1 : MAX_TARGETS); t++) {
+	for (int t = target > 0 ? target : 1; spool_enabled() && t < (target > 0 ? target + 1 : MAX_TARGETS); t++) {
 		int f = spool_checkpointed(t, token, &dropped);
 		if (f >= 0)
 			files = (files < 0 ? 0 : files) + f;
@@ -304,7 +263,7 @@ static void cmd_checkpointed(int target, const char *token)
 		printf(",\"target\":%d", target);
 	put_jstr("token", token);
 	printf(",\"dropped\":%ld,\"files\":%d", dropped, files < 0 ? 0 : files);
-	if (files < 0 && spool_dir)
+	if (files < 0 && spool_enabled())
 		printf(",\"error\":\"no flush with this token in the spool\"");
 	printf("}\n");
 }
@@ -335,7 +294,7 @@ static void cmd_attach(const char *key)
 		return;
 	}
 	printf("{\"t\":\"attached\",\"key\":\"%s\",\"target\":%d,\"adopted\":%s,\"root\":%u,\"pids\":%d}\n", key, t,
-	       again && targets[t].known ? "true" : "false", meta.root[t], targets[t].npids);
+	       again && target_known(t) ? "true" : "false", (unsigned)meta_root(t), target_npids(t));
 	replay_spool(t);
 }
 
@@ -437,14 +396,13 @@ void handle_line(char *line)
 		if (argc > 2 || (argc == 2 && strcmp(argv[1], "release")))
 			command_error("usage: quit [release]", orig);
 		else {
-			quitting = true;
-			releasing = argc == 2;
+			loader_quit(argc == 2);
 		}
 	} else if (!strcmp(cmd, "release")) {
 		if (argc != 1)
 			command_error("usage: release", orig);
 		else
-			quitting = releasing = true;
+			loader_quit(true);
 	} else if (!strcmp(cmd, "checkpointed")) {
 		int t = argc == 3 ? parse_target(argv[1]) : 0;
 		if (argc < 2 || argc > 3 || t < 0)
@@ -492,7 +450,7 @@ void handle_line(char *line)
 		if (t < 0 || grace < 0)
 			refuse(argc, argv, USAGE_KILL, orig);
 		else
-			cmd_kill(t, grace);
+			kill_target(t, grace);
 	} else if (!strcmp(cmd, "untrack")) {
 		int t = parse_target(argv[1]);
 		if (t < 0 || argc != 2)

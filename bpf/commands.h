@@ -8,8 +8,7 @@ void handle_line(char *line);
 /* answers a line that is not run (too long, a NUL byte) with `msg`: the reply its verb and target
  * call for, with the error, else a command-error (see README.md) */
 void refuse_line(char *line, const char *msg);
-
-/* a pending `kill` of target ends: SIGKILL to what is left, reply `killed` */
-void finish_kill(int target);
+/* launched children write their stdout and stderr to fd (default: our stderr) */
+void commands_set_output(int fd);
 
 #endif

@@ -245,7 +245,11 @@ static pid_t host_view(void)
 	return found;
 }
 
-int cgroup_hierarchy(int mode, char *root, size_t sz)
+/* the hierarchy pod targets use (enum pod_cgroup_mode) and where it is mounted */
+static int cg_mode;
+static char cg_root[PATH_MAX];
+
+static int cgroup_hierarchy(int mode, char *root, size_t sz)
 {
 	static const int order[] = {PODCG_V1_PIDS, PODCG_V1_MEMORY, PODCG_V1_CPU, PODCG_V2};
 	char found[PODCG_V1_CPU + 1][512] = {{0}};
@@ -272,6 +276,21 @@ int cgroup_hierarchy(int mode, char *root, size_t sz)
 		return PODCG_NONE;
 	snprintf(root, sz, "%s%s", host, found[mode]);
 	return mode;
+}
+
+int pod_cgroup_select(int mode)
+{
+	return cg_mode = cgroup_hierarchy(mode, cg_root, sizeof(cg_root));
+}
+
+int pod_cgroup_mode(void)
+{
+	return cg_mode;
+}
+
+const char *pod_cgroup_root(void)
+{
+	return cg_root;
 }
 
 /* A pod's cgroup directory as the kubelet names it: pod<uid> (cgroupfs

@@ -43,15 +43,18 @@ int cgroup_members(const char *dir, struct cproc **out);
 /* `--pod-cgroup` values by enum pod_cgroup_mode */
 extern const char *const CG_NAMES[];
 /*
- * The hierarchy pod targets use, and its mount point into `root`: `mode`, or
- * for PODCG_NONE the first mounted of a v1 pids, memory or cpu hierarchy, else
- * the v2 tree (a hybrid host's controllers are in v1). Returns the mode,
+ * Selects the hierarchy pod targets use (kept here from then on): `mode`, or
+ * for PODCG_NONE the first mounted of a v1 pids, memory or cpu hierarchy,
+ * else the v2 tree (a hybrid host's controllers are in v1). Returns the mode,
  * PODCG_NONE if it is not mounted. The host's mounts are read through pid 1
  * when it is in another mount namespace (the node agent has the host's pids
  * but its own mounts, and its cgroup mount shows only its own cgroup); our
  * own if pid 1's are not readable.
  */
-int cgroup_hierarchy(int mode, char *root, size_t sz);
+int pod_cgroup_select(int mode);
+int pod_cgroup_mode(void);
+/* its mount point */
+const char *pod_cgroup_root(void);
 /* the directory of pod `uid` below `dir` (depth-first, bounded; other pods are not entered) */
 bool find_pod_dir(const char *dir, const char *uid, int depth, char *out, size_t sz);
 /* a container id from a container cgroup's name: its 64-hex run

@@ -29,6 +29,27 @@ static int escape(unsigned char c, char out[8])
 	return 1;
 }
 
+/* v in decimal: the emitters' numbers, without printf's format parsing (a flood of records is
+ * printed field by field) */
+void put_uint(unsigned long long v)
+{
+	char buf[24], *p = buf + sizeof(buf);
+	do
+		*--p = '0' + v % 10;
+	while (v /= 10);
+	fwrite(p, 1, buf + sizeof(buf) - p, stdout);
+}
+
+void put_int(long long v)
+{
+	if (v < 0) {
+		putchar('-');
+		put_uint(-(unsigned long long)v);
+	} else {
+		put_uint(v);
+	}
+}
+
 void put_str(const char *s)
 {
 	char e[8];

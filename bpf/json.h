@@ -7,6 +7,9 @@
 
 /* ,"key":"<hex of data>" */
 void put_hex(const char *key, const void *data, size_t len);
+/* a decimal number */
+void put_uint(unsigned long long v);
+void put_int(long long v);
 /* a JSON string */
 void put_str(const char *s);
 /* ,"key":"<s>" */

@@ -6,9 +6,9 @@
 #include <sys/mman.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
+#include <bpf/libbpf.h>
 #include "loader.h"
 #include "maps.h"
-#include "tallies.h"
 
 /* the `tracked` map (one byte per tgid: 0, TRACKED_ARMED or the slot). Each
  * tgid owns its byte, so the loader writes it with a plain byte store, as the
@@ -19,9 +19,13 @@
 static long tracked_page;
 /* values per `counts` key: ncpus (per-CPU map) or 1 (shared, > COUNTS_PERCPU_MAX_CPUS) */
 static int counts_vals = 1;
+static struct map_fds mfd;
+static int ncpus; /* possible CPUs: values per per-CPU map key */
 
-void maps_setup(void)
+void maps_setup(const struct map_fds *fds)
 {
+	mfd = *fds;
+	ncpus = libbpf_num_possible_cpus();
 	tracked_page = sysconf(_SC_PAGESIZE);
 	void *p = mmap(NULL, tracked_page, PROT_READ | PROT_WRITE, MAP_SHARED, mfd.tracked, 0);
 	if (p == MAP_FAILED)
@@ -185,7 +189,43 @@ void clear_target_maps(int target)
 			prev = &key;
 		}
 	}
-	tally_forget(target);
 	delete_entries_of(mfd.mntns, target);
 	delete_entries_of(mfd.podcg, target);
+}
+
+int task_lookup(pid_t pid, struct task_info *ti)
+{
+	__u32 k = pid;
+	return bpf_map_lookup_elem(mfd.tasks, &k, ti) ? -1 : 0;
+}
+
+void mntns_add(__u32 inum, int target)
+{
+	__u32 t = target;
+	bpf_map_update_elem(mfd.mntns, &inum, &t, BPF_ANY);
+}
+
+int podcg_set(__u64 cgid, int target, __u32 *old)
+{
+	__u32 t = target;
+	if (bpf_map_lookup_elem(mfd.podcg, &cgid, old))
+		*old = 0;
+	return bpf_map_update_elem(mfd.podcg, &cgid, &t, BPF_ANY) ? -1 : 0;
+}
+
+void podcg_count(int pods[MAX_TARGETS])
+{
+	__u64 key, *prev = NULL;
+	__u32 pt;
+	while (bpf_map_get_next_key(mfd.podcg, prev, &key) == 0) {
+		prev = &key;
+		if (bpf_map_lookup_elem(mfd.podcg, &key, &pt) == 0 && pt < MAX_TARGETS)
+			pods[pt]++;
+	}
+}
+
+int objs_batch(struct obj_key *in, struct obj_key *out, struct obj_key *keys, struct obj_val *vals, __u32 *count)
+{
+	DECLARE_LIBBPF_OPTS(bpf_map_batch_opts, opts);
+	return bpf_map_lookup_batch(mfd.objs, in, out, keys, vals, count, &opts);
 }

@@ -14,30 +14,27 @@
 #include "json.h"
 #include "loader.h"
 #include "pins.h"
-#include "spool.h"
+#include "maps.h"
 
 #define BPF_FS_MAGIC 0xcafe4a11
 #define STATE_LAYOUT 4 /* bump when a map or record layout changes (2: one syscall hook, `tracked` bytes, 8-byte task_info; 3: pod cgroups, 9 stats, obj_rec.name_off; 4: 127 targets, stats per target, attach keys) */
 #define STATE_MAGIC "varmorst"
 
+/* value of the pinned `meta` array map (created by the loader, not used by the programs) */
+static struct state_meta {
+	char magic[8];
+	__u32 layout;
+	__u32 nlinks;
+	__u8 generation[16];
+	__u64 known[MAX_TARGETS / 64]; /* bit T: target T has been launched or tracked */
+	__u32 root[MAX_TARGETS];       /* launched pid, tracked root pid or container init of each target */
+	char key[MAX_TARGETS][ATTACH_KEY_MAX + 8]; /* the run that attached it (NUL-terminated), or "" */
+	__u64 created_ms;
+	__u32 pod_cgroup;         /* enum pod_cgroup_mode the programs were loaded with */
+	__u32 pad;
+} meta; /* kept without a state dir too (roots for `kill`) */
 static int meta_fd = -1;
-
-int mkdir_p(const char *dir, mode_t mode)
-{
-	char tmp[PATH_MAX];
-	snprintf(tmp, sizeof(tmp), "%s", dir);
-	for (char *p = tmp + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = 0;
-		if (mkdir(tmp, mode) && errno != EEXIST)
-			return -1;
-		*p = '/';
-	}
-	if (mkdir(tmp, mode) && errno != EEXIST)
-		return -1;
-	return 0;
-}
+static const char *state_dir; /* of adopt_pins / pin_all */
 
 static bool on_bpffs(const char *path)
 {
@@ -125,6 +122,34 @@ static void meta_save(void)
 	__u32 zero = 0;
 	if (bpf_map_update_elem(meta_fd, &zero, &meta, BPF_ANY))
 		logmsg("meta map update: %s", strerror(errno));
+}
+
+pid_t meta_root(int target)
+{
+	return (pid_t)meta.root[target];
+}
+
+const char *meta_key(int target)
+{
+	return meta.key[target];
+}
+
+int meta_pod_cgroup(void)
+{
+	return (int)meta.pod_cgroup;
+}
+
+void meta_set_pod_cgroup(int mode)
+{
+	meta.pod_cgroup = mode;
+}
+
+const char *meta_generation(void)
+{
+	static char hex[33];
+	for (int i = 0; i < 16; i++)
+		sprintf(hex + 2 * i, "%02x", meta.generation[i]);
+	return hex;
 }
 
 bool meta_known(int target)
@@ -215,8 +240,9 @@ static int open_pin(const char *name, enum bpf_map_type type, __u32 ksz, __u32 v
 	return fd;
 }
 
-const char *adopt_pins(void)
+const char *adopt_pins(const char *dir, struct map_fds *mfd)
 {
+	state_dir = dir;
 	static char msg[PATH_MAX + 200];
 	const char *err = NULL;
 	meta_fd = open_pin("meta", BPF_MAP_TYPE_ARRAY, 4, sizeof(struct state_meta), &err);
@@ -229,17 +255,17 @@ const char *adopt_pins(void)
 			 "state dir %s was made by an incompatible varmor-tracer (release it with --release)", state_dir);
 		return msg;
 	}
-	if ((mfd.tasks = open_pin("map_tasks", BPF_MAP_TYPE_HASH, 4, sizeof(struct task_info), &err)) < 0 ||
-	    (mfd.seen = open_pin("map_seen", BPF_MAP_TYPE_ARRAY, 4, sizeof(struct syscall_bits), &err)) < 0 ||
-	    (mfd.tracked = open_pin("map_tracked", BPF_MAP_TYPE_ARRAY, 4, 8, &err)) < 0 ||
-	    ((mfd.counts = open_pin("map_counts", BPF_MAP_TYPE_PERCPU_ARRAY, 4, 8, &err)) < 0 &&
-	     (mfd.counts = open_pin("map_counts", BPF_MAP_TYPE_ARRAY, 4, 8, &err)) < 0) ||
-	    (mfd.stats = open_pin("map_stats", BPF_MAP_TYPE_PERCPU_ARRAY, 4, 8, &err)) < 0 ||
-	    (mfd.objs = open_pin("map_objs", BPF_MAP_TYPE_LRU_HASH, sizeof(struct obj_key), sizeof(struct obj_val),
+	if ((mfd->tasks = open_pin("map_tasks", BPF_MAP_TYPE_HASH, 4, sizeof(struct task_info), &err)) < 0 ||
+	    (mfd->seen = open_pin("map_seen", BPF_MAP_TYPE_ARRAY, 4, sizeof(struct syscall_bits), &err)) < 0 ||
+	    (mfd->tracked = open_pin("map_tracked", BPF_MAP_TYPE_ARRAY, 4, 8, &err)) < 0 ||
+	    ((mfd->counts = open_pin("map_counts", BPF_MAP_TYPE_PERCPU_ARRAY, 4, 8, &err)) < 0 &&
+	     (mfd->counts = open_pin("map_counts", BPF_MAP_TYPE_ARRAY, 4, 8, &err)) < 0) ||
+	    (mfd->stats = open_pin("map_stats", BPF_MAP_TYPE_PERCPU_ARRAY, 4, 8, &err)) < 0 ||
+	    (mfd->objs = open_pin("map_objs", BPF_MAP_TYPE_LRU_HASH, sizeof(struct obj_key), sizeof(struct obj_val),
 				 &err)) < 0 ||
-	    (mfd.mntns = open_pin("map_mntns", BPF_MAP_TYPE_HASH, 4, 4, &err)) < 0 ||
-	    (mfd.podcg = open_pin("map_podcg", BPF_MAP_TYPE_HASH, 8, 4, &err)) < 0 ||
-	    (mfd.events = open_pin("map_events", BPF_MAP_TYPE_RINGBUF, 0, 0, &err)) < 0)
+	    (mfd->mntns = open_pin("map_mntns", BPF_MAP_TYPE_HASH, 4, 4, &err)) < 0 ||
+	    (mfd->podcg = open_pin("map_podcg", BPF_MAP_TYPE_HASH, 8, 4, &err)) < 0 ||
+	    (mfd->events = open_pin("map_events", BPF_MAP_TYPE_RINGBUF, 0, 0, &err)) < 0)
 		return err;
 	/* the programs stay attached through their pinned links */
 	__u32 links = 0;
@@ -262,8 +288,9 @@ const struct bpf_prog_skeleton *skel_prog(const struct bpf_object_skeleton *os, 
 	return (const void *)((const char *)os->progs + (size_t)i * os->prog_skel_sz);
 }
 
-const char *pin_all(struct bpf_object *obj, const struct bpf_object_skeleton *os)
+const char *pin_all(const char *dir, struct bpf_object *obj, const struct bpf_object_skeleton *os)
 {
+	state_dir = dir;
 	static char msg[PATH_MAX + 200];
 	char p[PATH_MAX], name[128];
 	struct bpf_map *m;
@@ -304,18 +331,4 @@ fail:
 	snprintf(msg, sizeof(msg), "cannot pin into %s (%s): %s", state_dir, p, strerror(errno));
 	remove_pins(state_dir, true);
 	return msg;
-}
-
-int release_standalone(void)
-{
-	int fd = lock_dir(state_dir);
-	if (fd == -2) {
-		logmsg("state dir %s is in use by a running varmor-tracer", state_dir);
-		fatal_json("state dir is in use by a running varmor-tracer");
-		return 1;
-	}
-	int pins = fd >= 0 ? remove_pins(state_dir, false) : 0;
-	int spooled = spool_dir ? remove_spool(spool_dir) : 0;
-	printf("{\"t\":\"released\",\"found\":%s,\"pins\":%d}\n", fd >= 0 || spooled ? "true" : "false", pins);
-	return 0;
 }

@@ -3,7 +3,8 @@
  * The state dir (--state-dir): with it the maps and links live on in a bpffs
  * directory after the loader exits, so a new loader re-adopts them (tracking
  * never stops). Pinning, adopting and releasing it, and the `meta` map that
- * marks it complete. See README.md.
+ * marks it complete (owned here: the targets in use, their roots and keys,
+ * the generation). See README.md.
  */
 #ifndef VARMOR_PINS_H
 #define VARMOR_PINS_H
@@ -11,12 +12,11 @@
 #include <stdbool.h>
 #include <sys/types.h>
 #include <bpf/libbpf.h>
+#include "maps.h"
 
 /* Makes sure the state dir's filesystem is bpffs: mounts /sys/fs/bpf if the
  * dir is below it and it is not mounted yet. Returns an error message or NULL. */
 const char *ensure_bpffs(const char *dir);
-/* mkdir -p; 0 or -1 (errno) */
-int mkdir_p(const char *dir, mode_t mode);
 /* Locks the state dir (one loader per state dir). Returns the fd, -1 if it
  * does not exist, -2 if another process holds it. */
 int lock_dir(const char *dir);
@@ -25,11 +25,12 @@ int lock_dir(const char *dir);
  * link nobody else holds detaches its program. Returns entries removed. */
 int remove_pins(const char *dir, bool keep_dir);
 
-/* Opens the pinned maps of an earlier loader into mfd and meta. Returns an error message or NULL. */
-const char *adopt_pins(void);
+/* Opens the pinned maps of an earlier loader in dir into *mfd, and its meta.
+ * Returns an error message or NULL. */
+const char *adopt_pins(const char *dir, struct map_fds *mfd);
 /* Pins every map and link of a fresh load, then the meta map (last: its
  * presence marks a complete state dir). Returns an error message or NULL. */
-const char *pin_all(struct bpf_object *obj, const struct bpf_object_skeleton *os);
+const char *pin_all(const char *dir, struct bpf_object *obj, const struct bpf_object_skeleton *os);
 /* the skeleton's program i (its `link` is NULL if it is not attached) */
 const struct bpf_prog_skeleton *skel_prog(const struct bpf_object_skeleton *os, int i);
 
@@ -37,6 +38,14 @@ const struct bpf_prog_skeleton *skel_prog(const struct bpf_object_skeleton *os, 
 void set_root(int target, pid_t pid);
 void meta_forget(int target);
 bool meta_known(int target);
+/* its root process (0: none) and attach key ("": none) */
+pid_t meta_root(int target);
+const char *meta_key(int target);
+/* the pod cgroup hierarchy the programs were loaded with (enum pod_cgroup_mode) */
+int meta_pod_cgroup(void);
+void meta_set_pod_cgroup(int mode);
+/* the generation id in hex (32 digits) */
+const char *meta_generation(void);
 
 /* Attach keys: the run each target belongs to. The target attached with key
  * (0: none); a free target claimed for key (0: all in use); a target given
@@ -49,8 +58,5 @@ void meta_limit(int n);
 int meta_claim_limit(void);
 void meta_unclaim(int target);
 bool meta_in_use(int target);
-
-/* `varmor-tracer --release DIR`: removes a stale state dir and its spool */
-int release_standalone(void);
 
 #endif

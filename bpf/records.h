@@ -1,21 +1,21 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
- * Reading the ring buffer (the kernel's mmap layout, as libbpf does, but the
- * consumer position is advanced only once the records' output is spooled)
- * and printing its records as JSON lines.
+ * Ring buffer records (tracer.h) as JSON lines on stdout, written with the
+ * emitters records.json defines (records.gen.h). Formatting only: what a
+ * record changes in the loader's state is events.c's.
  */
 #ifndef VARMOR_RECORDS_H
 #define VARMOR_RECORDS_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
-/* Maps the `events` ring buffer; `spooled`: commit the consumer position in
- * batches, each after its output is in the spool (else after every record).
- * Also takes the offset that turns record times into wall-clock ms. Returns
- * 0 or -errno. */
-int ring_open(int fd, bool spooled);
-
-/* Consumes (prints) every committed record. */
-void drain(void);
+/* the offset that turns record times (boot clock) into wall-clock ms; before the first record */
+void records_init(void);
+/* Prints the record's line (a fork record has none). False if it is
+ * malformed (too short, an unknown type, a bad target): nothing is printed. */
+bool print_record(const void *data, size_t size);
+/* {"t":"target-empty","target":T}: the target has no live process left */
+void print_target_empty(int target);
 
 #endif

@@ -13,6 +13,7 @@
 #include <linux/openat2.h>
 #include "loader.h"
 #include "resolver.h"
+#include "targets.h"
 
 size_t normalise(char *p, size_t len)
 {
@@ -233,10 +234,9 @@ size_t resolve_named(const struct obj_rec *r, char *data, size_t len, bool follo
 	/* short-lived processes (rm, mv, mkdir) are often gone by now: ask a
 	 * live process of the same target (which shares its root), else the
 	 * root the resolver kept from the target's last resolution */
-	const struct target *t = &targets[r->h.target];
 	int n = resolve_dir(r->pid, r->h.target, data, cut, out);
-	for (int i = 0; n == -ESRCH && i < t->npids && i < 16; i++)
-		n = resolve_dir(t->pids[i], r->h.target, data, cut, out);
+	for (int i = 0; n == -ESRCH && i < target_npids(r->h.target) && i < 16; i++)
+		n = resolve_dir(target_pid(r->h.target, i), r->h.target, data, cut, out);
 	if (n < 0 || n + (len - cut) >= PATH_BUF) {
 		unresolved_count[r->h.target & (MAX_TARGETS - 1)]++;
 		*unresolved = true;

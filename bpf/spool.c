@@ -21,6 +21,9 @@ static struct {
 	unsigned long long seq;
 	bool dirty;
 } sp[MAX_TARGETS];
+static const char *spool_dir; /* NULL: no spool (no state dir) */
+static const char *generation; /* of the state dir (hex) */
+static bool adopted;           /* the state dir's programs were adopted */
 static bool spooling, stdout_dead, spool_failed;
 static int64_t spool_synced_ms;
 static char *partial; /* the start of a line not yet complete on stdout */
@@ -164,7 +167,7 @@ static ssize_t out_write(void *cookie, const char *buf, size_t n)
 	}
 	if (!stdout_dead && write_all(1, buf, n) < 0) {
 		stdout_dead = true; /* reader gone: hand off like EOF on stdin */
-		quitting = true;
+		loader_quit(false);
 	}
 	return n;
 }
@@ -207,11 +210,11 @@ static int cmp_spool(const void *a, const void *b)
 
 /* spool files (spool.TTT.SEQ) of `target` (all, with any other file named spool.*, if target < 0),
  * by target and sequence */
-static int spool_list(int target, struct spool_file **out)
+static int spool_list(const char *dir, int target, struct spool_file **out)
 {
 	int n = 0, cap = 0;
 	struct spool_file *v = NULL;
-	DIR *d = spool_dir ? opendir(spool_dir) : NULL;
+	DIR *d = dir ? opendir(dir) : NULL;
 	if (d) {
 		struct dirent *de;
 		while ((de = readdir(d))) {
@@ -231,7 +234,7 @@ static int spool_list(int target, struct spool_file **out)
 			v = grow(v, n, &cap, 16, sizeof(*v));
 			v[n].target = ours ? (int)t : 0;
 			v[n].seq = seq;
-			path_join(v[n].path, sizeof(v[n].path), spool_dir, de->d_name);
+			path_join(v[n].path, sizeof(v[n].path), dir, de->d_name);
 			n++;
 		}
 		closedir(d);
@@ -244,10 +247,8 @@ static int spool_list(int target, struct spool_file **out)
 
 int remove_spool(const char *dir)
 {
-	const char *saved = spool_dir;
-	spool_dir = dir;
 	struct spool_file *v;
-	int n = spool_list(-1, &v), removed = 0;
+	int n = spool_list(dir, -1, &v), removed = 0;
 	for (int i = 0; i < n; i++)
 		removed += unlink(v[i].path) == 0;
 	free(v);
@@ -255,13 +256,12 @@ int remove_spool(const char *dir)
 	path_join(p, sizeof(p), dir, "generation");
 	removed += unlink(p) == 0;
 	rmdir(dir);
-	spool_dir = saved;
 	return removed;
 }
 
 void spool_end(int target)
 {
-	if (sp[target].fd < 0)
+	if (!spool_dir || sp[target].fd < 0)
 		return;
 	fflush(stdout);
 	fdatasync(sp[target].fd);
@@ -280,7 +280,7 @@ void spool_forget(int target)
 	sp[target].fd = -1;
 	sp[target].dirty = false;
 	struct spool_file *v;
-	int n = spool_list(target, &v);
+	int n = spool_list(spool_dir, target, &v);
 	for (int i = 0; i < n; i++)
 		unlink(v[i].path);
 	free(v);
@@ -364,13 +364,13 @@ void replay_spool(int target)
 		snprintf(mark, sizeof(mark), "{\"t\":\"replay-begin\"}\n");
 	emit_direct(mark); /* also flushes stdout: the spool holds every line written so far */
 	struct spool_file *v;
-	int n = spool_list(target > 0 ? target : -1, &v);
+	int n = spool_list(spool_dir, target > 0 ? target : -1, &v);
 	struct replay_ctx c = {.cap = 1 << 16};
 	c.buf = malloc(c.cap);
 	for (int i = 0; i < n; i++) {
 		int t = v[i].target;
 		/* at start: the targets no run attached (the attached ones are replayed at their attach) */
-		if (t && (target > 0 || (meta_in_use(t) && !meta.key[t][0])))
+		if (t && (target > 0 || (meta_in_use(t) && !meta_key(t)[0])))
 			for_each_line(v[i].path, replay_line, &c);
 	}
 	if (c.len && !stdout_dead && write_all(1, c.buf, c.len) < 0)
@@ -415,7 +415,7 @@ int spool_checkpointed(int target, const char *token, long *dropped)
 	int files = -1;
 	struct spool_file *v;
 	fflush(stdout);
-	int n = spool_list(target, &v);
+	int n = spool_list(spool_dir, target, &v);
 	for (int i = n - 1; i >= 0 && files < 0; i--) {
 		if (!last_line(v[i].path, line, sizeof(line)) || strcmp(line, want))
 			continue;
@@ -444,9 +444,9 @@ static void spool_dir_setup(void)
 		buf[n > 0 ? n : 0] = 0;
 		close(fd);
 	}
-	bool same = adopted && !strncmp(buf, generation_hex, 32);
+	bool same = adopted && !strncmp(buf, generation, 32);
 	struct spool_file *v;
-	int n = spool_list(-1, &v);
+	int n = spool_list(spool_dir, -1, &v);
 	if (!same && n && adopted)
 		logmsg("spool in %s belongs to another generation: discarded", spool_dir);
 	for (int i = 0; i < n; i++) {
@@ -459,7 +459,7 @@ static void spool_dir_setup(void)
 	if (!same) {
 		fd = open(p, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 		if (fd >= 0) {
-			dprintf(fd, "%s\n", generation_hex);
+			dprintf(fd, "%s\n", generation);
 			fsync(fd);
 			close(fd);
 		}
@@ -467,8 +467,11 @@ static void spool_dir_setup(void)
 	spooling = true;
 }
 
-void spool_setup(void)
+void spool_setup(const char *dir, const char *generation_hex, bool adopted_state)
 {
+	spool_dir = dir;
+	generation = generation_hex;
+	adopted = adopted_state;
 	for (int t = 0; t < MAX_TARGETS; t++)
 		sp[t].fd = -1;
 	spool_dir_setup();
@@ -481,6 +484,11 @@ void spool_setup(void)
 	fflush(stdout);
 	setvbuf(f, NULL, _IOFBF, 1 << 16);
 	stdout = f;
+}
+
+bool spool_enabled(void)
+{
+	return spool_dir != NULL;
 }
 
 int spool_timeout(int64_t now)

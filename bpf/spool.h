@@ -18,9 +18,12 @@
 /* Default spool dir: the state dir with /sys/fs/bpf/ replaced by /run/ (NULL if it is not below it). */
 char *default_spool_dir(const char *dir);
 
-/* Spool dir for this generation: kept (and replayed) on adoption, emptied on
- * a fresh start; from then on stdout is written through the spool. */
-void spool_setup(void);
+/* Spool dir for this generation (hex id): kept (and replayed) if the state
+ * dir was adopted and it is the same generation's, else emptied; from then
+ * on stdout is written through the spool. */
+void spool_setup(const char *dir, const char *generation, bool adopted);
+/* there is a spool (spool_setup was called) */
+bool spool_enabled(void);
 
 /* called by drain() before it advances the consumer position */
 void spool_commit(void);

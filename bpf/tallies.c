@@ -121,8 +121,7 @@ static void scan_objs(void)
 	bool first = true;
 	for (;;) {
 		__u32 count = BATCH;
-		DECLARE_LIBBPF_OPTS(bpf_map_batch_opts, opts);
-		int err = bpf_map_lookup_batch(mfd.objs, first ? NULL : &in, &out, keys, vals, &count, &opts);
+		int err = objs_batch(first ? NULL : &in, &out, keys, vals, &count);
 		if (err && errno != ENOENT) {
 			logmsg("objs batch lookup: %s (tallies of this flush are incomplete)", strerror(errno));
 			break;

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
- * Record layout shared by the kernel side (tracer.bpf.c) and the loader
- * (tracer.c). Every record starts with struct rec_hdr; `type` selects the
- * rest. All integers are host-endian.
+ * Record layout shared by the kernel side (the *.bpf.c) and the loader
+ * (ring.c reads, records.c prints them: their JSON lines are defined in
+ * records.json). Every record starts with struct rec_hdr; `type` selects
+ * the rest. All integers are host-endian.
  */
 #ifndef VARMOR_TRACER_H
 #define VARMOR_TRACER_H

@@ -6,7 +6,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <bpf/bpf.h>
 #include "discovery.h"
 #include "json.h"
 #include "loader.h"
@@ -23,7 +22,7 @@ void cmd_track(int target, pid_t root)
 		printf("{\"t\":\"tracked\",\"target\":%d,\"pids\":0,\"error\":\"no such process\"}\n", target);
 		return;
 	}
-	targets[target].known = true;
+	target_set_known(target);
 	set_root(target, root);
 	/* the root first: from then on the kernel adds its new children itself;
 	 * then sweep existing descendants until a sweep finds nothing new */
@@ -39,8 +38,7 @@ void cmd_track(int target, pid_t root)
 		while (grew) {
 			grew = false;
 			for (int i = 0; i < n; i++) {
-				if (find_pid(&targets[target], pids[i]) >= 0 ||
-				    find_pid(&targets[target], ppids[i]) < 0)
+				if (target_has_pid(target, pids[i]) || !target_has_pid(target, ppids[i]))
 					continue;
 				if (task_insert(pids[i], target, 0) == 0) {
 					add_pid(target, pids[i]);
@@ -56,12 +54,12 @@ void cmd_track(int target, pid_t root)
 			break;
 	}
 	/* drop pids that exited before they were in the map (no exit record) */
-	struct target *t = &targets[target];
-	for (int i = 0; i < t->npids;) {
-		snprintf(path, sizeof(path), "/proc/%d", t->pids[i]);
+	for (int i = 0; i < target_npids(target);) {
+		pid_t pid = target_pid(target, i);
+		snprintf(path, sizeof(path), "/proc/%d", pid);
 		if (access(path, F_OK)) {
-			task_delete(t->pids[i]);
-			t->pids[i] = t->pids[--t->npids];
+			task_delete(pid);
+			drop_pid(target, pid);
 			tracked--;
 		} else {
 			i++;
@@ -114,8 +112,7 @@ static void track_members(int target, int (*members)(const char *key, struct cpr
 		}
 		/* already tracked ones keep their kind; propagate down the tree */
 		for (int i = 0; i < m; i++) {
-			int j = find_pid(&targets[target], v[i].pid);
-			if (j >= 0)
+			if (target_has_pid(target, v[i].pid))
 				v[i].tracked = -1; /* known from an earlier round */
 		}
 		bool grew = true;
@@ -132,8 +129,7 @@ static void track_members(int target, int (*members)(const char *key, struct cpr
 						kind = v[j].tracked > 0 ? v[j].tracked : v[j].tracked < 0 ? -2 : 0;
 				if (kind == -2) { /* parent tracked in an earlier round: ask the map */
 					struct task_info ti;
-					__u32 k = v[i].ppid;
-					kind = bpf_map_lookup_elem(mfd.tasks, &k, &ti) == 0 &&
+					kind = task_lookup(v[i].ppid, &ti) == 0 &&
 							       (ti.flags & TASK_SESSION)
 						       ? 2
 						       : 1;
@@ -161,8 +157,7 @@ static void track_members(int target, int (*members)(const char *key, struct cpr
 			struct stat sb;
 			if (stat(p, &sb) == 0) {
 				r->inum = sb.st_ino;
-				__u32 t = target;
-				bpf_map_update_elem(mfd.mntns, &r->inum, &t, BPF_ANY);
+				mntns_add(r->inum, target);
 			}
 		}
 	}
@@ -207,7 +202,7 @@ void cmd_track_container(int target, const char *id)
 		       distinct ? "ambiguous container id" : "no such container");
 		return;
 	}
-	targets[target].known = true;
+	target_set_known(target);
 	unsigned long long cgid = 0;
 	struct stat sb;
 	if (cm.cgpath[0]) {
@@ -237,16 +232,15 @@ void cmd_track_pod(int target, const char *uid)
 	for (size_t i = 0; ok && i < n; i++)
 		ok = is_hex(uid[i]) || uid[i] == '-';
 	const char *err = !ok			  ? "pod uid must be 8..64 lowercase hex digits and dashes"
-			  : cg_mode == PODCG_NONE ? "no cgroup hierarchy for pods (v1 pids, memory or cpu, or v2) is mounted"
+			  : pod_cgroup_mode() == PODCG_NONE ? "no cgroup hierarchy for pods (v1 pids, memory or cpu, or v2) is mounted"
 						  : NULL;
 	char dir[PATH_MAX];
 	struct stat sb;
-	if (!err && (!find_pod_dir(cg_root, uid, 0, dir, sizeof(dir)) || stat(dir, &sb)))
+	if (!err && (!find_pod_dir(pod_cgroup_root(), uid, 0, dir, sizeof(dir)) || stat(dir, &sb)))
 		err = "no such pod";
 	__u64 key = err ? 0 : sb.st_ino; /* the inode number of a cgroup directory is its kernfs id */
-	__u32 t = target, old = 0;
-	bool had = !err && bpf_map_lookup_elem(mfd.podcg, &key, &old) == 0;
-	if (!err && bpf_map_update_elem(mfd.podcg, &key, &t, BPF_ANY))
+	__u32 old = 0;
+	if (!err && podcg_set(key, target, &old))
 		err = "too many pods (podcg map full)";
 	if (err) {
 		printf("{\"t\":\"tracked\",\"target\":%d,\"pids\":0", target);
@@ -254,12 +248,9 @@ void cmd_track_pod(int target, const char *uid)
 		printf("}\n");
 		return;
 	}
-	if (!had || old != t) { /* the latest track wins, as for pids */
-		if (had && old < MAX_TARGETS)
-			targets[old].pods--;
-		targets[target].pods++;
-	}
-	targets[target].known = true;
+	if (old != (__u32)target) /* the latest track wins, as for pids */
+		target_pod_moved(old, target);
+	target_set_known(target);
 
 	int tracked = 0, sessions = 0, nids = 0;
 	pid_t root = 0;

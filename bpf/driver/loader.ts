@@ -2,8 +2,12 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { EventEmitter } from 'node:events';
 import { access, constants } from 'node:fs/promises';
+import { checkRecord } from './records.js';
 
-/** A record the loader writes on stdout (see bpf/README.md). */
+/**
+ * A line the loader writes on stdout (see bpf/README.md). The kinds bpf/records.json defines have
+ * passed checkRecord; `isEvent` (records.ts) narrows one to its type.
+ */
 export type TracerRecord = { t: string; target?: number; [field: string]: unknown };
 
 /** Replies come in milliseconds; loading and adopting (replaying a spool) in seconds. */
@@ -96,13 +100,20 @@ export class TracerProcess extends EventEmitter {
   }
 
   private lastError: string | undefined;
+  /** Lines that were not JSON objects or not valid records of their kind: dropped (each also a 'garbage' event). */
+  malformed = 0;
 
   private onLine(line: string): void {
     let record: TracerRecord;
     try {
-      record = JSON.parse(line) as TracerRecord;
-    } catch {
-      this.emit('garbage', line);
+      const parsed: unknown = JSON.parse(line);
+      if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Error('not a JSON object');
+      record = parsed as TracerRecord;
+      const why = checkRecord(record);
+      if (why) throw new Error(why);
+    } catch (err) {
+      this.malformed++;
+      this.emit('garbage', line, (err as Error).message);
       return;
     }
     if (record.t === 'error' && typeof record.msg === 'string') this.lastError = record.msg;

@@ -1,9 +1,10 @@
-import { observe, type BehaviorSet, type Category, type Replica } from '../../core/behavior.js';
+import { observe, type BehaviorSet, type Category, type Delta, type Replica } from '../../core/behavior.js';
 import { protocolName, socketKind } from '../../core/net.js';
 import { pathFromHex } from '../../core/paths.js';
 import { argsEntry, RECORDED_ARGS } from '../../core/syscall-args.js';
 import { syscallName, type Arch } from '../../core/syscalls.js';
 import type { TracerRecord } from './loader.js';
+import { isEvent, type AcceptRecord, type BindRecord, type ConnectRecord } from './records.js';
 
 /** Syscall first-seen times and cumulative counts of one set (the workload, or its exec sessions). */
 class SyscallSet {
@@ -53,7 +54,10 @@ export class Recorder {
   }
 
   /** Feeds one record; returns false when it is not this target's. */
-  accept(r: TracerRecord): boolean {
+  accept(record: TracerRecord): boolean {
+    // Lines from the loader have passed checkRecord (loader.ts): each kind has the fields of its type.
+    if (!isEvent(record)) return record.target === this.target && this.addPid(record.pid);
+    const r = record;
     if (r.t === 'stats') {
       if (r.target !== this.target) return false;
       for (const [k, v] of Object.entries(r)) if (typeof v === 'number' && k !== 'target') this.counters[k] = v;
@@ -65,7 +69,7 @@ export class Recorder {
       return true;
     }
     if (r.target !== this.target) return false;
-    if (typeof r.pid === 'number') this.pids.add(r.pid);
+    this.addPid(r.pid);
     const at = Number(r.ts ?? Date.now());
     const session = r.session === 'exec';
     const into = session ? this.sessions : this.delta;
@@ -75,43 +79,42 @@ export class Recorder {
       this.bump(into, category, key, at, id ?? `${category}\0${key}\0${at}`, session, sets);
       this.events++;
     };
-    if (r.t === 'exit') this.switched.delete(Number(r.pid)); // its pid may be reused
+    if (r.t === 'exit') this.switched.delete(r.pid); // its pid may be reused
     switch (r.t) {
       case 'syscall': {
-        const nr = Number(r.nr);
-        if (!syscalls.first.has(nr)) syscalls.first.set(nr, at);
+        if (!syscalls.first.has(r.nr)) syscalls.first.set(r.nr, at);
         this.events++;
         break;
       }
       case 'counts':
-        for (const [nr, count] of Object.entries(r.syscalls as Record<string, number>)) syscalls.counts.set(Number(nr), count);
+        for (const [nr, count] of Object.entries(r.syscalls)) syscalls.counts.set(Number(nr), count);
         break;
       case 'exec': {
-        this.markWrapper(Number(r.pid), at);
-        const path = pathFromHex(String(r.path_hex));
+        this.markWrapper(r.pid, at);
+        const path = pathFromHex(r.path_hex);
         put('executions', path);
         put('files', path, { perms: ['exec'] });
         // A script: bprm->filename names the script while the resolved file is its interpreter.
-        const filename = r.filename_hex ? pathFromHex(String(r.filename_hex)) : undefined;
+        const filename = r.filename_hex ? pathFromHex(r.filename_hex) : undefined;
         if (filename && filename.startsWith('/') && filename !== path) put('executions', filename);
         break;
       }
       case 'file':
-        put('files', pathFromHex(String(r.path_hex)), { perms: strings(r.perms) });
+        put('files', pathFromHex(r.path_hex), { perms: r.perms ?? [] });
         break;
       case 'capability': {
-        const sets = { verdict: [r.granted ? 'granted' : 'denied'], ...(typeof r.caller === 'string' ? { callers: [r.caller] } : {}) };
-        if (typeof r.name !== 'string') put('unhandled', `capability ${String(r.cap)}`);
+        const sets = { verdict: [r.granted ? 'granted' : 'denied'], ...(r.caller !== undefined ? { callers: [r.caller] } : {}) };
+        if (r.name === undefined) put('unhandled', `capability ${r.cap}`);
         else put(r.noaudit ? 'noaudit' : 'capabilities', r.name, sets);
         if (!r.noaudit && r.granted && (r.name === 'setuid' || r.name === 'setgid')) {
-          const s = this.switched.get(Number(r.pid)) ?? { session, caps: new Set<string>() };
+          const s = this.switched.get(r.pid) ?? { session, caps: new Set<string>() };
           s.caps.add(r.name);
-          this.switched.set(Number(r.pid), s);
+          this.switched.set(r.pid, s);
         }
         break;
       }
       case 'socket': {
-        const k = socketKind(`${String(r.domain)}/${String(r.type)}/${String(r.protocol)}`);
+        const k = socketKind(`${r.domain}/${r.type}/${r.protocol}`);
         put('sockets', `${k.domain}/${k.type}/${k.protocol}`);
         break;
       }
@@ -122,7 +125,7 @@ export class Recorder {
       }
       case 'bind': {
         const key = endpointKey(r);
-        if (key) put('binds', key, { ops: [String(r.op)], ...protocols(r) });
+        if (key) put('binds', key, { ops: [r.op], ...protocols(r) });
         break;
       }
       case 'accept': {
@@ -131,24 +134,24 @@ export class Recorder {
         break;
       }
       case 'signal':
-        put('signals', String(r.peer), { signals: [typeof r.name === 'string' ? r.name : String(r.sig)] });
+        put('signals', r.peer, { signals: [r.name ?? String(r.sig)] });
         break;
       case 'ptrace':
-        put('ptraces', String(r.peer), { perms: [String(r.mode)] });
+        put('ptraces', r.peer, { perms: [r.mode] });
         break;
       case 'mount': {
         // Attempts count, failed or not: the profile must allow what the workload tries.
-        const path = pathFromHex(String(r.path_hex));
-        const fstype = r.fstype_hex ? Buffer.from(String(r.fstype_hex), 'hex').toString('latin1') : '';
-        put('mounts', `${path}|${fstype}`, { flags: strings(r.flags), ops: [String(r.op)] });
+        const path = pathFromHex(r.path_hex);
+        const fstype = Buffer.from(r.fstype_hex ?? '', 'hex').toString('latin1');
+        put('mounts', `${path}|${fstype}`, { flags: r.flags ?? [], ops: [r.op] });
         break;
       }
       case 'namespace':
-        put('namespaces', String(r.op), { types: strings(r.types) });
+        put('namespaces', r.op, { types: r.types ?? [] });
         break;
       case 'arg': {
         // The tracer sends the values hex (past 2^53); the syscall's item keeps each tuple seen.
-        const name = syscallName(this.arch, Number(r.nr));
+        const name = syscallName(this.arch, r.nr);
         const indexes = RECORDED_ARGS[name];
         const values = [r.value, r.value2].map((v) => (typeof v === 'string' && /^0x[0-9a-f]{1,16}$/.test(v) ? BigInt(v) : undefined));
         if (!indexes || values.slice(0, indexes.length).some((v) => v === undefined)) put('unhandled', `arg record of ${name}`);
@@ -156,7 +159,7 @@ export class Recorder {
         break;
       }
       case 'tallies':
-        for (const [oid, n] of Object.entries(r.counts as Record<string, number>)) this.tally(oid, n);
+        for (const [oid, n] of Object.entries(r.counts)) this.tally(oid, n);
         break;
       case 'joined':
       case 'container-joined':
@@ -165,6 +168,12 @@ export class Recorder {
         return false;
     }
     return true;
+  }
+
+  /** Notes a pid of this target; false (the record is not one the recorder models). */
+  private addPid(pid: unknown): false {
+    if (typeof pid === 'number') this.pids.add(pid);
+    return false;
   }
 
   /** The process switched user and now execs: its setuid/setgid items get `then: exec` (count unchanged). */
@@ -209,7 +218,7 @@ export class Recorder {
   }
 
   /** The behaviors since the previous call, with current syscall counts; resets the delta. */
-  take(now: number): { behaviors: BehaviorSet; sessions: BehaviorSet; counters: Record<string, number> } {
+  take(now: number): Delta & { sessions: BehaviorSet } {
     const behaviors = this.delta;
     const sessions = this.sessions;
     this.putSyscalls(behaviors, this.workSyscalls, now);
@@ -220,28 +229,26 @@ export class Recorder {
   }
 }
 
-function strings(v: unknown): string[] {
-  return Array.isArray(v) ? v.map(String) : [];
-}
-
 function sum(m: Map<string, number>): number {
   let s = 0;
   for (const v of m.values()) s += v;
   return s;
 }
 
-/** `${family}|${address}|${port}`; unix sockets `unix|${path}|0` (abstract names as `@name`). */
+type Endpoint = ConnectRecord | BindRecord | AcceptRecord;
+
 /** An inet record's IP protocol as `sets.protocols`. */
-function protocols(r: TracerRecord): { protocols: string[] } | undefined {
-  return typeof r.protocol === 'number' && r.protocol > 0 ? { protocols: [protocolName(r.protocol)] } : undefined;
+function protocols(r: Endpoint): { protocols: string[] } | undefined {
+  return r.protocol !== undefined && r.protocol > 0 ? { protocols: [protocolName(r.protocol)] } : undefined;
 }
 
-function endpointKey(r: TracerRecord): string | undefined {
+/** `${family}|${address}|${port}`; unix sockets `unix|${path}|0` (abstract names as `@name`). */
+function endpointKey(r: Endpoint): string | undefined {
   // a dual-stack socket's IPv4 peer (::ffff:10.0.0.5) is that IPv4 address
   const mapped = r.family === 'inet6' ? /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(String(r.address)) : null;
   if (mapped) return `inet|${mapped[1]}|${Number(r.port)}`;
   if (r.family === 'inet' || r.family === 'inet6') return `${r.family}|${String(r.address)}|${Number(r.port)}`;
   if (r.family !== 'unix' || r.unnamed) return undefined;
-  const name = pathFromHex(String(r.path_hex ?? ''));
+  const name = pathFromHex(r.path_hex ?? '');
   return `unix|${r.abstract ? '@' + name : name}|0`;
 }

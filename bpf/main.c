@@ -1,17 +1,16 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
- * varmor-tracer: loads the BPF object (tracer.bpf.c and the objects linked
- * with it), speaks JSON lines on stdout and takes commands on stdin. The
- * protocol is described in README.md. This file: the shared state
- * (loader.h), loading/attaching or adopting the programs, and the main loop
- * that reads the ring buffer, signals and commands.
+ * varmor-tracer, the loader: loads the BPF object (tracer.bpf.c and the
+ * objects linked with it), speaks JSON lines on stdout and takes commands on
+ * stdin. The protocol is described in README.md. This file: the command
+ * line, loading/attaching or adopting the programs, and the main loop that
+ * reads the ring buffer, signals and commands.
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -23,81 +22,40 @@
 #include <bpf/libbpf.h>
 #include "commands.h"
 #include "discovery.h"
+#include "events.h"
 #include "json.h"
 #include "ksyms.h"
 #include "loader.h"
 #include "maps.h"
 #include "pins.h"
 #include "records.h"
+#include "ring.h"
 #include "spool.h"
 #include "targets.h"
 #include "tracer.skel.h"
 
 #define PROTOCOL_VERSION 1
 
-/* ---- shared state (loader.h) ---------------------------------------------- */
-
-struct map_fds mfd = {-1, -1, -1, -1, -1, -1, -1, -1, -1};
-struct target targets[MAX_TARGETS];
-struct state_meta meta;
-const char *state_dir, *spool_dir;
-bool adopted;
-char generation_hex[33];
-bool quitting, releasing;
-int ncpus;
-int out_fd = -1;
-int cg_mode;
-char cg_root[PATH_MAX];
-
-/* ---- loader --------------------------------------------------------------- */
+/* the command line */
+static struct {
+	long ringbuf_kb;
+	const char *state_dir, *spool_dir; /* NULL without --state-dir */
+	bool release_only;                 /* --release DIR */
+	int pod_cgroup;                    /* enum pod_cgroup_mode; PODCG_NONE: auto */
+	bool verbose;
+} opt = {.ringbuf_kb = 4096};
 
 static struct tracer_bpf *skel; /* NULL when the programs were adopted from pins */
-static bool verbose;
-
-void logmsg(const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	fputs("varmor-tracer: ", stderr);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
-	va_end(ap);
-}
+static struct map_fds mfd;      /* handed to maps.c, which owns them */
+static bool adopted;            /* the programs came from the state dir's pins */
 
 static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list args)
 {
 	/* silent by default so a load failure is one clear line on stderr;
 	 * --verbose shows libbpf's messages including the verifier log */
-	if (!verbose)
+	if (!opt.verbose)
 		return 0;
 	return vfprintf(stderr, fmt, args);
-}
-
-void *grow(void *v, int n, int *cap, int first, size_t size)
-{
-	if (n < *cap)
-		return v;
-	*cap = *cap ? *cap * 2 : first;
-	v = realloc(v, (size_t)*cap * size);
-	if (!v) {
-		logmsg("out of memory");
-		exit(1);
-	}
-	return v;
-}
-
-int64_t now_ms(clockid_t clk)
-{
-	struct timespec ts;
-	clock_gettime(clk, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-void die_load(const char *msg)
-{
-	logmsg("%s", msg);
-	fatal_json(msg);
-	exit(1);
 }
 
 static void reap(void)
@@ -121,18 +79,18 @@ static int noaudit_ranges;
 static __u64 capable_lo[2], capable_hi[2]; /* cap_capable, security_capable */
 
 /* fresh load and attach (the programs start tracking nothing: `tasks` is empty) */
-static void load_and_attach(long ringbuf_kb)
+static void load_and_attach(void)
 {
 	skel = tracer_bpf__open();
 	if (!skel)
 		die_load("cannot open BPF object (libbpf)");
 	/* ring buffer size must be a power of two number of pages */
 	unsigned long rbsz = 4096;
-	while (rbsz < (unsigned long)ringbuf_kb * 1024)
+	while (rbsz < (unsigned long)opt.ringbuf_kb * 1024)
 		rbsz <<= 1;
 	bpf_map__set_max_entries(skel->maps.events, rbsz);
 	/* counts: per-CPU (512 KiB per CPU) up to COUNTS_PERCPU_MAX_CPUS, one shared array above */
-	if (ncpus > COUNTS_PERCPU_MAX_CPUS) {
+	if (libbpf_num_possible_cpus() > COUNTS_PERCPU_MAX_CPUS) {
 		bpf_map__set_type(skel->maps.counts, BPF_MAP_TYPE_ARRAY);
 		skel->rodata->counts_shared = true;
 	}
@@ -142,7 +100,8 @@ static void load_and_attach(long ringbuf_kb)
 	if (!vmlinux || btf__find_by_name_kind(vmlinux, "btf_trace_io_uring_complete", BTF_KIND_TYPEDEF) < 0)
 		bpf_program__set_autoload(skel->progs.on_uring_complete, false);
 	btf__free(vmlinux);
-	skel->rodata->pod_cgroup = meta.pod_cgroup = cg_mode;
+	skel->rodata->pod_cgroup = pod_cgroup_mode();
+	meta_set_pod_cgroup(pod_cgroup_mode());
 	/* noaudit capability checks are told apart only when kallsyms shows addresses */
 	for (int i = 0; i < noaudit_ranges; i++) {
 		skel->rodata->noaudit_lo[i] = noaudit_lo[i];
@@ -213,19 +172,19 @@ static void put_ready(void)
 	char buf[16384];
 	int o = snprintf(buf, sizeof(buf), "{\"t\":\"ready\",\"version\":%d,\"noaudit\":%s", PROTOCOL_VERSION,
 			 noaudit_ranges > 0 ? "true" : "false");
-	if (state_dir) {
+	if (opt.state_dir) {
 		o += snprintf(buf + o, sizeof(buf) - o, ",\"adopted\":%s,\"generation\":\"%s\"", adopted ? "true" : "false",
-			      generation_hex);
+			      meta_generation());
 		if (adopted) {
 			o += snprintf(buf + o, sizeof(buf) - o, ",\"targets\":[");
 			bool first = true;
 			for (int t = 1; t < MAX_TARGETS; t++) {
-				if (!targets[t].known)
+				if (!target_known(t))
 					continue;
 				o += snprintf(buf + o, sizeof(buf) - o, "%s{\"target\":%d,\"pids\":%d,\"root\":%u",
-					      first ? "" : ",", t, targets[t].npids, meta.root[t]);
-				if (meta.key[t][0])
-					o += snprintf(buf + o, sizeof(buf) - o, ",\"key\":\"%s\"", meta.key[t]);
+					      first ? "" : ",", t, target_npids(t), (unsigned)meta_root(t));
+				if (meta_key(t)[0])
+					o += snprintf(buf + o, sizeof(buf) - o, ",\"key\":\"%s\"", meta_key(t));
 				o += snprintf(buf + o, sizeof(buf) - o, "}");
 				first = false;
 			}
@@ -236,19 +195,18 @@ static void put_ready(void)
 	emit_direct(buf);
 }
 
-/* the command line into the shared state; returns --ringbuf-kb */
-static long parse_args(int argc, char **argv, bool *release_only, int *want_cg)
+/* the command line into opt */
+static void parse_args(int argc, char **argv)
 {
-	long ringbuf_kb = 4096;
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--ringbuf-kb") && i + 1 < argc) {
 			char *end;
-			ringbuf_kb = strtol(argv[++i], &end, 10);
-			if (*end || ringbuf_kb < 4 || ringbuf_kb > (1 << 20))
+			opt.ringbuf_kb = strtol(argv[++i], &end, 10);
+			if (*end || opt.ringbuf_kb < 4 || opt.ringbuf_kb > (1 << 20))
 				usage();
 		} else if ((!strcmp(argv[i], "--state-dir") || !strcmp(argv[i], "--release")) && i + 1 < argc) {
-			*release_only = !strcmp(argv[i], "--release");
-			state_dir = argv[++i];
+			opt.release_only = !strcmp(argv[i], "--release");
+			opt.state_dir = argv[++i];
 		} else if (!strcmp(argv[i], "--max-targets") && i + 1 < argc) {
 			char *end;
 			long n = strtol(argv[++i], &end, 10);
@@ -256,86 +214,100 @@ static long parse_args(int argc, char **argv, bool *release_only, int *want_cg)
 				usage();
 			meta_limit(n);
 		} else if (!strcmp(argv[i], "--spool-dir") && i + 1 < argc) {
-			spool_dir = argv[++i];
+			opt.spool_dir = argv[++i];
 		} else if (!strcmp(argv[i], "--pod-cgroup") && i + 1 < argc) {
 			i++;
-			*want_cg = -1;
+			opt.pod_cgroup = -1;
 			for (int m = PODCG_NONE; m <= PODCG_V1_CPU; m++)
 				if (!strcmp(argv[i], CG_NAMES[m]))
-					*want_cg = m;
-			if (*want_cg < 0) {
+					opt.pod_cgroup = m;
+			if (opt.pod_cgroup < 0) {
 				fprintf(stderr, "varmor-tracer: --pod-cgroup %s: expected auto, v2, pids, memory or cpu\n", argv[i]);
 				exit(2);
 			}
 		} else if (!strcmp(argv[i], "--verbose") || !strcmp(argv[i], "-v")) {
-			verbose = true;
+			opt.verbose = true;
 		} else {
 			usage();
 		}
 	}
-	if (spool_dir && !state_dir)
+	const char *dir = opt.state_dir;
+	if (opt.spool_dir && !dir)
 		usage();
-	if (state_dir) {
-		size_t l = strlen(state_dir);
-		if (state_dir[0] != '/' || l < 2 || l > PATH_MAX - 64 || strstr(state_dir, "/../") || strstr(state_dir, "/./"))
+	if (dir) {
+		size_t l = strlen(dir);
+		if (dir[0] != '/' || l < 2 || l > PATH_MAX - 64 || strstr(dir, "/../") || strstr(dir, "/./"))
 			usage();
-		while (l > 1 && state_dir[l - 1] == '/')
-			((char *)state_dir)[--l] = 0;
-		if (!spool_dir)
-			spool_dir = default_spool_dir(state_dir);
-		if (!spool_dir || spool_dir[0] != '/') {
+		while (l > 1 && dir[l - 1] == '/')
+			((char *)dir)[--l] = 0;
+		if (!opt.spool_dir)
+			opt.spool_dir = default_spool_dir(dir);
+		if (!opt.spool_dir || opt.spool_dir[0] != '/') {
 			fprintf(stderr, "varmor-tracer: --spool-dir DIR is needed when the state dir is not below /sys/fs/bpf/\n");
 			usage();
 		}
 	}
-	return ringbuf_kb;
 }
 
 /* --state-dir: adopt the programs pinned there, or load fresh and pin them */
-static void open_state_dir(long ringbuf_kb, int want_cg)
+static void open_state_dir(void)
 {
-	const char *err = ensure_bpffs(state_dir);
+	const char *dir = opt.state_dir;
+	const char *err = ensure_bpffs(dir);
 	if (err)
 		die_load(err);
-	if (mkdir_p(state_dir, 0700)) {
+	if (mkdir_p(dir, 0700)) {
 		char msg[PATH_MAX + 100];
-		snprintf(msg, sizeof(msg), "cannot create state dir %s: %s", state_dir, strerror(errno));
+		snprintf(msg, sizeof(msg), "cannot create state dir %s: %s", dir, strerror(errno));
 		die_load(msg);
 	}
-	if (lock_dir(state_dir) < 0)
+	if (lock_dir(dir) < 0)
 		die_load("state dir is in use by another varmor-tracer");
 	char p[PATH_MAX];
-	path_join(p, sizeof(p), state_dir, "meta");
+	path_join(p, sizeof(p), dir, "meta");
 	struct stat sb;
 	adopted = stat(p, &sb) == 0;
 	if (adopted) {
-		err = adopt_pins();
+		err = adopt_pins(dir, &mfd);
 		if (err)
 			die_load(err);
 		/* the programs read the hierarchy they were loaded with */
-		if (want_cg != PODCG_NONE && (__u32)want_cg != meta.pod_cgroup) {
+		int loaded = meta_pod_cgroup();
+		if (opt.pod_cgroup != PODCG_NONE && opt.pod_cgroup != loaded) {
 			char msg[PATH_MAX + 200];
 			snprintf(msg, sizeof(msg),
 				 "state dir %s was loaded with pod cgroup hierarchy %s, not %s (release it with --release to change it)",
-				 state_dir,
-				 meta.pod_cgroup > PODCG_NONE && meta.pod_cgroup <= PODCG_V1_CPU ? CG_NAMES[meta.pod_cgroup] : "none",
-				 CG_NAMES[want_cg]);
+				 dir, loaded > PODCG_NONE && loaded <= PODCG_V1_CPU ? CG_NAMES[loaded] : "none",
+				 CG_NAMES[opt.pod_cgroup]);
 			die_load(msg);
 		}
-		cg_mode = cgroup_hierarchy(meta.pod_cgroup, cg_root, sizeof(cg_root));
+		pod_cgroup_select(loaded);
 	} else {
 		/* pins without meta: a loader died while pinning; nobody saw its generation */
-		if (remove_pins(state_dir, true))
-			logmsg("removed an incomplete state dir %s", state_dir);
-		load_and_attach(ringbuf_kb);
-		err = pin_all(skel->obj, skel->skeleton);
+		if (remove_pins(dir, true))
+			logmsg("removed an incomplete state dir %s", dir);
+		load_and_attach();
+		err = pin_all(dir, skel->obj, skel->skeleton);
 		if (err) {
 			close_skel(true);
 			die_load(err);
 		}
 	}
-	for (int i = 0; i < 16; i++)
-		sprintf(generation_hex + 2 * i, "%02x", meta.generation[i]);
+}
+
+/* `varmor-tracer --release DIR`: removes a stale state dir and its spool */
+static int release_standalone(void)
+{
+	int fd = lock_dir(opt.state_dir);
+	if (fd == -2) {
+		logmsg("state dir %s is in use by a running varmor-tracer", opt.state_dir);
+		fatal_json("state dir is in use by a running varmor-tracer");
+		return 1;
+	}
+	int pins = fd >= 0 ? remove_pins(opt.state_dir, false) : 0;
+	int spooled = opt.spool_dir ? remove_spool(opt.spool_dir) : 0;
+	printf("{\"t\":\"released\",\"found\":%s,\"pins\":%d}\n", fd >= 0 || spooled ? "true" : "false", pins);
+	return 0;
 }
 
 /* reads what stdin has and runs each complete command line; false at EOF (quit) */
@@ -346,14 +318,14 @@ static bool read_commands(void)
 	static bool skipping; /* in the rest of a line that was too long: dropped up to its newline */
 	ssize_t n = read(0, inbuf + inlen, sizeof(inbuf) - 1 - inlen);
 	if (n <= 0 && !(n < 0 && errno == EINTR)) {
-		quitting = true; /* EOF = quit */
+		loader_quit(false); /* EOF = quit */
 		return false;
 	}
 	if (n <= 0)
 		return true;
 	inlen += n;
 	char *start = inbuf, *nl;
-	while (!quitting && (nl = memchr(start, '\n', inbuf + inlen - start))) {
+	while (!loader_quitting() && (nl = memchr(start, '\n', inbuf + inlen - start))) {
 		bool nul = memchr(start, 0, nl - start) != NULL;
 		*nl = 0;
 		if (nl > start && nl[-1] == '\r')
@@ -383,18 +355,9 @@ static bool read_commands(void)
 static void run(int sfd)
 {
 	bool stdin_open = true;
-	while (!quitting) {
-		int timeout = -1;
+	while (!loader_quitting()) {
 		int64_t now = now_ms(CLOCK_MONOTONIC);
-		for (int t = 1; t < MAX_TARGETS; t++) {
-			if (!targets[t].kill_pending)
-				continue;
-			int64_t left = targets[t].kill_deadline_ms - now;
-			if (left < 0)
-				left = 0;
-			if (timeout < 0 || left < timeout)
-				timeout = left;
-		}
+		int timeout = kill_timeout(now);
 		int sync_left = spool_timeout(now);
 		if (sync_left >= 0 && (timeout < 0 || sync_left < timeout))
 			timeout = sync_left;
@@ -414,15 +377,12 @@ static void run(int sfd)
 				if (si.ssi_signo == SIGCHLD)
 					reap();
 				else
-					quitting = true;
+					loader_quit(false);
 			}
 		}
 		if ((pfd[2].revents & (POLLIN | POLLHUP | POLLERR)) && !read_commands())
 			stdin_open = false;
-		now = now_ms(CLOCK_MONOTONIC);
-		for (int t = 1; t < MAX_TARGETS; t++)
-			if (targets[t].kill_pending && now >= targets[t].kill_deadline_ms)
-				finish_kill(t);
+		kill_due(now_ms(CLOCK_MONOTONIC));
 		fflush(stdout);
 		spool_sync(false);
 	}
@@ -433,21 +393,21 @@ static int finish(void)
 {
 	drain();
 	fflush(stdout);
-	if (state_dir && releasing) {
+	if (opt.state_dir && loader_releasing()) {
 		/* the end of this generation: unpin (the links detach), drop the spool */
 		spool_close();
-		remove_pins(state_dir, false);
-		remove_spool(spool_dir);
+		remove_pins(opt.state_dir, false);
+		remove_spool(opt.spool_dir);
 		close_skel(true);
 		char line[128];
-		snprintf(line, sizeof(line), "{\"t\":\"released\",\"generation\":\"%s\"}\n", generation_hex);
+		snprintf(line, sizeof(line), "{\"t\":\"released\",\"generation\":\"%s\"}\n", meta_generation());
 		emit_direct(line);
 		return 0;
 	}
-	if (releasing)
+	if (loader_releasing())
 		emit_direct("{\"t\":\"released\"}\n");
 	spool_sync(true);
-	close_skel(!state_dir); /* with a state dir: a handoff, the pinned links stay attached */
+	close_skel(!opt.state_dir); /* with a state dir: a handoff, the pinned links stay attached */
 	return 0;
 }
 
@@ -455,17 +415,15 @@ int main(int argc, char **argv)
 {
 	/* fd 3, if the caller passed it, is where launched workloads write */
 	if (fcntl(3, F_GETFD) >= 0) {
-		out_fd = fcntl(3, F_DUPFD_CLOEXEC, 10);
+		commands_set_output(fcntl(3, F_DUPFD_CLOEXEC, 10));
 		close(3);
 	}
-	bool release_only = false;
-	int want_cg = PODCG_NONE;
-	long ringbuf_kb = parse_args(argc, argv, &release_only, &want_cg);
+	parse_args(argc, argv);
 	setvbuf(stdout, NULL, _IOFBF, 1 << 16);
 	signal(SIGPIPE, SIG_IGN);
 	libbpf_set_print(libbpf_print);
 
-	if (release_only)
+	if (opt.release_only)
 		return release_standalone();
 
 	if (access("/sys/kernel/btf/vmlinux", R_OK))
@@ -474,34 +432,33 @@ int main(int argc, char **argv)
 	struct rlimit rl = {RLIM_INFINITY, RLIM_INFINITY};
 	setrlimit(RLIMIT_MEMLOCK, &rl); /* for kernels that still charge memlock */
 
-	ncpus = libbpf_num_possible_cpus();
 	noaudit_ranges = ksyms_init(noaudit_lo, noaudit_hi, NOAUDIT_RANGES, capable_lo, capable_hi);
 	if (noaudit_ranges <= 0)
 		logmsg("kallsyms %s: capability checks made without auditing are modelled as capability use "
 		       "(needs CAP_SYSLOG or kernel.kptr_restrict=0)",
 		       noaudit_ranges < 0 ? "unreadable" : "hides kernel addresses");
-	if (ncpus <= 0)
+	if (libbpf_num_possible_cpus() <= 0)
 		die_load("cannot determine the number of possible CPUs");
 
-	cg_mode = cgroup_hierarchy(want_cg, cg_root, sizeof(cg_root));
-	if (cg_mode != want_cg && want_cg != PODCG_NONE) {
+	if (pod_cgroup_select(opt.pod_cgroup) != opt.pod_cgroup && opt.pod_cgroup != PODCG_NONE) {
 		char msg[128];
-		snprintf(msg, sizeof(msg), "--pod-cgroup %s: that hierarchy is not mounted", CG_NAMES[want_cg]);
+		snprintf(msg, sizeof(msg), "--pod-cgroup %s: that hierarchy is not mounted", CG_NAMES[opt.pod_cgroup]);
 		die_load(msg);
 	}
-	if (state_dir)
-		open_state_dir(ringbuf_kb, want_cg);
+	if (opt.state_dir)
+		open_state_dir();
 	else
-		load_and_attach(ringbuf_kb);
+		load_and_attach();
 	/* with a spool, the consumer position is committed in batches (each
 	 * after its output is spooled); without, after every record */
-	int err = ring_open(mfd.events, state_dir != NULL);
+	int err = ring_open(mfd.events, opt.state_dir != NULL);
 	if (err) {
 		char msg[256];
 		snprintf(msg, sizeof(msg), "cannot map the ring buffer: %s", strerror(-err));
 		die_load(msg);
 	}
-	maps_setup();
+	records_init();
+	maps_setup(&mfd);
 
 	sigset_t mask;
 	sigemptyset(&mask);
@@ -514,8 +471,8 @@ int main(int argc, char **argv)
 	if (sfd < 0)
 		die_load("signalfd failed");
 
-	if (state_dir)
-		spool_setup();
+	if (opt.state_dir)
+		spool_setup(opt.spool_dir, meta_generation(), adopted);
 	if (adopted)
 		rebuild_targets();
 	put_ready();
@@ -527,8 +484,8 @@ int main(int argc, char **argv)
 		drain();
 		rebuild_targets(); /* the tasks map is the truth; the backlog's forks/exits are applied now */
 		for (int t = 1; t < MAX_TARGETS; t++)
-			if (targets[t].known && targets[t].npids == 0 && !targets[t].pods)
-				printf("{\"t\":\"target-empty\",\"target\":%d}\n", t);
+			if (target_known(t) && target_npids(t) == 0 && !target_has_pods(t))
+				print_target_empty(t);
 	}
 	fflush(stdout);
 
