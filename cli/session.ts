@@ -10,7 +10,7 @@ import { modelingPolicyFromEnv } from '../lib/policy-env.js';
 import { tlsFromEnv } from '../lib/temporal-tls.js';
 import type { Kube } from '../k8s/client.js';
 import { kubeconfigSource } from '../lib/kubeconfig.js';
-import { startWorkers, type Role, type RunningWorkers } from '../workers/workers.js';
+import type { Role, RunningWorkers } from '../workers/workers.js';
 import { ensureSearchAttributes } from '../lib/search-attributes.js';
 
 /** A connection to Temporal (embedded or TEMPORAL_ADDRESS), a client, and optionally in-process workers. */
@@ -21,7 +21,8 @@ export interface Session {
   node: string;
   /** Resolves when the in-process workers stop (on close, or when one fails). */
   workersDone?: Promise<void>;
-  close(): Promise<void>;
+  /** `graceful: false`: an embedded server this session started is killed, not drained (TemporalEndpoint.stop). */
+  close(opts?: { graceful?: boolean }): Promise<void>;
 }
 
 export interface SessionOptions {
@@ -48,6 +49,10 @@ export interface SessionOptions {
   authority?: { local: true } | { local: false; launch: boolean; hostTargets: boolean };
   /** Serve the workers' metrics and probes, and the Temporal SDK's metrics (`PORT` or `HOST:PORT` each). */
   metrics?: { listen?: string; sdk?: string };
+  /** Load the node's tracer while the workers start, not at the first run. */
+  warmTracer?: boolean;
+  /** With nothing left to trace, keep the node's tracer loaded this long for the next run. */
+  tracerLingerMs?: number;
 }
 
 /**
@@ -71,7 +76,11 @@ async function kubeIfAny(opts: SessionOptions): Promise<{ kube?: Kube }> {
 }
 
 export async function openSession(opts: SessionOptions): Promise<Session> {
+  // The workers' code (the SDK's worker, the activities) loads while the embedded server starts.
+  const workerCode = opts.workers ? import('../workers/workers.js') : undefined;
+  workerCode?.catch(() => {}); // awaited below; a server that fails first must not leave it unhandled
   const endpoint = await connectOrStart(opts.home, opts.log, { start: opts.start ?? true, ui: opts.ui ?? false });
+  opts.log.debug({ address: endpoint.address }, 'Temporal answers');
   const store = defaultStoreUrl(opts.home);
   const node = opts.node ?? nodeName();
   let workers: RunningWorkers | undefined;
@@ -82,6 +91,7 @@ export async function openSession(opts: SessionOptions): Promise<Session> {
     if (opts.workers && opts.workers !== 'node') await ensureSearchAttributes(connection, endpoint.namespace);
     if (opts.workers) {
       const authority = opts.authority ?? { local: true };
+      const { startWorkers } = await workerCode!;
       workers = await startWorkers({
         address: endpoint.address,
         namespace: endpoint.namespace,
@@ -102,11 +112,14 @@ export async function openSession(opts: SessionOptions): Promise<Session> {
           allow: authority.local ? { launch: true, hostTargets: true } : { launch: authority.launch, hostTargets: authority.hostTargets, stores: [store] },
           ...(pinRoot() ? { pinRoot: pinRoot()! } : {}),
           ...(kubeletSeccompDir() ? { seccompDir: kubeletSeccompDir()! } : {}),
+          ...(opts.tracerLingerMs ? { lingerMs: opts.tracerLingerMs } : {}),
         },
         logger: opts.log,
         ...(opts.metrics ? { metrics: opts.metrics } : {}),
+        ...(opts.warmTracer ? { warmTracer: true } : {}),
       });
       workers.done.catch((err: Error) => opts.log.error({ err }, 'worker failed'));
+      opts.log.debug('workers started');
     }
   } catch (err) {
     await connection?.close();
@@ -120,10 +133,10 @@ export async function openSession(opts: SessionOptions): Promise<Session> {
     store,
     node,
     ...(workers ? { workersDone: workers.done } : {}),
-    async close() {
+    async close(how) {
       await workers?.shutdown().catch(() => {});
       await connection!.close();
-      await endpoint.stop();
+      await endpoint.stop(how);
     },
   };
 }

@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, open, readFile, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
+import { connect, createServer } from 'node:net';
 import { join } from 'node:path';
 import { Connection } from '@temporalio/client';
 import type { Logger } from 'pino';
@@ -16,7 +16,13 @@ export interface TemporalEndpoint {
   namespace: string;
   /** True when this process started the server (and so stops it). */
   started: boolean;
-  stop(): Promise<void>;
+  /**
+   * Stops a server this process started. `graceful: false` (record, once its run is over) kills
+   * it: everything is committed to SQLite, which Temporal recovers from as from any crash, and a
+   * graceful stop drains the frontend's streams for at least a second whatever its settings
+   * (frontend.shutdownDrainDuration has a floor of 1 s; the server's own system workers hold polls).
+   */
+  stop(opts?: { graceful?: boolean }): Promise<void>;
 }
 
 export class TemporalUnavailable extends Error {}
@@ -110,6 +116,8 @@ async function startServer(home: string, stateFile: string, namespace: string, l
   const deadline = Date.now() + 60_000;
   for (;;) {
     try {
+      // The port first: a gRPC connection refused at its first try waits out a 1 s reconnect backoff.
+      while (!(await accepts(port)) && child!.exitCode === null && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
       await checkReachable(address, 2_000);
       break;
     } catch (err) {
@@ -127,11 +135,11 @@ async function startServer(home: string, stateFile: string, namespace: string, l
     ...(uiPort ? { ui: `http://127.0.0.1:${uiPort}` } : {}),
     namespace,
     started: true,
-    async stop() {
+    async stop({ graceful = true } = {}) {
       stopping = true;
       if (child.exitCode === null && child.signalCode === null) {
         const gone = new Promise((r) => child.once('exit', r));
-        child.kill('SIGTERM');
+        child.kill(graceful ? 'SIGTERM' : 'SIGKILL');
         const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
         await gone;
         clearTimeout(timer);
@@ -166,7 +174,7 @@ async function readState(file: string): Promise<{ pid: number; port: number } | 
   }
 }
 
-function isAlive(pid: number): boolean {
+export function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
@@ -180,6 +188,18 @@ function isFree(port: number): Promise<boolean> {
     const server = createServer();
     server.once('error', () => resolve(false));
     server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+  });
+}
+
+/** Something listens on 127.0.0.1:port. */
+function accepts(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1');
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
   });
 }
 

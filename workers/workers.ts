@@ -53,6 +53,8 @@ export interface WorkerOptions {
    * the Temporal SDK's own worker metrics (its Prometheus exporter) there. Unset: neither.
    */
   metrics?: { listen?: string; sdk?: string };
+  /** Load the node's tracer at start rather than at the first run (record, dev: that run starts traced at once). */
+  warmTracer?: boolean;
 }
 
 export interface RunningWorkers {
@@ -104,7 +106,9 @@ export async function startWorkers(opts: WorkerOptions): Promise<RunningWorkers>
     for (const node of opts.simulate) workers.push(await Worker.create({ connection, namespace: opts.namespace, taskQueue: nodeQueue(node), activities, ...NODE_WORKER_OPTIONS }));
   } else if (opts.role === 'node' || opts.role === 'all') {
     const collector = { ...opts.collector, keyring: opts.keyring };
-    tracers = tracerHosts(collector);
+    tracers = tracerHosts(collector, (message, fields) => opts.logger.warn(fields, message));
+    // A tracer that cannot load says why to the first collector, as without warming.
+    if (opts.warmTracer) tracers(opts.node).warm().catch((err: Error) => opts.logger.debug({ err }, 'the tracer did not load ahead of the first run'));
     workers.push(
       await Worker.create({
         connection,
