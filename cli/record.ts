@@ -5,8 +5,6 @@ import { runningDev } from '../lib/dev-presence.js';
 import { nodeName } from '../lib/home.js';
 import type { ModelingInput, OutputContext } from '../workflows/input.js';
 import { CONTROLLER_QUEUE, nodeQueue } from '../workflows/queues.js';
-import { startModel, summary, waitForResult } from './model.js';
-import { fetchOutputs } from './outputs.js';
 import { openSession, type Session } from './session.js';
 
 export interface RecordOptions {
@@ -29,6 +27,9 @@ export interface RecordOptions {
  * through the dev's server and workers (warm); otherwise record starts both itself (cold).
  */
 export async function record(argv: string[], opts: RecordOptions, log: Logger): Promise<number> {
+  // The client's code loads while the session starts the server (session.ts).
+  const code = Promise.all([import('./model.js'), import('./outputs.js')]);
+  code.catch(() => {}); // awaited below, after the session
   const session = (await throughDev(opts.home, log)) ?? (await openSession({ home: opts.home, log, workers: 'all', commandOutput: 2, warmTracer: true }));
   try {
     const input: ModelingInput = {
@@ -43,6 +44,7 @@ export async function record(argv: string[], opts: RecordOptions, log: Logger): 
       ...(opts.minDuration ? { minDuration: opts.minDuration } : {}),
       ...(opts.writable?.length ? { writablePaths: opts.writable.map((p) => resolve(p)) } : {}),
     };
+    const [{ startModel, summary, waitForResult }, { fetchOutputs }] = await code;
     const handle = await startModel(session.client, input, {});
     log.info({ workflowId: handle.workflowId }, 'modeling started');
     const result = await waitForResult(handle, log);

@@ -1,4 +1,4 @@
-import { Client, Connection } from '@temporalio/client';
+import type { Client, Connection } from '@temporalio/client';
 import type { Logger } from 'pino';
 import { archFromNode } from '../core/syscalls.js';
 import { connectOrStart, type TemporalEndpoint } from '../embedded/temporal-server.js';
@@ -76,9 +76,10 @@ async function kubeIfAny(opts: SessionOptions): Promise<{ kube?: Kube }> {
 }
 
 export async function openSession(opts: SessionOptions): Promise<Session> {
-  // The workers' code (the SDK's worker, the activities) loads while the embedded server starts.
+  // The client's and the workers' code (the SDK's worker, the activities) load while the embedded server starts.
+  const clientCode = import('@temporalio/client');
   const workerCode = opts.workers ? import('../workers/workers.js') : undefined;
-  workerCode?.catch(() => {}); // awaited below; a server that fails first must not leave it unhandled
+  for (const code of [clientCode, workerCode]) code?.catch(() => {}); // awaited below; a server that fails first must not leave them unhandled
   const endpoint = await connectOrStart(opts.home, opts.log, { start: opts.start ?? true, ui: opts.ui ?? false });
   opts.log.debug({ address: endpoint.address }, 'Temporal answers');
   const store = defaultStoreUrl(opts.home);
@@ -86,6 +87,7 @@ export async function openSession(opts: SessionOptions): Promise<Session> {
   let workers: RunningWorkers | undefined;
   let connection: Connection | undefined;
   try {
+    const { Connection } = await clientCode;
     connection = await Connection.connect({ address: endpoint.address, tls: tlsFromEnv() });
     // The controller's workflows set the search attributes: a namespace without them fails here, not in every workflow task.
     if (opts.workers && opts.workers !== 'node') await ensureSearchAttributes(connection, endpoint.namespace);
@@ -126,6 +128,7 @@ export async function openSession(opts: SessionOptions): Promise<Session> {
     await endpoint.stop();
     throw err;
   }
+  const { Client } = await clientCode;
   const client = new Client({ connection, namespace: endpoint.namespace });
   return {
     endpoint,

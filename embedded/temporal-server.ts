@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, open, readFile, rm, writeFile } from 'node:fs/promises';
 import { connect, createServer } from 'node:net';
 import { join } from 'node:path';
-import { Connection } from '@temporalio/client';
+import type { Connection } from '@temporalio/client';
 import type { Logger } from 'pino';
 import { PACKAGE_ROOT } from '../lib/home.js';
 import { tlsFromEnv, tlsRefusal } from '../lib/temporal-tls.js';
@@ -153,6 +153,8 @@ async function startServer(home: string, stateFile: string, namespace: string, l
 async function checkReachable(address: string, timeoutMs: number): Promise<void> {
   let connection: Connection | undefined;
   try {
+    // Loaded here, not at the top: record starts the server before the client's code has loaded.
+    const { Connection } = await import('@temporalio/client');
     connection = await Connection.connect({ address, connectTimeout: timeoutMs, tls: tlsFromEnv() });
     await connection.workflowService.getSystemInfo({});
   } catch (err) {
