@@ -76,25 +76,24 @@ async function kubeIfAny(opts: SessionOptions): Promise<{ kube?: Kube }> {
 }
 
 export async function openSession(opts: SessionOptions): Promise<Session> {
-  // The client's and the workers' code (the SDK's worker, the activities) load while the embedded server starts.
-  const clientCode = import('@temporalio/client');
-  const workerCode = opts.workers ? import('../workers/workers.js') : undefined;
-  for (const code of [clientCode, workerCode]) code?.catch(() => {}); // awaited below; a server that fails first must not leave them unhandled
-  const endpoint = await connectOrStart(opts.home, opts.log, { start: opts.start ?? true, ui: opts.ui ?? false });
+  // The client's and the workers' code (the SDK's worker, the activities) load while the embedded
+  // server starts: after its process is spawned, since loading holds the event loop for a while.
+  let code: Promise<[typeof import('@temporalio/client'), typeof import('../workers/workers.js') | undefined]> | undefined;
+  const load = () => (code ??= Promise.all([import('@temporalio/client'), opts.workers ? import('../workers/workers.js') : undefined]));
+  const endpoint = await connectOrStart(opts.home, opts.log, { start: opts.start ?? true, ui: opts.ui ?? false, whileStarting: () => void load().catch(() => {}) });
+  const [clientCode, workerCode] = await load();
   opts.log.debug({ address: endpoint.address }, 'Temporal answers');
   const store = defaultStoreUrl(opts.home);
   const node = opts.node ?? nodeName();
   let workers: RunningWorkers | undefined;
   let connection: Connection | undefined;
   try {
-    const { Connection } = await clientCode;
-    connection = await Connection.connect({ address: endpoint.address, tls: tlsFromEnv() });
+    connection = await clientCode.Connection.connect({ address: endpoint.address, tls: tlsFromEnv() });
     // The controller's workflows set the search attributes: a namespace without them fails here, not in every workflow task.
     if (opts.workers && opts.workers !== 'node') await ensureSearchAttributes(connection, endpoint.namespace);
     if (opts.workers) {
       const authority = opts.authority ?? { local: true };
-      const { startWorkers } = await workerCode!;
-      workers = await startWorkers({
+      workers = await workerCode!.startWorkers({
         address: endpoint.address,
         namespace: endpoint.namespace,
         role: opts.workers,
@@ -128,8 +127,7 @@ export async function openSession(opts: SessionOptions): Promise<Session> {
     await endpoint.stop();
     throw err;
   }
-  const { Client } = await clientCode;
-  const client = new Client({ connection, namespace: endpoint.namespace });
+  const client = new clientCode.Client({ connection, namespace: endpoint.namespace });
   return {
     endpoint,
     client,

@@ -48,7 +48,7 @@ function temporalBinary(): string {
  * 127.0.0.1 whose SQLite file lives in the state home, so workflows survive restarts. A server
  * another command of ours already started from the same home is reused, not restarted.
  */
-export async function connectOrStart(home: string, log: Logger, opts: { start?: boolean; ui?: boolean } = {}): Promise<TemporalEndpoint> {
+export async function connectOrStart(home: string, log: Logger, opts: { start?: boolean; ui?: boolean; whileStarting?: () => void } = {}): Promise<TemporalEndpoint> {
   const namespace = process.env.TEMPORAL_NAMESPACE ?? 'default';
   if (process.env.TEMPORAL_ADDRESS) {
     const address = process.env.TEMPORAL_ADDRESS;
@@ -71,10 +71,11 @@ export async function connectOrStart(home: string, log: Logger, opts: { start?: 
   if (opts.start === false) {
     throw new TemporalUnavailable('no Temporal server to talk to: run "varmor-modeler dev" (embedded server and workers) in another terminal, or set TEMPORAL_ADDRESS');
   }
-  return startServer(home, stateFile, namespace, log, opts.ui ?? false);
+  return startServer(home, stateFile, namespace, log, opts.ui ?? false, opts.whileStarting);
 }
 
-async function startServer(home: string, stateFile: string, namespace: string, log: Logger, ui: boolean): Promise<TemporalEndpoint> {
+/** `whileStarting`: called once the server process runs, for the caller to do its own start-up meanwhile. */
+async function startServer(home: string, stateFile: string, namespace: string, log: Logger, ui: boolean, whileStarting?: () => void): Promise<TemporalEndpoint> {
   // The same port as last time when it is free, so workers of a restarted server find it again.
   const previous = await readState(join(home, 'temporal-server.port'));
   const port = previous && (await isFree(previous.port)) ? previous.port : await freePort();
@@ -113,6 +114,7 @@ async function startServer(home: string, stateFile: string, namespace: string, l
   };
   await launch();
   log.info({ address, pid: child!.pid }, 'started the embedded Temporal server');
+  whileStarting?.();
   const deadline = Date.now() + 60_000;
   for (;;) {
     try {
