@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import type { ArmorProfileModel } from '../../core/armorprofilemodel.js';
@@ -34,11 +34,13 @@ async function dev(cwd: string, env: NodeJS.ProcessEnv): Promise<{ stop(): Promi
 /** The record CLI in `cwd` (the helpers' `cli` runs in the test's own). */
 const recordIn = (cwd: string, args: string[], env: NodeJS.ProcessEnv) => run(process.execPath, [CLI, 'record', ...args], { cwd, env: { ...process.env, ...env } });
 
-test('record runs through a running dev: its server holds the run, its workers launch and trace the command, the outputs land', { skip, timeout: 180_000 }, async () => {
+test('record runs through a running dev: its server holds the run, its workers launch and trace the command, the outputs land', { skip, timeout: 180_000 }, async (t) => {
   const home = await tempDir('home');
   const cwd = await tempDir('cwd');
   const out = join(cwd, 'out');
-  const env = { VARMOR_MODELER_HOME: home, VARMOR_MODELER_PIN_ROOT: `/sys/fs/bpf/varmor-record-dev-${process.pid}` };
+  const pinRoot = `/sys/fs/bpf/varmor-record-dev-${process.pid}`;
+  const env = { VARMOR_MODELER_HOME: home, VARMOR_MODELER_PIN_ROOT: pinRoot };
+  t.after(() => rm(pinRoot, { recursive: true, force: true }));
   const d = await dev(cwd, env);
   try {
     const dir = await tempDir('other');
