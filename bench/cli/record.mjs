@@ -11,29 +11,16 @@
 //   npm run -s build && node bench/cli/record.mjs [--runs 5] [--before REV] [--spoc PATH] [--command 'sleep 1']
 //
 // Needs root (BPF). Prints a Markdown table on stdout (progress on stderr).
-import { execFileSync, execSync, spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
-import { loadavg, tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { buildBefore, load, log, median, opt, repo } from './common.mjs';
 
-const repo = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-const argv = process.argv.slice(2);
-const opt = (name, def) => {
-  const i = argv.indexOf(`--${name}`);
-  return i < 0 ? def : argv[i + 1];
-};
 const RUNS = Number(opt('runs', 5));
 const BEFORE = opt('before', undefined);
 const SPOC = opt('spoc', undefined);
 const COMMAND = ['sh', '-c', opt('command', 'sleep 1')];
-const log = (...a) => console.error(new Date().toISOString().slice(11, 19), ...a);
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-};
-const load = () => loadavg().map((l) => l.toFixed(2)).join(' ');
 
 /** RSS in KiB of `root` and every descendant (by parent pid), read from /proc now. */
 function treeRss(root) {
@@ -89,14 +76,7 @@ const devs = [];
 const pinRoots = [];
 try {
   const trees = [{ name: 'this tree', root: repo }];
-  if (BEFORE) {
-    const root = join(work, 'before');
-    log(`building ${BEFORE} in ${root}`);
-    execSync(`mkdir -p ${root} && git -C ${repo} archive ${BEFORE} | tar -x -C ${root}`);
-    symlinkSync(join(repo, 'node_modules'), join(root, 'node_modules'));
-    execFileSync('npm', ['run', '-s', 'build'], { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] });
-    trees.unshift({ name: `before (${BEFORE})`, root });
-  }
+  if (BEFORE) trees.unshift(buildBefore(BEFORE, work));
   // Both trees use this tree's tracer and Temporal CLI; each path of each tree a home and a pin root of its own.
   const envOf = (t, mode) => {
     const env = {

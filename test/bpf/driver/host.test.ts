@@ -46,9 +46,7 @@ test('the host: each session gets its own target\'s records only; a second colle
     assert.equal(host.pid, undefined, 'the last run given back ends the tracer');
     assert.equal(existsSync(`${root}/node-a`), false, 'and its pinned state');
   } finally {
-    await host.close();
-    await rm(root, { recursive: true, force: true }).catch(() => {});
-    await rm(root.replace('/sys/fs/bpf/', '/run/'), { recursive: true, force: true });
+    await cleanUp(host);
   }
 });
 
@@ -64,9 +62,7 @@ test('the first start releases the per-run tracer states of an earlier version, 
     assert.ok(existsSync(`${root}/node-b/meta`), 'the agent\'s own is there');
     await session.free();
   } finally {
-    await host.close();
-    await rm(root, { recursive: true, force: true }).catch(() => {});
-    await rm(root.replace('/sys/fs/bpf/', '/run/'), { recursive: true, force: true });
+    await cleanUp(host);
   }
 });
 
@@ -85,9 +81,7 @@ test('warmed, the tracer is loaded before the first attach, which uses it; warme
     await host.close();
     assert.equal(existsSync(`${root}/node-w`), false, 'nothing to hand off: the idle tracer\'s pinned state is released');
   } finally {
-    await host.close();
-    await rm(root, { recursive: true, force: true }).catch(() => {});
-    await rm(root.replace('/sys/fs/bpf/', '/run/'), { recursive: true, force: true });
+    await cleanUp(host);
   }
 });
 
@@ -106,11 +100,16 @@ test('lingering, the tracer outlives the last free for the next run, then ends',
     await waitFor(() => host.pid === undefined, 'the tracer ends once it lingered');
     assert.equal(existsSync(`${root}/node-l`), false, 'and its pinned state with it');
   } finally {
-    await host.close();
-    await rm(root, { recursive: true, force: true }).catch(() => {});
-    await rm(root.replace('/sys/fs/bpf/', '/run/'), { recursive: true, force: true });
+    await cleanUp(host);
   }
 });
+
+/** The host closed, the test's pinned state and spools gone. */
+async function cleanUp(host: TracerHost): Promise<void> {
+  await host.close();
+  await rm(root, { recursive: true, force: true }).catch(() => {});
+  await rm(root.replace('/sys/fs/bpf/', '/run/'), { recursive: true, force: true });
+}
 
 async function waitFor(check: () => boolean, what: string): Promise<void> {
   for (let i = 0; i < 200 && !check(); i++) await new Promise((r) => setTimeout(r, 50));
