@@ -27,9 +27,6 @@ export interface RecordOptions {
  * through the dev's server and workers (warm); otherwise record starts both itself (cold).
  */
 export async function record(argv: string[], opts: RecordOptions, log: Logger): Promise<number> {
-  // The client's code loads while the session starts the server (session.ts).
-  const code = Promise.all([import('./model.js'), import('./outputs.js')]);
-  code.catch(() => {}); // awaited below, after the session
   const session = (await throughDev(opts.home, log)) ?? (await openSession({ home: opts.home, log, workers: 'all', commandOutput: 2, warmTracer: true }));
   try {
     const input: ModelingInput = {
@@ -44,7 +41,8 @@ export async function record(argv: string[], opts: RecordOptions, log: Logger): 
       ...(opts.minDuration ? { minDuration: opts.minDuration } : {}),
       ...(opts.writable?.length ? { writablePaths: opts.writable.map((p) => resolve(p)) } : {}),
     };
-    const [{ startModel, summary, waitForResult }, { fetchOutputs }] = await code;
+    // Loaded only now: the session spawns the server first, then loads the Temporal client they share (session.ts).
+    const [{ startModel, summary, waitForResult }, { fetchOutputs }] = await Promise.all([import('./model.js'), import('./outputs.js')]);
     const handle = await startModel(session.client, input, {});
     log.info({ workflowId: handle.workflowId }, 'modeling started');
     const result = await waitForResult(handle, log);

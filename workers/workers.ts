@@ -120,7 +120,14 @@ export async function startWorkers(opts: WorkerOptions): Promise<RunningWorkers>
       }),
     );
   }
-  const workers = await Promise.all(creating);
+  let workers: Worker[];
+  try {
+    workers = await Promise.all(creating);
+  } catch (err) {
+    await tracers?.close(); // a warmed tracer would outlive the failed start
+    await connection.close();
+    throw err;
+  }
   // The node's tracer outlives its collectors (runs between leases stay traced): it goes with the worker.
   const running = Promise.all(workers.map((w) => w.run()));
   let probes: Probes | undefined;
