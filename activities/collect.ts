@@ -60,6 +60,8 @@ export interface CollectorConfig {
   podCgroup?: string;
   /** Runs the node's tracer takes at once (its --max-targets, 1..127); default 127. */
   maxTargets?: number;
+  /** With nothing left to trace, how long the node's tracer stays loaded for the next run (bpf/driver/host.ts); default 0. */
+  lingerMs?: number;
   /** Verifies the controller's grants and seals the batches. */
   keyring: Keyring;
   /** What this agent's operator allowed beyond tracing pods: off unless set at start (record and dev set both). */
@@ -159,7 +161,9 @@ export function collectActivity(config: CollectorConfig, tracers: (node: string)
         const now = Date.now();
         if (now >= input.until) break;
         const wake = Math.min(nextCheckpoint, input.until, now + HEARTBEAT_MS) - now;
-        const event = await Promise.race([ctx.sleep(Math.max(wake, 0)).then(() => 'tick' as const), targetGone.then(() => 'gone' as const), session.ended]);
+        // Not ctx.sleep: its timer would outlive a target that is gone first, holding record's process up to HEARTBEAT_MS after its run.
+        const tick = new Promise<'tick'>((r) => setTimeout(r, Math.max(wake, 0), 'tick').unref());
+        const event = await Promise.race([tick, ctx.cancelled, targetGone.then(() => 'gone' as const), session.ended]);
         audit?.poll();
         if (event === 'gone') {
           reason = 'target-exited';
@@ -256,7 +260,7 @@ export interface TracerHosts {
  * One tracer per node agent (bpf/driver/host.ts), made at the first collector: every run on the
  * node is a target in it. Pinned below the pin root in a directory of the node's own.
  */
-export function tracerHosts(config: CollectorConfig): TracerHosts {
+export function tracerHosts(config: CollectorConfig, warn?: (message: string, fields: Record<string, unknown>) => void): TracerHosts {
   const hosts = new Map<string, TracerHost>();
   const get = (node: string) => {
     let host = hosts.get(node);
@@ -266,15 +270,25 @@ export function tracerHosts(config: CollectorConfig): TracerHosts {
         ...(config.pinRoot ? { stateDir: `${config.pinRoot}/node-${createHash('sha256').update(node).digest('hex').slice(0, 16)}` } : {}),
         podCgroup: config.podCgroup,
         ...(config.maxTargets ? { maxTargets: config.maxTargets } : {}),
+        ...(config.lingerMs ? { lingerMs: config.lingerMs } : {}),
         commandOutput: config.commandOutput,
-        // started by a collector or a release: always inside an activity
-        warn: (message, fields) => Context.current().log.warn(message, fields),
+        // started by a collector or a release (inside an activity), or warmed by the worker (`warn`)
+        warn: (message, fields) => (warn && !inActivity() ? warn(message, fields) : Context.current().log.warn(message, fields)),
       });
       hosts.set(node, host);
     }
     return host;
   };
   return Object.assign(get, { close: () => Promise.all([...hosts.values()].map((h) => h.close())).then(() => {}) });
+}
+
+function inActivity(): boolean {
+  try {
+    Context.current();
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** The end of a run (every node's, from the workflow): its target in the node's tracer is given back (untracked, its spool removed), and its counts in the metrics. */

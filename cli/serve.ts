@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { announceDev } from './dev-presence.js';
 import { CONTROLLER_QUEUE, nodeQueue } from '../workflows/queues.js';
 import type { Role } from '../workers/workers.js';
 import { openSession } from './session.js';
@@ -23,6 +24,9 @@ export interface ServeOptions {
   sdkMetricsPort?: string;
 }
 
+/** How long dev keeps the node's tracer loaded after the last run, for a record through it to start traced at once. */
+const DEV_TRACER_LINGER_MS = 10 * 60_000;
+
 export async function serve(opts: ServeOptions, log: Logger): Promise<number> {
   const session = await openSession({
     home: opts.home,
@@ -30,7 +34,9 @@ export async function serve(opts: ServeOptions, log: Logger): Promise<number> {
     workers: opts.role,
     start: opts.dev,
     ui: opts.dev,
-    commandOutput: 'ignore',
+    // dev: the commands record launches through it write to its terminal
+    commandOutput: opts.dev ? 2 : 'ignore',
+    ...(opts.dev ? { warmTracer: true, tracerLingerMs: DEV_TRACER_LINGER_MS } : {}),
     ...(opts.node ? { node: opts.node } : {}),
     ...(opts.kubeconfig ? { kubeconfig: opts.kubeconfig } : {}),
     ...(opts.context ? { kubeContext: opts.context } : {}),
@@ -50,12 +56,15 @@ export async function serve(opts: ServeOptions, log: Logger): Promise<number> {
   ];
   if (opts.dev) lines.push('', `Start a run:  varmor-modeler model start --target pid:PID --duration 10m`, `or:           temporal workflow start --address ${session.endpoint.address} --task-queue ${CONTROLLER_QUEUE} --type behaviorModeling --input-file input.json`);
   process.stderr.write(lines.join('\n') + '\n');
+  // record runs through this dev's workers (cli/record.ts)
+  const withdraw = opts.dev && opts.role === 'all' && !opts.simulate ? await announceDev(opts.home, { pid: process.pid, node: session.node, cwd: process.cwd() }) : undefined;
   const stop = new Promise<void>((resolve) => {
     process.once('SIGINT', resolve);
     process.once('SIGTERM', resolve);
   });
   await Promise.race([stop, session.workersDone]);
   log.info('shutting down');
+  await withdraw?.();
   await session.close();
   return 0;
 }

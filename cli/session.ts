@@ -1,4 +1,4 @@
-import { Client, Connection } from '@temporalio/client';
+import type { Client, Connection } from '@temporalio/client';
 import type { Logger } from 'pino';
 import { archFromNode } from '../core/syscalls.js';
 import { connectOrStart, type TemporalEndpoint } from '../embedded/temporal-server.js';
@@ -10,7 +10,7 @@ import { modelingPolicyFromEnv } from '../lib/policy-env.js';
 import { tlsFromEnv } from '../lib/temporal-tls.js';
 import type { Kube } from '../k8s/client.js';
 import { kubeconfigSource } from '../lib/kubeconfig.js';
-import { startWorkers, type Role, type RunningWorkers } from '../workers/workers.js';
+import type { Role, RunningWorkers } from '../workers/workers.js';
 import { ensureSearchAttributes } from '../lib/search-attributes.js';
 
 /** A connection to Temporal (embedded or TEMPORAL_ADDRESS), a client, and optionally in-process workers. */
@@ -21,7 +21,8 @@ export interface Session {
   node: string;
   /** Resolves when the in-process workers stop (on close, or when one fails). */
   workersDone?: Promise<void>;
-  close(): Promise<void>;
+  /** `graceful: false`: an embedded server this session started is killed, not drained (TemporalEndpoint.stop). */
+  close(opts?: { graceful?: boolean }): Promise<void>;
 }
 
 export interface SessionOptions {
@@ -48,6 +49,10 @@ export interface SessionOptions {
   authority?: { local: true } | { local: false; launch: boolean; hostTargets: boolean };
   /** Serve the workers' metrics and probes, and the Temporal SDK's metrics (`PORT` or `HOST:PORT` each). */
   metrics?: { listen?: string; sdk?: string };
+  /** Load the node's tracer while the workers start, not at the first run. */
+  warmTracer?: boolean;
+  /** With nothing left to trace, keep the node's tracer loaded this long for the next run. */
+  tracerLingerMs?: number;
 }
 
 /**
@@ -71,18 +76,24 @@ async function kubeIfAny(opts: SessionOptions): Promise<{ kube?: Kube }> {
 }
 
 export async function openSession(opts: SessionOptions): Promise<Session> {
-  const endpoint = await connectOrStart(opts.home, opts.log, { start: opts.start ?? true, ui: opts.ui ?? false });
+  // The client's and the workers' code (the SDK's worker, the activities) load while the embedded
+  // server starts: after its process is spawned, since loading holds the event loop for a while.
+  let code: Promise<[typeof import('@temporalio/client'), typeof import('../workers/workers.js') | undefined]> | undefined;
+  const load = () => (code ??= Promise.all([import('@temporalio/client'), opts.workers ? import('../workers/workers.js') : undefined]));
+  const endpoint = await connectOrStart(opts.home, opts.log, { start: opts.start ?? true, ui: opts.ui ?? false, whileStarting: () => void load().catch(() => {}) });
+  const [clientCode, workerCode] = await load();
+  opts.log.debug({ address: endpoint.address }, 'Temporal answers');
   const store = defaultStoreUrl(opts.home);
   const node = opts.node ?? nodeName();
   let workers: RunningWorkers | undefined;
   let connection: Connection | undefined;
   try {
-    connection = await Connection.connect({ address: endpoint.address, tls: tlsFromEnv() });
+    connection = await clientCode.Connection.connect({ address: endpoint.address, tls: tlsFromEnv() });
     // The controller's workflows set the search attributes: a namespace without them fails here, not in every workflow task.
     if (opts.workers && opts.workers !== 'node') await ensureSearchAttributes(connection, endpoint.namespace);
     if (opts.workers) {
       const authority = opts.authority ?? { local: true };
-      workers = await startWorkers({
+      workers = await workerCode!.startWorkers({
         address: endpoint.address,
         namespace: endpoint.namespace,
         role: opts.workers,
@@ -102,28 +113,31 @@ export async function openSession(opts: SessionOptions): Promise<Session> {
           allow: authority.local ? { launch: true, hostTargets: true } : { launch: authority.launch, hostTargets: authority.hostTargets, stores: [store] },
           ...(pinRoot() ? { pinRoot: pinRoot()! } : {}),
           ...(kubeletSeccompDir() ? { seccompDir: kubeletSeccompDir()! } : {}),
+          ...(opts.tracerLingerMs ? { lingerMs: opts.tracerLingerMs } : {}),
         },
         logger: opts.log,
         ...(opts.metrics ? { metrics: opts.metrics } : {}),
+        ...(opts.warmTracer ? { warmTracer: true } : {}),
       });
       workers.done.catch((err: Error) => opts.log.error({ err }, 'worker failed'));
+      opts.log.debug('workers started');
     }
   } catch (err) {
     await connection?.close();
     await endpoint.stop();
     throw err;
   }
-  const client = new Client({ connection, namespace: endpoint.namespace });
+  const client = new clientCode.Client({ connection, namespace: endpoint.namespace });
   return {
     endpoint,
     client,
     store,
     node,
     ...(workers ? { workersDone: workers.done } : {}),
-    async close() {
+    async close(how) {
       await workers?.shutdown().catch(() => {});
       await connection!.close();
-      await endpoint.stop();
+      await endpoint.stop(how);
     },
   };
 }

@@ -1,9 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, open, readFile, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
+import { connect, createServer } from 'node:net';
 import { join } from 'node:path';
-import { Connection } from '@temporalio/client';
+import type { Connection } from '@temporalio/client';
 import type { Logger } from 'pino';
 import { PACKAGE_ROOT } from '../lib/home.js';
 import { tlsFromEnv, tlsRefusal } from '../lib/temporal-tls.js';
@@ -16,7 +16,13 @@ export interface TemporalEndpoint {
   namespace: string;
   /** True when this process started the server (and so stops it). */
   started: boolean;
-  stop(): Promise<void>;
+  /**
+   * Stops a server this process started. `graceful: false` (record, once its run is over) kills
+   * it: everything is committed to SQLite, which Temporal recovers from as from any crash, and a
+   * graceful stop drains the frontend's streams for at least a second whatever its settings
+   * (frontend.shutdownDrainDuration has a floor of 1 s; the server's own system workers hold polls).
+   */
+  stop(opts?: { graceful?: boolean }): Promise<void>;
 }
 
 export class TemporalUnavailable extends Error {}
@@ -42,7 +48,7 @@ function temporalBinary(): string {
  * 127.0.0.1 whose SQLite file lives in the state home, so workflows survive restarts. A server
  * another command of ours already started from the same home is reused, not restarted.
  */
-export async function connectOrStart(home: string, log: Logger, opts: { start?: boolean; ui?: boolean } = {}): Promise<TemporalEndpoint> {
+export async function connectOrStart(home: string, log: Logger, opts: { start?: boolean; ui?: boolean; whileStarting?: () => void } = {}): Promise<TemporalEndpoint> {
   const namespace = process.env.TEMPORAL_NAMESPACE ?? 'default';
   if (process.env.TEMPORAL_ADDRESS) {
     const address = process.env.TEMPORAL_ADDRESS;
@@ -65,10 +71,11 @@ export async function connectOrStart(home: string, log: Logger, opts: { start?: 
   if (opts.start === false) {
     throw new TemporalUnavailable('no Temporal server to talk to: run "varmor-modeler dev" (embedded server and workers) in another terminal, or set TEMPORAL_ADDRESS');
   }
-  return startServer(home, stateFile, namespace, log, opts.ui ?? false);
+  return startServer(home, stateFile, namespace, log, opts.ui ?? false, opts.whileStarting);
 }
 
-async function startServer(home: string, stateFile: string, namespace: string, log: Logger, ui: boolean): Promise<TemporalEndpoint> {
+/** `whileStarting`: called once the server process runs, for the caller to do its own start-up meanwhile. */
+async function startServer(home: string, stateFile: string, namespace: string, log: Logger, ui: boolean, whileStarting?: () => void): Promise<TemporalEndpoint> {
   // The same port as last time when it is free, so workers of a restarted server find it again.
   const previous = await readState(join(home, 'temporal-server.port'));
   const port = previous && (await isFree(previous.port)) ? previous.port : await freePort();
@@ -107,9 +114,12 @@ async function startServer(home: string, stateFile: string, namespace: string, l
   };
   await launch();
   log.info({ address, pid: child!.pid }, 'started the embedded Temporal server');
+  whileStarting?.();
   const deadline = Date.now() + 60_000;
   for (;;) {
     try {
+      // The port first: a gRPC connection refused at its first try waits out a 1 s reconnect backoff.
+      while (!(await accepts(port)) && child!.exitCode === null && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
       await checkReachable(address, 2_000);
       break;
     } catch (err) {
@@ -127,11 +137,11 @@ async function startServer(home: string, stateFile: string, namespace: string, l
     ...(uiPort ? { ui: `http://127.0.0.1:${uiPort}` } : {}),
     namespace,
     started: true,
-    async stop() {
+    async stop({ graceful = true } = {}) {
       stopping = true;
       if (child.exitCode === null && child.signalCode === null) {
         const gone = new Promise((r) => child.once('exit', r));
-        child.kill('SIGTERM');
+        child.kill(graceful ? 'SIGTERM' : 'SIGKILL');
         const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
         await gone;
         clearTimeout(timer);
@@ -145,6 +155,8 @@ async function startServer(home: string, stateFile: string, namespace: string, l
 async function checkReachable(address: string, timeoutMs: number): Promise<void> {
   let connection: Connection | undefined;
   try {
+    // Loaded here, not at the top: record starts the server before the client's code has loaded.
+    const { Connection } = await import('@temporalio/client');
     connection = await Connection.connect({ address, connectTimeout: timeoutMs, tls: tlsFromEnv() });
     await connection.workflowService.getSystemInfo({});
   } catch (err) {
@@ -166,7 +178,7 @@ async function readState(file: string): Promise<{ pid: number; port: number } | 
   }
 }
 
-function isAlive(pid: number): boolean {
+export function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
@@ -180,6 +192,18 @@ function isFree(port: number): Promise<boolean> {
     const server = createServer();
     server.once('error', () => resolve(false));
     server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+  });
+}
+
+/** Something listens on 127.0.0.1:port. */
+function accepts(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1');
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
   });
 }
 

@@ -1,10 +1,17 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the modeler builds and tests with, only those missing.
 # Everything comes from Debian's registry; nothing is downloaded from elsewhere.
+# Usage: tools/setup-system.sh [demo|all]   demo: what make demo needs (build the tracer and the
+# TypeScript, the Temporal CLI's venv, the demo workload's busybox); all (default): the tests' too.
 set -euo pipefail
-packages=(clang llvm lld libbpf-dev bpftool libelf-dev zlib1g-dev pkg-config make runc apparmor strace
-  busybox-static python3-venv python3-libapparmor python3-seccomp umoci containerd containernetworking-plugins iputils-ping ipset
-  redis-server redis-tools nginx postgresql)  # the advice round trip's servers and clients (test/advice)
+demo=(clang llvm lld libbpf-dev bpftool libelf-dev zlib1g-dev pkg-config make python3-venv busybox-static)
+tests=(runc apparmor strace python3-libapparmor python3-seccomp umoci containerd containernetworking-plugins iputils-ping ipset
+  redis-server redis-tools nginx postgresql)  # the last four: the advice round trip's servers and clients (test/advice)
+case "${1:-all}" in
+  demo) packages=("${demo[@]}") ;;
+  all) packages=("${demo[@]}" "${tests[@]}") ;;
+  *) echo "usage: $0 [demo|all]" >&2; exit 2 ;;
+esac
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

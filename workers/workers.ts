@@ -53,6 +53,8 @@ export interface WorkerOptions {
    * the Temporal SDK's own worker metrics (its Prometheus exporter) there. Unset: neither.
    */
   metrics?: { listen?: string; sdk?: string };
+  /** Load the node's tracer at start rather than at the first run (record, dev: that run starts traced at once). */
+  warmTracer?: boolean;
 }
 
 export interface RunningWorkers {
@@ -86,11 +88,12 @@ function installRuntime(logger: Logger, sdkMetrics?: string): void {
 export async function startWorkers(opts: WorkerOptions): Promise<RunningWorkers> {
   installRuntime(opts.logger, opts.metrics?.sdk);
   const connection = await NativeConnection.connect({ address: opts.address, tls: tlsFromEnv() });
-  const workers: Worker[] = [];
+  // Created side by side: the workflow worker's thread loads the bundle while the activity workers register.
+  const creating: Promise<Worker>[] = [];
   let tracers: TracerHosts | undefined;
   if (opts.role === 'controller' || opts.role === 'all') {
-    workers.push(
-      await Worker.create({
+    creating.push(
+      Worker.create({
         connection,
         namespace: opts.namespace,
         taskQueue: CONTROLLER_QUEUE,
@@ -101,12 +104,14 @@ export async function startWorkers(opts: WorkerOptions): Promise<RunningWorkers>
   }
   if ((opts.role === 'node' || opts.role === 'all') && opts.simulate) {
     const activities = simulatedNodeActivities(opts.keyring);
-    for (const node of opts.simulate) workers.push(await Worker.create({ connection, namespace: opts.namespace, taskQueue: nodeQueue(node), activities, ...NODE_WORKER_OPTIONS }));
+    for (const node of opts.simulate) creating.push(Worker.create({ connection, namespace: opts.namespace, taskQueue: nodeQueue(node), activities, ...NODE_WORKER_OPTIONS }));
   } else if (opts.role === 'node' || opts.role === 'all') {
     const collector = { ...opts.collector, keyring: opts.keyring };
-    tracers = tracerHosts(collector);
-    workers.push(
-      await Worker.create({
+    tracers = tracerHosts(collector, (message, fields) => opts.logger.warn(fields, message));
+    // A tracer that cannot load says why to the first collector, as without warming.
+    if (opts.warmTracer) tracers(opts.node).warm().catch((err: Error) => opts.logger.debug({ err }, 'the tracer did not load ahead of the first run'));
+    creating.push(
+      Worker.create({
         connection,
         namespace: opts.namespace,
         taskQueue: nodeQueue(opts.node),
@@ -114,6 +119,14 @@ export async function startWorkers(opts: WorkerOptions): Promise<RunningWorkers>
         ...NODE_WORKER_OPTIONS,
       }),
     );
+  }
+  let workers: Worker[];
+  try {
+    workers = await Promise.all(creating);
+  } catch (err) {
+    await tracers?.close(); // a warmed tracer would outlive the failed start
+    await connection.close();
+    throw err;
   }
   // The node's tracer outlives its collectors (runs between leases stay traced): it goes with the worker.
   const running = Promise.all(workers.map((w) => w.run()));

@@ -12,38 +12,19 @@
 //   npm run -s build && node bench/cli/startup.mjs [--runs 11] [--before REV]
 //
 // Prints a Markdown table on stdout (progress on stderr).
-import { execFileSync, execSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { loadavg, tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { buildBefore, load, log, median, opt, repo } from './common.mjs';
 
-const repo = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-const argv = process.argv.slice(2);
-const opt = (name, def) => {
-  const i = argv.indexOf(`--${name}`);
-  return i < 0 ? def : argv[i + 1];
-};
 const RUNS = Number(opt('runs', 11));
 const BEFORE = opt('before', undefined);
-const log = (...a) => console.error(new Date().toISOString().slice(11, 19), ...a);
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-};
 
 const work = mkdtempSync(join(tmpdir(), 'cli-startup-'));
 try {
   const trees = [{ name: 'this tree', root: repo }];
-  if (BEFORE) {
-    const root = join(work, 'before');
-    log(`building ${BEFORE} in ${root}`);
-    execSync(`mkdir -p ${root} && git -C ${repo} archive ${BEFORE} | tar -x -C ${root}`);
-    symlinkSync(join(repo, 'node_modules'), join(root, 'node_modules'));
-    execFileSync('npm', ['run', '-s', 'build'], { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] });
-    trees.unshift({ name: `before (${BEFORE})`, root });
-  }
+  if (BEFORE) trees.unshift(buildBefore(BEFORE, work));
 
   // Inputs of the offline commands: an empty log, a log of a million lines (the audit corpus
   // over and over), and a model made from the corpus.
@@ -75,7 +56,7 @@ try {
   ];
 
   const ms = new Map(invocations.map(([name]) => [name, trees.map(() => [])]));
-  log(`${invocations.length} invocations × ${trees.length} tree(s) × ${RUNS} runs; load ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+  log(`${invocations.length} invocations × ${trees.length} tree(s) × ${RUNS} runs; load ${load()}`);
   for (let run = 0; run < RUNS; run++) {
     for (const [name, args] of invocations) {
       trees.forEach((tree, t) => {
@@ -90,7 +71,7 @@ try {
   }
 
   const version = JSON.parse(readFileSync(join(repo, 'package.json'), 'utf8')).version;
-  console.log(`varmor-modeler ${version}, node ${process.version}, median of ${RUNS} runs (ms, exec to exit); load after: ${loadavg().map((l) => l.toFixed(2)).join(' ')}\n`);
+  console.log(`varmor-modeler ${version}, node ${process.version}, median of ${RUNS} runs (ms, exec to exit); load after: ${load()}\n`);
   console.log(`| invocation | ${trees.map((t) => t.name).join(' | ')} |${trees.length > 1 ? ' × before |' : ''}`);
   console.log(`|---|${trees.map(() => '---:').join('|')}|${trees.length > 1 ? '---:|' : ''}`);
   for (const [name] of invocations) {

@@ -27,6 +27,11 @@ export interface HostOptions {
   commandOutput: number | 'ignore';
   /** Told when pinning is impossible and the tracer runs without it. */
   warn?: (message: string, fields: Record<string, unknown>) => void;
+  /**
+   * With no target left, keep the programs loaded this long for the next run (`dev`: a `record`
+   * through it starts traced at once) instead of ending the generation at once; default 0.
+   */
+  lingerMs?: number;
 }
 
 /**
@@ -34,8 +39,8 @@ export interface HostOptions {
  * modelled on the node: each run attaches a target of its own, named by a key, and gets only that
  * target's records, spool and counters (bpf/README.md, `attach`). The host starts the loader on
  * the first attach (adopting pinned state left by an earlier one), routes records to sessions by
- * target, and ends the generation when the last target is given back, so an idle node runs no
- * programs at all.
+ * target, and ends the generation when the last target is given back (or, lingering, a while
+ * later), so an idle node runs no programs at all.
  */
 export class TracerHost {
   private tracer: TracerProcess | undefined;
@@ -45,6 +50,8 @@ export class TracerHost {
   private queue: Promise<unknown> = Promise.resolve();
   private pinned = true;
   private swept = false;
+  /** Loaded with no target in use (warmed, or lingering after the last free): the generation ends at close. */
+  private idle: { timer?: NodeJS.Timeout } | undefined;
 
   constructor(private readonly opts: HostOptions) {}
 
@@ -55,6 +62,7 @@ export class TracerHost {
   attach(key: string, sink: (a: Attachment) => (r: TracerRecord) => void): Promise<TracerSession> {
     return this.serial(async () => {
       const tracer = await this.started();
+      this.busy();
       let session: TracerSession | undefined;
       // Bound when the reply arrives, before the replayed records that follow it in the same chunk.
       this.pending.set(key, (a) => (session = new TracerSession(this, tracer, key, a, sink(a))));
@@ -80,19 +88,36 @@ export class TracerHost {
       if (session?.key === key) session.end(new TracerError('the run was released', 'crashed'));
       // Nothing left to trace: the programs detach (with pinning, the generation ends).
       if (reply.in_use === 0) {
-        this.tracer = undefined;
-        if (this.opts.stateDir && this.pinned) await tracer.release();
-        else await tracer.quit();
+        if (this.opts.lingerMs) this.linger();
+        else await this.end(tracer);
       }
       return reply.found === true;
     });
   }
 
-  /** Detaches from the loader; with pinning its state stays for the next agent (a handoff). */
+  /**
+   * Loads the tracer now rather than at the first attach, so that a run about to come starts
+   * traced at once (record loads it while the server and workers start). Pinned targets of an
+   * earlier loader are adopted as at an attach; with none, it is idle as after the last free.
+   */
+  warm(): Promise<void> {
+    return this.serial(async () => {
+      if (this.tracer) return;
+      const tracer = await this.started();
+      if (!(tracer.ready?.targets as unknown[] | undefined)?.length) this.linger();
+    });
+  }
+
+  /** Detaches from the loader; with pinning its state stays for the next agent (a handoff). An idle one's generation ends instead: there is nothing to hand off. */
   async close(): Promise<void> {
     const tracer = this.tracer;
-    this.tracer = undefined;
-    await tracer?.quit();
+    const idle = this.idle;
+    this.busy();
+    if (tracer && idle) await this.end(tracer);
+    else {
+      this.tracer = undefined;
+      await tracer?.quit();
+    }
   }
 
   /**
@@ -114,6 +139,28 @@ export class TracerHost {
   /** A session stops receiving records (its collector is done; the target keeps tracking). */
   detach(session: TracerSession): void {
     if (this.sessions.get(session.target) === session) this.sessions.delete(session.target);
+  }
+
+  /** No target in use: the generation ends after lingerMs (no timer without one: at close). */
+  private linger(): void {
+    const tracer = this.tracer!;
+    this.busy();
+    const timer = this.opts.lingerMs ? setTimeout(() => void this.serial(() => (this.tracer === tracer && this.idle ? this.end(tracer) : Promise.resolve())), this.opts.lingerMs) : undefined;
+    timer?.unref();
+    this.idle = timer ? { timer } : {};
+  }
+
+  private busy(): void {
+    clearTimeout(this.idle?.timer);
+    this.idle = undefined;
+  }
+
+  /** The programs detach (with pinning, the generation ends). */
+  private async end(tracer: TracerProcess): Promise<void> {
+    this.busy();
+    if (this.tracer === tracer) this.tracer = undefined;
+    if (this.opts.stateDir && this.pinned) await tracer.release();
+    else await tracer.quit();
   }
 
   private serial<T>(fn: () => Promise<T>): Promise<T> {
