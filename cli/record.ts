@@ -3,7 +3,7 @@ import type { Client } from '@temporalio/client';
 import type { Logger } from 'pino';
 import type { Context } from '../core/context.js';
 import { runningDev } from './dev-presence.js';
-import { nodeName } from '../lib/home.js';
+import { nodeName } from '../lib/node-settings.js';
 import type { ModelingInput } from '../workflows/input.js';
 import { CONTROLLER_QUEUE, nodeQueue } from '../workflows/queues.js';
 import { openSession, type Session } from './session.js';

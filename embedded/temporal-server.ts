@@ -5,7 +5,7 @@ import { connect, createServer } from 'node:net';
 import { join } from 'node:path';
 import type { Connection } from '@temporalio/client';
 import type { Logger } from 'pino';
-import { PACKAGE_ROOT } from '../lib/home.js';
+import { PACKAGE_ROOT } from '../lib/package.js';
 import { tlsFromEnv, tlsRefusal } from '../lib/temporal-tls.js';
 import { SEARCH_ATTRIBUTES } from '../lib/search-attributes.js';
 

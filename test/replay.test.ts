@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Worker } from '@temporalio/worker';
-import { PACKAGE_ROOT } from '../lib/home.js';
+import { PACKAGE_ROOT } from '../lib/package.js';
 import { WORKFLOW_BUNDLE } from '../workers/workers.js';
 
 const dir = join(PACKAGE_ROOT, 'test', 'histories');

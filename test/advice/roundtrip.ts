@@ -18,7 +18,7 @@ import { ALL_ARCHES, archFromNode } from '../../core/syscalls.js';
 import { parse as parseYaml } from 'yaml';
 import type { ArmorProfileModel } from '../../core/armorprofilemodel.js';
 import { compiledRules, diffAgainstModel } from '../core/apparmor-parser.js';
-import { PACKAGE_ROOT } from '../../lib/home.js';
+import { PACKAGE_ROOT } from '../../lib/package.js';
 import { run, startCli, tempDir, type Started } from '../helpers.js';
 import { emptyDirMount, hostBundle, imageMounts, type Bundle, type OciConfig, type OciMount } from '../runc/bundle.js';
 import { Container } from '../runc/container.js';

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { test } from 'node:test';
-import { PACKAGE_ROOT } from '../../lib/home.js';
+import { PACKAGE_ROOT } from '../../lib/package.js';
 
 const DIST = join(PACKAGE_ROOT, 'dist');
 

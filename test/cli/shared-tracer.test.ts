@@ -6,7 +6,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import type { ArmorProfileModel } from '../../core/armorprofilemodel.js';
-import { tracerPath } from '../../lib/home.js';
+import { tracerPath } from '../../lib/node-settings.js';
 import { bpfUnavailable, cli, daemon, modelStatus, run, tempDir, until } from '../helpers.js';
 import { TEMPORAL_CLI } from '../workflows/env.js';
 

@@ -6,7 +6,7 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { startModel } from '../../cli/model.js';
-import { PACKAGE_ROOT } from '../../lib/home.js';
+import { PACKAGE_ROOT } from '../../lib/package.js';
 import type { ModelingInput } from '../../workflows/input.js';
 import { extendUpdate, snapshotUpdate, statusQuery, stopSignal } from '../../workflows/index.js';
 import { run } from '../helpers.js';

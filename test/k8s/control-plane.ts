@@ -8,7 +8,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, openSync, writeFileSync, closeSync } from 'node:fs';
 import { join } from 'node:path';
-import { PACKAGE_ROOT } from '../../lib/home.js';
+import { PACKAGE_ROOT } from '../../lib/package.js';
 import type { V1Pod } from '@kubernetes/client-node';
 import type { Kube } from '../../k8s/client.js';
 import type { NetNs } from './netns.js';

@@ -19,7 +19,7 @@ import { startModel } from '../../cli/model.js';
 import type { ArmorProfileModel } from '../../core/armorprofilemodel.js';
 import { connect, type Kube } from '../../k8s/client.js';
 import { MODEL_GROUP, MODEL_PLURAL, MODEL_VERSION } from '../../k8s/crd.js';
-import { PACKAGE_ROOT } from '../../lib/home.js';
+import { PACKAGE_ROOT } from '../../lib/package.js';
 import { NODE_WORKER_OPTIONS, WORKFLOW_BUNDLE } from '../../workers/workers.js';
 import type { ModelingResult } from '../../workflows/index.js';
 import { CONTROLLER_QUEUE, nodeQueue } from '../../workflows/queues.js';

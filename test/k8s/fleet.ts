@@ -18,7 +18,7 @@ import { parseK8sSpec } from '../../core/target-spec.js';
 import { connect } from '../../k8s/client.js';
 import { MODEL_GROUP, MODEL_PLURAL, MODEL_VERSION } from '../../k8s/crd.js';
 import { resolveTarget } from '../../k8s/resolve.js';
-import { PACKAGE_ROOT } from '../../lib/home.js';
+import { PACKAGE_ROOT } from '../../lib/package.js';
 import { WORKFLOW_BUNDLE } from '../../workers/workers.js';
 import { statusQuery, type ModelingResult } from '../../workflows/index.js';
 import { CONTROLLER_QUEUE } from '../../workflows/queues.js';

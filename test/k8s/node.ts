@@ -7,7 +7,7 @@
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { PACKAGE_ROOT } from '../../lib/home.js';
+import { PACKAGE_ROOT } from '../../lib/package.js';
 import { run, tempDir } from '../helpers.js';
 import { ControlPlane, issue, launch, stopProc, writeKubeconfig, type Proc } from './control-plane.js';
 import { NetNs } from './netns.js';

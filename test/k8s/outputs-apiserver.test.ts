@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { buildOutputs } from '../../core/outputs.js';
 import type { BehaviorSet, Item } from '../../core/behavior.js';
-import { PACKAGE_ROOT } from '../../lib/home.js';
+import { PACKAGE_ROOT } from '../../lib/package.js';
 import { connect, type Kube } from '../../k8s/client.js';
 import { resolveNetwork } from '../../k8s/peers.js';
 import { parseK8sSpec } from '../../core/target-spec.js';

@@ -9,7 +9,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { chownSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
-import { PACKAGE_ROOT } from '../../lib/home.js';
+import { PACKAGE_ROOT } from '../../lib/package.js';
 import { parse as parseYaml } from 'yaml';
 import { freePort, run } from '../helpers.js';
 import { buildImage, NODE_NAME, ourImage, RealNode, realNodeMissing } from './node.js';

@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
-import { PACKAGE_ROOT } from '../../lib/home.js';
+import { PACKAGE_ROOT } from '../../lib/package.js';
 
 export const VARMOR_CRD_FILE = join(PACKAGE_ROOT, 'charts', 'varmor-modeler', 'files', 'varmor-crd-armorprofilemodels.yaml');
 

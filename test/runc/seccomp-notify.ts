@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import tables from '../../core/data/syscalls.json' with { type: 'json' };
 import type { SeccompProfile, SeccompRule } from '../../core/seccomp.js';
 import { syscallName, type Arch } from '../../core/syscalls.js';
-import { PACKAGE_ROOT } from '../../lib/home.js';
+import { PACKAGE_ROOT } from '../../lib/package.js';
 import { start, type Started } from '../helpers.js';
 
 export interface Denial {

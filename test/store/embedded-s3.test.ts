@@ -2,7 +2,7 @@ import { after, before } from 'node:test';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { PACKAGE_ROOT } from '../../lib/home.js';
+import { PACKAGE_ROOT } from '../../lib/package.js';
 import { openStore } from '../../store/open.js';
 import { freePort, tempDir } from '../helpers.js';
 import { objectStoreContract } from './contract.js';

@@ -5,7 +5,7 @@ import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
-import { PACKAGE_ROOT } from '../../lib/home.js';
+import { PACKAGE_ROOT } from '../../lib/package.js';
 import { nextSeq, putBatch } from '../../store/batches.js';
 import { openStore } from '../../store/open.js';
 import { parseS3Url, S3Store } from '../../store/s3-store.js';

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { PACKAGE_ROOT } from '../../lib/home.js';
+import { PACKAGE_ROOT } from '../../lib/package.js';
 import { CONTEXT_FLAG_NAMES } from '../../core/context.js';
 import { INPUT_FIELDS, planFromInput, workflowIdFor } from '../../workflows/input.js';
 

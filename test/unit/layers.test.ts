@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import test from 'node:test';
 import { join } from 'node:path';
 import { ESLint } from 'eslint';
-import { PACKAGE_ROOT } from '../../lib/home.js';
+import { PACKAGE_ROOT } from '../../lib/package.js';
 
 /** The lint's verdict on one import in a file of `folder` (a file that is not there: only its place matters). */
 async function refused(folder: string, source: string): Promise<boolean> {

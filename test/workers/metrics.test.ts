@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
-import { PACKAGE_ROOT } from '../../lib/home.js';
+import { PACKAGE_ROOT } from '../../lib/package.js';
 import { openStore } from '../../store/open.js';
 import { CONTROLLER_QUEUE } from '../../workflows/queues.js';
 import type { ModelingInput } from '../../workflows/input.js';

@@ -6,7 +6,7 @@ import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { DEV_SERVER_LIMITS } from '../../embedded/temporal-server.js';
 import type { CollectInput, CollectResult, LearningInput, MergeInput, MergeResult, Resolution } from '../../activities/index.js';
 import type { Learning } from '../../core/convergence.js';
-import { PACKAGE_ROOT } from '../../lib/home.js';
+import { PACKAGE_ROOT } from '../../lib/package.js';
 import { NODE_WORKER_OPTIONS, WORKFLOW_BUNDLE } from '../../workers/workers.js';
 import type { Target } from '../../core/target.js';
 import { CONTROLLER_QUEUE, nodeQueue } from '../../workflows/queues.js';

@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { Connection, type TLSConfig } from '@temporalio/client';
 import { msToTs } from '@temporalio/common/lib/time.js';
 import { stringify } from 'yaml';
-import { PACKAGE_ROOT } from '../../lib/home.js';
+import { PACKAGE_ROOT } from '../../lib/package.js';
 import { freePort, run, tempDir } from '../helpers.js';
 
 export const TEMPORAL_SERVER = join(PACKAGE_ROOT, '.tools', 'bin', 'temporal-server');

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { test } from 'node:test';
-import { tracerPath } from '../../../lib/home.js';
+import { tracerPath } from '../../../lib/node-settings.js';
 import { TracerHost, type TracerSession } from '../../../bpf/driver/host.js';
 import { hexArg, TracerProcess, type TracerRecord } from '../../../bpf/driver/loader.js';
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { podCgroup, tracerPath } from '../../../lib/home.js';
+import { podCgroup, tracerPath } from '../../../lib/node-settings.js';
 import { TracerError, TracerProcess } from '../../../bpf/driver/loader.js';
 
 test('VARMOR_MODELER_POD_CGROUP: auto by default, one of the hierarchies, anything else refused', () => {
