@@ -8,7 +8,8 @@ import { modelingSeccomp } from '../core/modeling-state.js';
 import { AuditSide } from '../audit/side.js';
 import { openStore } from '../store/open.js';
 import { TracerHost, type TracerSession } from '../bpf/driver/host.js';
-import { hexArg, TracerError, type TracerRecord } from '../bpf/driver/loader.js';
+import { hexArg, TracerError } from '../bpf/driver/loader.js';
+import { isKind, type ExitRecord, type TrackedRecord } from '../bpf/driver/records.js';
 import { Recorder } from '../bpf/driver/recorder.js';
 import type { NodeTarget } from '../core/target.js';
 import type { Keyring } from '../lib/keyring.js';
@@ -99,7 +100,7 @@ export function collectActivity(config: CollectorConfig, tracers: (node: string)
     // counting in the same generation.
     let recorder!: Recorder;
     let bpfReplica = `${input.node}/bpf/a${attempt}`;
-    let exit: TracerRecord | undefined;
+    let exit: ExitRecord | undefined;
     let rootPid: number | undefined;
     let resolveGone: () => void = () => {};
     const targetGone = new Promise<void>((resolve) => (resolveGone = resolve));
@@ -188,7 +189,7 @@ export function collectActivity(config: CollectorConfig, tracers: (node: string)
     }
     // Stop the target's processes (for launched commands), then record everything up to now.
     if (input.trace.kind === 'command' && reason !== 'target-exited') {
-      await session.request('kill', `${KILL_GRACE_MS}`, (r) => r.t === 'killed').catch(() => {});
+      await session.request('kill', `${KILL_GRACE_MS}`, isKind('killed')).catch(() => {});
     }
     audit?.poll();
     await checkpoint(true);
@@ -199,7 +200,7 @@ export function collectActivity(config: CollectorConfig, tracers: (node: string)
     const batches = bpfOut.written + (audit?.out.written ?? 0);
     ctx.log.info('collector finished', { reason, batches, events: events.events, adopted: session.adopted, target: session.target });
     const result: CollectResult = { node: input.node, batches, events: events.events, reason };
-    if (exit && typeof exit.code === 'number') result.exitCode = exit.code;
+    if (exit) result.exitCode = exit.code;
     // The details tell the workflow this collector ran (and what it wrote) although it was stopped.
     if (reason === 'cancelled') throw new CancelledFailure('collector stopped by the workflow; batches are in the store', [result]);
     return result;
@@ -311,14 +312,14 @@ async function startTarget(tracer: TracerSession, target: NodeTarget, hostTarget
     case 'command': {
       const reply = await tracer.request('launch', target.argv.map(hexArg).join(' '), (r) => r.t === 'launched' || r.t === 'launch-failed');
       if (reply.t === 'launch-failed') {
-        throw ApplicationFailure.create({ message: `cannot start ${target.argv[0]}: ${String(reply.error)}`, type: 'TargetStartFailed', nonRetryable: true });
+        throw ApplicationFailure.create({ message: `cannot start ${target.argv[0]}: ${reply.error}`, type: 'TargetStartFailed', nonRetryable: true });
       }
-      return Number(reply.pid);
+      return reply.pid;
     }
     case 'pid': {
       if (!hostTargets && !(await inPod(target.pid))) throw notInPod(`pid ${target.pid}`);
-      const reply = await tracer.request('track', `pid ${target.pid}`, (r) => r.t === 'tracked');
-      if (reply.error) throw ApplicationFailure.create({ message: `cannot trace pid ${target.pid}: ${String(reply.error)}`, type: 'TargetStartFailed', nonRetryable: true });
+      const reply = await tracer.request('track', `pid ${target.pid}`, isKind('tracked'));
+      if (reply.error !== undefined) throw ApplicationFailure.create({ message: `cannot trace pid ${target.pid}: ${reply.error}`, type: 'TargetStartFailed', nonRetryable: true });
       return undefined;
     }
     case 'containers': {
@@ -334,11 +335,11 @@ async function startTarget(tracer: TracerSession, target: NodeTarget, hostTarget
 }
 
 /** Tracks each of `objects` ("container ID", "pod UID") under the one target; the replies. */
-async function track(tracer: TracerSession, objects: string[]): Promise<TracerRecord[]> {
-  const replies: TracerRecord[] = [];
+async function track(tracer: TracerSession, objects: string[]): Promise<TrackedRecord[]> {
+  const replies: TrackedRecord[] = [];
   for (const o of objects) {
-    const reply = await tracer.request('track', o, (r) => r.t === 'tracked');
-    if (reply.error) throw ApplicationFailure.create({ message: `cannot trace ${o}: ${String(reply.error)}`, type: 'TargetStartFailed', nonRetryable: true });
+    const reply = await tracer.request('track', o, isKind('tracked'));
+    if (reply.error !== undefined) throw ApplicationFailure.create({ message: `cannot trace ${o}: ${reply.error}`, type: 'TargetStartFailed', nonRetryable: true });
     replies.push(reply);
   }
   return replies;
@@ -348,11 +349,11 @@ async function track(tracer: TracerSession, objects: string[]): Promise<TracerRe
  * A container is a pod's when its init runs in a kubelet's pod cgroup. Checked on the tracer's
  * answer (it found the container): anything else is untracked before a record is kept.
  */
-async function containersInPods(tracer: TracerSession, tracked: TracerRecord[]): Promise<void> {
+async function containersInPods(tracer: TracerSession, tracked: TrackedRecord[]): Promise<void> {
   for (const reply of tracked) {
-    if (await inPod(Number(reply.init))) continue;
-    await tracer.request('untrack', '', (r) => r.t === 'untracked');
-    throw notInPod(`container ${String(reply.container)}`);
+    if (await inPod(reply.init ?? 0)) continue;
+    await tracer.request('untrack', '', isKind('untracked'));
+    throw notInPod(`container ${reply.container ?? '?'}`);
   }
 }
 

@@ -14,6 +14,8 @@
 #include "loader.h"
 #include "maps.h"
 #include "pins.h"
+#define RECORDS_GEN_COMMANDS
+#include "records.gen.h"
 #include "resolver.h"
 #include "spool.h"
 #include "tallies.h"
@@ -70,9 +72,18 @@ void commands_set_output(int fd)
 
 static void launch_failed(int target, const char *err)
 {
-	printf("{\"t\":\"launch-failed\",\"target\":%d", target);
-	put_jstr("error", err);
-	printf("}\n");
+	rec_launch_failed(target);
+	launch_failed_error(err);
+	rec_end();
+}
+
+/* {"t":"command-error","msg":...,"line_hex":...} */
+static void command_error(const char *msg, const char *line)
+{
+	rec_command_error();
+	command_error_msg(msg);
+	command_error_line_hex(line, strlen(line));
+	rec_end();
 }
 
 static void cmd_launch(int target, char **argv)
@@ -146,7 +157,9 @@ static void cmd_launch(int target, char **argv)
 		snprintf(msg, sizeof(msg), "execvp: %s", strerror(e));
 		launch_failed(target, msg);
 	} else {
-		printf("{\"t\":\"launched\",\"target\":%d,\"pid\":%d}\n", target, pid);
+		rec_launched(target);
+		launched_pid(pid);
+		rec_end();
 	}
 }
 
@@ -172,7 +185,9 @@ static int forget_target(int target)
 static void cmd_untrack(int target)
 {
 	int n = forget_target(target);
-	printf("{\"t\":\"untracked\",\"target\":%d,\"pids\":%d}\n", target, n);
+	rec_untracked(target);
+	untracked_pids(n);
+	rec_end();
 }
 
 /* a target's counts (workload and sessions), tallies and stats; false if it has none of them */
@@ -188,41 +203,50 @@ static bool put_target_state(int target)
 		any_counts |= any;
 		if (!any && (slot >= SLOT_SESSION || !known))
 			continue;
-		printf("{\"t\":\"counts\",\"target\":%d%s,\"syscalls\":{", target,
-		       slot >= SLOT_SESSION ? ",\"session\":\"exec\"" : "");
+		rec_counts(target);
+		if (slot >= SLOT_SESSION)
+			counts_session();
+		counts_syscalls_begin();
 		bool first = true;
 		for (int nr = 0; nr < MAX_SYSCALLS; nr++) {
 			if (!cnt[nr])
 				continue;
-			printf("%s\"%d\":%llu", first ? "" : ",", nr, (unsigned long long)cnt[nr]);
+			char k[16];
+			snprintf(k, sizeof(k), "%d", nr);
+			counts_syscalls_item(first, k, cnt[nr]);
 			first = false;
 		}
-		printf("}}\n");
+		counts_syscalls_end();
+		rec_end();
 	}
 	free(cnt);
 	if (!known && !any_counts)
 		return false;
 	__u64 st[STAT_MAX];
 	read_stats(target, st);
-	printf("{\"t\":\"stats\",\"target\":%d,\"ringbuf_dropped\":%llu,\"tasks_full\":%llu,"
-	       "\"path_truncated\":%llu,\"records\":%llu,\"path_failed\":%llu,\"dedup_full\":%llu,"
-	       "\"events\":%llu,\"uring_fixed\":%llu,\"mntns_full\":%llu,\"names_unresolved\":%llu,"
-	       "\"cap_noaudit\":%llu,\"cap_slot_miss\":%llu}\n",
-	       target, (unsigned long long)st[STAT_RINGBUF_DROPPED], (unsigned long long)st[STAT_TASKS_FULL],
-	       (unsigned long long)st[STAT_PATH_TRUNCATED], (unsigned long long)st[STAT_RECORDS],
-	       (unsigned long long)st[STAT_PATH_FAILED], (unsigned long long)st[STAT_DEDUP_FULL],
-	       (unsigned long long)st[STAT_EVENTS], (unsigned long long)st[STAT_URING_FIXED],
-	       (unsigned long long)st[STAT_MNTNS_FULL], names_unresolved(target),
-	       (unsigned long long)st[STAT_CAP_NOAUDIT], (unsigned long long)st[STAT_CAP_SLOT_MISS]);
+	rec_stats(target);
+	stats_ringbuf_dropped(st[STAT_RINGBUF_DROPPED]);
+	stats_tasks_full(st[STAT_TASKS_FULL]);
+	stats_path_truncated(st[STAT_PATH_TRUNCATED]);
+	stats_records(st[STAT_RECORDS]);
+	stats_path_failed(st[STAT_PATH_FAILED]);
+	stats_dedup_full(st[STAT_DEDUP_FULL]);
+	stats_events(st[STAT_EVENTS]);
+	stats_uring_fixed(st[STAT_URING_FIXED]);
+	stats_mntns_full(st[STAT_MNTNS_FULL]);
+	stats_names_unresolved(names_unresolved(target));
+	stats_cap_noaudit(st[STAT_CAP_NOAUDIT]);
+	stats_cap_slot_miss(st[STAT_CAP_SLOT_MISS]);
+	rec_end();
 	return true;
 }
 
 /* the end of a target's flush: its marker, which ends its spool file (`checkpointed` drops whole files) */
 static void put_flushed(int target, const char *token)
 {
-	printf("{\"t\":\"flushed\",\"target\":%d", target);
-	put_jstr("token", token);
-	printf("}\n");
+	rec_flushed(target);
+	flushed_token(token);
+	rec_end();
 	spool_end(target);
 }
 
@@ -243,9 +267,9 @@ static void cmd_flush(int target, const char *token)
 	for (int t = 1; t < MAX_TARGETS; t++)
 		if (had[t])
 			put_flushed(t, token);
-	printf("{\"t\":\"flushed\"");
-	put_jstr("token", token);
-	printf("}\n");
+	rec_flushed(0);
+	flushed_token(token);
+	rec_end();
 }
 
 /* `checkpointed [T] TOKEN`: T's spool (every target's without T) up to its flush of TOKEN is stored */
@@ -258,14 +282,13 @@ static void cmd_checkpointed(int target, const char *token)
 		if (f >= 0)
 			files = (files < 0 ? 0 : files) + f;
 	}
-	printf("{\"t\":\"checkpointed\"");
-	if (target > 0)
-		printf(",\"target\":%d", target);
-	put_jstr("token", token);
-	printf(",\"dropped\":%ld,\"files\":%d", dropped, files < 0 ? 0 : files);
+	rec_checkpointed(target);
+	checkpointed_token(token);
+	checkpointed_dropped(dropped);
+	checkpointed_files(files < 0 ? 0 : files);
 	if (files < 0 && spool_enabled())
-		printf(",\"error\":\"no flush with this token in the spool\"");
-	printf("}\n");
+		checkpointed_error("no flush with this token in the spool");
+	rec_end();
 }
 
 /* an attach key: 1..ATTACH_KEY_MAX of [0-9A-Za-z._-] */
@@ -289,12 +312,21 @@ static void cmd_attach(const char *key)
 	if (!again)
 		t = meta_claim(key);
 	if (!t) {
-		printf("{\"t\":\"attached\",\"key\":\"%s\",\"error\":\"all %d targets of this tracer are in use\"}\n", key,
-		       meta_claim_limit());
+		char msg[64];
+		snprintf(msg, sizeof(msg), "all %d targets of this tracer are in use", meta_claim_limit());
+		rec_attached();
+		attached_key(key);
+		attached_error(msg);
+		rec_end();
 		return;
 	}
-	printf("{\"t\":\"attached\",\"key\":\"%s\",\"target\":%d,\"adopted\":%s,\"root\":%u,\"pids\":%d}\n", key, t,
-	       again && target_known(t) ? "true" : "false", (unsigned)meta_root(t), target_npids(t));
+	rec_attached();
+	attached_key(key);
+	attached_target(t);
+	attached_adopted(again && target_known(t));
+	attached_root(meta_root(t));
+	attached_pids(target_npids(t));
+	rec_end();
 	replay_spool(t);
 }
 
@@ -310,8 +342,13 @@ static void cmd_free(const char *key)
 	int in_use = 0;
 	for (int i = 1; i < MAX_TARGETS; i++)
 		in_use += meta_in_use(i);
-	printf("{\"t\":\"freed\",\"key\":\"%s\",\"found\":%s,\"target\":%d,\"pids\":%d,\"in_use\":%d}\n", key,
-	       t ? "true" : "false", t, pids, in_use);
+	rec_freed();
+	freed_key(key);
+	freed_found(t);
+	freed_target(t);
+	freed_pids(pids);
+	freed_in_use(in_use);
+	rec_end();
 }
 
 #define USAGE_LAUNCH "usage: launch TARGET(1..127) HEXARG0 [HEXARG...] (at most 1021 arguments, no 00 byte)"
@@ -333,20 +370,18 @@ static void refuse(int argc, char **argv, const char *msg, const char *orig)
 		launch_failed(t, msg);
 		return;
 	}
-	const char *reply = NULL;
-	if (t > 0 && !strcmp(cmd, "track"))
-		reply = "tracked";
-	else if (t > 0 && !strcmp(cmd, "kill"))
-		reply = "killed";
-	else if (t > 0 && !strcmp(cmd, "untrack"))
-		reply = "untracked";
-	if (!reply) {
+	if (t > 0 && !strcmp(cmd, "track")) {
+		track_refused(t, msg);
+	} else if (t > 0 && !strcmp(cmd, "kill")) {
+		kill_refused(t, msg);
+	} else if (t > 0 && !strcmp(cmd, "untrack")) {
+		rec_untracked(t);
+		untracked_pids(0);
+		untracked_error(msg);
+		rec_end();
+	} else {
 		command_error(msg, orig);
-		return;
 	}
-	printf("{\"t\":\"%s\",\"target\":%d,\"pids\":0", reply, t);
-	put_jstr("error", msg);
-	printf("}\n");
 }
 
 /* splits a line at every single space (empty words kept: an empty HEXARG is an empty argument);

@@ -61,12 +61,6 @@ void put_str(const char *s)
 	putchar('"');
 }
 
-void put_jstr(const char *key, const char *s)
-{
-	printf(",\"%s\":", key);
-	put_str(s);
-}
-
 void jstr(char *out, size_t sz, const char *s)
 {
 	size_t o = 0;
@@ -89,20 +83,4 @@ void put_flags(const char *key, unsigned long long v, const struct flag_name *na
 	if (v) /* bits without a name, as a number */
 		printf("%s\"0x%llx\"", first ? "" : ",", v);
 	printf("]");
-}
-
-void fatal_json(const char *msg)
-{
-	printf("{\"t\":\"error\"");
-	put_jstr("msg", msg);
-	printf("}\n");
-	fflush(stdout);
-}
-
-void command_error(const char *msg, const char *line)
-{
-	printf("{\"t\":\"command-error\"");
-	put_jstr("msg", msg);
-	put_hex("line_hex", line, strlen(line));
-	printf("}\n");
 }

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
-/* JSON pieces of the output lines (stdout), and the two error records. */
+/* JSON pieces of the output lines (stdout), for the emitters records.gen.h derives from records.json. */
 #ifndef VARMOR_JSON_H
 #define VARMOR_JSON_H
 
@@ -12,8 +12,6 @@ void put_uint(unsigned long long v);
 void put_int(long long v);
 /* a JSON string */
 void put_str(const char *s);
-/* ,"key":"<s>" */
-void put_jstr(const char *key, const char *s);
 /* s escaped for a JSON string into out (cut to fit sz) */
 void jstr(char *out, size_t sz, const char *s);
 
@@ -24,9 +22,8 @@ struct flag_name {
 /* ,"key":[names of the bits set in v] (a bit without a name as "0x..") */
 void put_flags(const char *key, unsigned long long v, const struct flag_name *names);
 
-/* {"t":"error","msg":...}, flushed: the loader cannot start */
-void fatal_json(const char *msg);
-/* {"t":"command-error","msg":...,"line_hex":...} */
-void command_error(const char *msg, const char *line);
+/* for reading lines back (spool.c): the start of a line up to its kind, and ,"k": */
+#define JSON_HEAD "{\"t\":\""
+#define JSON_KEY(k) ",\"" k "\":"
 
 #endif

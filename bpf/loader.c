@@ -4,8 +4,9 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <sys/stat.h>
-#include "json.h"
 #include "loader.h"
+#define RECORDS_GEN_LOADER
+#include "records.gen.h"
 
 static bool quitting, releasing;
 
@@ -17,6 +18,14 @@ void logmsg(const char *fmt, ...)
 	vfprintf(stderr, fmt, ap);
 	fputc('\n', stderr);
 	va_end(ap);
+}
+
+void fatal_json(const char *msg)
+{
+	rec_error();
+	error_msg(msg);
+	rec_end();
+	fflush(stdout);
 }
 
 void die_load(const char *msg)

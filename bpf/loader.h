@@ -19,6 +19,8 @@
 
 /* "varmor-tracer: ..." on stderr */
 void logmsg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* {"t":"error","msg":...} on stdout, flushed: the loader cannot start */
+void fatal_json(const char *msg);
 /* a failure to start: the message on stderr and as an error record, exit 1 */
 void die_load(const char *msg) __attribute__((noreturn));
 int64_t now_ms(clockid_t clk);

@@ -28,6 +28,8 @@
 #include "loader.h"
 #include "maps.h"
 #include "pins.h"
+#define RECORDS_GEN_MAIN
+#include "records.gen.h"
 #include "records.h"
 #include "ring.h"
 #include "spool.h"
@@ -169,30 +171,33 @@ static void close_skel(bool detach)
 
 static void put_ready(void)
 {
-	char buf[16384];
-	int o = snprintf(buf, sizeof(buf), "{\"t\":\"ready\",\"version\":%d,\"noaudit\":%s", PROTOCOL_VERSION,
-			 noaudit_ranges > 0 ? "true" : "false");
+	direct_begin();
+	rec_ready();
+	ready_version(PROTOCOL_VERSION);
+	ready_noaudit(noaudit_ranges > 0);
 	if (opt.state_dir) {
-		o += snprintf(buf + o, sizeof(buf) - o, ",\"adopted\":%s,\"generation\":\"%s\"", adopted ? "true" : "false",
-			      meta_generation());
+		ready_adopted(adopted);
+		ready_generation(meta_generation());
 		if (adopted) {
-			o += snprintf(buf + o, sizeof(buf) - o, ",\"targets\":[");
+			ready_targets_begin();
 			bool first = true;
 			for (int t = 1; t < MAX_TARGETS; t++) {
 				if (!target_known(t))
 					continue;
-				o += snprintf(buf + o, sizeof(buf) - o, "%s{\"target\":%d,\"pids\":%d,\"root\":%u",
-					      first ? "" : ",", t, target_npids(t), (unsigned)meta_root(t));
+				ready_targets_item(first);
+				pinned_target(t);
+				pinned_pids(target_npids(t));
+				pinned_root(meta_root(t));
 				if (meta_key(t)[0])
-					o += snprintf(buf + o, sizeof(buf) - o, ",\"key\":\"%s\"", meta_key(t));
-				o += snprintf(buf + o, sizeof(buf) - o, "}");
+					pinned_key(meta_key(t));
+				ready_targets_item_end();
 				first = false;
 			}
-			o += snprintf(buf + o, sizeof(buf) - o, "]");
+			ready_targets_end();
 		}
 	}
-	snprintf(buf + o, sizeof(buf) - o, "}\n");
-	emit_direct(buf);
+	rec_end();
+	direct_end();
 }
 
 /* the command line into opt */
@@ -306,7 +311,10 @@ static int release_standalone(void)
 	}
 	int pins = fd >= 0 ? remove_pins(opt.state_dir, false) : 0;
 	int spooled = opt.spool_dir ? remove_spool(opt.spool_dir) : 0;
-	printf("{\"t\":\"released\",\"found\":%s,\"pins\":%d}\n", fd >= 0 || spooled ? "true" : "false", pins);
+	rec_released();
+	released_found(fd >= 0 || spooled);
+	released_pins(pins);
+	rec_end();
 	return 0;
 }
 
@@ -399,13 +407,19 @@ static int finish(void)
 		remove_pins(opt.state_dir, false);
 		remove_spool(opt.spool_dir);
 		close_skel(true);
-		char line[128];
-		snprintf(line, sizeof(line), "{\"t\":\"released\",\"generation\":\"%s\"}\n", meta_generation());
-		emit_direct(line);
+		direct_begin();
+		rec_released();
+		released_generation(meta_generation());
+		rec_end();
+		direct_end();
 		return 0;
 	}
-	if (loader_releasing())
-		emit_direct("{\"t\":\"released\"}\n");
+	if (loader_releasing()) {
+		direct_begin();
+		rec_released();
+		rec_end();
+		direct_end();
+	}
 	spool_sync(true);
 	close_skel(!opt.state_dir); /* with a state dir: a handoff, the pinned links stay attached */
 	return 0;

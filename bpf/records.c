@@ -10,6 +10,7 @@
 #include "json.h"
 #include "ksyms.h"
 #include "loader.h"
+#define RECORDS_GEN_RECORDS
 #include "records.gen.h"
 #include "records.h"
 #include "resolver.h"

@@ -11,6 +11,8 @@
 #include "json.h"
 #include "loader.h"
 #include "pins.h"
+#define RECORDS_GEN_SPOOL
+#include "records.gen.h"
 #include "spool.h"
 
 #define SPOOL_SYNC_MS 100
@@ -25,6 +27,7 @@ static const char *spool_dir; /* NULL: no spool (no state dir) */
 static const char *generation; /* of the state dir (hex) */
 static bool adopted;           /* the state dir's programs were adopted */
 static bool spooling, stdout_dead, spool_failed;
+static bool direct; /* between direct_begin and direct_end: stdout is not spooled */
 static int64_t spool_synced_ms;
 static char *partial; /* the start of a line not yet complete on stdout */
 static size_t plen, pcap;
@@ -103,8 +106,8 @@ static void spool_write(int target, const char *buf, size_t n)
 /* the target a line belongs to: `"target":T` as its second field, T in use; else 0 (not spooled) */
 static int line_target(const char *l, size_t n)
 {
-	static const char K[] = ",\"target\":";
-	if (n < 8 || memcmp(l, "{\"t\":\"", 6))
+	static const char K[] = JSON_KEY("target");
+	if (n < 8 || memcmp(l, JSON_HEAD, 6))
 		return 0;
 	const char *q = memchr(l + 6, '"', n - 6 < 32 ? n - 6 : 32);
 	if (!q || (size_t)(l + n - q) < sizeof(K) || memcmp(q + 1, K, sizeof(K) - 1))
@@ -161,7 +164,7 @@ static void spool_lines(const char *buf, size_t n)
 static ssize_t out_write(void *cookie, const char *buf, size_t n)
 {
 	(void)cookie;
-	if (spooling) {
+	if (spooling && !direct) {
 		spool_lines(buf, n);
 		spool_sync(false);
 	}
@@ -178,11 +181,16 @@ void spool_commit(void)
 		fflush(stdout);
 }
 
-void emit_direct(const char *line)
+void direct_begin(void)
 {
 	fflush(stdout);
-	if (!stdout_dead && write_all(1, line, strlen(line)) < 0)
-		stdout_dead = true;
+	direct = true;
+}
+
+void direct_end(void)
+{
+	fflush(stdout);
+	direct = false;
 }
 
 char *default_spool_dir(const char *dir)
@@ -325,7 +333,8 @@ static long for_each_line(const char *path, void (*fn)(const char *, size_t, voi
 
 static bool is_control_line(const char *l, size_t n)
 {
-	return (n > 14 && !memcmp(l, "{\"t\":\"flushed\"", 14)) || (n > 19 && !memcmp(l, "{\"t\":\"checkpointed\"", 19));
+	static const char F[] = JSON_HEAD "flushed\"", C[] = JSON_HEAD "checkpointed\"";
+	return (n > sizeof(F) - 1 && !memcmp(l, F, sizeof(F) - 1)) || (n > sizeof(C) - 1 && !memcmp(l, C, sizeof(C) - 1));
 }
 
 struct replay_ctx {
@@ -357,12 +366,10 @@ static void replay_line(const char *l, size_t n, void *arg)
 
 void replay_spool(int target)
 {
-	char mark[96];
-	if (target > 0)
-		snprintf(mark, sizeof(mark), "{\"t\":\"replay-begin\",\"target\":%d}\n", target);
-	else
-		snprintf(mark, sizeof(mark), "{\"t\":\"replay-begin\"}\n");
-	emit_direct(mark); /* also flushes stdout: the spool holds every line written so far */
+	direct_begin(); /* flushes stdout: the spool holds every line written so far */
+	rec_replay_begin(target);
+	rec_end();
+	direct_end();
 	struct spool_file *v;
 	int n = spool_list(spool_dir, target > 0 ? target : -1, &v);
 	struct replay_ctx c = {.cap = 1 << 16};
@@ -377,11 +384,11 @@ void replay_spool(int target)
 		stdout_dead = true;
 	free(c.buf);
 	free(v);
-	if (target > 0)
-		snprintf(mark, sizeof(mark), "{\"t\":\"replay-end\",\"target\":%d,\"records\":%ld}\n", target, c.records);
-	else
-		snprintf(mark, sizeof(mark), "{\"t\":\"replay-end\",\"records\":%ld}\n", c.records);
-	emit_direct(mark);
+	direct_begin();
+	rec_replay_end(target);
+	replay_end_records(c.records);
+	rec_end();
+	direct_end();
 }
 
 /* last complete line of a file into out (NUL-terminated); false if none */
@@ -411,7 +418,8 @@ int spool_checkpointed(int target, const char *token, long *dropped)
 {
 	char want[1200], esc[1024], line[1400];
 	jstr(esc, sizeof(esc), token);
-	snprintf(want, sizeof(want), "{\"t\":\"flushed\",\"target\":%d,\"token\":\"%s\"}", target, esc);
+	/* the line put_flushed (commands.c) writes */
+	snprintf(want, sizeof(want), JSON_HEAD "flushed\"" JSON_KEY("target") "%d" JSON_KEY("token") "\"%s\"}", target, esc);
 	int files = -1;
 	struct spool_file *v;
 	fflush(stdout);

@@ -38,8 +38,9 @@ void spool_forget(int target);
 /* closes the spool files (release) */
 void spool_close(void);
 
-/* a line that must not be spooled (ready, replay markers, released) */
-void emit_direct(const char *line);
+/* the lines written between these are not spooled (ready, replay markers, released); both flush stdout */
+void direct_begin(void);
+void direct_end(void);
 /* re-emits spooled records between replay-begin and replay-end: target 0,
  * at start, those of earlier loaders for the targets no run attached; a
  * target, at its attach, all of its spool */

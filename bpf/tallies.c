@@ -6,6 +6,8 @@
 #include <bpf/bpf.h>
 #include "loader.h"
 #include "maps.h"
+#define RECORDS_GEN_TALLIES
+#include "records.gen.h"
 #include "tallies.h"
 
 /* last count printed and count at the last scan per objs key; open addressing, grows by doubling */
@@ -79,9 +81,9 @@ void tally_forget(int target)
 	scanned_events[target] = UINT64_MAX;
 }
 
-/* per slot, the items of the objects whose count grew since the last print */
+/* per slot, the objects whose count grew since the last print */
 struct tally_lines {
-	char *bufs[MAX_SLOTS];
+	struct tally **items[MAX_SLOTS];
 	size_t lens[MAX_SLOTS], caps[MAX_SLOTS];
 };
 
@@ -90,18 +92,14 @@ static void tally_put(struct tally_lines *o, struct tally *t)
 	if (t->seen <= t->n)
 		return;
 	t->n = t->seen;
-	char item[64];
 	int sl = t->k.slot;
-	int n = snprintf(item, sizeof(item), "%s\"%u:%016llx\":%llu", o->lens[sl] ? "," : "", t->k.kind,
-			 (unsigned long long)t->k.hash, (unsigned long long)t->n);
-	if (o->lens[sl] + n + 1 > o->caps[sl]) {
-		o->caps[sl] = (o->caps[sl] + n + 1) * 2;
-		o->bufs[sl] = realloc(o->bufs[sl], o->caps[sl]);
-		if (!o->bufs[sl])
+	if (o->lens[sl] == o->caps[sl]) {
+		o->caps[sl] = o->caps[sl] ? o->caps[sl] * 2 : 64;
+		o->items[sl] = realloc(o->items[sl], o->caps[sl] * sizeof(*o->items[sl]));
+		if (!o->items[sl])
 			exit(1);
 	}
-	memcpy(o->bufs[sl] + o->lens[sl], item, n + 1);
-	o->lens[sl] += n;
+	o->items[sl][o->lens[sl]++] = t;
 }
 
 static bool of_target(const struct obj_key *k, int target)
@@ -168,11 +166,21 @@ void print_tallies(int target)
 		if (tally_tab[i].used && of_target(&tally_tab[i].k, target))
 			tally_put(o, &tally_tab[i]);
 	for (int sl = 0; sl < MAX_SLOTS; sl++) {
-		if (!o->bufs[sl])
+		if (!o->lens[sl])
 			continue;
-		printf("{\"t\":\"tallies\",\"target\":%d%s,\"counts\":{%s}}\n", sl & (MAX_TARGETS - 1),
-		       sl & SLOT_SESSION ? ",\"session\":\"exec\"" : "", o->bufs[sl]);
-		free(o->bufs[sl]);
+		rec_tallies(sl & (MAX_TARGETS - 1));
+		if (sl & SLOT_SESSION)
+			tallies_session();
+		tallies_counts_begin();
+		for (size_t i = 0; i < o->lens[sl]; i++) {
+			const struct tally *t = o->items[sl][i];
+			char id[40];
+			snprintf(id, sizeof(id), "%u:%016llx", t->k.kind, (unsigned long long)t->k.hash);
+			tallies_counts_item(i == 0, id, t->n);
+		}
+		tallies_counts_end();
+		rec_end();
+		free(o->items[sl]);
 	}
 	free(o);
 }

@@ -6,6 +6,8 @@
 #include "loader.h"
 #include "maps.h"
 #include "pins.h"
+#define RECORDS_GEN_TARGETS
+#include "records.gen.h"
 #include "targets.h"
 
 static struct target {
@@ -137,7 +139,17 @@ void finish_kill(int target)
 		kill(pids[i], SIGKILL);
 	free(pids);
 	t->kill_pending = false;
-	printf("{\"t\":\"killed\",\"target\":%d,\"pids\":%d}\n", target, t->kill_count);
+	rec_killed(target);
+	killed_pids(t->kill_count);
+	rec_end();
+}
+
+void kill_refused(int target, const char *err)
+{
+	rec_killed(target);
+	killed_pids(0);
+	killed_error(err);
+	rec_end();
 }
 
 /*

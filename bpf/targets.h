@@ -37,6 +37,8 @@ void rebuild_targets(void);
 void kill_target(int target, long grace_ms);
 /* a pending kill of target ends: SIGKILL to what is left, reply `killed` */
 void finish_kill(int target);
+/* the reply to a `kill` that is not run: {"t":"killed","target":T,"pids":0,"error":ERR} */
+void kill_refused(int target, const char *err);
 /* ms until the next pending kill is due, -1 if none is */
 int kill_timeout(int64_t now);
 /* finishes the pending kills that are due */

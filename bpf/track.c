@@ -11,15 +11,25 @@
 #include "loader.h"
 #include "maps.h"
 #include "pins.h"
+#define RECORDS_GEN_TRACK
+#include "records.gen.h"
 #include "targets.h"
 #include "track.h"
+
+void track_refused(int target, const char *err)
+{
+	rec_tracked(target);
+	tracked_pids(0);
+	tracked_error(err);
+	rec_end();
+}
 
 void cmd_track(int target, pid_t root)
 {
 	char path[64];
 	snprintf(path, sizeof(path), "/proc/%d", root);
 	if (root <= 0 || access(path, F_OK)) {
-		printf("{\"t\":\"tracked\",\"target\":%d,\"pids\":0,\"error\":\"no such process\"}\n", target);
+		track_refused(target, "no such process");
 		return;
 	}
 	target_set_known(target);
@@ -65,7 +75,9 @@ void cmd_track(int target, pid_t root)
 			i++;
 		}
 	}
-	printf("{\"t\":\"tracked\",\"target\":%d,\"pids\":%d}\n", target, tracked);
+	rec_tracked(target);
+	tracked_pids(tracked);
+	rec_end();
 }
 
 /* what tracking one container found */
@@ -171,8 +183,7 @@ void cmd_track_container(int target, const char *id)
 	for (size_t i = 0; ok && i < idlen; i++)
 		ok = is_hex(id[i]);
 	if (!ok) {
-		printf("{\"t\":\"tracked\",\"target\":%d,\"pids\":0,\"error\":\"container id must be 12..64 lowercase hex digits\"}\n",
-		       target);
+		track_refused(target, "container id must be 12..64 lowercase hex digits");
 		return;
 	}
 	/* resolve the id (full, or a unique prefix) over every process's cgroup */
@@ -198,8 +209,7 @@ void cmd_track_container(int target, const char *id)
 	free(pids);
 	free(ppids);
 	if (distinct != 1) {
-		printf("{\"t\":\"tracked\",\"target\":%d,\"pids\":0,\"error\":\"%s\"}\n", target,
-		       distinct ? "ambiguous container id" : "no such container");
+		track_refused(target, distinct ? "ambiguous container id" : "no such container");
 		return;
 	}
 	target_set_known(target);
@@ -214,9 +224,14 @@ void cmd_track_container(int target, const char *id)
 	struct ctrack r = {0};
 	track_members(target, container_members, found, &r);
 	set_root(target, r.init);
-	printf("{\"t\":\"tracked\",\"target\":%d,\"pids\":%d,\"container\":\"%s\",\"init\":%d,\"sessions\":%d,"
-	       "\"mntns\":%u,\"cgroup_id\":%llu}\n",
-	       target, r.tracked, found, r.init, r.sessions, r.inum, cgid);
+	rec_tracked(target);
+	tracked_pids(r.tracked);
+	tracked_container(found);
+	tracked_init(r.init);
+	tracked_sessions(r.sessions);
+	tracked_mntns(r.inum);
+	tracked_cgroup_id(cgid);
+	rec_end();
 }
 
 /*
@@ -243,9 +258,7 @@ void cmd_track_pod(int target, const char *uid)
 	if (!err && podcg_set(key, target, &old))
 		err = "too many pods (podcg map full)";
 	if (err) {
-		printf("{\"t\":\"tracked\",\"target\":%d,\"pids\":0", target);
-		put_jstr("error", err);
-		printf("}\n");
+		track_refused(target, err);
 		return;
 	}
 	if (old != (__u32)target) /* the latest track wins, as for pids */
@@ -288,17 +301,18 @@ void cmd_track_pod(int target, const char *uid)
 	if (d)
 		closedir(d);
 	set_root(target, root);
-	printf("{\"t\":\"tracked\",\"target\":%d,\"pids\":%d,\"sessions\":%d", target, tracked, sessions);
-	put_jstr("pod", uid);
-	put_jstr("cgroup", dir);
-	printf(",\"cgroup_id\":%llu,\"containers\":[", (unsigned long long)key);
-	for (int i = 0; i < nids; i++) {
-		printf(i ? "," : "");
-		put_str(ids[i]);
-	}
-	printf("]");
+	rec_tracked(target);
+	tracked_pids(tracked);
+	tracked_sessions(sessions);
+	tracked_pod(uid);
+	tracked_cgroup(dir);
+	tracked_cgroup_id(key);
+	tracked_containers_begin();
+	for (int i = 0; i < nids; i++)
+		tracked_containers_item(i == 0, ids[i]);
+	tracked_containers_end();
 	if (sandbox[0])
-		put_jstr("sandbox", sandbox);
-	printf("}\n");
+		tracked_sandbox(sandbox);
+	rec_end();
 	free(ids);
 }

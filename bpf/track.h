@@ -11,6 +11,8 @@
 #include <sys/types.h>
 
 void cmd_track(int target, pid_t root);
+/* the reply to a `track` that is not run (or found nothing): pids 0 and the error */
+void track_refused(int target, const char *err);
 void cmd_track_container(int target, const char *id);
 void cmd_track_pod(int target, const char *uid);
 

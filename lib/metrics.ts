@@ -90,10 +90,10 @@ const lastStats = new Map<string, Record<string, number>>();
  * target tracking since an earlier agent) sets the baseline: only what happens from now on is
  * counted here. A value below the last one is a target that counts from zero again.
  */
-export function tracerStats(key: string, stats: Record<string, unknown>, adopted: boolean): void {
+export function tracerStats(key: string, stats: object, adopted: boolean): void {
   const last = lastStats.get(key);
   const now: Record<string, number> = {};
-  for (const [k, v] of Object.entries(stats)) if (typeof v === 'number') now[k] = v;
+  for (const [k, v] of Object.entries(stats) as [string, unknown][]) if (typeof v === 'number') now[k] = v;
   lastStats.set(key, now);
   if (!last && adopted) return;
   const grew = (name: string) => {

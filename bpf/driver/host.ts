@@ -3,6 +3,7 @@ import { access, readdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { TracerError, TracerProcess, type TracerRecord } from './loader.js';
+import { isKind, type ReadyRecord } from './records.js';
 
 /** What a run learns when it attaches: its target in the shared tracer, and whether its state went on. */
 export interface Attachment {
@@ -14,7 +15,7 @@ export interface Attachment {
   /** The tracer's generation (16 random bytes, hex): with pinning, it outlives loader processes. */
   generation: string | undefined;
   /** The loader's ready record (whether it tells noaudit capability checks apart, ...). */
-  ready: TracerRecord;
+  ready: ReadyRecord;
 }
 
 export interface HostOptions {
@@ -66,13 +67,13 @@ export class TracerHost {
       let session: TracerSession | undefined;
       // Bound when the reply arrives, before the replayed records that follow it in the same chunk.
       this.pending.set(key, (a) => (session = new TracerSession(this, tracer, key, a, sink(a))));
-      let reply: TracerRecord;
+      let reply;
       try {
-        reply = await tracer.request(`attach ${key}`, (r) => r.t === 'attached' && r.key === key);
+        reply = await tracer.request(`attach ${key}`, isKind('attached', (r) => r.key === key));
       } finally {
         this.pending.delete(key);
       }
-      if (typeof reply.error === 'string') throw new TracerError(`the node's tracer refuses the run: ${reply.error}`, 'full');
+      if (reply.error !== undefined) throw new TracerError(`the node's tracer refuses the run: ${reply.error}`, 'full');
       await session!.replayed;
       return session!;
     });
@@ -83,15 +84,15 @@ export class TracerHost {
     return this.serial(async () => {
       if (!this.tracer && !(await this.hasPinnedState())) return false;
       const tracer = await this.started();
-      const reply = await tracer.request(`free ${key}`, (r) => r.t === 'freed' && r.key === key);
-      const session = this.sessions.get(Number(reply.target));
+      const reply = await tracer.request(`free ${key}`, isKind('freed', (r) => r.key === key));
+      const session = this.sessions.get(reply.target);
       if (session?.key === key) session.end(new TracerError('the run was released', 'crashed'));
       // Nothing left to trace: the programs detach (with pinning, the generation ends).
       if (reply.in_use === 0) {
         if (this.opts.lingerMs) this.linger();
         else await this.end(tracer);
       }
-      return reply.found === true;
+      return reply.found;
     });
   }
 
@@ -104,7 +105,7 @@ export class TracerHost {
     return this.serial(async () => {
       if (this.tracer) return;
       const tracer = await this.started();
-      if (!(tracer.ready?.targets as unknown[] | undefined)?.length) this.linger();
+      if (!tracer.ready?.targets?.length) this.linger();
     });
   }
 
@@ -232,17 +233,20 @@ export class TracerHost {
 
   /** Every record of the loader to the session of its target; replies wait in TracerProcess. */
   private route(r: TracerRecord): void {
-    if (r.t === 'attached' && typeof r.target === 'number' && typeof r.key === 'string') {
+    if (r.t === 'attached') {
       const bind = this.pending.get(r.key);
-      if (!bind) return;
+      // an attach refused (every target in use) has no target: the request gets the error
+      if (!bind || r.target === undefined) return;
       // A second collector for the same run (a retry while the first still ran) takes over.
       this.sessions.get(r.target)?.end(new TracerError('a newer collector of the same run attached', 'crashed'));
-      const ready = this.tracer?.ready ?? { t: 'ready' };
-      const session = bind({ target: r.target, adopted: r.adopted === true, root: Number(r.root ?? 0), generation: ready.generation as string | undefined, ready });
+      // attach is sent once the loader is ready
+      const ready = this.tracer!.ready!;
+      const session = bind({ target: r.target, adopted: r.adopted === true, root: r.root ?? 0, generation: ready.generation, ready });
       this.sessions.set(r.target, session);
       return;
     }
-    if (typeof r.target !== 'number') return;
+    // the lines of no target (ready, the global flushed, ...) are no session's
+    if (!('target' in r) || r.target === undefined) return;
     const session = this.sessions.get(r.target);
     if (!session) return; // a target between leases: its lines are in its spool for the next attach
     if (r.t === 'replay-end') session.replayDone();
@@ -282,21 +286,23 @@ export class TracerSession {
     this.ended.catch(() => {});
   }
 
-  /** Sends `verb T args` and resolves with the first record of this target `match` accepts. */
+  /** Sends `verb T args` and resolves with the first record of this target `match` accepts (typed by it when it narrows: isKind). */
+  request<R extends TracerRecord>(verb: string, args: string, match: (r: TracerRecord) => r is R): Promise<R>;
+  request(verb: string, args: string, match: (r: TracerRecord) => boolean): Promise<TracerRecord>;
   request(verb: string, args: string, match: (r: TracerRecord) => boolean): Promise<TracerRecord> {
-    return this.tracer.request(`${verb} ${this.target}${args ? ` ${args}` : ''}`, (r) => r.target === this.target && match(r));
+    return this.tracer.request(`${verb} ${this.target}${args ? ` ${args}` : ''}`, (r) => 'target' in r && r.target === this.target && match(r));
   }
 
   /** Everything the kernel produced for this target before the call has reached the sink; returns the token. */
   async flush(): Promise<string> {
     const token = `${this.tokenPrefix}-${++this.flushes}`;
-    await this.request('flush', token, (r) => r.t === 'flushed' && r.token === token);
+    await this.request('flush', token, isKind('flushed', (r) => r.token === token));
     return token;
   }
 
   /** Everything up to that flush is in the object store: the tracer may drop it from this target's spool. */
   async checkpointed(token: string): Promise<void> {
-    await this.request('checkpointed', token, (r) => r.t === 'checkpointed' && r.token === token);
+    await this.request('checkpointed', token, isKind('checkpointed', (r) => r.token === token));
   }
 
   /** This collector is done; the target keeps tracking and spooling for the next one. */

@@ -2,13 +2,13 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { EventEmitter } from 'node:events';
 import { access, constants } from 'node:fs/promises';
-import { checkRecord } from './records.js';
+import { checkRecord, isKind, type ReadyRecord, type TracerRecord } from './records.js';
 
 /**
- * A line the loader writes on stdout (see bpf/README.md). The kinds bpf/records.json defines have
- * passed checkRecord; `isEvent` (records.ts) narrows one to its type.
+ * A line the loader writes on stdout (see bpf/README.md): one of the kinds bpf/records.json
+ * defines, checked field by field (checkRecord) before anyone sees it.
  */
-export type TracerRecord = { t: string; target?: number; [field: string]: unknown };
+export type { TracerRecord };
 
 /** Replies come in milliseconds; loading and adopting (replaying a spool) in seconds. */
 const REPLY_TIMEOUT_MS = 120_000;
@@ -35,7 +35,7 @@ export class TracerProcess extends EventEmitter {
   private readonly waiters: { match: (r: TracerRecord) => boolean; resolve: (r: TracerRecord) => void; reject: (e: Error) => void }[] = [];
 
   /** The ready record: with a state dir, whether pins were adopted and the generation. */
-  ready: TracerRecord | undefined;
+  ready: ReadyRecord | undefined;
   /** True between replay-begin and replay-end: replayed lines must not answer new commands. */
   private replaying = false;
   private replayEnded = false;
@@ -80,9 +80,9 @@ export class TracerProcess extends EventEmitter {
     ];
     const tracer = new TracerProcess(binary, args, opts.commandOutput ?? 'ignore', opts.onRecord);
     try {
-      tracer.ready = await tracer.waitFor((r) => r.t === 'ready');
+      tracer.ready = await tracer.waitFor(isKind('ready'));
       // The replay may already be through by now (one stdout chunk): only wait when it is not.
-      if (tracer.ready.adopted && !tracer.replayEnded) await tracer.waitFor((r) => r.t === 'replay-end');
+      if (tracer.ready.adopted && !tracer.replayEnded) await tracer.waitFor(isKind('replay-end'));
     } catch (err) {
       throw new TracerError((err as Error).message, 'unavailable');
     }
@@ -100,7 +100,7 @@ export class TracerProcess extends EventEmitter {
   }
 
   private lastError: string | undefined;
-  /** Lines that were not JSON objects or not valid records of their kind: dropped (each also a 'garbage' event). */
+  /** Lines that were not JSON objects, of no kind records.json defines or not valid records of theirs: dropped (each also a 'garbage' event). */
   malformed = 0;
 
   private onLine(line: string): void {
@@ -108,15 +108,15 @@ export class TracerProcess extends EventEmitter {
     try {
       const parsed: unknown = JSON.parse(line);
       if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Error('not a JSON object');
-      record = parsed as TracerRecord;
-      const why = checkRecord(record);
+      const why = checkRecord(parsed as { t: unknown });
       if (why) throw new Error(why);
+      record = parsed as TracerRecord;
     } catch (err) {
       this.malformed++;
       this.emit('garbage', line, (err as Error).message);
       return;
     }
-    if (record.t === 'error' && typeof record.msg === 'string') this.lastError = record.msg;
+    if (record.t === 'error') this.lastError = record.msg;
     if (record.t === 'replay-begin') this.replaying = true;
     if (record.t === 'replay-end') {
       this.replaying = false;
@@ -127,7 +127,9 @@ export class TracerProcess extends EventEmitter {
     this.emit('record', record);
   }
 
-  /** The next record `match` accepts; a loader that stays silent that long is treated as hung. */
+  /** The next record `match` accepts (typed by it when it narrows: isKind); a loader that stays silent that long is treated as hung. */
+  waitFor<R extends TracerRecord>(match: (r: TracerRecord) => r is R, timeoutMs?: number): Promise<R>;
+  waitFor(match: (r: TracerRecord) => boolean, timeoutMs?: number): Promise<TracerRecord>;
   waitFor(match: (r: TracerRecord) => boolean, timeoutMs = REPLY_TIMEOUT_MS): Promise<TracerRecord> {
     if (this.exited) return Promise.reject(this.failure());
     return new Promise((resolve, reject) => {
@@ -155,7 +157,9 @@ export class TracerProcess extends EventEmitter {
     this.child.stdin!.write(command + '\n');
   }
 
-  /** Sends a command and resolves with the first record `match` accepts. */
+  /** Sends a command and resolves with the first record `match` accepts (typed by it when it narrows: isKind). */
+  request<R extends TracerRecord>(command: string, match: (r: TracerRecord) => r is R): Promise<R>;
+  request(command: string, match: (r: TracerRecord) => boolean): Promise<TracerRecord>;
   request(command: string, match: (r: TracerRecord) => boolean): Promise<TracerRecord> {
     const reply = this.waitFor(match);
     this.send(command);

@@ -54,10 +54,8 @@ export class Recorder {
   }
 
   /** Feeds one record; returns false when it is not this target's. */
-  accept(record: TracerRecord): boolean {
+  accept(r: TracerRecord): boolean {
     // Lines from the loader have passed checkRecord (loader.ts): each kind has the fields of its type.
-    if (!isEvent(record)) return record.target === this.target && this.addPid(record.pid);
-    const r = record;
     if (r.t === 'stats') {
       if (r.target !== this.target) return false;
       for (const [k, v] of Object.entries(r)) if (typeof v === 'number' && k !== 'target') this.counters[k] = v;
@@ -68,13 +66,17 @@ export class Recorder {
       if (r.noaudit === false) this.counters.noaudit_unclassified = 1;
       return true;
     }
-    if (r.target !== this.target) return false;
-    this.addPid(r.pid);
-    const at = Number(r.ts ?? Date.now());
-    const session = r.session === 'exec';
+    if (!('target' in r) || r.target !== this.target) return false;
+    // the fields some kinds have
+    const common: { t: string; pid?: number; ts?: number; session?: 'exec'; id?: string } = r;
+    this.addPid(common.pid);
+    // a reply of this target (launched, tracked, ...): only its pid is of use
+    if (!isEvent(r) && r.t !== 'counts' && r.t !== 'tallies') return false;
+    const at = common.ts ?? Date.now();
+    const session = common.session === 'exec';
     const into = session ? this.sessions : this.delta;
     const syscalls = session ? this.sessionSyscalls : this.workSyscalls;
-    const id = typeof r.id === 'string' ? r.id : undefined;
+    const id = common.id;
     const put = (category: Category, key: string, sets?: Record<string, string[]>) => {
       this.bump(into, category, key, at, id ?? `${category}\0${key}\0${at}`, session, sets);
       this.events++;

@@ -33,6 +33,13 @@ export interface TailFields {
   unresolved?: true;
 }
 
+export interface PinnedFields {
+  target: number;
+  pids: number;
+  root: number;
+  key?: string;
+}
+
 export interface SyscallRecord {
   t: 'syscall';
   target: number;
@@ -174,7 +181,78 @@ export interface ReadyRecord {
   noaudit: boolean;
   adopted?: boolean;
   generation?: string;
-  targets?: unknown[];
+  targets?: PinnedFields[];
+}
+
+export interface ReleasedRecord {
+  t: 'released';
+  generation?: string;
+  found?: boolean;
+  pins?: number;
+}
+
+export interface ErrorRecord {
+  t: 'error';
+  msg: string;
+}
+
+export interface CommandErrorRecord {
+  t: 'command-error';
+  msg: string;
+  line_hex: string;
+}
+
+export interface LaunchedRecord {
+  t: 'launched';
+  target: number;
+  pid: number;
+}
+
+export interface LaunchFailedRecord {
+  t: 'launch-failed';
+  target: number;
+  error: string;
+}
+
+export interface UntrackedRecord {
+  t: 'untracked';
+  target: number;
+  pids: number;
+  error?: string;
+}
+
+export interface AttachedRecord {
+  t: 'attached';
+  key: string;
+  error?: string;
+  target?: number;
+  adopted?: boolean;
+  root?: number;
+  pids?: number;
+}
+
+export interface FreedRecord {
+  t: 'freed';
+  key: string;
+  found: boolean;
+  target: number;
+  pids: number;
+  in_use: number;
+}
+
+export interface FlushedRecord {
+  t: 'flushed';
+  target?: number;
+  token: string;
+}
+
+export interface CheckpointedRecord {
+  t: 'checkpointed';
+  target?: number;
+  token: string;
+  dropped: number;
+  files: number;
+  error?: string;
 }
 
 export interface CountsRecord {
@@ -182,12 +260,6 @@ export interface CountsRecord {
   target: number;
   session?: 'exec';
   syscalls: Record<string, number>;
-}
-
-export interface TalliesRecord {
-  t: 'tallies';
-  target: number;
-  counts: Record<string, number>;
 }
 
 export interface StatsRecord {
@@ -207,7 +279,48 @@ export interface StatsRecord {
   cap_slot_miss: number;
 }
 
-/** Every record the driver reads by its fields. */
+export interface TalliesRecord {
+  t: 'tallies';
+  target: number;
+  session?: 'exec';
+  counts: Record<string, number>;
+}
+
+export interface TrackedRecord {
+  t: 'tracked';
+  target: number;
+  pids: number;
+  error?: string;
+  container?: string;
+  init?: number;
+  sessions?: number;
+  mntns?: number;
+  pod?: string;
+  cgroup?: string;
+  cgroup_id?: number;
+  containers?: string[];
+  sandbox?: string;
+}
+
+export interface KilledRecord {
+  t: 'killed';
+  target: number;
+  pids: number;
+  error?: string;
+}
+
+export interface ReplayBeginRecord {
+  t: 'replay-begin';
+  target?: number;
+}
+
+export interface ReplayEndRecord {
+  t: 'replay-end';
+  target?: number;
+  records: number;
+}
+
+/** The records of the ring buffer (records.c). */
 export type TracerEvent =
   | SyscallRecord
   | ExecRecord
@@ -225,35 +338,72 @@ export type TracerEvent =
   | PtraceRecord
   | MountRecord
   | NamespaceRecord
-  | ArgRecord
+  | ArgRecord;
+
+/** Every line the loader writes. */
+export type TracerRecord =
+  | TracerEvent
   | ReadyRecord
+  | ReleasedRecord
+  | ErrorRecord
+  | CommandErrorRecord
+  | LaunchedRecord
+  | LaunchFailedRecord
+  | UntrackedRecord
+  | AttachedRecord
+  | FreedRecord
+  | FlushedRecord
+  | CheckpointedRecord
   | CountsRecord
+  | StatsRecord
   | TalliesRecord
-  | StatsRecord;
+  | TrackedRecord
+  | KilledRecord
+  | ReplayBeginRecord
+  | ReplayEndRecord;
 
-export type FieldType = 'u32' | 'i32' | 'u64' | 'ms' | 'bool' | 'true' | 'name' | 'str' | 'hex' | 'hexnum' | 'id' | 'session' | 'flags' | 'numbers' | 'list';
+export type FieldType = 'u32' | 'i32' | 'u64' | 'ms' | 'bool' | 'true' | 'name' | 'str' | 'hex' | 'hexnum' | 'id' | 'session' | 'flags' | 'strs' | 'numbers' | 'list:pinned';
 
-/** Per kind: whether it has a target, whether other fields are refused, and its fields (type, optional). */
-export const KINDS: Record<string, { target: boolean; strict: boolean; fields: Record<string, [FieldType, boolean]> }> = {
-  'syscall': { target: true, strict: true, fields: { nr: ['u32', false], ts: ['ms', false], session: ['session', true] } },
-  'exec': { target: true, strict: true, fields: { pid: ['u32', false], ts: ['ms', false], session: ['session', true], path_hex: ['hex', false], filename_hex: ['hex', false], comm_hex: ['hex', false], path_truncated: ['true', true] } },
-  'exit': { target: true, strict: true, fields: { pid: ['u32', false], ts: ['ms', false], session: ['session', true], code: ['i32', false], signal: ['i32', true] } },
-  'joined': { target: true, strict: true, fields: { pid: ['u32', false], ppid: ['u32', false], ts: ['ms', false], session: ['session', true] } },
-  'container-joined': { target: true, strict: true, fields: { pid: ['u32', false], ppid: ['u32', false], ts: ['ms', false], container: ['str', true] } },
-  'target-empty': { target: true, strict: true, fields: {  } },
-  'file': { target: true, strict: true, fields: { pid: ['u32', false], ts: ['ms', false], id: ['id', false], session: ['session', true], path_hex: ['hex', false], perms: ['flags', false], path_truncated: ['true', true], disconnected: ['true', true], unresolved: ['true', true] } },
-  'capability': { target: true, strict: true, fields: { pid: ['u32', false], ts: ['ms', false], id: ['id', false], session: ['session', true], cap: ['u32', false], name: ['name', true], granted: ['bool', false], noaudit: ['true', true], caller: ['str', true], path_truncated: ['true', true], disconnected: ['true', true], unresolved: ['true', true] } },
-  'socket': { target: true, strict: true, fields: { pid: ['u32', false], ts: ['ms', false], id: ['id', false], session: ['session', true], domain: ['u32', false], type: ['u32', false], protocol: ['u32', false], path_truncated: ['true', true], disconnected: ['true', true], unresolved: ['true', true] } },
-  'connect': { target: true, strict: true, fields: { pid: ['u32', false], ts: ['ms', false], id: ['id', false], session: ['session', true], family: ['name', false], address: ['name', true], port: ['u32', true], path_hex: ['hex', true], abstract: ['true', true], unnamed: ['true', true], protocol: ['u32', true], path_truncated: ['true', true], disconnected: ['true', true], unresolved: ['true', true] } },
-  'bind': { target: true, strict: true, fields: { pid: ['u32', false], ts: ['ms', false], id: ['id', false], session: ['session', true], op: ['name', false], family: ['name', false], address: ['name', true], port: ['u32', true], path_hex: ['hex', true], abstract: ['true', true], unnamed: ['true', true], protocol: ['u32', true], path_truncated: ['true', true], disconnected: ['true', true], unresolved: ['true', true] } },
-  'accept': { target: true, strict: true, fields: { pid: ['u32', false], ts: ['ms', false], id: ['id', false], session: ['session', true], family: ['name', false], address: ['name', true], port: ['u32', true], path_hex: ['hex', true], abstract: ['true', true], unnamed: ['true', true], protocol: ['u32', false], path_truncated: ['true', true], disconnected: ['true', true], unresolved: ['true', true] } },
-  'signal': { target: true, strict: true, fields: { pid: ['u32', false], ts: ['ms', false], id: ['id', false], session: ['session', true], sig: ['u32', false], name: ['name', true], peer: ['name', false], to: ['u32', false], path_truncated: ['true', true], disconnected: ['true', true], unresolved: ['true', true] } },
-  'ptrace': { target: true, strict: true, fields: { pid: ['u32', false], ts: ['ms', false], id: ['id', false], session: ['session', true], op: ['name', false], request: ['u32', true], mode: ['name', false], peer: ['name', false], to: ['u32', false], ret: ['i32', false], path_truncated: ['true', true], disconnected: ['true', true], unresolved: ['true', true] } },
-  'mount': { target: true, strict: true, fields: { pid: ['u32', false], ts: ['ms', false], id: ['id', false], session: ['session', true], op: ['name', false], path_hex: ['hex', false], fstype_hex: ['hex', false], source_hex: ['hex', true], flags: ['flags', false], ret: ['i32', false], path_truncated: ['true', true], disconnected: ['true', true], unresolved: ['true', true] } },
-  'namespace': { target: true, strict: true, fields: { pid: ['u32', false], ts: ['ms', false], id: ['id', false], session: ['session', true], op: ['name', false], types: ['flags', false], ret: ['i32', false], path_truncated: ['true', true], disconnected: ['true', true], unresolved: ['true', true] } },
-  'arg': { target: true, strict: true, fields: { pid: ['u32', false], ts: ['ms', false], id: ['id', false], session: ['session', true], nr: ['u32', false], value: ['hexnum', false], value2: ['hexnum', false], ret: ['i32', false], path_truncated: ['true', true], disconnected: ['true', true], unresolved: ['true', true] } },
-  'ready': { target: false, strict: false, fields: { version: ['u32', false], noaudit: ['bool', false], adopted: ['bool', true], generation: ['str', true], targets: ['list', true] } },
-  'counts': { target: true, strict: false, fields: { session: ['session', true], syscalls: ['numbers', false] } },
-  'tallies': { target: true, strict: false, fields: { counts: ['numbers', false] } },
-  'stats': { target: true, strict: false, fields: { ringbuf_dropped: ['u64', false], tasks_full: ['u64', false], path_truncated: ['u64', false], records: ['u64', false], path_failed: ['u64', false], dedup_full: ['u64', false], events: ['u64', false], uring_fixed: ['u64', false], mntns_full: ['u64', false], names_unresolved: ['u64', false], cap_noaudit: ['u64', false], cap_slot_miss: ['u64', false] } },
+/** The groups that are the objects of a list field: their fields (type, optional). */
+export const ITEMS: Record<string, Record<string, [FieldType, boolean]>> = {
+  'pinned': { target: ['u32', false], pids: ['u32', false], root: ['u32', false], key: ['str', true] },
+};
+
+/** Per kind: its target (after t, none, or after t when there is one), whether it is a ring buffer record, and its fields (type, optional). */
+export const KINDS: Record<string, { target: boolean | 'optional'; event: boolean; fields: Record<string, [FieldType, boolean]> }> = {
+  'syscall': { target: true, event: true, fields: { nr: ['u32', false], ts: ['ms', false], session: ['session', true] } },
+  'exec': { target: true, event: true, fields: { pid: ['u32', false], ts: ['ms', false], session: ['session', true], path_hex: ['hex', false], filename_hex: ['hex', false], comm_hex: ['hex', false], path_truncated: ['true', true] } },
+  'exit': { target: true, event: true, fields: { pid: ['u32', false], ts: ['ms', false], session: ['session', true], code: ['i32', false], signal: ['i32', true] } },
+  'joined': { target: true, event: true, fields: { pid: ['u32', false], ppid: ['u32', false], ts: ['ms', false], session: ['session', true] } },
+  'container-joined': { target: true, event: true, fields: { pid: ['u32', false], ppid: ['u32', false], ts: ['ms', false], container: ['str', true] } },
+  'target-empty': { target: true, event: true, fields: {  } },
+  'file': { target: true, event: true, fields: { pid: ['u32', false], ts: ['ms', false], id: ['id', false], session: ['session', true], path_hex: ['hex', false], perms: ['flags', false], path_truncated: ['true', true], disconnected: ['true', true], unresolved: ['true', true] } },
+  'capability': { target: true, event: true, fields: { pid: ['u32', false], ts: ['ms', false], id: ['id', false], session: ['session', true], cap: ['u32', false], name: ['name', true], granted: ['bool', false], noaudit: ['true', true], caller: ['str', true], path_truncated: ['true', true], disconnected: ['true', true], unresolved: ['true', true] } },
+  'socket': { target: true, event: true, fields: { pid: ['u32', false], ts: ['ms', false], id: ['id', false], session: ['session', true], domain: ['u32', false], type: ['u32', false], protocol: ['u32', false], path_truncated: ['true', true], disconnected: ['true', true], unresolved: ['true', true] } },
+  'connect': { target: true, event: true, fields: { pid: ['u32', false], ts: ['ms', false], id: ['id', false], session: ['session', true], family: ['name', false], address: ['name', true], port: ['u32', true], path_hex: ['hex', true], abstract: ['true', true], unnamed: ['true', true], protocol: ['u32', true], path_truncated: ['true', true], disconnected: ['true', true], unresolved: ['true', true] } },
+  'bind': { target: true, event: true, fields: { pid: ['u32', false], ts: ['ms', false], id: ['id', false], session: ['session', true], op: ['name', false], family: ['name', false], address: ['name', true], port: ['u32', true], path_hex: ['hex', true], abstract: ['true', true], unnamed: ['true', true], protocol: ['u32', true], path_truncated: ['true', true], disconnected: ['true', true], unresolved: ['true', true] } },
+  'accept': { target: true, event: true, fields: { pid: ['u32', false], ts: ['ms', false], id: ['id', false], session: ['session', true], family: ['name', false], address: ['name', true], port: ['u32', true], path_hex: ['hex', true], abstract: ['true', true], unnamed: ['true', true], protocol: ['u32', false], path_truncated: ['true', true], disconnected: ['true', true], unresolved: ['true', true] } },
+  'signal': { target: true, event: true, fields: { pid: ['u32', false], ts: ['ms', false], id: ['id', false], session: ['session', true], sig: ['u32', false], name: ['name', true], peer: ['name', false], to: ['u32', false], path_truncated: ['true', true], disconnected: ['true', true], unresolved: ['true', true] } },
+  'ptrace': { target: true, event: true, fields: { pid: ['u32', false], ts: ['ms', false], id: ['id', false], session: ['session', true], op: ['name', false], request: ['u32', true], mode: ['name', false], peer: ['name', false], to: ['u32', false], ret: ['i32', false], path_truncated: ['true', true], disconnected: ['true', true], unresolved: ['true', true] } },
+  'mount': { target: true, event: true, fields: { pid: ['u32', false], ts: ['ms', false], id: ['id', false], session: ['session', true], op: ['name', false], path_hex: ['hex', false], fstype_hex: ['hex', false], source_hex: ['hex', true], flags: ['flags', false], ret: ['i32', false], path_truncated: ['true', true], disconnected: ['true', true], unresolved: ['true', true] } },
+  'namespace': { target: true, event: true, fields: { pid: ['u32', false], ts: ['ms', false], id: ['id', false], session: ['session', true], op: ['name', false], types: ['flags', false], ret: ['i32', false], path_truncated: ['true', true], disconnected: ['true', true], unresolved: ['true', true] } },
+  'arg': { target: true, event: true, fields: { pid: ['u32', false], ts: ['ms', false], id: ['id', false], session: ['session', true], nr: ['u32', false], value: ['hexnum', false], value2: ['hexnum', false], ret: ['i32', false], path_truncated: ['true', true], disconnected: ['true', true], unresolved: ['true', true] } },
+  'ready': { target: false, event: false, fields: { version: ['u32', false], noaudit: ['bool', false], adopted: ['bool', true], generation: ['str', true], targets: ['list:pinned', true] } },
+  'released': { target: false, event: false, fields: { generation: ['str', true], found: ['bool', true], pins: ['u32', true] } },
+  'error': { target: false, event: false, fields: { msg: ['str', false] } },
+  'command-error': { target: false, event: false, fields: { msg: ['str', false], line_hex: ['hex', false] } },
+  'launched': { target: true, event: false, fields: { pid: ['u32', false] } },
+  'launch-failed': { target: true, event: false, fields: { error: ['str', false] } },
+  'untracked': { target: true, event: false, fields: { pids: ['u32', false], error: ['str', true] } },
+  'attached': { target: false, event: false, fields: { key: ['str', false], error: ['str', true], target: ['u32', true], adopted: ['bool', true], root: ['u32', true], pids: ['u32', true] } },
+  'freed': { target: false, event: false, fields: { key: ['str', false], found: ['bool', false], target: ['u32', false], pids: ['u32', false], in_use: ['u32', false] } },
+  'flushed': { target: 'optional', event: false, fields: { token: ['str', false] } },
+  'checkpointed': { target: 'optional', event: false, fields: { token: ['str', false], dropped: ['u64', false], files: ['u32', false], error: ['str', true] } },
+  'counts': { target: true, event: false, fields: { session: ['session', true], syscalls: ['numbers', false] } },
+  'stats': { target: true, event: false, fields: { ringbuf_dropped: ['u64', false], tasks_full: ['u64', false], path_truncated: ['u64', false], records: ['u64', false], path_failed: ['u64', false], dedup_full: ['u64', false], events: ['u64', false], uring_fixed: ['u64', false], mntns_full: ['u64', false], names_unresolved: ['u64', false], cap_noaudit: ['u64', false], cap_slot_miss: ['u64', false] } },
+  'tallies': { target: true, event: false, fields: { session: ['session', true], counts: ['numbers', false] } },
+  'tracked': { target: true, event: false, fields: { pids: ['u32', false], error: ['str', true], container: ['str', true], init: ['u32', true], sessions: ['u32', true], mntns: ['u32', true], pod: ['str', true], cgroup: ['str', true], cgroup_id: ['u64', true], containers: ['strs', true], sandbox: ['str', true] } },
+  'killed': { target: true, event: false, fields: { pids: ['u32', false], error: ['str', true] } },
+  'replay-begin': { target: 'optional', event: false, fields: {  } },
+  'replay-end': { target: 'optional', event: false, fields: { records: ['u64', false] } },
 };
