@@ -33,7 +33,7 @@ function checkFields(what: string, fields: Record<string, [FieldType, boolean]>,
     const v = r[name];
     if (v === undefined ? !optional : !checkValue(type, v)) return `${what}: field ${name} ${v === undefined ? 'is missing' : `is not ${type}: ${JSON.stringify(v)}`}`;
   }
-  for (const name of Object.keys(r)) if (!(name in fields) && !extra.includes(name)) return `${what}: unknown field ${name}`;
+  for (const name of Object.keys(r)) if (!Object.hasOwn(fields, name) && !extra.includes(name)) return `${what}: unknown field ${name}`;
   return undefined;
 }
 
@@ -49,7 +49,8 @@ function checkValue(type: FieldType, v: unknown): boolean {
  */
 export function checkRecord(r: { t: unknown; [field: string]: unknown }): string | undefined {
   if (typeof r.t !== 'string') return 'no record type (t)';
-  const kind = KINDS[r.t];
+  // own kinds only: a line's "constructor" or "__proto__" is no kind
+  const kind = Object.hasOwn(KINDS, r.t) ? KINDS[r.t] : undefined;
   if (!kind) return `unknown record type ${JSON.stringify(r.t)}`;
   if ((kind.target === true || (kind.target === 'optional' && r.target !== undefined)) && !isInt(r.target, 0, 127)) {
     return `${r.t}: target ${JSON.stringify(r.target)} is not 0..127`;

@@ -41,6 +41,12 @@ test('checkRecord: every line is of a kind records.json defines, checked field b
   assert.match(checkRecord({ t: 'counts', target: 1, syscalls: { 1: 'x' } }) ?? '', /field syscalls is not numbers/);
 });
 
+test('checkRecord: names an object inherits are no kinds and no fields', () => {
+  for (const t of ['constructor', '__proto__', 'toString', 'hasOwnProperty']) assert.match(checkRecord({ t }) ?? '', /unknown record type/, t);
+  assert.match(checkRecord({ ...file, constructor: 1 }) ?? '', /file: unknown field constructor/);
+  assert.match(checkRecord(JSON.parse('{"t":"launched","target":1,"pid":5,"__proto__":{"x":1}}') as { t: unknown }) ?? '', /launched: unknown field __proto__/);
+});
+
 test('the driver drops lines that are not valid records and counts them', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'records-'));
   const bin = join(dir, 'fake-tracer');
